@@ -1,0 +1,61 @@
+namespace VirtualNetworks
+{
+    /// <summary>
+    /// Stable error identifiers. They appear in FullyQualifiedErrorId (as "Id,VirtualNetworks.Commands.XxxCommand"),
+    /// so never rename one; add new ones instead. One id per kind of fault.
+    /// </summary>
+    public static class ErrorIds
+    {
+        // ---- topology file: reading and shape --------------------------------------------------------------
+        public const string TopologyFileNotFound = "TopologyFileNotFound";
+        public const string TopologyFileUnreadable = "TopologyFileUnreadable";
+        public const string TopologyFileEmpty = "TopologyFileEmpty";
+        public const string TopologyJsonSyntax = "TopologyJsonSyntax";
+        public const string TopologyRootNotObject = "TopologyRootNotObject";
+        public const string TopologyUnknownField = "TopologyUnknownField";
+        public const string TopologyWrongType = "TopologyWrongType";
+        public const string TopologyMissingField = "TopologyMissingField";
+        public const string TopologyDuplicateField = "TopologyDuplicateField";
+
+        // ---- validation of names and values -----------------------------------------------------------------
+        public const string InvalidName = "InvalidName";
+        public const string NameTooLong = "NameTooLong";
+        public const string DuplicateName = "DuplicateName";
+        public const string InvalidVlanId = "InvalidVlanId";
+        public const string DuplicateVlanId = "DuplicateVlanId";
+        public const string InvalidBandwidth = "InvalidBandwidth";
+        public const string BandwidthOutOfRange = "BandwidthOutOfRange";
+        public const string InvalidMemory = "InvalidMemory";
+        public const string InvalidProcessorCount = "InvalidProcessorCount";
+        public const string InvalidAddressFamily = "InvalidAddressFamily";
+        public const string InvalidAddressPool = "InvalidAddressPool";
+        public const string AddressPoolExhausted = "AddressPoolExhausted";
+        public const string LinkEndpointNotFound = "LinkEndpointNotFound";
+        public const string SelfLink = "SelfLink";
+        public const string UnknownHost = "UnknownHost";
+        public const string ImageNotFound = "ImageNotFound";
+        public const string InvalidImage = "InvalidImage";
+        public const string AdapterLimitExceeded = "AdapterLimitExceeded";
+        public const string NetworkIsolationViolation = "NetworkIsolationViolation";
+        public const string AddressFamilyConflict = "AddressFamilyConflict";
+
+        // ---- run time ------------------------------------------------------------------------------------------
+        public const string RouterNotFound = "RouterNotFound";
+        public const string LinkNotFound = "LinkNotFound";
+        public const string NetworkNotFound = "NetworkNotFound";
+        public const string HostNotFound = "HostNotFound";
+        public const string RouterAlreadyExists = "RouterAlreadyExists";
+        public const string LinkAlreadyExists = "LinkAlreadyExists";
+        public const string BackendNotAvailable = "BackendNotAvailable";
+        public const string UnknownBackendKind = "UnknownBackendKind";
+        public const string OperationNotSupported = "OperationNotSupported";
+        public const string InvalidStateTransition = "InvalidStateTransition";
+        public const string BackendOperationFailed = "BackendOperationFailed";
+        public const string PlanStepFailed = "PlanStepFailed";
+        public const string OperationCanceled = "OperationCanceled";
+        public const string ExportFailed = "ExportFailed";
+        public const string GraphvizNotInstalled = "GraphvizNotInstalled";
+        public const string ReachabilityFailed = "ReachabilityFailed";
+        public const string IsolationFailed = "IsolationFailed";
+    }
+}

@@ -1,0 +1,34 @@
+namespace VirtualNetworks
+{
+    /// <summary>A point-to-point virtual link between two routers. Same type for every backend.</summary>
+    public sealed class VirtualLink
+    {
+        public string Name { get; set; } = "";
+        /// <summary>Name of the router at one end.</summary>
+        public string From { get; set; } = "";
+        /// <summary>Name of the router at the other end.</summary>
+        public string To { get; set; } = "";
+        /// <summary>Host of the <see cref="From"/> router.</summary>
+        public string FromComputerName { get; set; } = "";
+        /// <summary>Host of the <see cref="To"/> router.</summary>
+        public string ToComputerName { get; set; } = "";
+        /// <summary>Rate limit in bits per second applied to each direction; null means unlimited.</summary>
+        public long? MaximumBandwidth { get; set; }
+        public int? VlanId { get; set; }
+        public LinkTransport Transport { get; set; }
+        public string NetworkName { get; set; } = "";
+        /// <summary>Address of the From end (CIDR), when the engine assigned one.</summary>
+        public string? FromAddress { get; set; }
+        /// <summary>Address of the To end (CIDR), when the engine assigned one.</summary>
+        public string? ToAddress { get; set; }
+        public string Id { get; set; } = "";
+        public string? Status { get; set; }
+
+        /// <summary>True when the two ends are on different hosts.</summary>
+        public bool IsCrossHost => !string.Equals(FromComputerName, ToComputerName, System.StringComparison.OrdinalIgnoreCase);
+
+        public VirtualLink Clone() => (VirtualLink)MemberwiseClone();
+
+        public override string ToString() => Name;
+    }
+}
