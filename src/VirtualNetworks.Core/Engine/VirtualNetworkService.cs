@@ -1,0 +1,285 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using VirtualNetworks.Addressing;
+using VirtualNetworks.Backends;
+using VirtualNetworks.Planning;
+using VirtualNetworks.Topology;
+
+namespace VirtualNetworks.Engine
+{
+    /// <summary>
+    /// The engine's facade: everything a cmdlet does goes through here. Validates before it changes anything, keeps
+    /// router configuration (addresses, routes) in step with the link graph, and knows nothing of PowerShell.
+    /// </summary>
+    public sealed class VirtualNetworkService : IDisposable
+    {
+        public VirtualNetworkService(IVirtualizationBackend backend)
+        {
+            Backend = backend ?? throw new ArgumentNullException(nameof(backend));
+        }
+
+        public IVirtualizationBackend Backend { get; }
+
+        public void Dispose() => Backend.Dispose();
+
+        /// <summary>Reads the truth from the backend and groups it into virtual networks.</summary>
+        public Snapshot Observe(CancellationToken cancellationToken) => new Snapshot(Backend.GetInventory(cancellationToken));
+
+        // ------------------------------------------------------------------------------------------------ lookups
+
+        public VirtualRouter RequireRouter(Snapshot snapshot, string name) =>
+            snapshot.FindRouter(name) ?? throw new VirtualNetworksException(ErrorIds.RouterNotFound, ErrorKind.ObjectNotFound, name,
+                $"No virtual router named '{name}' was found.");
+
+        public VirtualLink RequireLink(Snapshot snapshot, string name) =>
+            snapshot.FindLink(name) ?? throw new VirtualNetworksException(ErrorIds.LinkNotFound, ErrorKind.ObjectNotFound, name,
+                $"No virtual link named '{name}' was found.");
+
+        public VirtualNetwork RequireNetwork(Snapshot snapshot, string name) =>
+            snapshot.FindNetwork(name) ?? throw new VirtualNetworksException(ErrorIds.NetworkNotFound, ErrorKind.ObjectNotFound, name,
+                $"No virtual network named '{name}' was found.");
+
+        // ------------------------------------------------------------------------------------------------ routers
+
+        /// <summary>Checks a new router against names, limits, hosts, image and what exists. Throws on the first problem.</summary>
+        public void ValidateNewRouter(RouterSpec spec, Snapshot snapshot, IEnumerable<HostSpec>? declaredHosts = null)
+        {
+            NameRules.Ensure(spec.Name, "router");
+            if (snapshot.FindRouter(spec.Name) != null)
+                throw new VirtualNetworksException(ErrorIds.RouterAlreadyExists, ErrorKind.ResourceExists, spec.Name,
+                    $"A virtual router named '{spec.Name}' already exists.");
+            var merged = snapshot.ToTopology();
+            if (declaredHosts != null) merged.Hosts.AddRange(declaredHosts);
+            merged.Routers.Add(spec);
+            ThrowIfInvalid(merged, snapshot, force: false, relevantTo: spec.Name);
+        }
+
+        /// <summary>Creates a router (and starts it when asked); returns it as observed afterwards.</summary>
+        public VirtualRouter NewRouter(RouterSpec spec, bool start, CancellationToken cancellationToken)
+        {
+            var snapshot = Observe(cancellationToken);
+            ValidateNewRouter(spec, snapshot);
+            Backend.CreateRouter(spec, cancellationToken);
+            var created = Observe(cancellationToken);
+            Reconfigure(created, cancellationToken);
+            if (start) Backend.StartRouter(spec.Name, cancellationToken);
+            return RequireRouter(Observe(cancellationToken), spec.Name);
+        }
+
+        public VirtualRouter StartRouter(string name, CancellationToken cancellationToken) =>
+            Lifecycle(name, cancellationToken, (b, n, ct) => b.StartRouter(n, ct));
+
+        public VirtualRouter StopRouter(string name, bool turnOff, CancellationToken cancellationToken) =>
+            Lifecycle(name, cancellationToken, (b, n, ct) => b.StopRouter(n, turnOff, ct));
+
+        public VirtualRouter SuspendRouter(string name, CancellationToken cancellationToken) =>
+            Lifecycle(name, cancellationToken, (b, n, ct) => b.SuspendRouter(n, ct));
+
+        public VirtualRouter ResumeRouter(string name, CancellationToken cancellationToken) =>
+            Lifecycle(name, cancellationToken, (b, n, ct) => b.ResumeRouter(n, ct));
+
+        public VirtualRouter MoveRouter(string name, string destinationHost, MigrationMode mode, IProgress<string>? progress, CancellationToken cancellationToken)
+        {
+            NameRules.Ensure(destinationHost, "host");
+            var snapshot = Observe(cancellationToken);
+            var router = RequireRouter(snapshot, name);
+            var caps = Backend.Capabilities;
+            if ((mode == MigrationMode.Live && !caps.SupportsLiveMigration) || (mode == MigrationMode.Cold && !caps.SupportsColdMigration))
+                throw new VirtualNetworksException(ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, router.Name,
+                    $"{mode} migration is not supported by the {Backend.Kind} backend yet.");
+            Backend.MoveRouter(router.Name, destinationHost, mode, progress, cancellationToken);
+            return RequireRouter(Observe(cancellationToken), router.Name);
+        }
+
+        private VirtualRouter Lifecycle(string name, CancellationToken ct, Action<IVirtualizationBackend, string, CancellationToken> action)
+        {
+            var router = RequireRouter(Observe(ct), name);
+            action(Backend, router.Name, ct);
+            return RequireRouter(Observe(ct), router.Name);
+        }
+
+        /// <summary>Removes a router and the links attached to it, then updates the remaining routers' routes.</summary>
+        public void RemoveRouter(string name, CancellationToken cancellationToken)
+        {
+            var snapshot = Observe(cancellationToken);
+            var router = RequireRouter(snapshot, name);
+            foreach (var link in snapshot.LinksOf(router.Name).ToList())
+                Backend.RemoveLink(link.Name, cancellationToken);
+            Backend.RemoveRouter(router.Name, cancellationToken);
+            Reconfigure(Observe(cancellationToken), cancellationToken);
+        }
+
+        // ------------------------------------------------------------------------------------------------ links
+
+        /// <summary>The default name of a link: "from-to", then "from-to-2", ... until it is free.</summary>
+        public static string DeriveLinkName(string from, string to, Func<string, bool> taken)
+        {
+            var baseName = from + "-" + to;
+            if (!taken(baseName)) return baseName;
+            for (int i = 2; ; i++)
+            {
+                var candidate = baseName + "-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (!taken(candidate)) return candidate;
+            }
+        }
+
+        /// <summary>Fills a missing link name and checks the link against everything observed. Throws on the first problem.</summary>
+        public LinkSpec ValidateNewLink(LinkSpec spec, bool force, Snapshot snapshot)
+        {
+            NameRules.Ensure(spec.From, "router");
+            NameRules.Ensure(spec.To, "router");
+            var resolved = spec.Clone();
+            if (string.IsNullOrEmpty(resolved.Name))
+                resolved.Name = DeriveLinkName(RouterNameOrSelf(snapshot, spec.From), RouterNameOrSelf(snapshot, spec.To), n => snapshot.FindLink(n) != null);
+            NameRules.Ensure(resolved.Name, "link");
+            if (snapshot.FindLink(resolved.Name) != null)
+                throw new VirtualNetworksException(ErrorIds.LinkAlreadyExists, ErrorKind.ResourceExists, resolved.Name,
+                    $"A virtual link named '{resolved.Name}' already exists.");
+            var merged = snapshot.ToTopology();
+            merged.Links.Add(resolved);
+            ThrowIfInvalid(merged, snapshot, force, relevantTo: resolved.Name);
+            return resolved;
+        }
+
+        private static string RouterNameOrSelf(Snapshot s, string name) => s.FindRouter(name)?.Name ?? name;
+
+        /// <summary>Creates a link, then updates addresses and routes of the network it joins.</summary>
+        public VirtualLink NewLink(LinkSpec spec, bool force, CancellationToken cancellationToken)
+        {
+            var snapshot = Observe(cancellationToken);
+            var resolved = ValidateNewLink(spec, force, snapshot);
+            Backend.CreateLink(resolved, cancellationToken);
+            var after = Observe(cancellationToken);
+            Reconfigure(after, cancellationToken);
+            return RequireLink(Observe(cancellationToken), resolved.Name);
+        }
+
+        /// <summary>Checks a bandwidth value against the backend's limits (null or 0 = no limit).</summary>
+        public void ValidateBandwidth(string linkName, long? bitsPerSecond)
+        {
+            if (!bitsPerSecond.HasValue || bitsPerSecond.Value == 0) return;
+            var caps = Backend.Capabilities;
+            if (bitsPerSecond.Value < 0)
+                throw new VirtualNetworksException(ErrorIds.InvalidBandwidth, ErrorKind.InvalidArgument, linkName,
+                    $"Bandwidth {bitsPerSecond.Value} for link '{linkName}' is negative.");
+            if (bitsPerSecond.Value < caps.MinimumBandwidth || bitsPerSecond.Value > caps.MaximumBandwidth)
+                throw new VirtualNetworksException(ErrorIds.BandwidthOutOfRange, ErrorKind.LimitsExceeded, linkName,
+                    $"Bandwidth {Bandwidth.Format(bitsPerSecond)} for link '{linkName}' is outside what the {Backend.Kind} backend supports " +
+                    $"({Bandwidth.Format(caps.MinimumBandwidth)} to {Bandwidth.Format(caps.MaximumBandwidth)}).");
+        }
+
+        /// <summary>Changes a live link's bandwidth in place (null or 0 removes the limit).</summary>
+        public VirtualLink SetLinkBandwidth(string name, long? bitsPerSecond, CancellationToken cancellationToken)
+        {
+            var link = RequireLink(Observe(cancellationToken), name);
+            ValidateBandwidth(link.Name, bitsPerSecond);
+            Backend.SetLinkBandwidth(link.Name, Planner.Normalize(bitsPerSecond), cancellationToken);
+            return RequireLink(Observe(cancellationToken), link.Name);
+        }
+
+        public void RemoveLink(string name, CancellationToken cancellationToken)
+        {
+            var link = RequireLink(Observe(cancellationToken), name);
+            Backend.RemoveLink(link.Name, cancellationToken);
+            Reconfigure(Observe(cancellationToken), cancellationToken);
+        }
+
+        // ------------------------------------------------------------------------------------------------ networks
+
+        /// <summary>
+        /// Validation that needs no backend: the file alone (names, values, references, isolation inside the file).
+        /// Run it before resolving a backend so bad input never reaches one.
+        /// </summary>
+        public static List<TopologyError> ValidateStatic(TopologySpec desired, bool force) =>
+            TopologyValidator.Validate(desired, new ValidationContext { Force = force });
+
+        /// <summary>
+        /// Validates <paramref name="desired"/> against the backend (limits, images, hosts, what is deployed) and
+        /// plans the steps that reach it. Throws <see cref="TopologyValidationException"/> when invalid.
+        /// </summary>
+        public DeploymentPlan PlanDeployment(TopologySpec desired, bool force, CancellationToken cancellationToken)
+        {
+            var snapshot = Observe(cancellationToken);
+            var merged = Merge(desired, snapshot);
+            ThrowIfInvalid(merged, snapshot, force, relevantTo: null);
+            var addresses = AddressPlanner.Plan(merged.Routers, merged.Links, desired.AddressPools, ExistingAddresses(snapshot));
+            return Planner.Plan(desired, snapshot.Inventory, addresses);
+        }
+
+        /// <summary>Plans removal of the named networks (all when null).</summary>
+        public DeploymentPlan PlanRemoval(Snapshot snapshot, IReadOnlyCollection<VirtualNetwork> networks) =>
+            Planner.PlanRemoval(snapshot.Inventory, networks);
+
+        /// <summary>Applies a plan; ShouldProcess and progress go through <paramref name="observer"/>.</summary>
+        public ApplyResult Apply(DeploymentPlan plan, IPlanObserver observer, CancellationToken cancellationToken) =>
+            PlanExecutor.Apply(plan, Backend, observer, cancellationToken);
+
+        /// <summary>Pushes addresses/routes to every router whose configuration no longer matches the link graph.</summary>
+        public int Reconfigure(Snapshot snapshot, CancellationToken cancellationToken)
+        {
+            if (!Backend.Capabilities.SupportsRouterConfiguration) return 0;
+            var topo = snapshot.ToTopology();
+            var addresses = AddressPlanner.Plan(topo.Routers, topo.Links, new AddressPools(), ExistingAddresses(snapshot));
+            var steps = Planner.PlanConfiguration(addresses, snapshot.Inventory, onlyRouters: null);
+            foreach (var step in steps)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                step.Run(Backend, cancellationToken);
+            }
+            return steps.Count;
+        }
+
+        private static Dictionary<string, (string From, string To)> ExistingAddresses(Snapshot snapshot)
+        {
+            var map = new Dictionary<string, (string From, string To)>(StringComparer.OrdinalIgnoreCase);
+            foreach (var l in snapshot.Links)
+                if (!string.IsNullOrEmpty(l.FromAddress) && !string.IsNullOrEmpty(l.ToAddress))
+                    map[l.Name] = (l.FromAddress!, l.ToAddress!);
+            return map;
+        }
+
+        /// <summary>Desired objects replace observed ones of the same name; observed objects not mentioned stay.</summary>
+        private static TopologySpec Merge(TopologySpec desired, Snapshot snapshot)
+        {
+            var merged = new TopologySpec { AddressPools = desired.AddressPools, SourceName = desired.SourceName };
+            merged.Hosts.AddRange(desired.Hosts);
+            var observed = snapshot.ToTopology();
+            var hostNames = new HashSet<string>(desired.Hosts.Select(h => h.Name), StringComparer.OrdinalIgnoreCase);
+            merged.Hosts.AddRange(observed.Hosts.Where(h => !hostNames.Contains(h.Name)));
+            var routerNames = new HashSet<string>(desired.Routers.Select(r => r.Name), StringComparer.OrdinalIgnoreCase);
+            merged.Routers.AddRange(desired.Routers);
+            merged.Routers.AddRange(observed.Routers.Where(r => !routerNames.Contains(r.Name)));
+            var linkNames = new HashSet<string>(desired.Links.Select(l => l.Name), StringComparer.OrdinalIgnoreCase);
+            merged.Links.AddRange(observed.Links.Where(l => !linkNames.Contains(l.Name)));
+            merged.Links.AddRange(desired.Links);
+            return merged;
+        }
+
+        private void ThrowIfInvalid(TopologySpec merged, Snapshot snapshot, bool force, string? relevantTo)
+        {
+            var context = new ValidationContext
+            {
+                Capabilities = Backend.Capabilities,
+                ImageExists = (image, host) => Backend.ImageExists(image, host),
+                Observed = snapshot.Inventory,
+                Force = force,
+            };
+            foreach (var h in snapshot.Inventory.Hosts) context.KnownHosts.Add(h.Name);
+            var errors = TopologyValidator.Validate(merged, context);
+            if (relevantTo != null && errors.Count > 1)
+            {
+                // Single-object commands: put the errors about the new object first.
+                errors = errors.OrderBy(e => string.Equals(e.Target, relevantTo, StringComparison.OrdinalIgnoreCase) ? 0 : 1).ToList();
+            }
+            if (errors.Count > 0) throw new TopologyValidationException(errors);
+        }
+
+        // ------------------------------------------------------------------------------------------------ export
+
+        /// <summary>The observed state of the named networks (all when null) as a topology file model.</summary>
+        public static TopologySpec ExportTopology(Snapshot snapshot, IReadOnlyCollection<string>? networkNames) =>
+            snapshot.ToTopology(networkNames);
+    }
+}

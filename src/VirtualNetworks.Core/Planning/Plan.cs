@@ -1,0 +1,93 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using VirtualNetworks.Backends;
+
+namespace VirtualNetworks.Planning
+{
+    /// <summary>Kinds of plan steps, in the order a plan applies them.</summary>
+    public enum PlanAction
+    {
+        RemoveLink,
+        RemoveRouter,
+        CreateRouter,
+        CreateLink,
+        SetLinkBandwidth,
+        ConfigureRouter,
+        StartRouter,
+    }
+
+    /// <summary>
+    /// One step of a plan. <see cref="Target"/> and <see cref="Description"/> are exactly what ShouldProcess shows, so
+    /// <c>-WhatIf</c> prints the real plan.
+    /// </summary>
+    public sealed class PlanStep
+    {
+        internal PlanStep(PlanAction action, string target, string description, Action<IVirtualizationBackend, CancellationToken> run)
+        {
+            Action = action; Target = target; Description = description; Run = run;
+        }
+
+        /// <summary>1-based position in the plan.</summary>
+        public int Number { get; internal set; }
+        public PlanAction Action { get; }
+        /// <summary>The router or link the step changes.</summary>
+        public string Target { get; }
+        /// <summary>Human description of the change ("Create virtual router (image router, 1 CPU, 128 MB)").</summary>
+        public string Description { get; }
+        internal Action<IVirtualizationBackend, CancellationToken> Run { get; }
+
+        public override string ToString() => $"{Number}. {Description} on '{Target}'";
+    }
+
+    /// <summary>An ordered list of steps that takes observed state to desired state.</summary>
+    public sealed class DeploymentPlan
+    {
+        public List<PlanStep> Steps { get; } = new List<PlanStep>();
+        /// <summary>Differences the plan does not change (e.g. memory of an existing router), for the user to see.</summary>
+        public List<string> Warnings { get; } = new List<string>();
+        public TopologySpec? Desired { get; set; }
+        public int ChangeCount => Steps.Count;
+
+        internal void Add(PlanStep step)
+        {
+            step.Number = Steps.Count + 1;
+            Steps.Add(step);
+        }
+    }
+
+    /// <summary>Receives plan execution events on the calling (pipeline) thread.</summary>
+    public interface IPlanObserver
+    {
+        /// <summary>Asked before each step; false skips it (-WhatIf / declined -Confirm).</summary>
+        bool ShouldRun(PlanStep step);
+        /// <summary>Called before a step runs.</summary>
+        void OnStepStarting(PlanStep step, int index, int count);
+    }
+
+    /// <summary>What happened when a plan was applied.</summary>
+    public sealed class ApplyResult
+    {
+        public List<PlanStep> Completed { get; } = new List<PlanStep>();
+        public List<PlanStep> Skipped { get; } = new List<PlanStep>();
+        public List<PlanStep> NotAttempted { get; } = new List<PlanStep>();
+        public PlanStep? Failed { get; set; }
+        public Exception? Error { get; set; }
+        public bool Canceled { get; set; }
+        public bool Success => Failed == null && !Canceled;
+    }
+
+    /// <summary>Thrown when a step fails; carries what was and was not done. Re-running the same deploy converges.</summary>
+    [Serializable]
+    public sealed class PlanApplyException : VirtualNetworksException
+    {
+        public PlanApplyException(ApplyResult result, string message, Exception? inner)
+            : base(ErrorIds.PlanStepFailed, (inner as VirtualNetworksException)?.Kind ?? ErrorKind.NotSpecified,
+                   result.Failed?.Target, message, inner)
+        {
+            Result = result;
+        }
+
+        public ApplyResult Result { get; }
+    }
+}
