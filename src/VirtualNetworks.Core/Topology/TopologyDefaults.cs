@@ -1,0 +1,23 @@
+namespace VirtualNetworks.Topology
+{
+    /// <summary>Values a router gets when neither it nor the topology's "defaults" section says otherwise.</summary>
+    public static class TopologyDefaults
+    {
+        public const string Image = "router";
+        public const int ProcessorCount = 1;
+        public const int MemoryMB = 128;
+        public const NetworkAddressFamily AddressFamily = NetworkAddressFamily.IPv4;
+    }
+
+    /// <summary>The field names the topology reader accepts in each kind of object (case-sensitive, camelCase).</summary>
+    internal static class TopologyFields
+    {
+        public static readonly string[] Root = { "$schema", "hosts", "routers", "links", "defaults", "physicalLinks" };
+        public static readonly string[] Host = { "name", "kind" };
+        public static readonly string[] Router = { "name", "host", "image", "processorCount", "memoryMB", "network", "addressFamily" };
+        public static readonly string[] Link = { "name", "from", "to", "maximumBandwidth", "vlanId" };
+        public static readonly string[] Defaults =
+            { "host", "image", "processorCount", "memoryMB", "addressFamily", "network", "maximumBandwidth", "ipv4AddressPool", "ipv6AddressPool" };
+        public static readonly string[] PhysicalLink = { "from", "to" };
+    }
+}
