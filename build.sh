@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# POSIX-side twin of build.ps1 for machines without pwsh: the same steps, in the same order.
+#
+#   ./build.sh build [Debug|Release]   build the solution and stage out/VirtualNetworks/
+#   ./build.sh test  [Debug|Release]   build + stage, then run every test project; prints "N passed, N failed, N skipped"
+#   ./build.sh demo  [Debug|Release]   build + stage, then run examples/figure1.ps1 in vnpwsh
+#   ./build.sh host  [Debug|Release]   print the path of the built vnpwsh
+#   ./build.sh clean                   dotnet clean, and remove out/ and TestResults/
+#
+# Configuration defaults to Debug (or $CONFIGURATION). Never prompts; safe for CI (no stdin, root).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+SOLUTION="VirtualNetworks.sln"
+MODULE_PROJECT="src/VirtualNetworks/VirtualNetworks.csproj"
+HOST_PROJECT="src/VirtualNetworks.Host/VirtualNetworks.Host.csproj"
+HELPGEN_PROJECT="tools/HelpGen/HelpGen.csproj"
+STAGE="out/VirtualNetworks"
+PUBLISH="out/.publish"
+EXPECTED="tools/expected-files.txt"
+RESULTS="TestResults"
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# Quiet, but errors (and warnings) stay visible; no interactive terminal logger.
+DOTNET_QUIET=(-nologo -v quiet -clp:NoSummary --tl:off)
+
+step() { printf '==> %s\n' "$*"; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+
+# Hook for system packages the tests need (none yet). Add Debian package names to APT_PACKAGES;
+# missing ones are installed non-interactively (CI runs as root on a fresh clone).
+APT_PACKAGES=()
+ensure_prereqs() {
+    command -v dotnet >/dev/null 2>&1 || die "the .NET SDK (dotnet) is not on PATH; see global.json for the version."
+    local missing=() p
+    for p in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        [ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]} (install them, or run as root)"
+        step "Installing ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+    fi
+}
+
+# One MSBuild property of a project (evaluation only, no build).
+msbuild_property() { # project property
+    dotnet msbuild "$1" -nologo "-getProperty:$2" "-p:Configuration=$CONFIG" </dev/null
+}
+
+do_clean() {
+    step "Cleaning"
+    for c in Debug Release; do
+        dotnet clean "$SOLUTION" "${DOTNET_QUIET[@]}" -c "$c" </dev/null
+    done
+    rm -rf out "$RESULTS"
+}
+
+do_build() {
+    step "Building $SOLUTION ($CONFIG)"
+    dotnet build "$SOLUTION" "${DOTNET_QUIET[@]}" -c "$CONFIG" </dev/null
+
+    step "Publishing the cmdlet assembly with its dependencies"
+    rm -rf "$PUBLISH"
+    dotnet publish "$MODULE_PROJECT" "${DOTNET_QUIET[@]}" -c "$CONFIG" --no-build -o "$PUBLISH" </dev/null
+
+    step "Staging $STAGE"
+    local version
+    version="$(msbuild_property "$MODULE_PROJECT" VersionPrefix)"
+    [ -n "$version" ] || die "VersionPrefix is empty (Directory.Build.props)"
+    rm -rf "$STAGE"
+    mkdir -p "$STAGE/en-US"
+    # The manifest: the source one with ModuleVersion '0.0.0' replaced by the version.
+    grep -Eq "^[[:space:]]*ModuleVersion[[:space:]]*=[[:space:]]*'0\.0\.0'" VirtualNetworks.psd1 \
+        || die "VirtualNetworks.psd1 must hold the line ModuleVersion = '0.0.0' (the placeholder stamped at staging)"
+    sed -E "s/^([[:space:]]*ModuleVersion[[:space:]]*=[[:space:]]*)'0\.0\.0'/\1'$version'/" VirtualNetworks.psd1 > "$STAGE/VirtualNetworks.psd1"
+    local f
+    for f in VirtualNetworks.dll VirtualNetworks.Core.dll Newtonsoft.Json.dll; do
+        [ -f "$PUBLISH/$f" ] && cp "$PUBLISH/$f" "$STAGE/"
+    done
+    [ -f src/VirtualNetworks/VirtualNetworks.format.ps1xml ] && cp src/VirtualNetworks/VirtualNetworks.format.ps1xml "$STAGE/"
+
+    step "Generating help (docs/help -> $STAGE/en-US)"
+    local helpgen
+    helpgen="$(msbuild_property "$HELPGEN_PROJECT" TargetPath)"
+    [ -f "$PUBLISH/VirtualNetworks.dll" ] || die "$PUBLISH/VirtualNetworks.dll was not produced"
+    dotnet "$helpgen" --assembly "$PUBLISH/VirtualNetworks.dll" --help-dir docs/help --out "$STAGE/en-US" </dev/null \
+        || die "help generation failed (see the gaps above; format: docs/help-format.md)"
+
+    check_staged
+    step "Staged $STAGE (version $version)"
+}
+
+# The staged tree must match tools/expected-files.txt exactly.
+check_staged() {
+    local expected actual missing unexpected
+    expected="$(grep -v '^[[:space:]]*#' "$EXPECTED" | sed 's/[[:space:]]*$//' | grep -v '^$' | sort)"
+    actual="$(cd "$STAGE" && find . -type f | sed 's|^\./||' | sort)"
+    missing="$(comm -23 <(printf '%s\n' "$expected") <(printf '%s\n' "$actual"))"
+    unexpected="$(comm -13 <(printf '%s\n' "$expected") <(printf '%s\n' "$actual"))"
+    if [ -n "$missing" ] || [ -n "$unexpected" ]; then
+        [ -z "$missing" ] || printf 'build.sh: missing from %s:\n%s\n' "$STAGE" "$(printf '%s\n' "$missing" | sed 's/^/  - /')" >&2
+        [ -z "$unexpected" ] || printf 'build.sh: not in %s but staged:\n%s\n' "$EXPECTED" "$(printf '%s\n' "$unexpected" | sed 's/^/  - /')" >&2
+        exit 1
+    fi
+}
+
+do_test() {
+    ensure_prereqs
+    do_build
+    step "Testing ($CONFIG)"
+    rm -rf "$RESULTS"
+    local rc=0
+    # The module tests import the staged module; vnpwsh honours the same variable.
+    VIRTUALNETWORKS_MODULE="$ROOT/$STAGE/VirtualNetworks.psd1" \
+        dotnet test "$SOLUTION" -nologo -c "$CONFIG" --no-build --tl:off -v quiet \
+        --logger "trx" --results-directory "$RESULTS" </dev/null || rc=$?
+
+    # Sum the TRX counters of every test project: failed = failed + error + timeout + aborted;
+    # skipped = total - executed (xunit's skipped tests are not counted in notExecuted).
+    local passed=0 failed=0 skipped=0 trx counters
+    counter() { local n; n="$(sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters")"; printf '%s' "${n:-0}"; }
+    shopt -s nullglob
+    local files=("$RESULTS"/*.trx)
+    for trx in "${files[@]}"; do
+        counters="$(grep -o '<Counters [^>]*>' "$trx" | head -n1)"
+        passed=$((passed + $(counter passed)))
+        failed=$((failed + $(counter failed) + $(counter error) + $(counter timeout) + $(counter aborted)))
+        skipped=$((skipped + $(counter total) - $(counter executed)))
+    done
+    if ((${#files[@]} == 0)); then
+        printf 'build.sh: no test results were written to %s\n' "$RESULTS" >&2
+        [ "$rc" -ne 0 ] || rc=1
+    fi
+    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+        printf 'build.sh: dotnet test failed (exit %s) without failed test results; see its output above\n' "$rc" >&2
+    fi
+    printf '%s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
+    if [ "$failed" -ne 0 ] || [ "$rc" -ne 0 ]; then
+        exit 1
+    fi
+}
+
+host_path() {
+    local dir
+    dir="$(msbuild_property "$HOST_PROJECT" TargetDir)"
+    printf '%s\n' "${dir%/}/vnpwsh"
+}
+
+do_host() {
+    local path
+    path="$(host_path)"
+    [ -x "$path" ] || die "vnpwsh is not built ($path); run ./build.sh build $CONFIG"
+    printf '%s\n' "$path"
+}
+
+do_demo() {
+    do_build
+    if [ ! -f examples/figure1.ps1 ]; then
+        printf 'build.sh: no demo exists yet (examples/figure1.ps1)\n' >&2
+        exit 1
+    fi
+    step "Running examples/figure1.ps1 in vnpwsh"
+    "$(host_path)" -Module "$ROOT/$STAGE/VirtualNetworks.psd1" -File examples/figure1.ps1
+}
+
+usage() {
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+COMMAND="${1:-build}"
+CONFIG="${2:-${CONFIGURATION:-Debug}}"
+case "$CONFIG" in
+    Debug|Release) ;;
+    *) die "unknown configuration '$CONFIG' (Debug or Release)" ;;
+esac
+
+case "$COMMAND" in
+    build) do_build ;;
+    test) do_test ;;
+    demo) do_demo ;;
+    host) do_host ;;
+    clean) do_clean ;;
+    -h|--help|help) usage ;;
+    *) usage >&2; exit 2 ;;
+esac
