@@ -1,0 +1,180 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Reflection;
+using System.Text.RegularExpressions;
+using Xunit;
+
+namespace VirtualNetworks.Module.Tests
+{
+    /// <summary>The staged module as a whole: what it exports, its manifest, type identity, cmdlet metadata.</summary>
+    public sealed class ModuleTests : ModuleTestBase
+    {
+        public static readonly string[] ExpectedCmdlets =
+        {
+            "New-VirtualRouter", "Get-VirtualRouter", "Start-VirtualRouter", "Stop-VirtualRouter", "Suspend-VirtualRouter",
+            "Resume-VirtualRouter", "Remove-VirtualRouter", "Move-VirtualRouter",
+            "New-VirtualLink", "Get-VirtualLink", "Set-VirtualLink", "Remove-VirtualLink",
+            "Get-VirtualNetwork", "Test-VirtualNetwork", "Deploy-VirtualNetwork", "Remove-VirtualNetwork", "Export-VirtualNetwork",
+        };
+
+        public static IEnumerable<object[]> Cmdlets => ExpectedCmdlets.Select(c => new object[] { c });
+
+        [Fact]
+        public void Import_ExportsExactlyThe17Cmdlets_AndNoFunctionsAliasesOrVariables()
+        {
+            var m = Session.Module;
+            Assert.Equal(ExpectedCmdlets.OrderBy(c => c, StringComparer.OrdinalIgnoreCase),
+                m.ExportedCmdlets.Keys.OrderBy(c => c, StringComparer.OrdinalIgnoreCase));
+            Assert.Empty(m.ExportedFunctions);
+            Assert.Empty(m.ExportedAliases);
+            Assert.Empty(m.ExportedVariables);
+
+            var r = RunOk("Get-Command -Module VirtualNetworks | ForEach-Object { $_.CommandType.ToString() + ' ' + $_.Name }");
+            Assert.Equal(ExpectedCmdlets.Select(c => "Cmdlet " + c).OrderBy(c => c, StringComparer.OrdinalIgnoreCase),
+                r.Output.Select(o => o.ToString()).OrderBy(c => c, StringComparer.OrdinalIgnoreCase));
+        }
+
+        [Fact]
+        public void TypeIdentity_TheModuleBindsToTheTestsCoreAssembly_AndUsesTheOverride()
+        {
+            Session.VerifyTypeIdentity();
+            var moduleAssembly = Session.Module.ImplementingAssembly;
+            Assert.NotNull(moduleAssembly);
+            Assert.StartsWith(ModuleSession.StagedDirectory, moduleAssembly!.Location);
+
+            var r = RunOk("New-VirtualRouter -Name r1; Get-VirtualRouter -Name r1");
+            var routers = r.Objects<VirtualRouter>();
+            Assert.NotEmpty(routers);
+            Assert.All(routers, v => Assert.Same(typeof(VirtualRouter), v.GetType()));
+            Assert.All(routers, v => Assert.Equal(InMemoryBackend.KindName, v.Backend));
+            Assert.Contains("CreateRouter r1", Backend.Calls);
+            Assert.True(ResolveCount > 0);
+        }
+
+        [Fact]
+        public void Manifest_VersionFromDirectoryBuildProps_EditionsAndFormatFile()
+        {
+            var props = File.ReadAllText(Path.Combine(ModuleSession.RepoRoot, "Directory.Build.props"));
+            var version = Regex.Match(props, "<VersionPrefix>([^<]+)</VersionPrefix>").Groups[1].Value;
+            var m = Session.Module;
+            Assert.Equal(new Version(version), m.Version);
+            Assert.Equal(new Version(5, 1), m.PowerShellVersion);
+            Assert.Contains("Desktop", m.CompatiblePSEditions);
+            Assert.Contains("Core", m.CompatiblePSEditions);
+            Assert.Contains(m.ExportedFormatFiles, f => Path.GetFileName(f) == "VirtualNetworks.format.ps1xml");
+            Assert.Equal("VirtualNetworks.dll", m.RootModule);
+        }
+
+        [Fact]
+        public void Staging_HoldsExactlyTheExpectedFiles()
+        {
+            var expected = File.ReadAllLines(Path.Combine(ModuleSession.RepoRoot, "tools", "expected-files.txt"))
+                .Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith("#", StringComparison.Ordinal))
+                .OrderBy(l => l, StringComparer.Ordinal).ToArray();
+            var actual = Directory.GetFiles(ModuleSession.StagedDirectory, "*", SearchOption.AllDirectories)
+                .Select(f => Path.GetRelativePath(ModuleSession.StagedDirectory, f).Replace('\\', '/'))
+                .OrderBy(l => l, StringComparer.Ordinal).ToArray();
+            Assert.Equal(expected, actual);
+        }
+
+        [Theory]
+        [MemberData(nameof(Cmdlets))]
+        public void EveryCmdlet_DeclaresOutputType_AndLivesInTheStableNamespace(string name)
+        {
+            var info = CommandOf(name);
+            Assert.NotEmpty(info.OutputType);
+            Assert.Equal(ModuleTestBase.CommandNamespace, info.ImplementingType.Namespace);
+            Assert.Equal(name.Replace("-", "") + "Command", info.ImplementingType.Name);
+            Assert.True(info.ImplementingType.IsSealed, name + " should be sealed");
+        }
+
+        [Theory]
+        [InlineData("New-VirtualRouter", "Low")]
+        [InlineData("Start-VirtualRouter", "Low")]
+        [InlineData("Stop-VirtualRouter", "Low")]
+        [InlineData("Suspend-VirtualRouter", "Low")]
+        [InlineData("Resume-VirtualRouter", "Low")]
+        [InlineData("Move-VirtualRouter", "Low")]
+        [InlineData("New-VirtualLink", "Low")]
+        [InlineData("Set-VirtualLink", "Low")]
+        [InlineData("Deploy-VirtualNetwork", "Low")]
+        [InlineData("Remove-VirtualRouter", "High")]
+        [InlineData("Remove-VirtualLink", "High")]
+        [InlineData("Remove-VirtualNetwork", "High")]
+        public void MutatingCmdlets_SupportShouldProcess_WithConfirmImpactByRisk(string name, string minimumImpact)
+        {
+            var attr = CommandOf(name).ImplementingType.GetCustomAttribute<CmdletAttribute>()!;
+            Assert.True(attr.SupportsShouldProcess, name + " must support ShouldProcess");
+            var min = (ConfirmImpact)Enum.Parse(typeof(ConfirmImpact), minimumImpact);
+            Assert.True(attr.ConfirmImpact >= min, $"{name}: ConfirmImpact {attr.ConfirmImpact}, expected at least {min}");
+        }
+
+        [Theory]
+        [InlineData("Get-VirtualRouter")]
+        [InlineData("Get-VirtualLink")]
+        [InlineData("Get-VirtualNetwork")]
+        public void GetCmdlets_NameSupportsWildcards(string name)
+        {
+            var info = CommandOf(name);
+            Assert.True(info.Parameters.ContainsKey("Name"), name + " has no -Name");
+            Assert.Contains(info.Parameters["Name"].Attributes, a => a is SupportsWildcardsAttribute);
+        }
+
+        [Theory]
+        [InlineData("Start-VirtualRouter")]
+        [InlineData("Stop-VirtualRouter")]
+        [InlineData("Suspend-VirtualRouter")]
+        [InlineData("Resume-VirtualRouter")]
+        [InlineData("Remove-VirtualRouter")]
+        [InlineData("Move-VirtualRouter")]
+        [InlineData("Set-VirtualLink")]
+        [InlineData("Remove-VirtualLink")]
+        [InlineData("Test-VirtualNetwork")]
+        [InlineData("Remove-VirtualNetwork")]
+        [InlineData("Export-VirtualNetwork")]
+        public void IdentityParameters_BindFromThePipeline(string name)
+        {
+            var info = CommandOf(name);
+            Assert.True(info.Parameters.ContainsKey("Name"), name + " has no -Name");
+            var pa = info.Parameters["Name"].Attributes.OfType<ParameterAttribute>().ToList();
+            Assert.Contains(pa, p => p.ValueFromPipelineByPropertyName || p.ValueFromPipeline);
+        }
+
+        [Theory]
+        [InlineData("Start-VirtualRouter")]
+        [InlineData("Stop-VirtualRouter")]
+        [InlineData("Suspend-VirtualRouter")]
+        [InlineData("Resume-VirtualRouter")]
+        [InlineData("Set-VirtualLink")]
+        [InlineData("Remove-VirtualRouter")]
+        [InlineData("Remove-VirtualLink")]
+        public void CmdletsThatOtherwiseReturnNothing_HavePassThru(string name)
+        {
+            Assert.True(CommandOf(name).Parameters.ContainsKey("PassThru"), name + " has no -PassThru");
+        }
+
+        [Fact]
+        public void RouterAndLinkNames_AreTabCompleted()
+        {
+            RunOk("'r1','r2','x1' | ForEach-Object { New-VirtualRouter -Name $_ } | Out-Null; New-VirtualLink -From r1 -To r2 | Out-Null");
+            List<string> Complete(string input)
+            {
+                using var ps = PowerShell.Create();
+                ps.Runspace = Session.Runspace;
+                var c = CommandCompletion.CompleteInput(input, input.Length, null, ps);
+                return c.CompletionMatches.Select(m => m.CompletionText.Trim('\'')).ToList();
+            }
+            Assert.Equal(new[] { "r1", "r2" }, Complete("Start-VirtualRouter -Name r").OrderBy(x => x));
+            Assert.Contains("r1-r2", Complete("Set-VirtualLink -Name r"));
+        }
+
+        private CmdletInfo CommandOf(string name)
+        {
+            var r = RunOk("Get-Command -Name " + name + " -Module VirtualNetworks");
+            return Assert.IsType<CmdletInfo>(Assert.Single(r.Output).BaseObject);
+        }
+    }
+}

@@ -1,0 +1,622 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using VirtualNetworks.Backends;
+using VirtualNetworks.Topology;
+
+namespace VirtualNetworks.Module.Tests
+{
+    /// <summary>
+    /// A strict, thread-safe, in-memory test double of <see cref="IVirtualizationBackend"/>. It lives under tests/ only
+    /// and is injected through <c>BackendRegistry.TestOverride</c> by the tests; users can never select it.
+    /// </summary>
+    /// <remarks>
+    /// <para>Strict means: every call is checked the way a real host would check it, and a call the engine should never
+    /// make (creating what exists, an illegal state transition, an adapter beyond the limit, a link to a missing router,
+    /// removing a router that still has links, a bandwidth outside the capabilities, ...) throws a
+    /// <see cref="VirtualNetworksException"/>, so engine or cmdlet mistakes surface as test failures instead of being
+    /// absorbed. Removing something that is already gone is not an error (the backend contract says so).</para>
+    /// <para><see cref="Probe"/> is a real forwarding walk over the stored router configurations, so reachability
+    /// tests genuinely check the engine's addressing and static routes.</para>
+    /// <para><see cref="IDisposable.Dispose"/> only counts: the tests hand the same instance to every command, and a
+    /// command disposing its backend must not wipe the state the next command observes.</para>
+    /// </remarks>
+    public sealed class InMemoryBackend : IVirtualizationBackend
+    {
+        public const string KindName = "Test";
+        public const string RouterImage = "router";
+        public const int HopLimit = 32;
+
+        private static readonly StringComparer Names = StringComparer.OrdinalIgnoreCase;
+
+        private static readonly HashSet<string> MutatingMethods = new HashSet<string>(Names)
+        {
+            nameof(CreateRouter), nameof(RemoveRouter), nameof(StartRouter), nameof(StopRouter), nameof(SuspendRouter),
+            nameof(ResumeRouter), nameof(ConfigureRouter), nameof(MoveRouter), nameof(CreateLink), nameof(RemoveLink),
+            nameof(SetLinkBandwidth),
+        };
+
+        private readonly object _gate = new object();
+        private readonly Dictionary<string, RouterRecord> _routers = new Dictionary<string, RouterRecord>(Names);
+        private readonly Dictionary<string, LinkRecord> _links = new Dictionary<string, LinkRecord>(Names);
+        private readonly Dictionary<string, RouterConfiguration> _configurations = new Dictionary<string, RouterConfiguration>(Names);
+        private readonly List<string> _hosts = new List<string>();
+        private readonly List<string> _calls = new List<string>();
+        private readonly Dictionary<string, int> _callCounts = new Dictionary<string, int>(Names);
+        private readonly List<Fault> _faults = new List<Fault>();
+        private int _mutatingCalls;
+        private int _nextId;
+        private int _disposeCount;
+
+        public InMemoryBackend()
+        {
+            _hosts.Add(HostNames.LocalName);
+            Capabilities = new BackendCapabilities
+            {
+                MaxAdaptersPerRouter = 4,
+                MinimumBandwidth = 8_000,
+                MaximumBandwidth = 10_000_000_000,
+                MinMemoryMB = 32,
+                MaxMemoryMB = 65_536,
+                MaxProcessorCount = 64,
+                SupportsVlanTagging = false,
+                SupportsLiveMigration = false,
+                SupportsColdMigration = false,
+                SupportsRouterConfiguration = true,
+                SupportsProbes = true,
+            };
+        }
+
+        public string Kind => KindName;
+        public BackendCapabilities Capabilities { get; }
+
+        // ============================================================================================ test controls
+
+        /// <summary>Delay applied inside every mutating call (honours the cancellation token). Zero = none.</summary>
+        public TimeSpan MutatingCallDelay { get; set; }
+
+        /// <summary>Raised (outside the lock, on the calling thread) after a mutating call has been logged, before it runs.</summary>
+        public event Action<string>? MutatingCallStarted;
+
+        /// <summary>Fails the <paramref name="nth"/> (1-based) call of <paramref name="method"/> with <paramref name="error"/>.</summary>
+        public void FailOn(string method, int nth, VirtualNetworksException error)
+        {
+            if (nth < 1) throw new ArgumentOutOfRangeException(nameof(nth));
+            lock (_gate) _faults.Add(new Fault(method, nth, error));
+        }
+
+        /// <summary>Adds a known host besides the local one (for host-related tests).</summary>
+        public void AddHost(string name)
+        {
+            lock (_gate) if (!_hosts.Contains(name, Names)) _hosts.Add(name);
+        }
+
+        /// <summary>Every call in order, e.g. "CreateRouter r1", "StopRouter r1 turnOff=False", "GetInventory".</summary>
+        public IReadOnlyList<string> Calls { get { lock (_gate) return _calls.ToArray(); } }
+
+        /// <summary>Calls that change (or try to change) state, including ones that failed.</summary>
+        public int MutatingCallCount { get { lock (_gate) return _mutatingCalls; } }
+
+        /// <summary>The mutating calls only, in order.</summary>
+        public IReadOnlyList<string> MutatingCalls
+        {
+            get { lock (_gate) return _calls.Where(c => MutatingMethods.Contains(c.Split(' ')[0])).ToArray(); }
+        }
+
+        public int CallCount(string method) { lock (_gate) return _callCounts.TryGetValue(method, out var n) ? n : 0; }
+
+        public int DisposeCount { get { lock (_gate) return _disposeCount; } }
+
+        public IReadOnlyList<string> RouterNames { get { lock (_gate) return _routers.Values.Select(r => r.Name).OrderBy(n => n, Names).ToArray(); } }
+        public IReadOnlyList<string> LinkNames { get { lock (_gate) return _links.Values.Select(l => l.Name).OrderBy(n => n, Names).ToArray(); } }
+
+        public RouterState StateOf(string router)
+        {
+            lock (_gate) return _routers.TryGetValue(router, out var r) ? r.State : RouterState.Unknown;
+        }
+
+        /// <summary>Forces a router's state without logging a call (to simulate drift).</summary>
+        public void SetStateForTest(string router, RouterState state)
+        {
+            lock (_gate) RequireRouter(router).State = state;
+        }
+
+        public RouterConfiguration? ConfigurationOf(string router)
+        {
+            lock (_gate) return _configurations.TryGetValue(router, out var c) ? Copy(c) : null;
+        }
+
+        public long? BandwidthOf(string link)
+        {
+            lock (_gate) return _links.TryGetValue(link, out var l) ? l.MaximumBandwidth : null;
+        }
+
+        // ============================================================================================ contract
+
+        public BackendInventory GetInventory(CancellationToken cancellationToken)
+        {
+            Enter(nameof(GetInventory), "", cancellationToken);
+            lock (_gate)
+            {
+                var inv = new BackendInventory();
+                foreach (var h in _hosts) inv.Hosts.Add(new VirtualHost { Name = h, Kind = KindName });
+                foreach (var r in _routers.Values.OrderBy(r => r.Name, Names))
+                {
+                    inv.Routers.Add(new VirtualRouter
+                    {
+                        Name = r.Name,
+                        ComputerName = r.Host,
+                        State = r.State,
+                        NetworkLabel = r.NetworkLabel,
+                        AddressFamily = r.AddressFamily,
+                        Image = r.Image,
+                        ProcessorCount = r.ProcessorCount,
+                        MemoryMB = r.MemoryMB,
+                        Id = r.Id,
+                        Backend = KindName,
+                    });
+                }
+                foreach (var l in _links.Values.OrderBy(l => l.Name, Names))
+                {
+                    inv.Links.Add(new VirtualLink
+                    {
+                        Name = l.Name,
+                        From = l.From,
+                        To = l.To,
+                        FromComputerName = _routers[l.From].Host,
+                        ToComputerName = _routers[l.To].Host,
+                        MaximumBandwidth = l.MaximumBandwidth,
+                        VlanId = l.VlanId,
+                        Transport = LinkTransport.Bridge,
+                        FromAddress = AddressOn(l.From, l.Name),
+                        ToAddress = AddressOn(l.To, l.Name),
+                        Id = l.Id,
+                    });
+                }
+                foreach (var kv in _configurations) inv.Configurations[kv.Key] = Copy(kv.Value);
+                return inv;
+            }
+        }
+
+        public bool ImageExists(string image, string host)
+        {
+            Enter(nameof(ImageExists), image + " " + host, CancellationToken.None);
+            lock (_gate)
+                return string.Equals(image, RouterImage, StringComparison.Ordinal) && IsKnownHost(host);
+        }
+
+        public void CreateRouter(RouterSpec spec, CancellationToken cancellationToken)
+        {
+            if (spec == null) throw new ArgumentNullException(nameof(spec));
+            Enter(nameof(CreateRouter), spec.Name, cancellationToken);
+            lock (_gate)
+            {
+                if (string.IsNullOrWhiteSpace(spec.Name) || NameRules.Check(spec.Name, "router") != null)
+                    throw Error(ErrorIds.InvalidName, ErrorKind.InvalidArgument, spec.Name, $"Invalid router name '{spec.Name}'.");
+                if (_routers.ContainsKey(spec.Name))
+                    throw Error(ErrorIds.RouterAlreadyExists, ErrorKind.ResourceExists, spec.Name, $"Router '{spec.Name}' already exists.");
+                if (!IsKnownHost(spec.Host))
+                    throw Error(ErrorIds.HostNotFound, ErrorKind.ObjectNotFound, spec.Host, $"Host '{spec.Host}' is not known to the test backend.");
+                if (!string.Equals(spec.Image, RouterImage, StringComparison.Ordinal))
+                    throw Error(ErrorIds.ImageNotFound, ErrorKind.ObjectNotFound, spec.Name, $"Image '{spec.Image}' does not exist.");
+                if (spec.MemoryMB < Capabilities.MinMemoryMB || spec.MemoryMB > Capabilities.MaxMemoryMB)
+                    throw Error(ErrorIds.InvalidMemory, ErrorKind.InvalidArgument, spec.Name, $"Memory {spec.MemoryMB} MB out of range.");
+                if (spec.ProcessorCount < 1 || spec.ProcessorCount > Capabilities.MaxProcessorCount)
+                    throw Error(ErrorIds.InvalidProcessorCount, ErrorKind.InvalidArgument, spec.Name, $"Processor count {spec.ProcessorCount} out of range.");
+                _routers[spec.Name] = new RouterRecord
+                {
+                    Name = spec.Name,
+                    Host = HostNames.Canonical(spec.Host),
+                    Image = spec.Image,
+                    ProcessorCount = spec.ProcessorCount,
+                    MemoryMB = spec.MemoryMB,
+                    NetworkLabel = string.IsNullOrEmpty(spec.NetworkLabel) ? null : spec.NetworkLabel,
+                    AddressFamily = spec.AddressFamily,
+                    State = RouterState.Off,
+                    Id = NewId("vr"),
+                };
+            }
+        }
+
+        public void RemoveRouter(string name, CancellationToken cancellationToken)
+        {
+            Enter(nameof(RemoveRouter), name, cancellationToken);
+            lock (_gate)
+            {
+                if (!_routers.TryGetValue(name, out var r)) return; // already gone: not an error at this level
+                var attached = _links.Values.Where(l => Names.Equals(l.From, r.Name) || Names.Equals(l.To, r.Name)).Select(l => l.Name).ToList();
+                if (attached.Count > 0)
+                    throw Error(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, r.Name,
+                        $"Router '{r.Name}' still has links attached ({string.Join(", ", attached)}); remove them first.");
+                _routers.Remove(r.Name);
+                _configurations.Remove(r.Name);
+            }
+        }
+
+        public void StartRouter(string name, CancellationToken cancellationToken)
+        {
+            Enter(nameof(StartRouter), name, cancellationToken);
+            lock (_gate) Transition(name, "start", RouterState.Running, RouterState.Off, RouterState.Failed);
+        }
+
+        public void StopRouter(string name, bool turnOff, CancellationToken cancellationToken)
+        {
+            Enter(nameof(StopRouter), name + " turnOff=" + turnOff.ToString(CultureInfo.InvariantCulture), cancellationToken);
+            lock (_gate) Transition(name, turnOff ? "turn off" : "stop", RouterState.Off, RouterState.Running);
+        }
+
+        public void SuspendRouter(string name, CancellationToken cancellationToken)
+        {
+            Enter(nameof(SuspendRouter), name, cancellationToken);
+            lock (_gate) Transition(name, "suspend", RouterState.Paused, RouterState.Running);
+        }
+
+        public void ResumeRouter(string name, CancellationToken cancellationToken)
+        {
+            Enter(nameof(ResumeRouter), name, cancellationToken);
+            lock (_gate) Transition(name, "resume", RouterState.Running, RouterState.Paused);
+        }
+
+        public void ConfigureRouter(RouterConfiguration configuration, CancellationToken cancellationToken)
+        {
+            if (configuration == null) throw new ArgumentNullException(nameof(configuration));
+            Enter(nameof(ConfigureRouter), configuration.RouterName, cancellationToken);
+            lock (_gate)
+            {
+                var r = RequireRouter(configuration.RouterName);
+                foreach (var i in configuration.Interfaces)
+                {
+                    if (!_links.TryGetValue(i.LinkName, out var l) || !(Names.Equals(l.From, r.Name) || Names.Equals(l.To, r.Name)))
+                        throw Error(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, r.Name,
+                            $"Router '{r.Name}' has no adapter on link '{i.LinkName}'.");
+                    if (!Cidr.TryParse(i.Address, out var cidr) || !Cidr.TryParseAddress(i.PeerAddress, out var peer) || !cidr.Contains(peer))
+                        throw Error(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, r.Name,
+                            $"Router '{r.Name}': interface on '{i.LinkName}' has address '{i.Address}' and peer '{i.PeerAddress}', which is not a valid pair.");
+                    if (cidr.Family != r.AddressFamily)
+                        throw Error(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, r.Name,
+                            $"Router '{r.Name}' is {r.AddressFamily} but got address '{i.Address}'.");
+                }
+                foreach (var rt in configuration.Routes)
+                {
+                    if (!Cidr.TryParse(rt.Destination, out _) || !Cidr.TryParseAddress(rt.NextHop, out _))
+                        throw Error(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, r.Name,
+                            $"Router '{r.Name}': route '{rt.Destination} via {rt.NextHop}' is not valid.");
+                    if (!configuration.Interfaces.Any(i => Names.Equals(i.LinkName, rt.LinkName)))
+                        throw Error(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, r.Name,
+                            $"Router '{r.Name}': route '{rt.Destination}' leaves via '{rt.LinkName}', which is not one of its interfaces.");
+                }
+                var copy = Copy(configuration);
+                copy.RouterName = r.Name;
+                _configurations[r.Name] = copy;
+            }
+        }
+
+        public void MoveRouter(string name, string destinationHost, MigrationMode mode, IProgress<string>? progress, CancellationToken cancellationToken)
+        {
+            Enter(nameof(MoveRouter), name + " " + destinationHost + " " + mode, cancellationToken);
+            lock (_gate)
+            {
+                RequireRouter(name);
+                throw Error(ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, name, "The test backend does not migrate routers.");
+            }
+        }
+
+        public void CreateLink(LinkSpec spec, CancellationToken cancellationToken)
+        {
+            if (spec == null) throw new ArgumentNullException(nameof(spec));
+            Enter(nameof(CreateLink), spec.Name, cancellationToken);
+            lock (_gate)
+            {
+                if (string.IsNullOrWhiteSpace(spec.Name) || NameRules.Check(spec.Name, "link") != null)
+                    throw Error(ErrorIds.InvalidName, ErrorKind.InvalidArgument, spec.Name, $"Invalid link name '{spec.Name}'.");
+                if (_links.ContainsKey(spec.Name))
+                    throw Error(ErrorIds.LinkAlreadyExists, ErrorKind.ResourceExists, spec.Name, $"Link '{spec.Name}' already exists.");
+                if (!_routers.TryGetValue(spec.From, out var from))
+                    throw Error(ErrorIds.LinkEndpointNotFound, ErrorKind.ObjectNotFound, spec.Name, $"Link '{spec.Name}': router '{spec.From}' does not exist.");
+                if (!_routers.TryGetValue(spec.To, out var to))
+                    throw Error(ErrorIds.LinkEndpointNotFound, ErrorKind.ObjectNotFound, spec.Name, $"Link '{spec.Name}': router '{spec.To}' does not exist.");
+                if (Names.Equals(from.Name, to.Name))
+                    throw Error(ErrorIds.SelfLink, ErrorKind.InvalidArgument, spec.Name, $"Link '{spec.Name}' connects '{from.Name}' to itself.");
+                foreach (var end in new[] { from, to })
+                {
+                    int adapters = _links.Values.Count(l => Names.Equals(l.From, end.Name) || Names.Equals(l.To, end.Name));
+                    if (adapters + 1 > Capabilities.MaxAdaptersPerRouter)
+                        throw Error(ErrorIds.AdapterLimitExceeded, ErrorKind.LimitsExceeded, end.Name,
+                            $"Router '{end.Name}' already has {adapters} adapters (limit {Capabilities.MaxAdaptersPerRouter}).");
+                }
+                if (spec.VlanId.HasValue && (spec.VlanId.Value < 1 || spec.VlanId.Value > 4094))
+                    throw Error(ErrorIds.InvalidVlanId, ErrorKind.InvalidArgument, spec.Name, $"VLAN {spec.VlanId} out of range.");
+                CheckBandwidth(spec.Name, spec.MaximumBandwidth, allowZero: true);
+                _links[spec.Name] = new LinkRecord
+                {
+                    Name = spec.Name,
+                    From = from.Name,
+                    To = to.Name,
+                    MaximumBandwidth = spec.MaximumBandwidth.HasValue && spec.MaximumBandwidth.Value > 0 ? spec.MaximumBandwidth : null,
+                    VlanId = spec.VlanId,
+                    Id = NewId("vl"),
+                };
+            }
+        }
+
+        public void RemoveLink(string name, CancellationToken cancellationToken)
+        {
+            Enter(nameof(RemoveLink), name, cancellationToken);
+            lock (_gate) _links.Remove(name); // already gone: not an error at this level
+        }
+
+        public void SetLinkBandwidth(string name, long? bitsPerSecond, CancellationToken cancellationToken)
+        {
+            Enter(nameof(SetLinkBandwidth), name + " " + (bitsPerSecond?.ToString(CultureInfo.InvariantCulture) ?? "unlimited"), cancellationToken);
+            lock (_gate)
+            {
+                if (!_links.TryGetValue(name, out var l))
+                    throw Error(ErrorIds.LinkNotFound, ErrorKind.ObjectNotFound, name, $"Link '{name}' does not exist.");
+                // The engine normalises "no limit" to null before it reaches a backend; 0 here is an engine bug.
+                CheckBandwidth(name, bitsPerSecond, allowZero: false);
+                l.MaximumBandwidth = bitsPerSecond;
+            }
+        }
+
+        public ProbeResult Probe(string fromRouter, string address, CancellationToken cancellationToken)
+        {
+            Enter(nameof(Probe), fromRouter + " " + address, cancellationToken);
+            lock (_gate)
+            {
+                RequireRouter(fromRouter);
+                return Walk(fromRouter, address);
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_gate) _disposeCount++;
+        }
+
+        // ============================================================================================ forwarding walk
+
+        /// <summary>
+        /// Forwards a probe hop by hop: a router that is not Running forwards (and answers) nothing; at each router the
+        /// destination is either one of its own interface addresses (reachable), on a directly connected /31 or /127
+        /// (next hop = the destination itself), or covered by a static route (longest prefix wins). The packet then
+        /// moves over the named link to the router owning the next-hop address there, which must be the link's other
+        /// end, exist, and have that address configured.
+        /// </summary>
+        private ProbeResult Walk(string fromRouter, string address)
+        {
+            string text = address.Contains("/") ? address.Substring(0, address.IndexOf('/')) : address;
+            if (!Cidr.TryParseAddress(text, out var target))
+                return Unreachable($"'{address}' is not an IP address.");
+
+            string current = _routers[fromRouter].Name;
+            var path = new List<string> { current };
+            for (int hop = 0; hop <= HopLimit; hop++)
+            {
+                var router = _routers[current];
+                if (router.State != RouterState.Running)
+                    return Unreachable($"router '{current}' is {router.State} and forwards nothing (path {string.Join(" > ", path)}).");
+                if (!_configurations.TryGetValue(current, out var cfg))
+                    return Unreachable($"router '{current}' has no configuration (path {string.Join(" > ", path)}).");
+
+                string? viaLink = null;
+                IPAddress? nextHop = null;
+                foreach (var i in cfg.Interfaces)
+                {
+                    if (!Cidr.TryParse(i.Address, out var own)) continue;
+                    if (own.Address.Equals(target))
+                        return new ProbeResult
+                        {
+                            Reachable = true,
+                            RoundTripMilliseconds = 0.1 * (path.Count),
+                            Detail = "path " + string.Join(" > ", path),
+                        };
+                    if (viaLink == null && own.Contains(target))
+                    {
+                        viaLink = i.LinkName;
+                        nextHop = target;
+                    }
+                }
+                if (viaLink == null)
+                {
+                    RouteConfiguration? best = null;
+                    int bestLength = -1;
+                    foreach (var rt in cfg.Routes)
+                    {
+                        if (Cidr.TryParse(rt.Destination, out var dest) && dest.Contains(target) && dest.PrefixLength > bestLength)
+                        {
+                            best = rt;
+                            bestLength = dest.PrefixLength;
+                        }
+                    }
+                    if (best == null)
+                        return Unreachable($"router '{current}' has no route to {text} (path {string.Join(" > ", path)}).");
+                    viaLink = best.LinkName;
+                    Cidr.TryParseAddress(best.NextHop, out var nh);
+                    nextHop = nh;
+                    var outIf = cfg.Interfaces.FirstOrDefault(i => Names.Equals(i.LinkName, viaLink));
+                    if (outIf == null || !Cidr.TryParse(outIf.Address, out var outNet) || nextHop == null || !outNet.Contains(nextHop))
+                        return Unreachable($"router '{current}': next hop {best.NextHop} is not on link '{viaLink}' (path {string.Join(" > ", path)}).");
+                }
+
+                if (!_links.TryGetValue(viaLink, out var link))
+                    return Unreachable($"router '{current}' forwards over link '{viaLink}', which does not exist (path {string.Join(" > ", path)}).");
+                string? peer = Names.Equals(link.From, current) ? link.To : Names.Equals(link.To, current) ? link.From : null;
+                if (peer == null)
+                    return Unreachable($"link '{viaLink}' is not attached to router '{current}' (path {string.Join(" > ", path)}).");
+                var peerAddress = AddressOn(peer, link.Name);
+                if (peerAddress == null || !Cidr.TryParse(peerAddress, out var peerNet) || !peerNet.Address.Equals(nextHop))
+                    return Unreachable($"no router owns next hop {nextHop} on link '{link.Name}' (path {string.Join(" > ", path)}).");
+
+                current = _routers[peer].Name;
+                path.Add(current);
+            }
+            return Unreachable($"hop limit {HopLimit} exceeded (path {string.Join(" > ", path)}).");
+        }
+
+        private static ProbeResult Unreachable(string detail) => new ProbeResult { Reachable = false, Detail = detail };
+
+        // ============================================================================================ helpers
+
+        private void Enter(string method, string args, CancellationToken cancellationToken)
+        {
+            bool mutating = MutatingMethods.Contains(method);
+            VirtualNetworksException? fault = null;
+            lock (_gate)
+            {
+                _calls.Add(string.IsNullOrEmpty(args) ? method : method + " " + args);
+                int n = _callCounts.TryGetValue(method, out var c) ? c + 1 : 1;
+                _callCounts[method] = n;
+                if (mutating) _mutatingCalls++;
+                var f = _faults.FirstOrDefault(x => Names.Equals(x.Method, method) && x.Nth == n);
+                if (f != null)
+                {
+                    _faults.Remove(f);
+                    fault = f.Error;
+                }
+            }
+            if (mutating)
+            {
+                MutatingCallStarted?.Invoke(method + " " + args);
+                var delay = MutatingCallDelay;
+                if (delay > TimeSpan.Zero) cancellationToken.WaitHandle.WaitOne(delay);
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            if (fault != null) throw fault;
+        }
+
+        private void Transition(string name, string verb, RouterState to, params RouterState[] allowedFrom)
+        {
+            var r = RequireRouter(name);
+            if (!allowedFrom.Contains(r.State))
+                throw Error(ErrorIds.InvalidStateTransition, ErrorKind.InvalidOperation, r.Name,
+                    $"Cannot {verb} router '{r.Name}': it is {r.State} (allowed from {string.Join("/", allowedFrom)}).");
+            r.State = to;
+        }
+
+        private RouterRecord RequireRouter(string name) =>
+            _routers.TryGetValue(name ?? "", out var r)
+                ? r
+                : throw Error(ErrorIds.RouterNotFound, ErrorKind.ObjectNotFound, name, $"Router '{name}' does not exist.");
+
+        private bool IsKnownHost(string? host) => HostNames.IsLocalHost(host) || _hosts.Contains(host!, Names);
+
+        private void CheckBandwidth(string link, long? bps, bool allowZero)
+        {
+            if (!bps.HasValue) return;
+            if (bps.Value == 0 && allowZero) return;
+            if (bps.Value <= 0)
+                throw Error(ErrorIds.InvalidBandwidth, ErrorKind.InvalidArgument, link, $"Bandwidth {bps} for link '{link}' is not positive.");
+            if (bps.Value < Capabilities.MinimumBandwidth || bps.Value > Capabilities.MaximumBandwidth)
+                throw Error(ErrorIds.BandwidthOutOfRange, ErrorKind.LimitsExceeded, link, $"Bandwidth {bps} for link '{link}' is out of range.");
+        }
+
+        /// <summary>The CIDR address the router's last configuration gives it on a link, if any.</summary>
+        private string? AddressOn(string router, string link)
+        {
+            if (!_configurations.TryGetValue(router, out var cfg)) return null;
+            var i = cfg.Interfaces.FirstOrDefault(x => Names.Equals(x.LinkName, link));
+            return i == null || string.IsNullOrEmpty(i.Address) ? null : i.Address;
+        }
+
+        private string NewId(string prefix) => prefix + "-" + (++_nextId).ToString("D4", CultureInfo.InvariantCulture);
+
+        private static VirtualNetworksException Error(string id, ErrorKind kind, string? target, string message) =>
+            new VirtualNetworksException(id, kind, target, "[Test backend] " + message);
+
+        private static RouterConfiguration Copy(RouterConfiguration c) => new RouterConfiguration
+        {
+            RouterName = c.RouterName,
+            AddressFamily = c.AddressFamily,
+            Interfaces = c.Interfaces.Select(i => new InterfaceConfiguration
+            {
+                LinkName = i.LinkName, Address = i.Address, PeerAddress = i.PeerAddress, PeerRouter = i.PeerRouter,
+            }).ToList(),
+            Routes = c.Routes.Select(r => new RouteConfiguration { Destination = r.Destination, NextHop = r.NextHop, LinkName = r.LinkName }).ToList(),
+        };
+
+        private sealed class RouterRecord
+        {
+            public string Name = "";
+            public string Host = "";
+            public string Image = "";
+            public int ProcessorCount;
+            public int MemoryMB;
+            public string? NetworkLabel;
+            public NetworkAddressFamily AddressFamily;
+            public RouterState State;
+            public string Id = "";
+        }
+
+        private sealed class LinkRecord
+        {
+            public string Name = "";
+            public string From = "";
+            public string To = "";
+            public long? MaximumBandwidth;
+            public int? VlanId;
+            public string Id = "";
+        }
+
+        private sealed class Fault
+        {
+            public Fault(string method, int nth, VirtualNetworksException error) { Method = method; Nth = nth; Error = error; }
+            public string Method { get; }
+            public int Nth { get; }
+            public VirtualNetworksException Error { get; }
+        }
+    }
+
+    /// <summary>An address with a prefix length; enough IP arithmetic for the forwarding walk.</summary>
+    internal readonly struct Cidr
+    {
+        private Cidr(IPAddress address, int prefixLength)
+        {
+            Address = address;
+            PrefixLength = prefixLength;
+        }
+
+        public IPAddress Address { get; }
+        public int PrefixLength { get; }
+        public NetworkAddressFamily Family => Address.AddressFamily == AddressFamily.InterNetwork ? NetworkAddressFamily.IPv4 : NetworkAddressFamily.IPv6;
+
+        public static bool TryParse(string? text, out Cidr cidr)
+        {
+            cidr = default;
+            if (string.IsNullOrEmpty(text)) return false;
+            int slash = text!.IndexOf('/');
+            if (slash < 0) return false;
+            if (!TryParseAddress(text.Substring(0, slash), out var address)) return false;
+            if (!int.TryParse(text.Substring(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int length)) return false;
+            int bits = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+            if (length < 0 || length > bits) return false;
+            cidr = new Cidr(address, length);
+            return true;
+        }
+
+        public static bool TryParseAddress(string? text, out IPAddress address)
+        {
+            address = IPAddress.None;
+            if (string.IsNullOrEmpty(text) || !IPAddress.TryParse(text, out var parsed)) return false;
+            if (parsed.AddressFamily != AddressFamily.InterNetwork && parsed.AddressFamily != AddressFamily.InterNetworkV6) return false;
+            address = parsed;
+            return true;
+        }
+
+        /// <summary>True when <paramref name="other"/> lies in this prefix (same family, same leading bits).</summary>
+        public bool Contains(IPAddress other)
+        {
+            if (other.AddressFamily != Address.AddressFamily) return false;
+            var a = Address.GetAddressBytes();
+            var b = other.GetAddressBytes();
+            int full = PrefixLength / 8, rest = PrefixLength % 8;
+            for (int i = 0; i < full; i++) if (a[i] != b[i]) return false;
+            if (rest == 0) return true;
+            int mask = 0xFF << (8 - rest) & 0xFF;
+            return (a[full] & mask) == (b[full] & mask);
+        }
+    }
+}
