@@ -1,0 +1,308 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using VirtualNetworks.Backends;
+using VirtualNetworks.Engine;
+using Xunit;
+
+namespace VirtualNetworks.Core.Tests
+{
+    public class NetworkTesterTests
+    {
+        /// <summary>A backend whose only working method is Probe, answering from a table ("router|address" -> reachable).</summary>
+        private sealed class FakeBackend : IVirtualizationBackend
+        {
+            private int _running;
+            public readonly ConcurrentDictionary<string, bool> Table = new ConcurrentDictionary<string, bool>(StringComparer.OrdinalIgnoreCase);
+            public readonly ConcurrentBag<string> Calls = new ConcurrentBag<string>();
+            public readonly HashSet<string> Throwing = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            public int MaxConcurrent;
+            public TimeSpan Delay = TimeSpan.Zero;
+            public Action<string>? OnProbe;
+
+            public string Kind => "Fake";
+            public BackendCapabilities Capabilities { get; } = new BackendCapabilities();
+
+            public void Reach(string from, string address, bool reachable = true) => Table[from + "|" + address] = reachable;
+
+            public ProbeResult Probe(string fromRouter, string address, CancellationToken cancellationToken)
+            {
+                int now = Interlocked.Increment(ref _running);
+                int seen;
+                while ((seen = MaxConcurrent) < now && Interlocked.CompareExchange(ref MaxConcurrent, now, seen) != seen) { }
+                try
+                {
+                    string key = fromRouter + "|" + address;
+                    Calls.Add(key);
+                    OnProbe?.Invoke(key);
+                    if (Delay > TimeSpan.Zero) cancellationToken.WaitHandle.WaitOne(Delay);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (Throwing.Contains(key))
+                        throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.NotSpecified, fromRouter, "router is off");
+                    bool ok = Table.TryGetValue(key, out bool r) && r;
+                    return new ProbeResult { Reachable = ok, RoundTripMilliseconds = ok ? 1.5 : (double?)null, Detail = ok ? null : "timeout" };
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _running);
+                }
+            }
+
+            public BackendInventory GetInventory(CancellationToken cancellationToken) => throw new NotSupportedException();
+            public bool ImageExists(string image, string host) => throw new NotSupportedException();
+            public void CreateRouter(RouterSpec spec, CancellationToken cancellationToken) => throw new NotSupportedException();
+            public void RemoveRouter(string name, CancellationToken cancellationToken) => throw new NotSupportedException();
+            public void StartRouter(string name, CancellationToken cancellationToken) => throw new NotSupportedException();
+            public void StopRouter(string name, bool turnOff, CancellationToken cancellationToken) => throw new NotSupportedException();
+            public void SuspendRouter(string name, CancellationToken cancellationToken) => throw new NotSupportedException();
+            public void ResumeRouter(string name, CancellationToken cancellationToken) => throw new NotSupportedException();
+            public void ConfigureRouter(RouterConfiguration configuration, CancellationToken cancellationToken) => throw new NotSupportedException();
+            public void MoveRouter(string name, string destinationHost, MigrationMode mode, IProgress<string>? progress, CancellationToken cancellationToken) => throw new NotSupportedException();
+            public void CreateLink(LinkSpec spec, CancellationToken cancellationToken) => throw new NotSupportedException();
+            public void RemoveLink(string name, CancellationToken cancellationToken) => throw new NotSupportedException();
+            public void SetLinkBandwidth(string name, long? bitsPerSecond, CancellationToken cancellationToken) => throw new NotSupportedException();
+            public void Dispose() { }
+        }
+
+        /// <summary>Collects reports synchronously, with the thread each came from.</summary>
+        private sealed class Recorder : IProgress<string>
+        {
+            public readonly List<(string Text, int Thread)> Reports = new List<(string, int)>();
+            public void Report(string value) { lock (Reports) Reports.Add((value, Environment.CurrentManagedThreadId)); }
+        }
+
+        /// <summary>
+        /// red: a - b - c (a, b on h1; c on h2); blue: x - y. Addresses: a 10.0.0.0 (ab); b 10.0.0.1 (ab), 10.0.0.2 (bc);
+        /// c 10.0.0.3 (bc); x 10.1.0.0; y 10.1.0.1 (only in Addresses, no configuration).
+        /// </summary>
+        private static BackendInventory Inventory()
+        {
+            var inv = new BackendInventory();
+            inv.Hosts.Add(new VirtualHost { Name = "h1", Kind = "Fake" });
+            inv.Hosts.Add(new VirtualHost { Name = "h2", Kind = "Fake" });
+            void Router(string name, string host, string label) =>
+                inv.Routers.Add(new VirtualRouter { Name = name, ComputerName = host, NetworkLabel = label, State = RouterState.Running });
+            Router("c", "h2", "red");
+            Router("B", "h1", "red");
+            Router("a", "h1", "red");
+            Router("y", "h2", "blue");
+            Router("x", "h1", "blue");
+            inv.Links.Add(new VirtualLink { Name = "ab", From = "a", To = "B" });
+            inv.Links.Add(new VirtualLink { Name = "bc", From = "B", To = "c" });
+            inv.Links.Add(new VirtualLink { Name = "xy", From = "x", To = "y" });
+
+            void Config(string router, params (string Link, string Address)[] interfaces)
+            {
+                var cfg = new RouterConfiguration { RouterName = router };
+                foreach (var i in interfaces) cfg.Interfaces.Add(new InterfaceConfiguration { LinkName = i.Link, Address = i.Address });
+                inv.Configurations[router] = cfg;
+            }
+            Config("a", ("ab", "10.0.0.0/31"));
+            Config("b", ("bc", "10.0.0.2/31"), ("ab", "10.0.0.1/31")); // out of order on purpose; name in other case
+            Config("c", ("bc", "10.0.0.3/31"));
+            Config("x", ("xy", "10.1.0.0/31"));
+            inv.Routers.Single(r => r.Name == "y").Addresses = new[] { "10.1.0.1/31" };
+            return inv;
+        }
+
+        /// <summary>Every same-network pair reaches; nothing crosses networks.</summary>
+        private static FakeBackend Healthy()
+        {
+            var f = new FakeBackend();
+            foreach (var from in new[] { "a", "B", "c" })
+                foreach (var address in new[] { "10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3" })
+                    f.Reach(from, address);
+            foreach (var from in new[] { "x", "y" })
+                foreach (var address in new[] { "10.1.0.0", "10.1.0.1" })
+                    f.Reach(from, address);
+            return f;
+        }
+
+        private static string Key(ReachabilityResult r) => r.Source + ">" + r.Destination + "@" + r.DestinationAddress;
+
+        [Fact]
+        public void Healthy_AllPass_InDeterministicOrder()
+        {
+            var snapshot = new Snapshot(Inventory());
+            var report = NetworkTester.Run(Healthy(), snapshot, null, null, CancellationToken.None);
+
+            Assert.True(report.Passed, report.ToString());
+            Assert.Equal(new[] { "blue", "red" }, report.Networks);
+
+            var expected = new[]
+            {
+                // blue sources: x, y; destinations all other routers by name: a, B, c, x/y
+                "x>a@10.0.0.0", "x>B@10.0.0.1", "x>B@10.0.0.2", "x>c@10.0.0.3", "x>y@10.1.0.1",
+                "y>a@10.0.0.0", "y>B@10.0.0.1", "y>B@10.0.0.2", "y>c@10.0.0.3", "y>x@10.1.0.0",
+                // red sources: a, B, c
+                "a>B@10.0.0.1", "a>B@10.0.0.2", "a>c@10.0.0.3", "a>x@10.1.0.0", "a>y@10.1.0.1",
+                "B>a@10.0.0.0", "B>c@10.0.0.3", "B>x@10.1.0.0", "B>y@10.1.0.1",
+                "c>a@10.0.0.0", "c>B@10.0.0.1", "c>B@10.0.0.2", "c>x@10.1.0.0", "c>y@10.1.0.1",
+            };
+            Assert.Equal(expected, report.Results.Select(Key));
+            Assert.Equal(24, report.ProbeCount);
+            Assert.Equal(24, report.PassedCount);
+            Assert.Equal(0, report.FailedCount);
+            Assert.True(report.Duration >= TimeSpan.Zero);
+
+            var xa = report.Results[0];
+            Assert.Equal("blue", xa.SourceNetwork);
+            Assert.Equal("red", xa.DestinationNetwork);
+            Assert.Equal(ProbeExpectation.Unreachable, xa.Expected);
+            Assert.False(xa.Reachable);
+            var ab = report.Results.Single(r => Key(r) == "a>B@10.0.0.1");
+            Assert.Equal(ProbeExpectation.Reachable, ab.Expected);
+            Assert.True(ab.Reachable);
+            Assert.Equal(1.5, ab.RoundTripMilliseconds);
+            Assert.Equal("red", ab.SourceNetwork);
+            Assert.Equal("red", ab.DestinationNetwork);
+        }
+
+        [Fact]
+        public void Failures_AreCountedByKind()
+        {
+            var fake = Healthy();
+            fake.Reach("a", "10.0.0.3", false);   // reachability failure
+            fake.Reach("x", "10.0.0.0");          // isolation failure
+            fake.Reach("c", "10.1.0.1");          // isolation failure
+            var report = NetworkTester.Run(fake, new Snapshot(Inventory()), null, null, CancellationToken.None);
+
+            Assert.False(report.Passed);
+            Assert.Equal(1, report.ReachabilityFailures);
+            Assert.Equal(2, report.IsolationFailures);
+            Assert.Equal(3, report.FailedCount);
+            Assert.Equal(21, report.PassedCount);
+            Assert.Equal(new[] { "x>a@10.0.0.0", "a>c@10.0.0.3", "c>y@10.1.0.1" }, report.Results.Where(r => !r.Passed).Select(Key));
+            Assert.Equal("timeout", report.Results.Single(r => Key(r) == "a>c@10.0.0.3").Detail);
+            Assert.StartsWith("FAILED", report.ToString());
+        }
+
+        [Fact]
+        public void NetworkFilter_IsCaseInsensitive_AndStillProbesOtherNetworks()
+        {
+            var fake = Healthy();
+            var report = NetworkTester.Run(fake, new Snapshot(Inventory()), new[] { "BLUE" }, null, CancellationToken.None);
+            Assert.Equal(new[] { "blue" }, report.Networks);
+            Assert.Equal(10, report.ProbeCount);
+            Assert.All(report.Results, r => Assert.Contains(r.Source, new[] { "x", "y" }));
+            Assert.Contains(report.Results, r => r.DestinationNetwork == "red");
+            Assert.Equal(10, fake.Calls.Count);
+
+            var none = NetworkTester.Run(fake, new Snapshot(Inventory()), new[] { "nope" }, null, CancellationToken.None);
+            Assert.Empty(none.Results);
+            Assert.True(none.Passed);
+        }
+
+        [Fact]
+        public void RouterWithoutAddress_IsAReachabilityFailure_ForItsNetworkOnly()
+        {
+            var inv = Inventory();
+            inv.Routers.Add(new VirtualRouter { Name = "d", ComputerName = "h1", NetworkLabel = "red" });
+            inv.Links.Add(new VirtualLink { Name = "cd", From = "c", To = "d" });
+            var report = NetworkTester.Run(Healthy(), new Snapshot(inv), null, null, CancellationToken.None);
+
+            var rows = report.Results.Where(r => r.Destination == "d").ToList();
+            Assert.Equal(new[] { "a", "B", "c" }, rows.Select(r => r.Source)); // no rows from blue: nothing to leak to
+            Assert.All(rows, r =>
+            {
+                Assert.Equal(NetworkTester.NoAddressDetail, r.Detail);
+                Assert.Equal("", r.DestinationAddress);
+                Assert.Equal(ProbeExpectation.Reachable, r.Expected);
+                Assert.False(r.Passed);
+            });
+            // d itself is a source: its 4 probes to its network went to the backend, which says unreachable.
+            Assert.Equal(4, report.Results.Count(r => r.Source == "d" && r.Expected == ProbeExpectation.Reachable && !r.Passed));
+            Assert.Equal(3 + 4, report.ReachabilityFailures);
+            Assert.Equal(0, report.IsolationFailures);
+        }
+
+        [Fact]
+        public void ProbeError_IsRecordedAsUnreachable()
+        {
+            var fake = Healthy();
+            fake.Throwing.Add("a|10.0.0.1");
+            fake.Throwing.Add("a|10.1.0.0");
+            var report = NetworkTester.Run(fake, new Snapshot(Inventory()), null, null, CancellationToken.None);
+            var failed = report.Results.Single(r => Key(r) == "a>B@10.0.0.1");
+            Assert.False(failed.Reachable);
+            Assert.Contains("router is off", failed.Detail);
+            Assert.Equal(1, report.ReachabilityFailures);
+            Assert.True(report.Results.Single(r => Key(r) == "a>x@10.1.0.0").Passed);
+        }
+
+        [Fact]
+        public void NoProbeSupport_IsOperationNotSupported()
+        {
+            var fake = Healthy();
+            fake.Capabilities.SupportsProbes = false;
+            var ex = Assert.Throws<VirtualNetworksException>(() =>
+                NetworkTester.Run(fake, new Snapshot(Inventory()), null, null, CancellationToken.None));
+            Assert.Equal(ErrorIds.OperationNotSupported, ex.ErrorId);
+            Assert.Empty(fake.Calls);
+        }
+
+        [Fact]
+        public void Parallel_IsLimited_OrderStable_ProgressOnCallingThread()
+        {
+            var inv = new BackendInventory();
+            for (int i = 0; i < 12; i++)
+            {
+                string name = "r" + i.ToString("00");
+                inv.Routers.Add(new VirtualRouter { Name = name, ComputerName = "h", NetworkLabel = "big" });
+                inv.Routers.Single(r => r.Name == name).Addresses = new[] { "10.9.0." + i + "/31" };
+                if (i > 0) inv.Links.Add(new VirtualLink { Name = "l" + i, From = "r" + (i - 1).ToString("00"), To = name });
+            }
+            var fake = new FakeBackend { Delay = TimeSpan.FromMilliseconds(15) };
+            var sequential = NetworkTester.Run(new FakeBackend(), new Snapshot(inv), null, null, 1, CancellationToken.None);
+
+            var recorder = new Recorder();
+            int caller = Environment.CurrentManagedThreadId;
+            var report = NetworkTester.Run(fake, new Snapshot(inv), null, recorder, CancellationToken.None);
+
+            Assert.Equal(132, report.ProbeCount);
+            Assert.Equal(sequential.Results.Select(Key), report.Results.Select(Key));
+            Assert.InRange(fake.MaxConcurrent, 2, NetworkTester.DefaultMaxParallelProbes);
+            Assert.Equal(133, recorder.Reports.Count); // one summary line + one per probe
+            Assert.All(recorder.Reports, r => Assert.Equal(caller, r.Thread));
+            Assert.StartsWith("Testing 1 virtual network(s): 132 probe(s).", recorder.Reports[0].Text);
+            Assert.StartsWith("[132/132] ", recorder.Reports[132].Text);
+        }
+
+        [Fact]
+        public void Cancellation_StopsTheRun()
+        {
+            var fake = Healthy();
+            fake.Delay = TimeSpan.FromMilliseconds(50);
+            using (var cts = new CancellationTokenSource())
+            {
+                fake.OnProbe = _ => { if (fake.Calls.Count >= 3) cts.Cancel(); };
+                Assert.ThrowsAny<OperationCanceledException>(() =>
+                    NetworkTester.Run(fake, new Snapshot(Inventory()), null, null, 2, cts.Token));
+                int calls = fake.Calls.Count;
+                Assert.True(calls < 24, "all probes ran despite cancellation");
+                Thread.Sleep(200);
+                Assert.Equal(calls, fake.Calls.Count); // no worker keeps probing after Run returned
+            }
+        }
+
+        [Fact]
+        public void UnexpectedBackendException_Propagates()
+        {
+            var fake = Healthy();
+            fake.OnProbe = key => { if (key == "B|10.0.0.0") throw new InvalidOperationException("bug"); };
+            var ex = Assert.Throws<InvalidOperationException>(() =>
+                NetworkTester.Run(fake, new Snapshot(Inventory()), null, null, CancellationToken.None));
+            Assert.Equal("bug", ex.Message);
+        }
+
+        [Fact]
+        public void Addresses_ComeFromConfiguration_PrefixStripped_InLinkOrder()
+        {
+            var snapshot = new Snapshot(Inventory());
+            Assert.Equal(new[] { "10.0.0.1", "10.0.0.2" }, NetworkTester.AddressesOf(snapshot, snapshot.FindRouter("B")!));
+            Assert.Equal(new[] { "10.1.0.1" }, NetworkTester.AddressesOf(snapshot, snapshot.FindRouter("y")!));
+        }
+    }
+}
