@@ -16,13 +16,14 @@ namespace VirtualNetworks.Module.Tests
         private const string DeployClass = "DeployVirtualNetworkCommand";
 
         /// <summary>
-        /// Errors that need the backend to be detected (its known hosts, its images, its limits). Everything else in
-        /// cases.json is a property of the file alone and must be reported before a backend is even resolved
+        /// Errors that need the backend to be detected: its known hosts, its images, its limits, and what is deployed (a
+        /// link end may name an already deployed router, so a dangling end is only known after observing). Everything
+        /// else in cases.json is a property of the file alone and must be reported before a backend is even resolved
         /// (VirtualNetworkService.ValidateStatic: "Run it before resolving a backend so bad input never reaches one").
         /// </summary>
         private static readonly HashSet<string> NeedsBackend = new HashSet<string>(StringComparer.Ordinal)
         {
-            ErrorIds.UnknownHost, ErrorIds.ImageNotFound, ErrorIds.AdapterLimitExceeded,
+            ErrorIds.UnknownHost, ErrorIds.ImageNotFound, ErrorIds.AdapterLimitExceeded, ErrorIds.LinkEndpointNotFound,
         };
 
         public static IEnumerable<object[]> BadFixtures()
@@ -136,7 +137,7 @@ namespace VirtualNetworks.Module.Tests
         [Fact]
         public void Stop_CancelsPromptly_AndALaterDeployConverges()
         {
-            var delay = TimeSpan.FromSeconds(2);
+            var delay = TimeSpan.FromSeconds(3);
             Backend.MutatingCallDelay = delay;
             using var second = new ManualResetEventSlim();
             int seen = 0;
@@ -151,13 +152,13 @@ namespace VirtualNetworks.Module.Tests
             var clock = Stopwatch.StartNew();
             ps.Stop();
             clock.Stop();
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1),
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1.5),
                 $"Stop took {clock.Elapsed.TotalMilliseconds:F0} ms; the cancellation token must reach the backend call (each call waits {delay.TotalSeconds} s)");
             Assert.Equal(PSInvocationState.Stopped, ps.InvocationStateInfo.State);
             try { ps.EndInvoke(pending); } catch (PipelineStoppedException) { }
 
             int atStop = Backend.MutatingCallCount;
-            Thread.Sleep(delay + TimeSpan.FromMilliseconds(500));
+            Thread.Sleep(delay + TimeSpan.FromMilliseconds(500)); // longer than an uncancelled call would take
             Assert.Equal(atStop, Backend.MutatingCallCount); // nothing keeps running behind our back
             Assert.True(atStop < 16, "the deployment was not stopped mid-way");
 
@@ -176,6 +177,46 @@ namespace VirtualNetworks.Module.Tests
             var ids = r.Progress.Select(p => p.ActivityId).Distinct().ToList();
             Assert.Single(ids);
             Assert.Contains(r.Progress, p => p.RecordType == ProgressRecordType.Completed);
+        }
+
+        [Fact]
+        public void Deploy_DoesNotPromptByDefault()
+        {
+            var r = RunOk("Deploy-VirtualNetwork -Path " + Q(Fixture("good.json")));
+            Assert.Empty(r.Prompts);
+            Assert.Equal(4, Backend.RouterNames.Count);
+        }
+
+        [Fact]
+        public void Deploy_HonoursWhatIfPreference()
+        {
+            var r = RunOk("$WhatIfPreference = $true; Deploy-VirtualNetwork -Path " + Q(Fixture("good.json")));
+            Assert.Equal(0, Backend.MutatingCallCount);
+            Assert.NotEmpty(r.HostLines);
+        }
+
+        [Fact]
+        public void Deploy_ChangedSettingsOfADeployedRouter_AreWarnedAbout_NotApplied()
+        {
+            DeployGood();
+            var file = Path.Combine(TempDirectory(), "bigger.json");
+            File.WriteAllText(file, File.ReadAllText(Fixture("good.json")).Replace("\"memoryMB\": 128", "\"memoryMB\": 256"));
+            int before = Backend.MutatingCallCount;
+            var r = RunOk("Deploy-VirtualNetwork -Path " + Q(file) + " -Confirm:$false");
+            Assert.Equal(before, Backend.MutatingCallCount);
+            Assert.Contains(r.Warnings, w => w.Message.Contains("a1") && w.Message.Contains("memoryMB"));
+        }
+
+        [Fact]
+        public void Deploy_AllProblemsOfAFileAreReported_TheFirstTerminating()
+        {
+            var file = Path.Combine(TempDirectory(), "two-problems.json");
+            File.WriteAllText(file, @"{ ""routers"": [ { ""name"": ""r1"", ""memoryMB"": 0 }, { ""name"": ""r;2"" } ] }");
+            var r = Run("Deploy-VirtualNetwork -Path " + Q(file));
+            Assert.True(r.HadTerminatingError, r.Describe());
+            var all = r.ErrorIds.Concat(new[] { r.TerminatingErrorId! }).OrderBy(x => x).ToList();
+            Assert.Equal(new[] { Fqid(ErrorIds.InvalidMemory, DeployClass), Fqid(ErrorIds.InvalidName, DeployClass) }, all);
+            Assert.Equal(0, ResolveCount);
         }
     }
 }

@@ -233,5 +233,48 @@ namespace VirtualNetworks.Module.Tests
             Backend.SetLinkBandwidth("r1-r2", 64_000, CancellationToken.None);
             Assert.Equal(64_000, Assert.Single(RunOk("Get-VirtualLink r1-r2").Objects<VirtualLink>()).MaximumBandwidth);
         }
+
+        [Theory]
+        [InlineData("5000000", 5_000_000L)]
+        [InlineData("'1.5 Gbit'", 1_500_000_000L)]
+        [InlineData("'2 MB/s'", 16_000_000L)]
+        [InlineData("64kbit", 64_000L)]
+        public void Set_AcceptsNumbersAndUnits(string value, long expected)
+        {
+            Chain();
+            RunOk("Set-VirtualLink -Name r1-r2 -MaximumBandwidth " + value);
+            Assert.Equal(expected, Backend.BandwidthOf("r1-r2"));
+        }
+
+        [Fact]
+        public void Set_NegativeBandwidth_IsAParameterBindingError()
+        {
+            Chain();
+            var r = Run("Set-VirtualLink -Name r1-r2 -MaximumBandwidth -5");
+            Assert.True(r.HadTerminatingError, r.Describe());
+            Assert.IsAssignableFrom<ParameterBindingException>(r.TerminatingException);
+            Assert.Equal(0, Backend.CallCount(nameof(InMemoryBackend.SetLinkBandwidth)));
+        }
+
+        [Fact]
+        public void New_VlanOutOfRange_IsAParameterBindingError()
+        {
+            Routers("r1", "r2");
+            var r = Run("New-VirtualLink -From r1 -To r2 -VlanId 4095");
+            Assert.True(r.HadTerminatingError, r.Describe());
+            Assert.IsAssignableFrom<ParameterBindingException>(r.TerminatingException);
+            Assert.Equal("ParameterArgumentValidationError,VirtualNetworks.Commands.NewVirtualLinkCommand", r.TerminatingErrorId);
+        }
+
+        [Fact]
+        public void NetworkNames_AreTabCompleted()
+        {
+            RunOk("$null = New-VirtualRouter a1 -Network alpha; $null = New-VirtualRouter a2 -Network alpha; $null = New-VirtualLink a1 a2");
+            using var ps = PowerShell.Create();
+            ps.Runspace = Session.Runspace;
+            var input = "Get-VirtualNetwork -Name al";
+            var c = CommandCompletion.CompleteInput(input, input.Length, null, ps);
+            Assert.Contains(c.CompletionMatches, m => m.CompletionText.Trim('\'') == "alpha");
+        }
     }
 }

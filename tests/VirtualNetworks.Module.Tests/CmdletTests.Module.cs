@@ -171,6 +171,52 @@ namespace VirtualNetworks.Module.Tests
             Assert.Contains("r1-r2", Complete("Set-VirtualLink -Name r"));
         }
 
+        /// <summary>
+        /// CONVENTIONS 13: every output type of the module's own namespace has a view in the staged format file, every
+        /// PropertyName it shows exists, and every ScriptBlock column runs without error on real objects (PowerShell
+        /// swallows format script errors, so a broken column would otherwise just show blank).
+        /// </summary>
+        [Fact]
+        public void FormatFile_HasAViewForEveryOutputType_AndItsColumnsWork()
+        {
+            var file = Path.Combine(ModuleSession.StagedDirectory, "VirtualNetworks.format.ps1xml");
+            var xml = System.Xml.Linq.XDocument.Load(file);
+            var views = xml.Descendants("View").ToList();
+            var viewed = views.SelectMany(v => v.Descendants("TypeName")).Select(t => t.Value.Trim()).ToHashSet();
+
+            var outputTypes = ExpectedCmdlets.SelectMany(c => CommandOf(c).OutputType).Select(t => t.Type)
+                .Where(t => t != null && t.Namespace == "VirtualNetworks").Distinct().ToList();
+            Assert.NotEmpty(outputTypes);
+            foreach (var t in outputTypes) Assert.True(viewed.Contains(t!.FullName!), "no view for " + t.FullName);
+
+            RunOk("Deploy-VirtualNetwork -Path " + Q(Path.Combine(ModuleSession.TopologyFixtures, "good.json")) + " -Confirm:$false");
+            Session.SetVariable("samples", new object[]
+            {
+                RunOk("Get-VirtualRouter").Output, RunOk("Get-VirtualLink").Output, RunOk("Get-VirtualNetwork").Output,
+                RunOk("Test-VirtualNetwork").Output, RunOk("Deploy-VirtualNetwork -Path " + Q(Path.Combine(ModuleSession.TopologyFixtures, "good.json"))).Output,
+            });
+            var samples = RunOk("$samples | ForEach-Object { $_ } | ForEach-Object { $_ }; (Test-VirtualNetwork).Results").Output
+                .Select(o => o.BaseObject).ToList();
+            var checkedViews = new List<string>();
+            foreach (var view in views)
+            {
+                var typeName = view.Descendants("TypeName").First().Value.Trim();
+                var sample = samples.FirstOrDefault(o => o.GetType().FullName == typeName);
+                if (sample == null) continue;
+                checkedViews.Add(typeName);
+                foreach (var prop in view.Descendants("PropertyName").Select(p => p.Value.Trim()))
+                    Assert.True(sample.GetType().GetProperty(prop) != null, $"view {typeName}: no property {prop}");
+                foreach (var block in view.Descendants("ScriptBlock").Select(b => b.Value))
+                {
+                    Session.SetVariable("sample", sample);
+                    Session.SetVariable("block", block);
+                    var r = Run("$ErrorActionPreference = 'Stop'; Set-StrictMode -Version Latest; $sample | ForEach-Object ([scriptblock]::Create($block))");
+                    Assert.True(!r.HadTerminatingError && r.Errors.Count == 0, $"view {typeName}: column script fails: {block}{Environment.NewLine}{r.Describe()}");
+                }
+            }
+            foreach (var t in outputTypes) Assert.Contains(t!.FullName!, checkedViews);
+        }
+
         private CmdletInfo CommandOf(string name)
         {
             var r = RunOk("Get-Command -Name " + name + " -Module VirtualNetworks");

@@ -276,5 +276,60 @@ namespace VirtualNetworks.Module.Tests
             RunOk("Export-VirtualNetwork -Format Json");
             Assert.Equal(before, Backend.MutatingCallCount);
         }
+
+        [Fact]
+        public void Test_Quiet_ReturnsABoolean()
+        {
+            DeployGood();
+            Assert.Equal(new object[] { true }, RunOk("Test-VirtualNetwork -Quiet").Output.Select(o => o.BaseObject));
+            RunOk("Suspend-VirtualRouter -Name b1");
+            var r = Run("Test-VirtualNetwork -Quiet");
+            Assert.Equal(new object[] { false }, r.Output.Select(o => o.BaseObject));
+        }
+
+        [Fact]
+        public void Test_NetworksFromThePipeline_GiveOneReport()
+        {
+            DeployGood();
+            var reports = RunOk("Get-VirtualNetwork | Test-VirtualNetwork").Objects<VirtualNetworkTestReport>();
+            var report = Assert.Single(reports);
+            Assert.Equal(new[] { "a", "b" }, report.Networks.OrderBy(n => n));
+        }
+
+        [Fact]
+        public void Remove_AsksOncePerNetwork_ByDefault()
+        {
+            DeployGood();
+            int before = Backend.MutatingCallCount;
+            var r = Run("Remove-VirtualNetwork -Name a, b");
+            Assert.Equal(2, r.Prompts.Count);
+            Assert.Equal(before, Backend.MutatingCallCount); // the test host answers No
+        }
+
+        [Fact]
+        public void Remove_PassThru_ReturnsTheRemovedNetworks()
+        {
+            DeployGood();
+            var gone = RunOk("Remove-VirtualNetwork -Name b -Confirm:$false -PassThru").Objects<VirtualNetwork>();
+            Assert.Equal("b", Assert.Single(gone).Name);
+        }
+
+        [Fact]
+        public void Export_NoClobber_RefusesAnExistingFile()
+        {
+            DeployGood();
+            var file = Path.Combine(TempDirectory(), "exists.json");
+            File.WriteAllText(file, "keep me");
+            var r = Run("Export-VirtualNetwork -Path " + Q(file) + " -NoClobber");
+            AssertFails(r, Fqid(ErrorIds.ExportFailed, "ExportVirtualNetworkCommand"));
+            Assert.Equal("keep me", File.ReadAllText(file));
+        }
+
+        [Fact]
+        public void Export_UnknownNetwork_IsNetworkNotFound()
+        {
+            DeployGood();
+            AssertFails(Run("Export-VirtualNetwork -Name nope"), Fqid(ErrorIds.NetworkNotFound, "ExportVirtualNetworkCommand"));
+        }
     }
 }

@@ -233,5 +233,58 @@ namespace VirtualNetworks.Module.Tests
             AssertFails(r, Fqid(ErrorIds.OperationNotSupported, "MoveVirtualRouterCommand"));
             Assert.Equal(before, Backend.MutatingCallCount);
         }
+
+        [Fact]
+        public void New_Start_LeavesTheRouterRunning()
+        {
+            var router = Assert.Single(RunOk("New-VirtualRouter -Name r1 -Start").Objects<VirtualRouter>());
+            Assert.Equal(RouterState.Running, router.State);
+            Assert.Equal(RouterState.Running, Backend.StateOf("r1"));
+        }
+
+        [Fact]
+        public void New_OnAnUnknownHost_IsUnknownHost_AndCreatesNothing()
+        {
+            var r = Run("New-VirtualRouter -Name r1 -ComputerName hv-nowhere");
+            AssertFails(r, Fqid(ErrorIds.UnknownHost, "NewVirtualRouterCommand"));
+            Assert.Equal(0, Backend.MutatingCallCount);
+        }
+
+        [Fact]
+        public void Lifecycle_BindsNamesByPropertyName()
+        {
+            Running("r1", "r2");
+            RunOk("[pscustomobject]@{ Name = 'r1' }, [pscustomobject]@{ Name = 'r2' } | Suspend-VirtualRouter");
+            Assert.Equal(RouterState.Paused, Backend.StateOf("r1"));
+            Assert.Equal(RouterState.Paused, Backend.StateOf("r2"));
+            RunOk("'r1', 'r2' | Resume-VirtualRouter");
+            Assert.Equal(RouterState.Running, Backend.StateOf("r1"));
+        }
+
+        [Fact]
+        public void Get_ErrorActionStop_MakesNotFoundTerminating()
+        {
+            var r = Run("Get-VirtualRouter -Name nope -ErrorAction Stop; 'not reached'");
+            Assert.True(r.HadTerminatingError, r.Describe());
+            Assert.Equal(Fqid(ErrorIds.RouterNotFound, "GetVirtualRouterCommand"), r.TerminatingErrorId);
+            Assert.DoesNotContain(r.Output, o => o.ToString() == "not reached");
+        }
+
+        [Fact]
+        public void Get_FiltersByNetworkName()
+        {
+            RunOk("$null = New-VirtualRouter a1 -Network a; $null = New-VirtualRouter a2 -Network a; $null = New-VirtualRouter b1 -Network b; " +
+                  "$null = New-VirtualLink a1 a2");
+            var routers = RunOk("Get-VirtualRouter -NetworkName a").Objects<VirtualRouter>();
+            Assert.Equal(new[] { "a1", "a2" }, routers.Select(v => v.Name).OrderBy(n => n));
+        }
+
+        [Fact]
+        public void Objects_AreRefreshedAfterEachChange()
+        {
+            Running("r1");
+            var r = RunOk("$r = Get-VirtualRouter r1; $r | Suspend-VirtualRouter; $r.State; (Get-VirtualRouter r1).State");
+            Assert.Equal(new[] { "Running", "Paused" }, r.Output.Select(o => o.ToString()));
+        }
     }
 }

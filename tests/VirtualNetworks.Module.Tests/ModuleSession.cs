@@ -82,7 +82,8 @@ namespace VirtualNetworks.Module.Tests
 
             Host = new TestHost();
             var iss = InitialSessionState.CreateDefault2();
-            iss.ExecutionPolicy = Microsoft.PowerShell.ExecutionPolicy.Bypass;
+            if (System.Runtime.InteropServices.RuntimeInformation.IsOSPlatform(System.Runtime.InteropServices.OSPlatform.Windows))
+                iss.ExecutionPolicy = Microsoft.PowerShell.ExecutionPolicy.Bypass; // execution policy exists on Windows only
             Runspace = RunspaceFactory.CreateRunspace(Host, iss);
             Runspace.Open();
 
