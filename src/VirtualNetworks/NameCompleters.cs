@@ -1,0 +1,84 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using System.Threading;
+using VirtualNetworks.Backends;
+using VirtualNetworks.Engine;
+
+namespace VirtualNetworks.Commands
+{
+    /// <summary>
+    /// Tab completion of observed names. Resolves the backend for the -ComputerName already typed, observes once, and
+    /// offers the names that start with what was typed. A completer must never throw: every failure gives no
+    /// completions.
+    /// </summary>
+    public abstract class ObservedNameCompleter : IArgumentCompleter
+    {
+        private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+        /// <summary>The names to offer from one observation.</summary>
+        protected abstract IEnumerable<string> NamesOf(Snapshot snapshot);
+
+        public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+            CommandAst commandAst, IDictionary fakeBoundParameters)
+        {
+            try
+            {
+                string word = wordToComplete ?? "";
+                char quote = word.Length > 0 && (word[0] == '\'' || word[0] == '"') ? word[0] : '\0';
+                string prefix = quote == '\0' ? word : word.Substring(1).TrimEnd(quote);
+                prefix = prefix.TrimEnd('*');
+
+                BackendBootstrap.EnsureRegistered();
+                var request = new BackendRequest { ComputerName = Hosts(fakeBoundParameters), Kind = null };
+                using (var timeout = new CancellationTokenSource(Timeout))
+                using (var service = new VirtualNetworkService(BackendRegistry.Resolve(request)))
+                {
+                    var snapshot = service.Observe(timeout.Token);
+                    return NamesOf(snapshot)
+                        .Where(n => !string.IsNullOrEmpty(n) && n.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+                        .Distinct(StringComparer.OrdinalIgnoreCase)
+                        .OrderBy(n => n, StringComparer.OrdinalIgnoreCase)
+                        .Select(n => new CompletionResult(quote == '\0' ? n : quote + n + quote, n, CompletionResultType.ParameterValue, n))
+                        .ToList();
+                }
+            }
+            catch (Exception)
+            {
+                return Array.Empty<CompletionResult>();
+            }
+        }
+
+        private static IReadOnlyList<string> Hosts(IDictionary? bound)
+        {
+            if (bound == null || !bound.Contains("ComputerName")) return Array.Empty<string>();
+            object? value = bound["ComputerName"];
+            if (value is PSObject pso) value = pso.BaseObject;
+            if (value is string s) return new[] { s };
+            if (value is IEnumerable many)
+                return many.Cast<object?>().Where(o => o != null).Select(o => o is PSObject p ? p.BaseObject.ToString() : o!.ToString()).ToArray()!;
+            return value == null ? Array.Empty<string>() : new[] { value.ToString()! };
+        }
+    }
+
+    /// <summary>Completes virtual router names.</summary>
+    public sealed class RouterNameCompleter : ObservedNameCompleter
+    {
+        protected override IEnumerable<string> NamesOf(Snapshot snapshot) => snapshot.Routers.Select(r => r.Name);
+    }
+
+    /// <summary>Completes virtual link names.</summary>
+    public sealed class LinkNameCompleter : ObservedNameCompleter
+    {
+        protected override IEnumerable<string> NamesOf(Snapshot snapshot) => snapshot.Links.Select(l => l.Name);
+    }
+
+    /// <summary>Completes virtual network names.</summary>
+    public sealed class NetworkNameCompleter : ObservedNameCompleter
+    {
+        protected override IEnumerable<string> NamesOf(Snapshot snapshot) => snapshot.Networks.Select(n => n.Name);
+    }
+}

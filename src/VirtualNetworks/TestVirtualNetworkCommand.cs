@@ -1,0 +1,104 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using VirtualNetworks.Engine;
+
+namespace VirtualNetworks.Commands
+{
+    /// <summary>
+    /// Test-VirtualNetwork: probes from every router of the selected networks to every address of every other router;
+    /// same network must answer, another network must not. Names from the pipeline are gathered and tested together,
+    /// so one report comes out.
+    /// </summary>
+    [Cmdlet(VerbsDiagnostic.Test, "VirtualNetwork")]
+    [OutputType(typeof(VirtualNetworkTestReport))]
+    [OutputType(typeof(bool))]
+    public sealed class TestVirtualNetworkCommand : VirtualNetworkCommandBase
+    {
+        /// <summary>Progress activity id of Test-VirtualNetwork.</summary>
+        private const int ActivityId = 14;
+        private const string Activity = "Testing virtual networks";
+
+        private readonly List<string> _names = new List<string>();
+        private bool _allNetworks;
+
+        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(NetworkNameCompleter))]
+        public string[]? Name { get; set; }
+
+        [Parameter]
+        public SwitchParameter Quiet { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? ComputerName { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            if (Name == null || Name.Length == 0) _allNetworks = true;
+            else _names.AddRange(Name);
+        }
+
+        protected override void EndRecords()
+        {
+            if (!_allNetworks && _names.Count == 0) return; // the pipeline brought nothing to test
+            var service = GetService(ComputerName);
+            var snapshot = OrTerminate(() => service.Observe(CancellationToken));
+
+            List<string>? selected = null;
+            if (!_allNetworks)
+            {
+                selected = SelectByName(snapshot.Networks, n => n.Name, _names, n => service.RequireNetwork(snapshot, n))
+                    .Select(n => n.Name).ToList();
+                if (selected.Count == 0)
+                {
+                    // Nothing matched (literal names already got NetworkNotFound): nothing was shown to work.
+                    if (Quiet) WriteObject(false);
+                    return;
+                }
+            }
+
+            var progress = CreateProgress(ActivityId, Activity);
+            VirtualNetworkTestReport report;
+            try
+            {
+                report = OrTerminate(() => NetworkTester.Run(service.Backend, snapshot, selected, progress, CancellationToken));
+                progress.Drain();
+            }
+            finally
+            {
+                CompleteProgress(ActivityId, Activity);
+            }
+
+            if (Quiet)
+            {
+                WriteObject(report.Passed);
+                return;
+            }
+            WriteObject(report);
+            foreach (var failed in report.Results.Where(r => !r.Passed))
+                WriteError(ToErrorRecord(Failure(failed)));
+        }
+
+        private static VirtualNetworksException Failure(ReachabilityResult r)
+        {
+            string to = string.IsNullOrEmpty(r.DestinationAddress) ? r.Destination : r.DestinationAddress;
+            string target = r.Source + " -> " + to;
+            string detail = string.IsNullOrEmpty(r.Detail) ? "" : " (" + r.Detail + ")";
+            if (r.Expected == ProbeExpectation.Reachable)
+                return new VirtualNetworksException(ErrorIds.ReachabilityFailed, ErrorKind.InvalidResult, target,
+                    "Router '" + r.Source + "' cannot reach " + Describe(r) + " in its own virtual network '" + r.SourceNetwork + "'" + detail + ".");
+            return new VirtualNetworksException(ErrorIds.IsolationFailed, ErrorKind.InvalidResult, target,
+                "Router '" + r.Source + "' of virtual network '" + r.SourceNetwork + "' reaches " + Describe(r) +
+                " of virtual network '" + r.DestinationNetwork + "', which must be isolated from it" + detail + ".");
+        }
+
+        private static string Describe(ReachabilityResult r) =>
+            string.IsNullOrEmpty(r.DestinationAddress)
+                ? "router '" + r.Destination + "'"
+                : "address " + r.DestinationAddress + " of router '" + r.Destination + "'";
+    }
+}
