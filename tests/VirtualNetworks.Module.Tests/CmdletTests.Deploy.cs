@@ -120,7 +120,7 @@ namespace VirtualNetworks.Module.Tests
             AssertFails(r, Fqid(ErrorIds.PlanStepFailed, DeployClass));
             var error = r.TerminatingError ?? r.Errors.First(e => e.FullyQualifiedErrorId.StartsWith(ErrorIds.PlanStepFailed, StringComparison.Ordinal));
             Assert.Contains("injected", error.Exception.Message + " " + error.Exception.InnerException?.Message);
-            Assert.Equal(1, Backend.LinkNames.Count);
+            Assert.Single(Backend.LinkNames);
             Assert.Equal(4, Backend.RouterNames.Count);
 
             var again = RunOk("Deploy-VirtualNetwork -Path " + Q(Fixture("good.json")) + " -Confirm:$false");

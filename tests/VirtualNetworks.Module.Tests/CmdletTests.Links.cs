@@ -276,5 +276,15 @@ namespace VirtualNetworks.Module.Tests
             var c = CommandCompletion.CompleteInput(input, input.Length, null, ps);
             Assert.Contains(c.CompletionMatches, m => m.CompletionText.Trim('\'') == "alpha");
         }
+
+        [Fact]
+        public void Remove_PassThru_ReturnsTheRemovedLink_WithoutItNothing()
+        {
+            Chain();
+            Assert.Empty(RunOk("Remove-VirtualLink -Name r1-r2 -Confirm:$false").Output);
+            var gone = RunOk("Remove-VirtualLink -Name r2-r3 -Confirm:$false -PassThru").Objects<VirtualLink>();
+            Assert.Equal("r2-r3", Assert.Single(gone).Name);
+            Assert.Empty(Backend.LinkNames);
+        }
     }
 }

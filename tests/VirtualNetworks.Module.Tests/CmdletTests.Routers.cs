@@ -286,5 +286,14 @@ namespace VirtualNetworks.Module.Tests
             var r = RunOk("$r = Get-VirtualRouter r1; $r | Suspend-VirtualRouter; $r.State; (Get-VirtualRouter r1).State");
             Assert.Equal(new[] { "Running", "Paused" }, r.Output.Select(o => o.ToString()));
         }
+
+        [Fact]
+        public void Remove_PassThru_ReturnsTheRemovedRouter_WithoutItNothing()
+        {
+            Running("r1", "r2");
+            Assert.Empty(RunOk("Remove-VirtualRouter -Name r1 -Confirm:$false").Output);
+            Assert.Equal("r2", Assert.Single(RunOk("Remove-VirtualRouter -Name r2 -Confirm:$false -PassThru").Objects<VirtualRouter>()).Name);
+            Assert.Empty(Backend.RouterNames);
+        }
     }
 }

@@ -54,15 +54,17 @@ namespace VirtualNetworks.Module.Tests
     /// <remarks>
     /// <para><b>Type identity.</b> The tests reference VirtualNetworks.Core through a ProjectReference, so the test
     /// host's deps.json puts bin/…/VirtualNetworks.Core.dll on the trusted platform assembly (TPA) list of the default
-    /// AssemblyLoadContext. PowerShell loads a binary module's DLL into that same default context, so when the module
-    /// asks for VirtualNetworks.Core the default context's TPA binder answers with the test's copy; the
-    /// out/VirtualNetworks/VirtualNetworks.Core.dll file next to the module is never loaded. This only holds while both
-    /// copies have the same assembly version (they are built from the same sources and the version lives in
-    /// Directory.Build.props): a higher version on the module side would fail to bind from TPA. To make the outcome
-    /// independent of which side touches the assembly first, <see cref="ModuleSession"/> loads the test's copy before
-    /// importing, and <see cref="VerifyTypeIdentity"/> fails loudly if two copies are ever loaded (two copies would mean
-    /// the BackendRegistry.TestOverride the tests set is not the one the module reads, and output objects would not be
-    /// the tests' VirtualRouter type).</para>
+    /// AssemblyLoadContext. PowerShell loads a binary module's DLL (out/VirtualNetworks/VirtualNetworks.dll) into that same
+    /// default context with LoadFrom, so when the module asks for VirtualNetworks.Core the default context's TPA binder
+    /// answers with the test's copy, and out/VirtualNetworks/VirtualNetworks.Core.dll is never loaded. Checked by
+    /// experiment with the SMA 7.6 NuGet engine both for a manifest with RootModule only (ours) and for one that also
+    /// lists the Core DLL in RequiredAssemblies (LoadFrom of the out/ copy then returns the TPA assembly too), whether or
+    /// not the test touched the assembly first. Conditions: both copies carry the same assembly version (one version, in
+    /// Directory.Build.props; a higher version on the module side would not bind from TPA) and the module is not loaded
+    /// into a custom load context. No AssemblyLoadContext.Resolving hook is needed. Belt and braces: the constructor
+    /// loads the test's copy before importing, and <see cref="VerifyTypeIdentity"/> fails loudly if two copies are ever
+    /// loaded; two copies would mean the BackendRegistry.TestOverride the tests set is not the one the module reads, and
+    /// output objects would not be the tests' VirtualRouter type.</para>
     /// <para>Terminating errors: the script is run with a leading <c>trap { break }</c>, which turns every terminating
     /// error (including the statement-terminating ones of ThrowTerminatingError and parameter binding) into the end
     /// of the script, so it surfaces as an exception from Invoke and is reported in
