@@ -1,0 +1,160 @@
+using System;
+using System.Collections.Generic;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Converters;
+using Newtonsoft.Json.Linq;
+
+namespace VirtualNetworks.Linux.State
+{
+    /// <summary>
+    /// Common part of every state file: the ownership marker (<c>"owner": "virtualnetworks"</c>), the schema version and
+    /// the record kind. The store never reads, rewrites or deletes a file without this marker. Fields this version does
+    /// not know are kept (<see cref="Extra"/>) and written back unchanged.
+    /// </summary>
+    public abstract class StateRecord
+    {
+        /// <summary>The ownership marker value.</summary>
+        public const string OwnerMarker = "virtualnetworks";
+
+        /// <summary>The schema version this code writes; files with a higher version are refused (written by a newer module).</summary>
+        public const int CurrentSchema = 1;
+
+        [JsonProperty("owner", Order = -10)]
+        public string Owner { get; set; } = OwnerMarker;
+
+        [JsonProperty("schema", Order = -9)]
+        public int Schema { get; set; } = CurrentSchema;
+
+        [JsonProperty("kind", Order = -8)]
+        public abstract string Kind { get; }
+
+        /// <summary>When the record was first written (UTC).</summary>
+        [JsonProperty("created", Order = 90)]
+        public DateTime CreatedUtc { get; set; } = DateTime.UtcNow;
+
+        /// <summary>When the record was last written (UTC); set by the store.</summary>
+        [JsonProperty("updated", Order = 91)]
+        public DateTime UpdatedUtc { get; set; } = DateTime.UtcNow;
+
+        /// <summary>Fields written by another version of the module; preserved on rewrite.</summary>
+        [JsonExtensionData]
+        public IDictionary<string, JToken> Extra { get; set; } = new Dictionary<string, JToken>();
+    }
+
+    /// <summary>
+    /// What the module knows about one router on this host (routers/&lt;name&gt;.json): the spec, the MAC of each adapter
+    /// (by link name), the configuration last pushed into the guest, the accelerator it was started with and the state the
+    /// user asked for (so that a dead QEMU process while <see cref="DesiredState"/> is Running shows as drift).
+    /// </summary>
+    public sealed class RouterRecord : StateRecord
+    {
+        public override string Kind => "router";
+
+        [JsonProperty("name")]
+        public string Name { get; set; } = "";
+
+        /// <summary>Host name the router belongs to (empty = this machine).</summary>
+        [JsonProperty("host")]
+        public string Host { get; set; } = "";
+
+        [JsonProperty("image")]
+        public string Image { get; set; } = "";
+
+        [JsonProperty("processorCount")]
+        public int ProcessorCount { get; set; } = 1;
+
+        [JsonProperty("memoryMB")]
+        public int MemoryMB { get; set; } = 128;
+
+        [JsonProperty("networkLabel", NullValueHandling = NullValueHandling.Ignore)]
+        public string? NetworkLabel { get; set; }
+
+        [JsonProperty("addressFamily")]
+        [JsonConverter(typeof(StringEnumConverter))]
+        public NetworkAddressFamily AddressFamily { get; set; } = NetworkAddressFamily.IPv4;
+
+        /// <summary>MAC address of the router's adapter on each link, by link name (lower-case hex, colon separated).</summary>
+        [JsonProperty("macs")]
+        public Dictionary<string, string> Macs { get; set; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>The configuration (addresses, routes) last applied, in engine form; null before the first.</summary>
+        [JsonProperty("configuration", NullValueHandling = NullValueHandling.Ignore)]
+        public RouterConfiguration? Configuration { get; set; }
+
+        /// <summary>The guest configuration text (docs/guest-contract.md) last pushed or handed over at boot.</summary>
+        [JsonProperty("configText", NullValueHandling = NullValueHandling.Ignore)]
+        public string? ConfigText { get; set; }
+
+        /// <summary>"kvm" or "tcg": what the router was last started with; null before the first start.</summary>
+        [JsonProperty("accelerator", NullValueHandling = NullValueHandling.Ignore)]
+        public string? Accelerator { get; set; }
+
+        /// <summary>What the user asked for last: Off, Running or Paused.</summary>
+        [JsonProperty("desiredState")]
+        [JsonConverter(typeof(StringEnumConverter))]
+        public RouterState DesiredState { get; set; } = RouterState.Off;
+
+        /// <summary>Per-router disk overlay (qcow2) under disks/, when the image is a disk; null for kernel+initrd images.</summary>
+        [JsonProperty("disk", NullValueHandling = NullValueHandling.Ignore)]
+        public string? Disk { get; set; }
+
+        [JsonProperty("lastStarted", NullValueHandling = NullValueHandling.Ignore)]
+        public DateTime? LastStartedUtc { get; set; }
+    }
+
+    /// <summary>What the module knows about one link (links/&lt;name&gt;.json): spec, bridge and tap names.</summary>
+    public sealed class LinkRecord : StateRecord
+    {
+        public override string Kind => "link";
+
+        [JsonProperty("name")]
+        public string Name { get; set; } = "";
+
+        [JsonProperty("from")]
+        public string From { get; set; } = "";
+
+        [JsonProperty("to")]
+        public string To { get; set; } = "";
+
+        /// <summary>Bits per second; null = unlimited.</summary>
+        [JsonProperty("maximumBandwidth", NullValueHandling = NullValueHandling.Ignore)]
+        public long? MaximumBandwidth { get; set; }
+
+        [JsonProperty("vlanId", NullValueHandling = NullValueHandling.Ignore)]
+        public int? VlanId { get; set; }
+
+        [JsonProperty("bridge")]
+        public string Bridge { get; set; } = "";
+
+        /// <summary>Tap device of each endpoint, by router name.</summary>
+        [JsonProperty("taps")]
+        public Dictionary<string, string> Taps { get; set; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+        [JsonProperty("transport")]
+        [JsonConverter(typeof(StringEnumConverter))]
+        public LinkTransport Transport { get; set; } = LinkTransport.Bridge;
+    }
+
+    /// <summary>Cached outcome of the KVM probe (kvm-probe.json), valid for one host boot and one QEMU binary.</summary>
+    public sealed class KvmProbeRecord : StateRecord
+    {
+        public override string Kind => "kvm-probe";
+
+        /// <summary>/proc/sys/kernel/random/boot_id when the probe ran.</summary>
+        [JsonProperty("bootId")]
+        public string BootId { get; set; } = "";
+
+        /// <summary>QEMU binary path, size and modification time ("path|size|ticks").</summary>
+        [JsonProperty("qemu")]
+        public string Qemu { get; set; } = "";
+
+        [JsonProperty("kvmUsable")]
+        public bool KvmUsable { get; set; }
+
+        [JsonProperty("detail")]
+        public string Detail { get; set; } = "";
+
+        [JsonProperty("elapsedMs")]
+        public long ElapsedMilliseconds { get; set; }
+    }
+}

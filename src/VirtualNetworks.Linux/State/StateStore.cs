@@ -1,0 +1,350 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Threading;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+using VirtualNetworks.Topology;
+
+namespace VirtualNetworks.Linux.State
+{
+    /// <summary>
+    /// The Linux backend's state directory.
+    /// <code>
+    /// &lt;root&gt;/                  default /var/lib/virtualnetworks (or VIRTUALNETWORKS_STATE_DIR, or an explicit path)
+    ///   lock, lock.holder        <see cref="StateLock"/>
+    ///   kvm-probe.json           cached KVM probe outcome
+    ///   routers/&lt;name&gt;.json     <see cref="RouterRecord"/>
+    ///   links/&lt;name&gt;.json       <see cref="LinkRecord"/>
+    ///   run/      (0700)         per router: .pid .qmp .chan .console .cfg (<see cref="RouterRunPaths"/>)
+    ///   disks/    (0700)         per-router qcow2 overlays
+    /// </code>
+    /// Every JSON file carries <c>"owner": "virtualnetworks"</c> and a schema version; files without the marker are never
+    /// read as records, rewritten or deleted. Writes are atomic (<see cref="AtomicFile"/>). Record file names are the
+    /// lower-case name (names compare case-insensitively), validated with <see cref="NameRules.Ensure"/> before any
+    /// path is built. Callers hold <see cref="Lock"/> around read-modify-write sequences.
+    /// </summary>
+    public sealed class StateStore
+    {
+        public const string DefaultRoot = "/var/lib/virtualnetworks";
+        public const string RootEnvironmentVariable = "VIRTUALNETWORKS_STATE_DIR";
+
+        private static readonly JsonSerializerSettings JsonSettings = new JsonSerializerSettings
+        {
+            Formatting = Formatting.Indented,
+            DateTimeZoneHandling = DateTimeZoneHandling.Utc,
+            DateParseHandling = DateParseHandling.DateTime,
+            MissingMemberHandling = MissingMemberHandling.Ignore,
+            NullValueHandling = NullValueHandling.Include,
+        };
+
+        /// <summary>Uses <paramref name="root"/>, else VIRTUALNETWORKS_STATE_DIR, else /var/lib/virtualnetworks.</summary>
+        public StateStore(string? root = null)
+        {
+            Root = ResolveRoot(root);
+            RoutersDirectory = Path.Combine(Root, "routers");
+            LinksDirectory = Path.Combine(Root, "links");
+            RunDirectory = Path.Combine(Root, "run");
+            DisksDirectory = Path.Combine(Root, "disks");
+            LockPath = Path.Combine(Root, "lock");
+        }
+
+        /// <summary>The root: <paramref name="explicitRoot"/>, else the environment variable, else the default; made absolute.</summary>
+        public static string ResolveRoot(string? explicitRoot)
+        {
+            string? r = explicitRoot;
+            if (string.IsNullOrWhiteSpace(r)) r = Environment.GetEnvironmentVariable(RootEnvironmentVariable);
+            if (string.IsNullOrWhiteSpace(r)) r = DefaultRoot;
+            foreach (char c in r!)
+            {
+                if (c < ' ' || c == '\x7f')
+                    throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, r,
+                        "The state directory path contains a control character.");
+            }
+            string full = Path.GetFullPath(r);
+            return full.Length > 1 ? full.TrimEnd('/') : full;
+        }
+
+        public string Root { get; }
+        public string RoutersDirectory { get; }
+        public string LinksDirectory { get; }
+        public string RunDirectory { get; }
+        public string DisksDirectory { get; }
+        public string LockPath { get; }
+        public string KvmProbePath => Path.Combine(Root, "kvm-probe.json");
+
+        /// <summary>Creates the directories (root 0755, routers/links 0755, run/disks 0700) when missing and enforces the modes.</summary>
+        public void EnsureLayout()
+        {
+            try
+            {
+                CreateDirectory(Root, 0x1ED);
+                CreateDirectory(RoutersDirectory, 0x1ED);
+                CreateDirectory(LinksDirectory, 0x1ED);
+                CreateDirectory(RunDirectory, 0x1C0);
+                CreateDirectory(DisksDirectory, 0x1C0);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, Root,
+                    "Cannot create the VirtualNetworks state directory " + Root + ": " + ex.Message, ex);
+            }
+        }
+
+        private static void CreateDirectory(string path, int mode)
+        {
+            Directory.CreateDirectory(path);
+            Posix.Chmod(path, mode);
+        }
+
+        /// <summary>Takes the exclusive state lock (creating the layout first); dispose to release.</summary>
+        public StateLock Lock(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+        {
+            EnsureLayout();
+            return StateLock.Acquire(LockPath, timeout ?? StateLock.DefaultTimeout, cancellationToken);
+        }
+
+        // ------------------------------------------------------------------------------------------------ paths
+
+        /// <summary>routers/&lt;name&gt;.json (name validated).</summary>
+        public string RouterPath(string name)
+        {
+            NameRules.Ensure(name, "router");
+            return Path.Combine(RoutersDirectory, name.ToLowerInvariant() + ".json");
+        }
+
+        /// <summary>links/&lt;name&gt;.json (name validated).</summary>
+        public string LinkPath(string name)
+        {
+            NameRules.Ensure(name, "link");
+            return Path.Combine(LinksDirectory, name.ToLowerInvariant() + ".json");
+        }
+
+        /// <summary>disks/&lt;name&gt;.qcow2 (name validated): the router's overlay disk.</summary>
+        public string DiskPath(string routerName)
+        {
+            NameRules.Ensure(routerName, "router");
+            return Path.Combine(DisksDirectory, routerName.ToLowerInvariant() + ".qcow2");
+        }
+
+        /// <summary>The run-time files of a router (name validated).</summary>
+        public RouterRunPaths RunPaths(string routerName) => new RouterRunPaths(RunDirectory, routerName);
+
+        // ------------------------------------------------------------------------------------------------ routers
+
+        public RouterRecord? ReadRouter(string name) => Read<RouterRecord>(RouterPath(name), "router");
+
+        public void WriteRouter(RouterRecord record)
+        {
+            if (record == null) throw new ArgumentNullException(nameof(record));
+            Write(RouterPath(record.Name), record);
+        }
+
+        /// <summary>Deletes the router's record; false when there was none. Refuses files without the ownership marker.</summary>
+        public bool DeleteRouter(string name) => Delete(RouterPath(name), "router");
+
+        /// <summary>Every router record; files without the marker or not parseable are skipped and listed in <paramref name="problems"/>.</summary>
+        public List<RouterRecord> ListRouters(List<string>? problems = null) => List<RouterRecord>(RoutersDirectory, "router", problems);
+
+        // ------------------------------------------------------------------------------------------------ links
+
+        public LinkRecord? ReadLink(string name) => Read<LinkRecord>(LinkPath(name), "link");
+
+        public void WriteLink(LinkRecord record)
+        {
+            if (record == null) throw new ArgumentNullException(nameof(record));
+            Write(LinkPath(record.Name), record);
+        }
+
+        public bool DeleteLink(string name) => Delete(LinkPath(name), "link");
+
+        public List<LinkRecord> ListLinks(List<string>? problems = null) => List<LinkRecord>(LinksDirectory, "link", problems);
+
+        // ------------------------------------------------------------------------------------------------ KVM probe cache
+
+        public KvmProbeRecord? ReadKvmProbe()
+        {
+            try
+            {
+                return Read<KvmProbeRecord>(KvmProbePath, "kvm-probe");
+            }
+            catch (VirtualNetworksException)
+            {
+                return null; // a cache: a bad file is simply not used
+            }
+        }
+
+        public void WriteKvmProbe(KvmProbeRecord record)
+        {
+            EnsureLayout();
+            Write(KvmProbePath, record);
+        }
+
+        // ------------------------------------------------------------------------------------------------ stale files
+
+        /// <summary>Temporary files left by a writer that crashed (see <see cref="AtomicFile"/>), in the record directories and root.</summary>
+        public List<string> FindStaleTemporaryFiles()
+        {
+            var found = new List<string>();
+            foreach (var dir in new[] { Root, RoutersDirectory, LinksDirectory, RunDirectory })
+            {
+                if (!Directory.Exists(dir)) continue;
+                foreach (var f in Directory.GetFiles(dir))
+                    if (AtomicFile.IsTemporaryName(Path.GetFileName(f))) found.Add(f);
+            }
+            found.Sort(StringComparer.Ordinal);
+            return found;
+        }
+
+        // ------------------------------------------------------------------------------------------------ generic
+
+        /// <summary>True when the JSON text carries the ownership marker.</summary>
+        public static bool HasOwnerMarker(JObject o) =>
+            o.TryGetValue("owner", out var v) && v.Type == JTokenType.String && (string?)v == StateRecord.OwnerMarker;
+
+        private T? Read<T>(string path, string kind) where T : StateRecord
+        {
+            string text;
+            try
+            {
+                if (!File.Exists(path)) return null;
+                text = File.ReadAllText(path);
+            }
+            catch (FileNotFoundException)
+            {
+                return null;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceUnavailable, path,
+                    "Cannot read the state file " + path + ": " + ex.Message, ex);
+            }
+            return Parse<T>(text, path, kind);
+        }
+
+        internal static T Parse<T>(string text, string path, string kind) where T : StateRecord
+        {
+            JObject o;
+            try
+            {
+                using (var reader = new JsonTextReader(new StringReader(text)) { DateParseHandling = DateParseHandling.None })
+                    o = JObject.Load(reader);
+            }
+            catch (JsonException ex)
+            {
+                throw Invalid(path, "is not valid JSON: " + ex.Message, ex);
+            }
+            if (!HasOwnerMarker(o))
+                throw Invalid(path, "has no \"owner\": \"" + StateRecord.OwnerMarker + "\" marker; it was not written by VirtualNetworks and is left alone", null);
+            int schema = o.Value<int?>("schema") ?? 0;
+            if (schema < 1 || schema > StateRecord.CurrentSchema)
+                throw Invalid(path, "has schema version " + schema.ToString(CultureInfo.InvariantCulture) + "; this module reads versions 1 to " +
+                                    StateRecord.CurrentSchema.ToString(CultureInfo.InvariantCulture) + " (written by a newer module?)", null);
+            string? k = o.Value<string>("kind");
+            if (!string.Equals(k, kind, StringComparison.Ordinal))
+                throw Invalid(path, "is a \"" + k + "\" record, expected \"" + kind + "\"", null);
+            try
+            {
+                var serializer = JsonSerializer.Create(JsonSettings);
+                var r = o.ToObject<T>(serializer) ?? throw Invalid(path, "is empty", null);
+                r.Extra.Remove("kind");
+                return r;
+            }
+            catch (JsonException ex)
+            {
+                throw Invalid(path, "has a field of the wrong type: " + ex.Message, ex);
+            }
+        }
+
+        private static VirtualNetworksException Invalid(string path, string what, Exception? inner) =>
+            new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidData, path, "The state file " + path + " " + what + ".", inner);
+
+        internal static string Serialize(StateRecord record) => JsonConvert.SerializeObject(record, JsonSettings) + "\n";
+
+        private void Write(string path, StateRecord record)
+        {
+            EnsureLayout();
+            if (File.Exists(path))
+            {
+                // Never overwrite a file that is not ours.
+                string existing = File.ReadAllText(path);
+                bool ours;
+                try
+                {
+                    ours = HasOwnerMarker(JObject.Parse(existing));
+                }
+                catch (JsonException)
+                {
+                    ours = false;
+                }
+                if (!ours) throw Invalid(path, "exists and has no ownership marker; not overwriting it", null);
+            }
+            record.Owner = StateRecord.OwnerMarker;
+            record.Schema = StateRecord.CurrentSchema;
+            record.UpdatedUtc = DateTime.UtcNow;
+            try
+            {
+                AtomicFile.WriteAllText(path, Serialize(record), 0x1A4);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceUnavailable, path,
+                    "Cannot write the state file " + path + ": " + ex.Message, ex);
+            }
+        }
+
+        private static bool Delete(string path, string kind)
+        {
+            if (!File.Exists(path)) return false;
+            string text = File.ReadAllText(path);
+            bool ours;
+            try
+            {
+                ours = HasOwnerMarker(JObject.Parse(text));
+            }
+            catch (JsonException)
+            {
+                ours = false;
+            }
+            if (!ours) throw Invalid(path, "has no ownership marker; not deleting it", null);
+            File.Delete(path);
+            return true;
+        }
+
+        private List<T> List<T>(string dir, string kind, List<string>? problems) where T : StateRecord
+        {
+            var list = new List<T>();
+            if (!Directory.Exists(dir)) return list;
+            var files = Directory.GetFiles(dir, "*.json");
+            Array.Sort(files, StringComparer.Ordinal);
+            foreach (var f in files)
+            {
+                string fileName = Path.GetFileName(f);
+                if (fileName.StartsWith(".", StringComparison.Ordinal)) continue;
+                try
+                {
+                    var r = Parse<T>(File.ReadAllText(f), f, kind);
+                    string expected = Path.GetFileNameWithoutExtension(f);
+                    if (!NameRules.IsValid(GetName(r)) || !string.Equals(GetName(r).ToLowerInvariant(), expected, StringComparison.Ordinal))
+                    {
+                        problems?.Add(f + ": the name inside does not match the file name; skipped.");
+                        continue;
+                    }
+                    list.Add(r);
+                }
+                catch (VirtualNetworksException ex)
+                {
+                    problems?.Add(ex.Message);
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    problems?.Add(f + ": " + ex.Message);
+                }
+            }
+            return list;
+        }
+
+        private static string GetName(StateRecord r) => r is RouterRecord rr ? rr.Name : r is LinkRecord lr ? lr.Name : "";
+    }
+}

@@ -1,0 +1,88 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using VirtualNetworks.Topology;
+
+namespace VirtualNetworks.Linux.Vm
+{
+    /// <summary>
+    /// The guest configuration text of the router image (docs/guest-contract.md): one directive per line,
+    /// <c>name &lt;router&gt;</c>, <c>if &lt;mac&gt; &lt;cidr&gt;...</c>, <c>route &lt;cidr&gt;|default|default6 via &lt;next hop&gt;</c>,
+    /// '#' comments. Handed over at boot through fw_cfg and pushed at run time with <see cref="GuestChannel.PushConfig"/>.
+    /// </summary>
+    public static class GuestConfigText
+    {
+        /// <summary>
+        /// Renders <paramref name="configuration"/> (may be null: name only, links stay down) for router
+        /// <paramref name="routerName"/>; each interface's MAC comes from <paramref name="macsByLink"/>.
+        /// </summary>
+        /// <exception cref="VirtualNetworksException">InvalidArgument: an interface's link has no MAC, or an address is malformed.</exception>
+        public static string Render(string routerName, RouterConfiguration? configuration, IReadOnlyDictionary<string, string> macsByLink)
+        {
+            NameRules.Ensure(routerName, "router");
+            if (macsByLink == null) throw new ArgumentNullException(nameof(macsByLink));
+            var sb = new StringBuilder();
+            sb.Append("# VirtualNetworks router configuration\n");
+            sb.Append("name ").Append(routerName).Append('\n');
+            if (configuration == null) return sb.ToString();
+
+            var macs = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var kv in macsByLink) macs[kv.Key] = kv.Value;
+            // One "if" line per MAC with all its addresses, in link-name order: stable text for stable input.
+            var byMac = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
+            var linkOfMac = new Dictionary<string, string>(StringComparer.Ordinal);
+            var interfaces = new List<InterfaceConfiguration>(configuration.Interfaces);
+            interfaces.Sort((x, y) => StringComparer.OrdinalIgnoreCase.Compare(x.LinkName, y.LinkName));
+            foreach (var i in interfaces)
+            {
+                if (!macs.TryGetValue(i.LinkName ?? "", out var mac))
+                    throw Bad(routerName, "link '" + i.LinkName + "' has no MAC address on this router");
+                mac = MacAddresses.Normalize(mac);
+                if (!IsCidr(i.Address)) throw Bad(routerName, "address '" + i.Address + "' on link '" + i.LinkName + "' is not in CIDR notation");
+                if (!byMac.TryGetValue(mac, out var list)) byMac[mac] = list = new List<string>();
+                list.Add(i.Address.Trim());
+                linkOfMac[mac] = i.LinkName!;
+            }
+            foreach (var kv in byMac)
+            {
+                // Comments are whole lines only: the guest splits directives on blanks.
+                sb.Append("# link ").Append(linkOfMac[kv.Key]).Append('\n');
+                sb.Append("if ").Append(kv.Key).Append(' ').Append(string.Join(" ", kv.Value)).Append('\n');
+            }
+            var routes = new List<RouteConfiguration>(configuration.Routes);
+            routes.Sort((x, y) => StringComparer.Ordinal.Compare(x.Destination, y.Destination));
+            foreach (var r in routes)
+            {
+                string dest = (r.Destination ?? "").Trim();
+                string nh = (r.NextHop ?? "").Trim();
+                if (!IPAddress.TryParse(nh, out var nhAddr) || nh.IndexOf('/') >= 0)
+                    throw Bad(routerName, "next hop '" + r.NextHop + "' is not an IP address");
+                if (dest == "0.0.0.0/0") dest = "default";
+                else if (dest == "::/0") dest = "default6";
+                else if (!IsCidr(dest)) throw Bad(routerName, "route destination '" + r.Destination + "' is not in CIDR notation");
+                sb.Append("route ").Append(dest).Append(" via ").Append(nhAddr.ToString()).Append('\n');
+            }
+            return sb.ToString();
+        }
+
+        /// <summary>True for "address/prefix" with a prefix valid for the address family.</summary>
+        public static bool IsCidr(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text)) return false;
+            string t = text!.Trim();
+            int slash = t.IndexOf('/');
+            if (slash <= 0 || slash != t.LastIndexOf('/')) return false;
+            if (!IPAddress.TryParse(t.Substring(0, slash), out var addr)) return false;
+            if (t.Substring(0, slash).IndexOf('%') >= 0) return false;
+            if (!int.TryParse(t.Substring(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int p)) return false;
+            int max = addr.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32;
+            return p >= 0 && p <= max;
+        }
+
+        private static VirtualNetworksException Bad(string router, string what) =>
+            new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, router,
+                "Cannot build the configuration of router '" + router + "': " + what + ".");
+    }
+}

@@ -1,0 +1,218 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Text.RegularExpressions;
+using VirtualNetworks.Linux.State;
+using VirtualNetworks.Topology;
+
+namespace VirtualNetworks.Linux.Vm
+{
+    /// <summary>The CPU accelerator a router runs with.</summary>
+    public enum Accelerator
+    {
+        /// <summary>QEMU's software emulator (always works; about 2 s to boot the router image here).</summary>
+        Tcg = 0,
+        /// <summary>Hardware virtualisation; used only when <see cref="KvmProbe"/> proved it works.</summary>
+        Kvm,
+    }
+
+    /// <summary>One network adapter: a virtio-net device on an existing tap device.</summary>
+    public sealed class VmAdapter
+    {
+        public VmAdapter()
+        {
+        }
+
+        public VmAdapter(string tap, string mac)
+        {
+            Tap = tap;
+            Mac = mac;
+        }
+
+        /// <summary>The host tap device (created beforehand by the network side; 1-15 chars).</summary>
+        public string Tap { get; set; } = "";
+        /// <summary>Guest MAC (see <see cref="MacAddresses"/>).</summary>
+        public string Mac { get; set; } = "";
+    }
+
+    /// <summary>Everything needed to start one router's QEMU process.</summary>
+    public sealed class VmLaunchSpec
+    {
+        /// <summary>The default kernel command line; "vn.name=&lt;name&gt;" is appended.</summary>
+        public const string DefaultKernelCommandLine = "console=ttyS0 quiet panic=-1 cryptomgr.notests nokaslr";
+
+        /// <summary>Router name (validated with <see cref="NameRules"/>).</summary>
+        public string Name { get; set; } = "";
+        public int MemoryMB { get; set; } = 128;
+        public int ProcessorCount { get; set; } = 1;
+        public Accelerator Accelerator { get; set; } = Accelerator.Tcg;
+        /// <summary>Absolute path of the kernel (bzImage); null when booting from <see cref="Disk"/>.</summary>
+        public string? Kernel { get; set; }
+        /// <summary>Absolute path of the initramfs (only with <see cref="Kernel"/>).</summary>
+        public string? Initrd { get; set; }
+        /// <summary>Firmware for -bios (e.g. qboot, see <see cref="QemuLauncher.FindQboot"/>); null = QEMU's default (SeaBIOS).</summary>
+        public string? Firmware { get; set; }
+        /// <summary>Absolute path of a qcow2 disk (the router's overlay), attached as virtio disk.</summary>
+        public string? Disk { get; set; }
+        /// <summary>Kernel command line (only with <see cref="Kernel"/>).</summary>
+        public string KernelCommandLine { get; set; } = DefaultKernelCommandLine;
+        /// <summary>Adapters in order (the guest identifies them by MAC, not by order).</summary>
+        public List<VmAdapter> Adapters { get; set; } = new List<VmAdapter>();
+        /// <summary>Guest configuration text handed over as fw_cfg opt/vn/config (see <see cref="GuestConfigText"/>).</summary>
+        public string ConfigText { get; set; } = "";
+        /// <summary>QEMU -incoming value for a migration target ("defer", "tcp:&lt;ip&gt;:&lt;port&gt;"); null = normal start.</summary>
+        public string? Incoming { get; set; }
+    }
+
+    /// <summary>
+    /// Builds QEMU's argument list for a router. Never a command line for a shell: the list goes to
+    /// <see cref="VirtualNetworks.Util.ProcessRunner"/> as it is. Every value is validated first; values inside QEMU
+    /// option strings ("key=value,key=value") have their commas doubled, QEMU's escape.
+    /// </summary>
+    public static class QemuArguments
+    {
+        public const string FwCfgName = "opt/vn/config";
+        public const string CommandPortName = "vn.cmd";
+        /// <summary>Hard limit on adapters: the default machine's PCI bus has 32 slots, some taken by the board.</summary>
+        public const int MaxAdapters = 24;
+
+        private static readonly Regex TapName = new Regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$", RegexOptions.CultureInvariant);
+        private static readonly Regex IncomingValue = new Regex(@"^(defer|tcp:(\[[0-9A-Fa-f:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):[0-9]{1,5})$", RegexOptions.CultureInvariant);
+        private static readonly Regex KernelWord = new Regex(@"^[\x21-\x7e]+$", RegexOptions.CultureInvariant);
+
+        /// <summary>Escapes a value placed inside a QEMU option string: ',' becomes ",,".</summary>
+        public static string EscapeOptionValue(string value) => value.Replace(",", ",,");
+
+        /// <summary>Validates <paramref name="spec"/> and returns QEMU's arguments (without the executable).</summary>
+        /// <exception cref="VirtualNetworksException">InvalidArgument naming the router and the bad value.</exception>
+        public static List<string> Build(VmLaunchSpec spec, RouterRunPaths paths)
+        {
+            if (spec == null) throw new ArgumentNullException(nameof(spec));
+            if (paths == null) throw new ArgumentNullException(nameof(paths));
+            Validate(spec, paths);
+            string name = spec.Name;
+            var a = new List<string>
+            {
+                // process= names the thread "vn-<name>" (truncated to 15 chars) for ps/top.
+                "-name", name + ",process=vn-" + name,
+                "-accel", spec.Accelerator == Accelerator.Kvm ? "kvm" : "tcg",
+                "-m", spec.MemoryMB.ToString(CultureInfo.InvariantCulture),
+                "-smp", spec.ProcessorCount.ToString(CultureInfo.InvariantCulture),
+                "-nodefaults", "-no-user-config", "-display", "none",
+                // A guest reboot (kernel panic with panic=-1 included) ends the process: it shows as drift.
+                "-no-reboot",
+            };
+            if (spec.Firmware != null)
+            {
+                a.Add("-bios");
+                a.Add(spec.Firmware);
+            }
+            if (spec.Kernel != null)
+            {
+                a.Add("-kernel");
+                a.Add(spec.Kernel);
+                if (spec.Initrd != null)
+                {
+                    a.Add("-initrd");
+                    a.Add(spec.Initrd);
+                }
+                a.Add("-append");
+                a.Add(KernelCommandLine(spec));
+            }
+            if (spec.Disk != null)
+            {
+                a.Add("-drive");
+                a.Add("file=" + EscapeOptionValue(spec.Disk) + ",format=qcow2,if=virtio,cache=writeback");
+            }
+            a.AddRange(new[]
+            {
+                "-chardev", "file,id=vncon,path=" + EscapeOptionValue(paths.ConsoleLog),
+                "-serial", "chardev:vncon",
+                "-chardev", "socket,id=vnqmp,path=" + EscapeOptionValue(paths.QmpSocket) + ",server=on,wait=off",
+                "-mon", "chardev=vnqmp,mode=control",
+                "-device", "virtio-serial-pci,id=vnser",
+                "-chardev", "socket,id=vnchan,path=" + EscapeOptionValue(paths.ChannelSocket) + ",server=on,wait=off",
+                "-device", "virtserialport,bus=vnser.0,chardev=vnchan,name=" + CommandPortName,
+                "-fw_cfg", "name=" + FwCfgName + ",file=" + EscapeOptionValue(paths.ConfigFile),
+            });
+            for (int i = 0; i < spec.Adapters.Count; i++)
+            {
+                var ad = spec.Adapters[i];
+                string id = "vnnet" + i.ToString(CultureInfo.InvariantCulture);
+                a.Add("-netdev");
+                a.Add("tap,id=" + id + ",ifname=" + ad.Tap + ",script=no,downscript=no");
+                a.Add("-device");
+                // romfile= : no PXE option ROM (faster boot, no dependency on the ipxe package).
+                a.Add("virtio-net-pci,netdev=" + id + ",mac=" + MacAddresses.Normalize(ad.Mac) + ",romfile=");
+            }
+            a.Add("-pidfile");
+            a.Add(paths.PidFile);
+            if (spec.Incoming != null)
+            {
+                a.Add("-incoming");
+                a.Add(spec.Incoming);
+            }
+            // QEMU forks, waits until the VM is set up (errors still reach us on stderr), and the parent exits: the router
+            // outlives the PowerShell process that started it.
+            a.Add("-daemonize");
+            return a;
+        }
+
+        /// <summary>The kernel command line: the spec's, plus vn.name=&lt;name&gt;.</summary>
+        public static string KernelCommandLine(VmLaunchSpec spec) =>
+            (spec.KernelCommandLine ?? "").Trim() + " vn.name=" + spec.Name;
+
+        private static void Validate(VmLaunchSpec spec, RouterRunPaths paths)
+        {
+            NameRules.Ensure(spec.Name, "router");
+            if (!string.Equals(spec.Name, paths.RouterName, StringComparison.OrdinalIgnoreCase))
+                throw Bad(spec.Name, "the run paths belong to router '" + paths.RouterName + "'");
+            if (spec.MemoryMB < 16 || spec.MemoryMB > 1048576) throw Bad(spec.Name, "memory " + spec.MemoryMB + " MB is outside 16..1048576");
+            if (spec.ProcessorCount < 1 || spec.ProcessorCount > 255) throw Bad(spec.Name, "processor count " + spec.ProcessorCount + " is outside 1..255");
+            if (spec.Kernel == null && spec.Disk == null) throw Bad(spec.Name, "neither a kernel nor a disk was given");
+            if (spec.Initrd != null && spec.Kernel == null) throw Bad(spec.Name, "an initrd needs a kernel");
+            CheckPath(spec.Name, "kernel", spec.Kernel);
+            CheckPath(spec.Name, "initrd", spec.Initrd);
+            CheckPath(spec.Name, "disk", spec.Disk);
+            CheckPath(spec.Name, "firmware", spec.Firmware);
+            foreach (var p in paths.All) CheckPath(spec.Name, "run file", p);
+            paths.EnsureSocketPathsFit();
+            if (spec.Kernel != null)
+            {
+                foreach (var w in (spec.KernelCommandLine ?? "").Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries))
+                    if (!KernelWord.IsMatch(w)) throw Bad(spec.Name, "the kernel command line contains a control or non-ASCII character");
+                if (KernelCommandLine(spec).Length > 2000) throw Bad(spec.Name, "the kernel command line is longer than 2000 characters");
+            }
+            if (spec.Adapters == null) throw Bad(spec.Name, "the adapter list is null");
+            if (spec.Adapters.Count > MaxAdapters) throw Bad(spec.Name, spec.Adapters.Count + " adapters; at most " + MaxAdapters + " are supported");
+            var taps = new HashSet<string>(StringComparer.Ordinal);
+            var macs = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var ad in spec.Adapters)
+            {
+                if (ad == null) throw Bad(spec.Name, "an adapter is null");
+                if (ad.Tap == null || !TapName.IsMatch(ad.Tap))
+                    throw Bad(spec.Name, "tap name '" + ad.Tap + "' is not a valid interface name (1-15 of A-Z a-z 0-9 _ . -, starting with a letter or digit)");
+                if (!MacAddresses.IsValid((ad.Mac ?? "").ToLowerInvariant()))
+                    throw Bad(spec.Name, "MAC '" + ad.Mac + "' is not a unicast MAC address (xx:xx:xx:xx:xx:xx)");
+                if (!taps.Add(ad.Tap)) throw Bad(spec.Name, "tap '" + ad.Tap + "' is used twice");
+                if (!macs.Add(ad.Mac!.ToLowerInvariant())) throw Bad(spec.Name, "MAC '" + ad.Mac + "' is used twice");
+            }
+            if (spec.Incoming != null && !IncomingValue.IsMatch(spec.Incoming))
+                throw Bad(spec.Name, "incoming migration address '" + spec.Incoming + "' is not 'defer' or 'tcp:<host>:<port>'");
+            if (spec.ConfigText == null) throw Bad(spec.Name, "the configuration text is null");
+        }
+
+        private static void CheckPath(string router, string what, string? path)
+        {
+            if (path == null) return;
+            if (path.Length == 0 || !Path.IsPathRooted(path)) throw Bad(router, "the " + what + " path '" + path + "' is not absolute");
+            foreach (char c in path)
+                if (c < ' ' || c == '\x7f') throw Bad(router, "the " + what + " path contains a control character");
+        }
+
+        private static VirtualNetworksException Bad(string router, string what) =>
+            new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, router,
+                "Cannot start router '" + router + "': " + what + ".");
+    }
+}

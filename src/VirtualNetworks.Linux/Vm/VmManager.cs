@@ -1,0 +1,227 @@
+using System;
+using System.Globalization;
+using System.Threading;
+using VirtualNetworks.Linux.State;
+
+namespace VirtualNetworks.Linux.Vm
+{
+    /// <summary>A router VM's observed state: process (pidfile + /proc) and, when it runs, QEMU's own status (QMP).</summary>
+    public sealed class VmRuntimeStatus
+    {
+        public VmRuntimeStatus(RouterState state, int? pid, string? qemuStatus, string detail, VmProcessState process)
+        {
+            State = state;
+            Pid = pid;
+            QemuStatus = qemuStatus;
+            Detail = detail;
+            Process = process;
+        }
+
+        /// <summary>Off, Running, Paused, Starting (incoming migration), Stopping, Saved (migrated away), Failed (drift), Unknown.</summary>
+        public RouterState State { get; }
+        public int? Pid { get; }
+        /// <summary>QMP query-status "status" ("running", "paused", ...), when QMP answered.</summary>
+        public string? QemuStatus { get; }
+        public string Detail { get; }
+        public VmProcessState Process { get; }
+        /// <summary>True when the process is gone although a pidfile says it should run (dead or pid reused).</summary>
+        public bool IsDrift => Process == VmProcessState.Dead || Process == VmProcessState.Foreign;
+
+        public override string ToString() => State + ": " + Detail;
+    }
+
+    /// <summary>
+    /// Lifecycle of router VMs on this host, built from <see cref="QemuLauncher"/>, <see cref="RouterProcess"/>,
+    /// <see cref="QmpClient"/> and <see cref="GuestChannel"/>. It does not touch the state records or the network side;
+    /// the backend does that around these calls (holding <see cref="StateStore.Lock"/>).
+    /// </summary>
+    public sealed class VmManager
+    {
+        public static readonly TimeSpan DefaultReadyTimeout = TimeSpan.FromSeconds(60);
+        public static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromSeconds(30);
+        private static readonly TimeSpan QmpTimeout = TimeSpan.FromSeconds(10);
+
+        public VmManager(StateStore store, QemuLauncher launcher)
+        {
+            Store = store ?? throw new ArgumentNullException(nameof(store));
+            Launcher = launcher ?? throw new ArgumentNullException(nameof(launcher));
+        }
+
+        public StateStore Store { get; }
+        public QemuLauncher Launcher { get; }
+
+        public RouterRunPaths Paths(string name) => Store.RunPaths(name);
+
+        /// <summary>A command-channel client for the router.</summary>
+        public GuestChannel Channel(string name) => new GuestChannel(Paths(name).ChannelSocket, name);
+
+        /// <summary>A QMP session with the router (dispose it promptly: QEMU serves one QMP client at a time).</summary>
+        public QmpClient Qmp(string name, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+            QmpClient.Connect(Paths(name).QmpSocket, name, timeout ?? QmpTimeout, cancellationToken);
+
+        /// <summary>Observes the router: Off, Failed (drift: dead or foreign pid), or QEMU's own status through QMP.</summary>
+        public VmRuntimeStatus GetStatus(string name, CancellationToken cancellationToken = default)
+        {
+            var paths = Paths(name);
+            var p = RouterProcess.Inspect(paths);
+            switch (p.State)
+            {
+                case VmProcessState.NotRunning:
+                    return new VmRuntimeStatus(RouterState.Off, null, null, "off", p.State);
+                case VmProcessState.Dead:
+                case VmProcessState.Foreign:
+                    return new VmRuntimeStatus(RouterState.Failed, p.Pid, null, p.Detail, p.State);
+            }
+            try
+            {
+                using (var q = Qmp(name, TimeSpan.FromSeconds(5), cancellationToken))
+                {
+                    string s = q.QueryStatus(cancellationToken);
+                    return new VmRuntimeStatus(MapStatus(s), p.Pid, s, p.Detail + ", QEMU status " + s, p.State);
+                }
+            }
+            catch (VirtualNetworksException ex)
+            {
+                // The process runs but QMP did not answer (busy with another client, or QEMU just exiting).
+                var again = RouterProcess.Inspect(paths);
+                if (again.State != VmProcessState.Running)
+                    return GetStatus(name, cancellationToken);
+                return new VmRuntimeStatus(RouterState.Unknown, p.Pid, null, p.Detail + "; QMP did not answer: " + ex.Message, p.State);
+            }
+        }
+
+        /// <summary>QMP RunState -> RouterState.</summary>
+        public static RouterState MapStatus(string qemuStatus)
+        {
+            switch (qemuStatus)
+            {
+                case "running":
+                    return RouterState.Running;
+                case "paused":
+                case "suspended":
+                case "debug":
+                case "watchdog":
+                    return RouterState.Paused;
+                case "inmigrate":
+                case "prelaunch":
+                case "restore-vm":
+                    return RouterState.Starting;
+                case "finish-migrate":
+                case "postmigrate":
+                case "save-vm":
+                    return RouterState.Saved;
+                case "shutdown":
+                    return RouterState.Stopping;
+                case "internal-error":
+                case "io-error":
+                case "guest-panicked":
+                    return RouterState.Failed;
+                default:
+                    return RouterState.Unknown;
+            }
+        }
+
+        /// <summary>
+        /// Starts the router and (when <paramref name="readyTimeout"/> is positive) waits for "VN-READY &lt;name&gt;" on
+        /// its console. A router that does not become ready in time is stopped again and the error quotes its console.
+        /// Returns the QEMU pid.
+        /// </summary>
+        public int Start(VmLaunchSpec spec, TimeSpan? readyTimeout = null, CancellationToken cancellationToken = default)
+        {
+            int pid = Launcher.Launch(spec, cancellationToken);
+            var limit = readyTimeout ?? DefaultReadyTimeout;
+            if (limit <= TimeSpan.Zero || spec.Incoming != null) return pid;
+            var paths = Paths(spec.Name);
+            bool ready;
+            try
+            {
+                ready = RouterProcess.WaitForReady(paths, limit, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                RouterProcess.Kill(paths, TimeSpan.FromSeconds(3));
+                throw;
+            }
+            if (!ready)
+            {
+                string tail = RouterProcess.ConsoleTail(paths, 10);
+                RouterProcess.Kill(paths, TimeSpan.FromSeconds(3));
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, spec.Name,
+                    "Router '" + spec.Name + "' did not report VN-READY within " + limit.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) +
+                    " s and was stopped. End of its console: " + tail);
+            }
+            return pid;
+        }
+
+        /// <summary>
+        /// Graceful stop: presses the ACPI power button (resuming a paused router first, or it could not react) and
+        /// waits up to <paramref name="timeout"/> for QEMU to exit. True when it is off (also when it was not running);
+        /// false when it still runs after the timeout (the caller may then <see cref="TurnOff"/>).
+        /// </summary>
+        public bool Shutdown(string name, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+        {
+            var paths = Paths(name);
+            var p = RouterProcess.Inspect(paths);
+            if (p.State != VmProcessState.Running)
+            {
+                RouterProcess.RemoveRunFiles(paths, includeConsole: false);
+                return true;
+            }
+            using (var q = Qmp(name, null, cancellationToken))
+            {
+                string s = q.QueryStatus(cancellationToken);
+                if (MapStatus(s) == RouterState.Paused) q.Cont(cancellationToken);
+                q.SystemPowerdown(cancellationToken);
+            }
+            if (!RouterProcess.WaitForExit(p.Pid!.Value, timeout ?? DefaultShutdownTimeout, cancellationToken)) return false;
+            RouterProcess.RemoveRunFiles(paths, includeConsole: false);
+            return true;
+        }
+
+        /// <summary>Hard power-off: QMP "quit", and SIGTERM/SIGKILL of the verified process if that does not end it. Idempotent.</summary>
+        public void TurnOff(string name, CancellationToken cancellationToken = default)
+        {
+            var paths = Paths(name);
+            var p = RouterProcess.Inspect(paths);
+            if (p.State == VmProcessState.Running)
+            {
+                try
+                {
+                    using (var q = Qmp(name, TimeSpan.FromSeconds(5), cancellationToken))
+                        q.Quit(cancellationToken);
+                }
+                catch (VirtualNetworksException)
+                {
+                    // QMP busy or broken: signals below.
+                }
+                if (!RouterProcess.WaitForExit(p.Pid!.Value, TimeSpan.FromSeconds(5), cancellationToken))
+                    RouterProcess.Kill(paths, TimeSpan.FromSeconds(5), cancellationToken);
+            }
+            RouterProcess.RemoveRunFiles(paths, includeConsole: false);
+        }
+
+        /// <summary>Pauses the router's vCPUs (QMP stop) and checks QEMU reports "paused".</summary>
+        public void Suspend(string name, CancellationToken cancellationToken = default) => SetRunning(name, false, cancellationToken);
+
+        /// <summary>Resumes the router's vCPUs (QMP cont) and checks QEMU reports "running".</summary>
+        public void Resume(string name, CancellationToken cancellationToken = default) => SetRunning(name, true, cancellationToken);
+
+        private void SetRunning(string name, bool run, CancellationToken cancellationToken)
+        {
+            var p = RouterProcess.Inspect(Paths(name));
+            if (p.State != VmProcessState.Running)
+                throw new VirtualNetworksException(ErrorIds.InvalidStateTransition, ErrorKind.InvalidOperation, name,
+                    "Router '" + name + "' cannot be " + (run ? "resumed" : "suspended") + ": " + p.Detail + ".");
+            using (var q = Qmp(name, null, cancellationToken))
+            {
+                if (run) q.Cont(cancellationToken);
+                else q.Stop(cancellationToken);
+                string s = q.QueryStatus(cancellationToken);
+                var expected = run ? RouterState.Running : RouterState.Paused;
+                if (MapStatus(s) != expected)
+                    throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, name,
+                        "Router '" + name + "': QEMU reports '" + s + "' after " + (run ? "cont" : "stop") + ".");
+            }
+        }
+    }
+}

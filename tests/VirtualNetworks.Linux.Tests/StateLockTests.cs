@@ -1,0 +1,109 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Threading;
+using System.Threading.Tasks;
+using VirtualNetworks.Linux.State;
+using VirtualNetworks.Util;
+using Xunit;
+
+namespace VirtualNetworks.Linux.Tests
+{
+    public sealed class StateLockTests : IDisposable
+    {
+        private readonly string _root = VmTestHost.NewStateRoot();
+        private readonly StateStore _store;
+
+        public StateLockTests()
+        {
+            _store = new StateStore(_root);
+        }
+
+        public void Dispose() => VmTestHost.DeleteTree(_root);
+
+        [Fact]
+        public void A_second_handle_in_the_same_process_waits_then_fails_with_a_clear_error()
+        {
+            using (_store.Lock(TimeSpan.Zero))
+            {
+                var clock = Stopwatch.StartNew();
+                var ex = Assert.Throws<VirtualNetworksException>(() => _store.Lock(TimeSpan.FromMilliseconds(300)));
+                Assert.True(clock.ElapsedMilliseconds >= 250, "gave up after " + clock.ElapsedMilliseconds + " ms");
+                Assert.Equal(ErrorIds.BackendOperationFailed, ex.ErrorId);
+                Assert.Equal(ErrorKind.ResourceUnavailable, ex.Kind);
+                Assert.Contains("locked by another command", ex.Message);
+                Assert.Contains("pid " + Environment.ProcessId, ex.Message); // the holder file names us
+                Assert.NotNull(ex.RecommendedAction);
+            }
+            using (_store.Lock(TimeSpan.Zero))
+            {
+                // released: free again
+            }
+            Assert.False(File.Exists(_store.LockPath + ".holder"));
+        }
+
+        [Fact]
+        public async Task A_waiter_gets_the_lock_when_the_holder_releases_it()
+        {
+            var held = _store.Lock(TimeSpan.Zero);
+            var waiter = Task.Run(() =>
+            {
+                var clock = Stopwatch.StartNew();
+                using (_store.Lock(TimeSpan.FromSeconds(10))) return clock.ElapsedMilliseconds;
+            });
+            await Task.Delay(400);
+            Assert.False(waiter.IsCompleted);
+            held.Dispose();
+            long waited = await waiter.WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.InRange(waited, 300, 5000);
+        }
+
+        [Fact]
+        public void Cancellation_stops_the_wait()
+        {
+            using (_store.Lock(TimeSpan.Zero))
+            using (var cts = new CancellationTokenSource(200))
+                Assert.ThrowsAny<OperationCanceledException>(() => _store.Lock(TimeSpan.FromSeconds(30), cts.Token));
+        }
+
+        /// <summary>
+        /// Verifies that FileShare.None really is an flock(2) on this runtime: util-linux flock(1), another process,
+        /// cannot take the lock while we hold it, and we cannot while it holds it.
+        /// </summary>
+        [Fact]
+        public async Task The_lock_is_an_flock_seen_by_other_processes()
+        {
+            string? flock = ProcessRunner.FindExecutable("flock");
+            if (flock == null)
+            {
+                Assert.Fail("flock(1) (util-linux) is needed for this test.");
+                return;
+            }
+            using (_store.Lock(TimeSpan.Zero))
+            {
+                var busy = ProcessRunner.Run(flock, new[] { "-n", "-E", "75", _store.LockPath, "true" }, null, TimeSpan.FromSeconds(10));
+                Assert.Equal(75, busy.ExitCode);
+            }
+            var free = ProcessRunner.Run(flock, new[] { "-n", "-E", "75", _store.LockPath, "true" }, null, TimeSpan.FromSeconds(10));
+            Assert.Equal(0, free.ExitCode);
+
+            // Another process holds it for 4 s: we fail fast with a short timeout, then get it once it is released.
+            var holder = Task.Run(() => ProcessRunner.Run(flock, new[] { "-w", "10", _store.LockPath, "sleep", "4" }, null, TimeSpan.FromSeconds(20)));
+            var until = DateTime.UtcNow.AddSeconds(3);
+            bool seen = false;
+            while (!seen && DateTime.UtcNow < until)
+            {
+                seen = ProcessRunner.Run(flock, new[] { "-n", "-E", "75", _store.LockPath, "true" }, null, TimeSpan.FromSeconds(10)).ExitCode == 75;
+                if (!seen) await Task.Delay(20);
+            }
+            Assert.True(seen, "the flock(1) holder did not take the lock within 3 s");
+            Assert.Throws<VirtualNetworksException>(() => _store.Lock(TimeSpan.FromMilliseconds(200)));
+            using (_store.Lock(TimeSpan.FromSeconds(10)))
+            {
+                // We got it: the holder's flock has ended.
+            }
+            var held = await holder.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(0, held.ExitCode);
+        }
+    }
+}
