@@ -1,0 +1,339 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Net;
+using System.Threading;
+
+namespace VirtualNetworks.Linux.Net
+{
+    /// <summary>Parameters of a VXLAN device (<see cref="IpCommand.CreateVxlan"/>).</summary>
+    public sealed class VxlanOptions
+    {
+        /// <summary>VXLAN network identifier, 1-16777215.</summary>
+        public int Vni { get; set; }
+        /// <summary>Local underlay address (IPv4 or IPv6).</summary>
+        public string Local { get; set; } = "";
+        /// <summary>Remote underlay address (unicast point-to-point tunnel).</summary>
+        public string Remote { get; set; } = "";
+        /// <summary>UDP destination port; 4789 is the IANA port.</summary>
+        public int DestinationPort { get; set; } = 4789;
+        /// <summary>Underlay device to bind the tunnel to; null = routed by the kernel.</summary>
+        public string? UnderlayDevice { get; set; }
+    }
+
+    /// <summary>
+    /// The host-network side of the Linux backend over iproute2's <c>ip</c> (and <c>bridge</c> for port VLANs): bridges,
+    /// taps, VXLAN devices, ports, MTU, state. Every command is an executable plus an argument list (no shell), every name
+    /// is validated before it reaches a command line, and every change to an existing device first reads its ifalias and
+    /// refuses unless it carries an <see cref="OwnershipTag"/>: nothing untagged is ever modified or deleted.
+    /// </summary>
+    /// <remarks>
+    /// <para>With a network namespace name (a lab host), every command runs as <c>ip -netns NAME ...</c> (and
+    /// <c>bridge -netns NAME ...</c>), which acts inside that namespace exactly as <c>ip netns exec NAME ip ...</c>.</para>
+    /// <para>Creation is create-then-tag: the kernel ignores IFLA_IFALIAS on RTM_NEWLINK, so the alias is set by a second
+    /// command right after the first; if tagging fails, the just-created device is deleted again. Creating an object that
+    /// already exists with the same tag is a no-op (returns false); a name held by a device with another tag or none is an
+    /// error (a hash collision or a foreign device), never silently shared.</para>
+    /// <para>The host is kept out of the segments: bridges and taps get <c>addrgenmode none</c> (no IPv6 link-local address
+    /// on the host side, so the host sends nothing into a link by itself).</para>
+    /// </remarks>
+    public sealed class IpCommand
+    {
+        private readonly NetTools _tools;
+
+        /// <param name="networkNamespace">Named network namespace (under /run/netns) to act in; null = the caller's namespace.</param>
+        /// <param name="timeout">Time limit per command; default 20 s.</param>
+        public IpCommand(string? networkNamespace = null, TimeSpan? timeout = null)
+        {
+            _tools = new NetTools(networkNamespace, timeout);
+        }
+
+        /// <summary>The namespace commands run in; null = the caller's.</summary>
+        public string? NetworkNamespace => _tools.NetworkNamespace;
+
+        internal NetTools Tools => _tools;
+
+        // ------------------------------------------------------------------------------------------------ reading
+
+        /// <summary>All interfaces (<c>ip -j -d link show</c>).</summary>
+        public IReadOnlyList<LinkInfo> ListLinks(CancellationToken cancellationToken = default)
+        {
+            var result = _tools.RunChecked("ip", new[] { "-j", "-d", "link", "show" }, NetworkNamespace ?? "ip", cancellationToken);
+            return LinkInfo.ParseList(result.StdOut);
+        }
+
+        /// <summary>One interface; null when it does not exist.</summary>
+        public LinkInfo? GetLink(string name, CancellationToken cancellationToken = default)
+        {
+            InterfaceNames.EnsureValid(name);
+            var result = _tools.Run("ip", new[] { "-j", "-d", "link", "show", "dev", name }, cancellationToken);
+            if (NetTools.IsNoSuchDevice(result)) return null;
+            if (!result.Succeeded) throw NetTools.Failure(result, name);
+            foreach (var link in LinkInfo.ParseList(result.StdOut))
+            {
+                if (link.Name == name) return link;
+            }
+            return null;
+        }
+
+        /// <summary>
+        /// The interface, which must exist and carry an ownership tag. Throws ObjectNotFound when missing and
+        /// InvalidOperation when it is not ours.
+        /// </summary>
+        /// <param name="action">What the caller is about to do, for the message ("delete", "change the MTU of").</param>
+        public LinkInfo RequireOwned(string name, string action = "change", CancellationToken cancellationToken = default)
+        {
+            var link = GetLink(name, cancellationToken);
+            if (link == null)
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ObjectNotFound, name,
+                    "Cannot " + action + " interface '" + name + "'" + InNamespace() + ": it does not exist.");
+            }
+            if (!link.IsOwned) throw NotOwned(link, action);
+            return link;
+        }
+
+        // ------------------------------------------------------------------------------------------------ creating
+
+        /// <summary>
+        /// Creates bridge <paramref name="name"/> (<c>type bridge stp_state 0 forward_delay 0</c>, plus
+        /// <c>vlan_filtering 1</c> when <paramref name="vlanFiltering"/>; pass the capability probe's answer) and tags it.
+        /// Returns false when it already exists with the same tag (nothing changed).
+        /// </summary>
+        public bool CreateBridge(string name, OwnershipTag tag, bool vlanFiltering = false, CancellationToken cancellationToken = default)
+        {
+            var args = new List<string> { "link", "add", "name", name, "type", "bridge", "stp_state", "0", "forward_delay", "0" };
+            if (vlanFiltering)
+            {
+                args.Add("vlan_filtering");
+                args.Add("1");
+            }
+            return CreateTagged(name, tag, "bridge", null, "ip", args, cancellationToken);
+        }
+
+        /// <summary>
+        /// Creates a persistent tap <paramref name="name"/> (<c>ip tuntap add dev NAME mode tap</c>, single queue) and tags it.
+        /// QEMU opens it by name: <c>-netdev tap,ifname=NAME,script=no,downscript=no</c>. Returns false when it already
+        /// exists with the same tag.
+        /// </summary>
+        public bool CreateTap(string name, OwnershipTag tag, CancellationToken cancellationToken = default)
+        {
+            var args = new List<string> { "tuntap", "add", "dev", name, "mode", "tap" };
+            return CreateTagged(name, tag, "tun", "tap", "ip", args, cancellationToken);
+        }
+
+        /// <summary>
+        /// Creates a unicast VXLAN device (<c>type vxlan id VNI local A remote B dstport P [dev D] nolearning</c>) and tags
+        /// it. Returns false when it already exists with the same tag.
+        /// </summary>
+        public bool CreateVxlan(string name, OwnershipTag tag, VxlanOptions options, CancellationToken cancellationToken = default)
+        {
+            if (options == null) throw new ArgumentNullException(nameof(options));
+            if (options.Vni < 1 || options.Vni > 0xFFFFFF)
+                throw new ArgumentOutOfRangeException(nameof(options), "The VXLAN id must be 1 to 16777215.");
+            if (options.DestinationPort < 1 || options.DestinationPort > 65535)
+                throw new ArgumentOutOfRangeException(nameof(options), "The VXLAN UDP port must be 1 to 65535.");
+            string local = CheckAddress(options.Local, "local");
+            string remote = CheckAddress(options.Remote, "remote");
+            var args = new List<string>
+            {
+                "link", "add", "name", name, "type", "vxlan", "id", options.Vni.ToString(CultureInfo.InvariantCulture),
+                "local", local, "remote", remote, "dstport", options.DestinationPort.ToString(CultureInfo.InvariantCulture),
+            };
+            if (options.UnderlayDevice != null)
+            {
+                InterfaceNames.EnsureValid(options.UnderlayDevice, "underlay interface");
+                args.Add("dev");
+                args.Add(options.UnderlayDevice);
+            }
+            args.Add("nolearning");
+            return CreateTagged(name, tag, "vxlan", null, "ip", args, cancellationToken);
+        }
+
+        // ------------------------------------------------------------------------------------------------ changing
+
+        /// <summary>
+        /// Makes <paramref name="port"/> a port of <paramref name="bridge"/>. Both must be ours, the bridge must be a
+        /// bridge, and when both tags name a link it must be the same link (no cross-wiring of segments).
+        /// </summary>
+        public void SetMaster(string port, string bridge, CancellationToken cancellationToken = default)
+        {
+            var p = RequireOwned(port, "attach", cancellationToken);
+            var b = RequireOwned(bridge, "attach ports to", cancellationToken);
+            if (!b.IsBridge)
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, bridge,
+                    "Cannot attach '" + port + "' to '" + bridge + "': '" + bridge + "' is a " + (b.Kind ?? "plain") + " device, not a bridge.");
+            }
+            if (p.Tag!.LinkName != null && b.Tag!.LinkName != null &&
+                !string.Equals(p.Tag.LinkName, b.Tag.LinkName, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, port,
+                    "Cannot attach '" + port + "' (" + p.Tag.Alias + ") to bridge '" + bridge + "' (" + b.Tag.Alias +
+                    "): they belong to different links.");
+            }
+            if (string.Equals(p.Master, bridge, StringComparison.Ordinal)) return;
+            _tools.RunChecked("ip", new[] { "link", "set", "dev", port, "master", bridge }, port, cancellationToken);
+        }
+
+        /// <summary>Takes <paramref name="port"/> (ours) off its bridge; no-op when it has none.</summary>
+        public void SetNoMaster(string port, CancellationToken cancellationToken = default)
+        {
+            var p = RequireOwned(port, "detach", cancellationToken);
+            if (p.Master == null) return;
+            _tools.RunChecked("ip", new[] { "link", "set", "dev", port, "nomaster" }, port, cancellationToken);
+        }
+
+        /// <summary>Sets the administrative state of <paramref name="name"/> (ours) up.</summary>
+        public void SetUp(string name, CancellationToken cancellationToken = default)
+        {
+            RequireOwned(name, "bring up", cancellationToken);
+            _tools.RunChecked("ip", new[] { "link", "set", "dev", name, "up" }, name, cancellationToken);
+        }
+
+        /// <summary>Sets the administrative state of <paramref name="name"/> (ours) down.</summary>
+        public void SetDown(string name, CancellationToken cancellationToken = default)
+        {
+            RequireOwned(name, "bring down", cancellationToken);
+            _tools.RunChecked("ip", new[] { "link", "set", "dev", name, "down" }, name, cancellationToken);
+        }
+
+        /// <summary>Sets the MTU of <paramref name="name"/> (ours), 68-65535.</summary>
+        public void SetMtu(string name, int mtu, CancellationToken cancellationToken = default)
+        {
+            if (mtu < 68 || mtu > 65535) throw new ArgumentOutOfRangeException(nameof(mtu), "The MTU must be 68 to 65535.");
+            var link = RequireOwned(name, "change the MTU of", cancellationToken);
+            if (link.Mtu == mtu) return;
+            _tools.RunChecked("ip", new[] { "link", "set", "dev", name, "mtu", mtu.ToString(CultureInfo.InvariantCulture) }, name, cancellationToken);
+        }
+
+        /// <summary>
+        /// Gives bridge port <paramref name="port"/> (ours) VLAN <paramref name="vlanId"/> as its untagged PVID
+        /// (<c>bridge vlan add dev PORT vid N pvid untagged</c>) and drops the default VLAN 1 from it. Needs a bridge created
+        /// with vlan_filtering, which only works where the capability probe says so.
+        /// </summary>
+        public void SetPortVlan(string port, int vlanId, CancellationToken cancellationToken = default)
+        {
+            if (vlanId < 1 || vlanId > 4094)
+                throw new VirtualNetworksException(ErrorIds.InvalidVlanId, ErrorKind.InvalidArgument, port, "The VLAN id must be 1 to 4094, not " + vlanId.ToString(CultureInfo.InvariantCulture) + ".");
+            var p = RequireOwned(port, "set the VLAN of", cancellationToken);
+            if (p.Master == null)
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, port,
+                    "Cannot set the VLAN of '" + port + "': it is not a bridge port.");
+            }
+            string vid = vlanId.ToString(CultureInfo.InvariantCulture);
+            _tools.RunChecked("bridge", new[] { "vlan", "add", "dev", port, "vid", vid, "pvid", "untagged" }, port, cancellationToken);
+            if (vlanId != 1)
+            {
+                // Best effort: VLAN 1 may already be absent (bridge created with vlan_default_pvid 0). On a bridge of its
+                // own, a leftover VLAN 1 membership carries nothing anyway: the PVID (what the port's frames get) is N now.
+                _tools.Run("bridge", new[] { "vlan", "del", "dev", port, "vid", "1" }, cancellationToken);
+            }
+        }
+
+        /// <summary>
+        /// Deletes <paramref name="name"/> when it carries an ownership tag. Returns false when it does not exist; throws
+        /// (InvalidOperation) when it exists but is not ours.
+        /// </summary>
+        public bool Delete(string name, CancellationToken cancellationToken = default)
+        {
+            var link = GetLink(name, cancellationToken);
+            if (link == null) return false;
+            if (!link.IsOwned) throw NotOwned(link, "delete");
+            var result = _tools.Run("ip", new[] { "link", "del", "dev", name }, cancellationToken);
+            if (NetTools.IsNoSuchDevice(result)) return false;
+            if (!result.Succeeded) throw NetTools.Failure(result, name);
+            return true;
+        }
+
+        // ------------------------------------------------------------------------------------------------ helpers
+
+        private bool CreateTagged(string name, OwnershipTag tag, string kind, string? tunType, string tool, List<string> args,
+            CancellationToken cancellationToken)
+        {
+            if (tag == null) throw new ArgumentNullException(nameof(tag));
+            InterfaceNames.EnsureValid(name);
+            var existing = GetLink(name, cancellationToken);
+            if (existing != null) return CheckExisting(existing, tag, kind, tunType);
+
+            var created = _tools.Run(tool, args, cancellationToken);
+            if (!created.Succeeded)
+            {
+                // Lost a race with another creator: judge what is there now.
+                if (created.StdErr.IndexOf("exists", StringComparison.OrdinalIgnoreCase) >= 0 ||
+                    created.StdErr.IndexOf("Device or resource busy", StringComparison.OrdinalIgnoreCase) >= 0)
+                {
+                    var now = GetLink(name, cancellationToken);
+                    if (now != null) return CheckExisting(now, tag, kind, tunType);
+                }
+                throw NetTools.Failure(created, name);
+            }
+
+            try
+            {
+                Tag(name, tag, cancellationToken);
+            }
+            catch
+            {
+                // We created it in this call and could not tag it: take it away again rather than leave an untagged device.
+                try { _tools.Run("ip", new[] { "link", "del", "dev", name }, CancellationToken.None); }
+                catch (VirtualNetworksException) { }
+                throw;
+            }
+            return true;
+        }
+
+        /// <summary>Sets the alias (and addrgenmode none, best effort: it fails where IPv6 is disabled).</summary>
+        private void Tag(string name, OwnershipTag tag, CancellationToken cancellationToken)
+        {
+            var both = _tools.Run("ip", new[] { "link", "set", "dev", name, "alias", tag.Alias, "addrgenmode", "none" }, cancellationToken);
+            if (both.Succeeded) return;
+            _tools.RunChecked("ip", new[] { "link", "set", "dev", name, "alias", tag.Alias }, name, cancellationToken);
+        }
+
+        private bool CheckExisting(LinkInfo existing, OwnershipTag tag, string kind, string? tunType)
+        {
+            if (existing.Tag == null)
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceExists, existing.Name,
+                    "Cannot create interface '" + existing.Name + "'" + InNamespace() + " for " + tag.Alias + ": an interface of that name already exists and was not created by VirtualNetworks (" +
+                    (existing.Alias == null ? "it has no ifalias" : "its ifalias is " + NetText.Quote(existing.Alias)) + "). It is left alone.")
+                {
+                    RecommendedAction = "If it is a leftover of an interrupted run, inspect it with 'ip -d link show dev " + existing.Name +
+                                        "' and delete it by hand ('ip link del dev " + existing.Name + "').",
+                };
+            }
+            if (!existing.Tag.Equals(tag))
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceExists, existing.Name,
+                    "Cannot create interface '" + existing.Name + "'" + InNamespace() + " for " + tag.Alias + ": the name is taken by " +
+                    existing.Tag.Alias + " (a hash collision of the interface names, or a leftover). Rename one of the objects.");
+            }
+            bool kindMatches = string.Equals(existing.Kind, kind, StringComparison.Ordinal) &&
+                               (tunType == null || string.Equals(existing.TunType, tunType, StringComparison.Ordinal));
+            if (!kindMatches)
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceExists, existing.Name,
+                    "Interface '" + existing.Name + "'" + InNamespace() + " (" + existing.Tag.Alias + ") exists but is a " + (existing.Kind ?? "plain") +
+                    " device, not " + (tunType ?? kind) + ". Remove it (orphan clean-up) and try again.");
+            }
+            return false;
+        }
+
+        internal VirtualNetworksException NotOwned(LinkInfo link, string action) =>
+            new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, link.Name,
+                "Refusing to " + action + " interface '" + link.Name + "'" + InNamespace() + ": it was not created by VirtualNetworks (" +
+                (link.Alias == null ? "it has no ifalias" : "its ifalias is " + NetText.Quote(link.Alias)) +
+                "). Only interfaces whose ifalias starts with '" + OwnershipTag.V1Prefix + "' are changed or removed.");
+
+        private string InNamespace() => NetworkNamespace == null ? "" : " in network namespace '" + NetworkNamespace + "'";
+
+        private static string CheckAddress(string? text, string what)
+        {
+            if (string.IsNullOrEmpty(text) || !IPAddress.TryParse(text, out var address) || text!.IndexOf('%') >= 0)
+                throw new ArgumentException("The VXLAN " + what + " address " + NetText.Quote(text) + " is not an IPv4 or IPv6 address.", nameof(text));
+            return address.ToString();
+        }
+    }
+}

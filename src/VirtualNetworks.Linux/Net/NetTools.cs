@@ -1,0 +1,127 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.IO;
+using System.Threading;
+using VirtualNetworks.Util;
+
+namespace VirtualNetworks.Linux.Net
+{
+    /// <summary>
+    /// Runs the iproute2 programs (ip, tc, bridge) through <see cref="ProcessRunner"/>: executable plus argument list, never a
+    /// shell; optionally inside a named network namespace (<c>-netns NAME</c>, which all three understand and which is what
+    /// <c>ip netns exec NAME tc ...</c> does, without the extra process). Failures become VirtualNetworksException with the
+    /// command line and the tool's error output; "Operation not permitted" is reported as PermissionDenied.
+    /// </summary>
+    internal sealed class NetTools
+    {
+        /// <summary>Per-command time limit: these are netlink round trips, normally milliseconds.</summary>
+        public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
+
+        private static readonly string[] SystemDirectories = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
+        private static readonly ConcurrentDictionary<string, string?> Resolved = new ConcurrentDictionary<string, string?>(StringComparer.Ordinal);
+
+        public NetTools(string? networkNamespace, TimeSpan? timeout)
+        {
+            if (networkNamespace != null) InterfaceNames.EnsureValidNamespaceName(networkNamespace);
+            NetworkNamespace = networkNamespace;
+            Timeout = timeout ?? DefaultTimeout;
+        }
+
+        public string? NetworkNamespace { get; }
+        public TimeSpan Timeout { get; }
+
+        /// <summary>
+        /// The full path of an iproute2 program: PATH first, then the system directories (a non-root PATH often lacks
+        /// /usr/sbin). Null when not installed.
+        /// </summary>
+        public static string? Find(string tool)
+        {
+            return Resolved.GetOrAdd(tool, t =>
+            {
+                string? onPath = ProcessRunner.FindExecutable(t);
+                if (onPath != null) return onPath;
+                foreach (var dir in SystemDirectories)
+                {
+                    string candidate = Path.Combine(dir, t);
+                    if (File.Exists(candidate)) return candidate;
+                }
+                return null;
+            });
+        }
+
+        /// <summary>The path of <paramref name="tool"/>, or VirtualNetworksException (NotInstalled) naming the Debian package.</summary>
+        public static string Require(string tool)
+        {
+            string? path = Find(tool);
+            if (path != null) return path;
+            throw new VirtualNetworksException(ErrorIds.BackendNotAvailable, ErrorKind.NotInstalled, tool,
+                "The program '" + tool + "' was not found (searched PATH and " + string.Join(", ", SystemDirectories) + "). " +
+                "It is part of the Debian package iproute2.")
+            {
+                RecommendedAction = "Install iproute2: apt-get install -y iproute2",
+            };
+        }
+
+        /// <summary>Runs <paramref name="tool"/> with the namespace option (when set) followed by <paramref name="arguments"/>.</summary>
+        public ProcessResult Run(string tool, IEnumerable<string> arguments, CancellationToken cancellationToken)
+        {
+            var args = new List<string>();
+            if (NetworkNamespace != null)
+            {
+                args.Add("-netns");
+                args.Add(NetworkNamespace);
+            }
+            args.AddRange(arguments);
+            return ProcessRunner.Run(Require(tool), args, null, Timeout, null, cancellationToken);
+        }
+
+        /// <summary><see cref="Run"/>, throwing <see cref="Failure"/> on a non-zero exit code.</summary>
+        public ProcessResult RunChecked(string tool, IEnumerable<string> arguments, string? target, CancellationToken cancellationToken)
+        {
+            var result = Run(tool, arguments, cancellationToken);
+            if (!result.Succeeded) throw Failure(result, target);
+            return result;
+        }
+
+        /// <summary>The exception for a failed command, with the kind derived from the error output.</summary>
+        public static VirtualNetworksException Failure(ProcessResult result, string? target)
+        {
+            var basic = ProcessRunner.Failure(result, target);
+            string err = result.StdErr;
+            ErrorKind kind = ErrorKind.NotSpecified;
+            string? action = null;
+            if (err.IndexOf("Operation not permitted", StringComparison.OrdinalIgnoreCase) >= 0 ||
+                err.IndexOf("Permission denied", StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                kind = ErrorKind.PermissionDenied;
+                action = "Run as root (the network changes need CAP_NET_ADMIN).";
+            }
+            else if (err.IndexOf("File exists", StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                kind = ErrorKind.ResourceExists;
+            }
+            else if (err.IndexOf("does not exist", StringComparison.OrdinalIgnoreCase) >= 0 ||
+                     err.IndexOf("Cannot find device", StringComparison.OrdinalIgnoreCase) >= 0 ||
+                     err.IndexOf("Cannot open network namespace", StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                kind = ErrorKind.ObjectNotFound;
+            }
+            else if (err.IndexOf("not supported", StringComparison.OrdinalIgnoreCase) >= 0 ||
+                     err.IndexOf("Unknown device type", StringComparison.OrdinalIgnoreCase) >= 0 ||
+                     err.IndexOf("qdisc kind is unknown", StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                kind = ErrorKind.NotInstalled;
+                action = "The running kernel (or iproute2) lacks this feature; the Linux capability probe lists what is missing and where it comes from.";
+            }
+            return new VirtualNetworksException(basic.ErrorId, kind, target, basic.Message) { RecommendedAction = action };
+        }
+
+        /// <summary>True when a failed command said the device does not exist.</summary>
+        public static bool IsNoSuchDevice(ProcessResult result) =>
+            !result.Succeeded &&
+            (result.StdErr.IndexOf("does not exist", StringComparison.OrdinalIgnoreCase) >= 0 ||
+             result.StdErr.IndexOf("Cannot find device", StringComparison.OrdinalIgnoreCase) >= 0 ||
+             result.StdErr.IndexOf("No such device", StringComparison.OrdinalIgnoreCase) >= 0);
+    }
+}

@@ -1,0 +1,89 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+
+namespace VirtualNetworks.Linux.Net
+{
+    /// <summary>An interface that carries the module's ownership tag.</summary>
+    public sealed class OwnedInterface
+    {
+        public OwnedInterface(LinkInfo link, string? networkNamespace)
+        {
+            Link = link;
+            NetworkNamespace = networkNamespace;
+        }
+
+        public LinkInfo Link { get; }
+        public OwnershipTag Tag => Link.Tag!;
+        public string Name => Link.Name;
+        /// <summary>The namespace it was found in; null = the caller's.</summary>
+        public string? NetworkNamespace { get; }
+
+        /// <summary>
+        /// False when the interface name is not the one <see cref="InterfaceNames"/> gives the tagged object (a tag copied
+        /// or edited by hand). Probe devices have random names and always count as matching.
+        /// </summary>
+        public bool NameMatchesTag
+        {
+            get
+            {
+                string? expected = Tag.ExpectedInterfaceName;
+                return expected == null || string.Equals(expected, Link.Name, StringComparison.Ordinal);
+            }
+        }
+
+        public override string ToString() => Name + " " + Tag.Alias;
+    }
+
+    /// <summary>
+    /// The network side of orphan clean-up: finds every interface whose ifalias is a VirtualNetworks tag (optionally only
+    /// those of given routers or links) and removes them. Untagged interfaces are never listed, so never removed.
+    /// </summary>
+    public static class NetworkOrphanScanner
+    {
+        /// <summary>
+        /// Every tagged interface in <paramref name="ip"/>'s namespace. With <paramref name="objectNames"/>, only those
+        /// whose tag names one of them (case-insensitive) as its link, its router, or its whole object ("router/link" or a
+        /// probe id); with <paramref name="roles"/>, only those roles.
+        /// </summary>
+        public static IReadOnlyList<OwnedInterface> FindOwned(IpCommand ip, IEnumerable<string>? objectNames = null,
+            IEnumerable<OwnedRole>? roles = null, CancellationToken cancellationToken = default)
+        {
+            if (ip == null) throw new ArgumentNullException(nameof(ip));
+            var names = objectNames == null ? null : new HashSet<string>(objectNames, StringComparer.OrdinalIgnoreCase);
+            var roleSet = roles == null ? null : new HashSet<OwnedRole>(roles);
+            var found = new List<OwnedInterface>();
+            foreach (var link in ip.ListLinks(cancellationToken))
+            {
+                var tag = link.Tag;
+                if (tag == null) continue;
+                if (roleSet != null && !roleSet.Contains(tag.Role)) continue;
+                if (names != null && !Matches(tag, names)) continue;
+                found.Add(new OwnedInterface(link, ip.NetworkNamespace));
+            }
+            return found;
+        }
+
+        /// <summary>
+        /// Deletes the given interfaces (taps and VXLAN devices first, then bridges), each re-checked for its tag right
+        /// before deletion. Returns the names actually deleted; ones already gone are skipped.
+        /// </summary>
+        public static IReadOnlyList<string> Remove(IpCommand ip, IEnumerable<OwnedInterface> interfaces, CancellationToken cancellationToken = default)
+        {
+            if (ip == null) throw new ArgumentNullException(nameof(ip));
+            var removed = new List<string>();
+            foreach (var item in interfaces.OrderBy(i => i.Tag.Role == OwnedRole.Bridge ? 1 : 0).ThenBy(i => i.Name, StringComparer.Ordinal))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (ip.Delete(item.Name, cancellationToken)) removed.Add(item.Name);
+            }
+            return removed;
+        }
+
+        private static bool Matches(OwnershipTag tag, HashSet<string> names) =>
+            names.Contains(tag.ObjectName) ||
+            (tag.LinkName != null && names.Contains(tag.LinkName)) ||
+            (tag.RouterName != null && names.Contains(tag.RouterName));
+    }
+}
