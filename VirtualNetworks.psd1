@@ -31,6 +31,8 @@
         'Deploy-VirtualNetwork'
         'Remove-VirtualNetwork'
         'Export-VirtualNetwork'
+        'Measure-VirtualLink'
+        'Remove-VirtualNetworkOrphan'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

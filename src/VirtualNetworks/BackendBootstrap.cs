@@ -14,10 +14,8 @@ namespace VirtualNetworks.Commands
         {
             if (Interlocked.Exchange(ref _registered, 1) == 1) return;
 
-            // No backend ships in this build yet. They come later and register here, one line each:
-            //   BackendRegistry.Register("Linux", request => new LinuxBackend(request));
-            //   BackendRegistry.Register("HyperV", request => new HyperVBackend(request));
-            // Until then BackendRegistry.Resolve reports BackendNotAvailable ("none in this build").
+            // One line per backend shipped with the module. The Hyper-V backend registers here when it lands.
+            Backends.BackendRegistry.Register(Linux.LinuxBackend.KindName, request => new Linux.LinuxBackend(request));
         }
     }
 }

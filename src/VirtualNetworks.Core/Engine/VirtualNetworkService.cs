@@ -61,6 +61,7 @@ namespace VirtualNetworks.Engine
         {
             var snapshot = Observe(cancellationToken);
             ValidateNewRouter(spec, snapshot);
+            Preflight(new TopologySpec { Routers = { spec } }, cancellationToken);
             Backend.CreateRouter(spec, cancellationToken);
             var created = Observe(cancellationToken);
             Reconfigure(created, cancellationToken);
@@ -150,6 +151,7 @@ namespace VirtualNetworks.Engine
         {
             var snapshot = Observe(cancellationToken);
             var resolved = ValidateNewLink(spec, force, snapshot);
+            Preflight(new TopologySpec { Links = { resolved } }, cancellationToken);
             Backend.CreateLink(resolved, cancellationToken);
             var after = Observe(cancellationToken);
             Reconfigure(after, cancellationToken);
@@ -186,6 +188,28 @@ namespace VirtualNetworks.Engine
             Reconfigure(Observe(cancellationToken), cancellationToken);
         }
 
+        /// <summary>Measures a link's throughput through the guests (backends that implement <see cref="ILinkMeter"/>).</summary>
+        public LinkMeasurement MeasureLink(string name, bool reverse, TimeSpan duration, CancellationToken cancellationToken)
+        {
+            var link = RequireLink(Observe(cancellationToken), name);
+            if (!(Backend is ILinkMeter meter))
+                throw new VirtualNetworksException(ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, link.Name,
+                    $"The {Backend.Kind} backend cannot measure links.");
+            return meter.MeasureLink(link.Name, reverse, duration, cancellationToken);
+        }
+
+        // ------------------------------------------------------------------------------------------------ orphans
+
+        private IOrphanCollector Collector => Backend as IOrphanCollector ?? throw new VirtualNetworksException(
+            ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, Backend.Kind, $"The {Backend.Kind} backend has no orphan clean-up.");
+
+        /// <summary>Leftovers the module owns that no router or link uses (every owned resource with <paramref name="all"/>).</summary>
+        public IReadOnlyList<OrphanResource> FindOrphans(bool all, CancellationToken cancellationToken) =>
+            Collector.FindOrphans(all, cancellationToken);
+
+        public void RemoveOrphan(OrphanResource resource, CancellationToken cancellationToken) =>
+            Collector.RemoveOrphan(resource, cancellationToken);
+
         // ------------------------------------------------------------------------------------------------ networks
 
         /// <summary>
@@ -204,9 +228,14 @@ namespace VirtualNetworks.Engine
             var snapshot = Observe(cancellationToken);
             var merged = Merge(desired, snapshot);
             ThrowIfInvalid(merged, snapshot, force, relevantTo: null);
+            Preflight(desired, cancellationToken);
             var addresses = AddressPlanner.Plan(merged.Routers, merged.Links, desired.AddressPools, ExistingAddresses(snapshot));
             return Planner.Plan(desired, snapshot.Inventory, addresses);
         }
+
+        /// <summary>Asks a backend that can check its prerequisites to do so before anything is created.</summary>
+        private void Preflight(TopologySpec desired, CancellationToken cancellationToken) =>
+            (Backend as IPreflightCheck)?.EnsureReady(desired, cancellationToken);
 
         /// <summary>Plans removal of the named networks (all when null).</summary>
         public DeploymentPlan PlanRemoval(Snapshot snapshot, IReadOnlyCollection<VirtualNetwork> networks) =>

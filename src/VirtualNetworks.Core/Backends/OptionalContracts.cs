@@ -1,0 +1,64 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+
+namespace VirtualNetworks.Backends
+{
+    /// <summary>
+    /// A backend that can check, before anything is created, that everything a topology needs is present (binaries,
+    /// kernel features, images). Throws one <see cref="VirtualNetworksException"/> naming what is missing and how to
+    /// install it.
+    /// </summary>
+    public interface IPreflightCheck
+    {
+        void EnsureReady(TopologySpec desired, CancellationToken cancellationToken);
+    }
+
+    /// <summary>A backend that can measure a link's throughput through the guests.</summary>
+    public interface ILinkMeter
+    {
+        /// <summary>Sends traffic from one end to the other for about <paramref name="duration"/> and measures goodput.</summary>
+        LinkMeasurement MeasureLink(string linkName, bool reverse, TimeSpan duration, CancellationToken cancellationToken);
+    }
+
+    /// <summary>A backend that can find and remove its own leftovers after a crash.</summary>
+    public interface IOrphanCollector
+    {
+        /// <summary>
+        /// Tagged resources that no consistent router or link owns; with <paramref name="includeOwned"/> every
+        /// resource the module owns on the host (a full reset).
+        /// </summary>
+        IReadOnlyList<OrphanResource> FindOrphans(bool includeOwned, CancellationToken cancellationToken);
+
+        /// <summary>Removes one resource found by <see cref="FindOrphans"/>, re-checking its tag first.</summary>
+        void RemoveOrphan(OrphanResource resource, CancellationToken cancellationToken);
+    }
+}
+
+namespace VirtualNetworks
+{
+    /// <summary>Kinds of resources an orphan scan can find.</summary>
+    public enum OrphanKind
+    {
+        Process,
+        Interface,
+        Socket,
+        RunFile,
+        StateFile,
+        Disk,
+    }
+
+    /// <summary>One leftover the module owns (by its tag) that clean-up can remove.</summary>
+    public sealed class OrphanResource
+    {
+        public OrphanKind Kind { get; set; }
+        /// <summary>Interface name, pid, or file path.</summary>
+        public string Name { get; set; } = "";
+        /// <summary>The router or link the resource belonged to, when known.</summary>
+        public string? Owner { get; set; }
+        /// <summary>Why it is considered an orphan.</summary>
+        public string Reason { get; set; } = "";
+        public string ComputerName { get; set; } = "";
+        public override string ToString() => Kind + " " + Name;
+    }
+}

@@ -1,0 +1,46 @@
+using System;
+using System.Management.Automation;
+
+namespace VirtualNetworks.Commands
+{
+    /// <summary>Measure-VirtualLink: throughput through a link, measured inside the two routers.</summary>
+    [Cmdlet(VerbsDiagnostic.Measure, "VirtualLink", DefaultParameterSetName = ByNameSet)]
+    [OutputType(typeof(LinkMeasurement))]
+    public sealed class MeasureVirtualLinkCommand : VirtualNetworkCommandBase
+    {
+        private const int ActivityId = 17;
+
+        [Parameter(ParameterSetName = ByNameSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [SupportsWildcards]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(LinkNameCompleter))]
+        public string[]? Name { get; set; }
+
+        [Parameter(ParameterSetName = ByInputObjectSet, Mandatory = true, ValueFromPipeline = true)]
+        [ValidateNotNull]
+        public VirtualLink[]? InputObject { get; set; }
+
+        /// <summary>How long to send, in seconds.</summary>
+        [Parameter]
+        [ValidateRange(1, 600)]
+        public int DurationSeconds { get; set; } = 3;
+
+        /// <summary>Send from the To end to the From end instead.</summary>
+        [Parameter]
+        public SwitchParameter Reverse { get; set; }
+
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        public string[]? ComputerName { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            ForEachLink(Name, InputObject, ComputerName, (service, link) =>
+            {
+                WriteProgressStatus(ActivityId, "Measuring virtual link " + link.Name,
+                    (Reverse ? link.To + " -> " + link.From : link.From + " -> " + link.To) + " for " + DurationSeconds + " s");
+                WriteObject(service.MeasureLink(link.Name, Reverse, TimeSpan.FromSeconds(DurationSeconds), CancellationToken));
+                CompleteProgress(ActivityId, "Measuring virtual link " + link.Name);
+            });
+        }
+    }
+}
