@@ -217,15 +217,15 @@ namespace VirtualNetworks.Linux.Tests
         {
             _store.WriteRouter(Router("r1"));
             string file = _store.RouterPath("r1");
-            var stop = DateTime.UtcNow.AddSeconds(2);
             int reads = 0, writes = 0;
             var errors = new List<string>();
+            using var done = new CancellationTokenSource();
             var writers = Enumerable.Range(0, 3).Select(w => Task.Run(() =>
             {
                 var rec = Router("r1");
                 // Big enough that a non-atomic write would be observable.
                 rec.ConfigText = string.Concat(Enumerable.Repeat("route 10.0.0.0/8 via 10.1.1.1\n", 2000 + w * 500));
-                while (DateTime.UtcNow < stop)
+                for (int i = 0; i < 25; i++)
                 {
                     AtomicFile.WriteAllText(file, StateStore.Serialize(rec));
                     Interlocked.Increment(ref writes);
@@ -233,7 +233,7 @@ namespace VirtualNetworks.Linux.Tests
             })).ToArray();
             var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() =>
             {
-                while (DateTime.UtcNow < stop)
+                do
                 {
                     try
                     {
@@ -244,11 +244,14 @@ namespace VirtualNetworks.Linux.Tests
                     {
                         lock (errors) errors.Add(ex.GetType().Name + ": " + ex.Message);
                     }
-                }
+                } while (!done.IsCancellationRequested);
             })).ToArray();
-            await Task.WhenAll(writers.Concat(readers));
+            await Task.WhenAll(writers);
+            done.Cancel();
+            await Task.WhenAll(readers);
             Assert.Empty(errors);
-            Assert.True(reads > 10 && writes > 10, "reads " + reads + ", writes " + writes);
+            Assert.Equal(75, writes);
+            Assert.True(reads >= 2, "reads " + reads);
             Assert.Empty(_store.FindStaleTemporaryFiles());
             Assert.Empty(Directory.GetFiles(_store.RoutersDirectory, ".*"));
             Assert.Equal("-rw-r--r--", ModeString(file));

@@ -267,6 +267,50 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         [VmRootFact]
+        public void Start_failures_are_reported_and_leave_nothing_running()
+        {
+            var vms = Setup();
+            string name = "vmf-" + VmTestHost.Hex(6);
+            var paths = vms.Paths(name);
+
+            // The image is missing: refused before QEMU runs.
+            var missing = Spec(name, Accelerator.Tcg, "name " + name + "\n");
+            missing.Kernel = "/nonexistent/vmlinuz";
+            var ex = Assert.Throws<VirtualNetworksException>(() => vms.Start(missing));
+            Assert.Equal(ErrorIds.ImageNotFound, ex.ErrorId);
+            Assert.False(File.Exists(paths.PidFile));
+
+            // A tap that does not exist (QEMU would create a stray one): refused before QEMU runs.
+            var noTap = Spec(name, Accelerator.Tcg, "name " + name + "\n", new VmAdapter("vntestnone0", MacAddresses.ForAdapter(name, "l1")));
+            ex = Assert.Throws<VirtualNetworksException>(() => vms.Start(noTap));
+            Assert.Contains("vntestnone0 does not exist", ex.Message);
+            Assert.False(Directory.Exists("/sys/class/net/vntestnone0"));
+
+            // QEMU itself refuses (a "disk" that is not qcow2): its error output is in the message.
+            string junk = Path.Combine(_store!.DisksDirectory, name + ".qcow2");
+            File.WriteAllText(junk, "not a disk image\n");
+            var badDisk = Spec(name, Accelerator.Tcg, "name " + name + "\n");
+            badDisk.Disk = junk;
+            ex = Assert.Throws<VirtualNetworksException>(() => vms.Start(badDisk));
+            Assert.Equal(ErrorIds.BackendOperationFailed, ex.ErrorId);
+            Assert.Contains("QEMU could not start router '" + name + "'", ex.Message);
+            Assert.Contains("qcow2", ex.Message);
+            Assert.Equal(VmProcessState.NotRunning, RouterProcess.Inspect(paths).State);
+
+            // The guest dies while booting (no init: kernel panic, -no-reboot ends QEMU): reported with the console tail.
+            var panics = Spec(name, Accelerator.Tcg, "name " + name + "\n");
+            panics.KernelCommandLine = "console=ttyS0 panic=-1 rdinit=/vn-none init=/vn-none";
+            var clock = Stopwatch.StartNew();
+            ex = Assert.Throws<VirtualNetworksException>(() => vms.Start(panics, TimeSpan.FromSeconds(60)));
+            _out.WriteLine(ex.Message);
+            Assert.Contains("stopped while booting", ex.Message);
+            Assert.Contains("Kernel panic", ex.Message);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(40));
+            Assert.NotEqual(VmProcessState.Running, RouterProcess.Inspect(paths).State);
+            Assert.Empty(VmTestHost.ProcessesMentioning(_root));
+        }
+
+        [VmRootFact]
         public void Boot_time_to_ready_over_five_runs()
         {
             var vms = Setup();

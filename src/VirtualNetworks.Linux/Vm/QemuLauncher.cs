@@ -41,7 +41,7 @@ namespace VirtualNetworks.Linux.Vm
             if (found != null) return found;
             throw new VirtualNetworksException(ErrorIds.BackendNotAvailable, ErrorKind.NotInstalled, explicitPath ?? QemuBinaryName,
                 (string.IsNullOrEmpty(explicitPath) ? QemuBinaryName + " was not found in PATH" : "QEMU was not found at " + explicitPath) +
-                "; the Linux backend runs every router in QEMU.")
+                "; the Linux backend runs every router in QEMU (Debian package " + QemuDebianPackage + ").")
             {
                 RecommendedAction = "Install QEMU: apt-get install " + QemuDebianPackage + " (Debian/Ubuntu), or run ./build.sh demo, which installs what it needs.",
             };
@@ -74,6 +74,13 @@ namespace VirtualNetworks.Linux.Vm
             CheckFile(spec.Name, "initrd", spec.Initrd);
             CheckFile(spec.Name, "disk", spec.Disk);
             CheckFile(spec.Name, "firmware", spec.Firmware);
+            // QEMU running as root would create a missing tap itself: a transient, untagged device on no bridge.
+            foreach (var ad in spec.Adapters)
+            {
+                if (!Directory.Exists("/sys/class/net/" + ad.Tap))
+                    throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ObjectNotFound, spec.Name,
+                        "Cannot start router '" + spec.Name + "': its tap device " + ad.Tap + " does not exist (links create their taps before the router starts).");
+            }
 
             var status = RouterProcess.Inspect(paths);
             if (status.State == VmProcessState.Running)

@@ -209,7 +209,7 @@ namespace VirtualNetworks.Linux.Vm
                     foreach (var line in ReadNewLines(paths.ConsoleLog, ref offset, partial))
                         if (line.StartsWith(marker, StringComparison.Ordinal)) return true;
                     throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, paths.RouterName,
-                        "Router '" + paths.RouterName + "' stopped while booting; end of its console: " + ConsoleTail(paths, 10));
+                        "Router '" + paths.RouterName + "' stopped while booting; its console: " + ConsoleSummary(paths));
                 }
                 if (deadline.Expired) return false;
                 if (cancellationToken.WaitHandle.WaitOne(20)) cancellationToken.ThrowIfCancellationRequested();
@@ -248,6 +248,37 @@ namespace VirtualNetworks.Linux.Vm
             partial.Clear();
             partial.Append(s, start, s.Length - start);
             return lines;
+        }
+
+        /// <summary>
+        /// For error messages: the console lines that explain a failed boot (kernel panic, VN-CONFIG-ERROR, VN-WARNING),
+        /// then the last few lines.
+        /// </summary>
+        public static string ConsoleSummary(RouterRunPaths paths)
+        {
+            var notable = new List<string>();
+            try
+            {
+                if (File.Exists(paths.ConsoleLog))
+                {
+                    using (var fs = new FileStream(paths.ConsoleLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+                    using (var r = new StreamReader(fs, Encoding.UTF8))
+                    {
+                        string? l;
+                        while ((l = r.ReadLine()) != null && notable.Count < 5)
+                        {
+                            if (l.IndexOf("Kernel panic", StringComparison.Ordinal) >= 0 || l.StartsWith("VN-CONFIG-ERROR", StringComparison.Ordinal) ||
+                                l.StartsWith("VN-WARNING", StringComparison.Ordinal))
+                                notable.Add(l.Trim());
+                        }
+                    }
+                }
+            }
+            catch (IOException)
+            {
+            }
+            string tail = ConsoleTail(paths, 5);
+            return notable.Count == 0 ? tail : string.Join(" | ", notable) + " ... " + tail;
         }
 
         /// <summary>The last <paramref name="lines"/> lines of the console log, joined with " | " (for messages).</summary>

@@ -144,7 +144,7 @@ namespace VirtualNetworks.Linux.Vm
             }
             if (!ready)
             {
-                string tail = RouterProcess.ConsoleTail(paths, 10);
+                string tail = RouterProcess.ConsoleSummary(paths);
                 RouterProcess.Kill(paths, TimeSpan.FromSeconds(3));
                 throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, spec.Name,
                     "Router '" + spec.Name + "' did not report VN-READY within " + limit.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) +
