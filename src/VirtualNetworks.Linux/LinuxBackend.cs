@@ -28,13 +28,13 @@ namespace VirtualNetworks.Linux
 
         private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(90);
         private static readonly TimeSpan GracefulStopTimeout = TimeSpan.FromSeconds(15);
-        private static readonly TimeSpan KillGrace = TimeSpan.FromSeconds(3);
 
         private readonly IpCommand _ip;
         private readonly TrafficShaper _shaper;
         private readonly ImageLocator _images;
         private LinuxCapabilityReport? _features;
         private QemuLauncher? _launcher;
+        private VmManager? _vms;
         private BackendCapabilities? _capabilities;
 
         public LinuxBackend(BackendRequest request)
@@ -71,6 +71,7 @@ namespace VirtualNetworks.Linux
 
         private LinuxCapabilityReport Features => _features ??= LinuxCapabilities.Probe();
         private QemuLauncher Launcher => _launcher ??= new QemuLauncher(Store);
+        private VmManager Vms => _vms ??= new VmManager(Store, Launcher);
         private static string LocalHost => HostNames.LocalName;
 
         public void Dispose()
@@ -178,34 +179,13 @@ namespace VirtualNetworks.Linux
 
         private (RouterState, string?) ObserveState(RouterRecord rec, CancellationToken cancellationToken)
         {
-            var paths = Store.RunPaths(rec.Name);
-            var process = RouterProcess.Inspect(paths);
-            if (!process.IsRunning)
-            {
-                if (rec.DesiredState == RouterState.Running || rec.DesiredState == RouterState.Paused)
-                    return (RouterState.Failed, "QEMU is not running although the router should be " + rec.DesiredState.ToString().ToLowerInvariant() +
-                                                " (" + process.Detail + "); Start-VirtualRouter recovers it.");
-                return (RouterState.Off, null);
-            }
-            try
-            {
-                using var qmp = QmpClient.Connect(paths.QmpSocket, rec.Name, TimeSpan.FromSeconds(5), cancellationToken);
-                var status = qmp.QueryStatus(cancellationToken);
-                switch (status)
-                {
-                    case "running": return (RouterState.Running, null);
-                    case "paused": return (RouterState.Paused, null);
-                    case "prelaunch":
-                    case "inmigrate": return (RouterState.Starting, null);
-                    case "shutdown": return (RouterState.Stopping, null);
-                    case "postmigrate": return (RouterState.Paused, "migrated away; this copy is stale");
-                    default: return (RouterState.Unknown, "QEMU status '" + status + "'");
-                }
-            }
-            catch (VirtualNetworksException ex)
-            {
-                return (RouterState.Unknown, "QEMU runs but does not answer on QMP: " + ex.Message);
-            }
+            var status = Vms.GetStatus(rec.Name, cancellationToken);
+            if (status.State == RouterState.Off && (rec.DesiredState == RouterState.Running || rec.DesiredState == RouterState.Paused))
+                return (RouterState.Failed, "QEMU is not running although the router should be " + rec.DesiredState.ToString().ToLowerInvariant() +
+                                            "; Start-VirtualRouter recovers it.");
+            if (status.State == RouterState.Failed)
+                return (RouterState.Failed, status.Detail + "; Start-VirtualRouter recovers it.");
+            return (status.State, status.State == RouterState.Unknown ? status.Detail : null);
         }
 
         // ================================================================================================ routers
@@ -254,7 +234,7 @@ namespace VirtualNetworks.Linux
             using var _ = Store.Lock(null, cancellationToken);
             var rec = RequireRouter(name);
             var paths = Store.RunPaths(rec.Name);
-            RouterProcess.Kill(paths, KillGrace, cancellationToken);
+            Vms.TurnOff(rec.Name, cancellationToken);
             // Taps of links that still name this router (the engine removes links first; this covers drift).
             foreach (var l in Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)))
                 if (l.Taps.TryGetValue(rec.Name, out var tap)) DeleteOwned(tap, cancellationToken);
@@ -298,7 +278,7 @@ namespace VirtualNetworks.Linux
                 Adapters = adapters,
                 ConfigText = GuestConfigText.Render(rec.Name, rec.Configuration, rec.Macs),
             };
-            Launcher.Launch(spec, cancellationToken);
+            Vms.Start(spec, TimeSpan.Zero, cancellationToken); // readiness is awaited by whoever needs the guest
             rec.Accelerator = accel.Accelerator.ToString();
             rec.DesiredState = RouterState.Running;
             rec.LastStartedUtc = DateTime.UtcNow;
@@ -310,32 +290,17 @@ namespace VirtualNetworks.Linux
         {
             using var _ = Store.Lock(null, cancellationToken);
             var rec = RequireRouter(name);
-            var paths = Store.RunPaths(rec.Name);
-            var status = RouterProcess.Inspect(paths);
             rec.DesiredState = RouterState.Off;
-            if (status.IsRunning)
+            if (turnOff)
             {
-                if (turnOff)
-                {
-                    RouterProcess.Kill(paths, KillGrace, cancellationToken);
-                }
-                else
-                {
-                    using (var qmp = QmpClient.Connect(paths.QmpSocket, rec.Name, TimeSpan.FromSeconds(5), cancellationToken))
-                    {
-                        if (qmp.QueryStatus(cancellationToken) == "paused") qmp.Cont(cancellationToken); // a paused guest cannot see the button
-                        qmp.SystemPowerdown(cancellationToken);
-                    }
-                    if (!RouterProcess.WaitForExit(status.Pid!.Value, GracefulStopTimeout, cancellationToken))
-                    {
-                        Store.WriteRouter(rec);
-                        throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, rec.Name,
-                            $"Router '{rec.Name}' did not power off within {GracefulStopTimeout.TotalSeconds:0} s of the ACPI power button.")
-                        { RecommendedAction = "Use Stop-VirtualRouter -TurnOff to power it off hard." };
-                    }
-                }
+                Vms.TurnOff(rec.Name, cancellationToken);
             }
-            RouterProcess.RemoveRunFiles(paths, includeConsole: false);
+            else if (!Vms.Shutdown(rec.Name, GracefulStopTimeout, cancellationToken))
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, rec.Name,
+                    $"Router '{rec.Name}' did not power off within {GracefulStopTimeout.TotalSeconds:0} s of the ACPI power button.")
+                { RecommendedAction = "Use Stop-VirtualRouter -TurnOff to power it off hard." };
+            }
             Store.WriteRouter(rec);
         }
 
@@ -347,15 +312,8 @@ namespace VirtualNetworks.Linux
         {
             using var _ = Store.Lock(null, cancellationToken);
             var rec = RequireRouter(name);
-            var paths = Store.RunPaths(rec.Name);
-            if (!RouterProcess.Inspect(paths).IsRunning)
-                throw new VirtualNetworksException(ErrorIds.InvalidStateTransition, ErrorKind.InvalidOperation, rec.Name,
-                    $"Router '{rec.Name}' is not running, so it cannot be {(pause ? "suspended" : "resumed")}.");
-            using (var qmp = QmpClient.Connect(paths.QmpSocket, rec.Name, TimeSpan.FromSeconds(5), cancellationToken))
-            {
-                if (pause) qmp.Stop(cancellationToken);
-                else qmp.Cont(cancellationToken);
-            }
+            if (pause) Vms.Suspend(rec.Name, cancellationToken);
+            else Vms.Resume(rec.Name, cancellationToken);
             rec.DesiredState = pause ? RouterState.Paused : RouterState.Running;
             Store.WriteRouter(rec);
         }
@@ -369,12 +327,9 @@ namespace VirtualNetworks.Linux
             var paths = Store.RunPaths(rec.Name);
             if (RouterProcess.Inspect(paths).IsRunning && rec.DesiredState != RouterState.Paused && text != rec.ConfigText)
             {
-                var channel = new GuestChannel(paths.ChannelSocket, rec.Name);
+                var channel = Vms.Channel(rec.Name);
                 channel.WaitReady(ReadyTimeout, cancellationToken);
-                var result = channel.PushConfig(text, null, cancellationToken);
-                if (result.ExitCode == 2)
-                    throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, rec.Name,
-                        $"Router '{rec.Name}' rejected its configuration: {result.Output}");
+                channel.PushConfig(text, null, cancellationToken); // throws when the guest rejects it
             }
             rec.ConfigText = text;
             Store.WriteRouter(rec);
@@ -447,7 +402,7 @@ namespace VirtualNetworks.Linux
             var paths = Store.RunPaths(router.Name);
             if (!RouterProcess.Inspect(paths).IsRunning) return;
             var id = AdapterId(link.Name);
-            using var qmp = QmpClient.Connect(paths.QmpSocket, router.Name, TimeSpan.FromSeconds(5), ct);
+            using var qmp = Vms.Qmp(router.Name, TimeSpan.FromSeconds(5), ct);
             qmp.Execute("netdev_add", new JObject
             {
                 ["type"] = "tap", ["id"] = "n" + id, ["ifname"] = link.Taps[router.Name], ["script"] = "no", ["downscript"] = "no",
@@ -466,7 +421,7 @@ namespace VirtualNetworks.Linux
             var id = AdapterId(linkName);
             try
             {
-                using var qmp = QmpClient.Connect(paths.QmpSocket, routerName, TimeSpan.FromSeconds(5), ct);
+                using var qmp = Vms.Qmp(routerName, TimeSpan.FromSeconds(5), ct);
                 try { qmp.Execute("device_del", new JObject { ["id"] = "d" + id }, null, ct); } catch (VirtualNetworksException) { }
                 try { qmp.Execute("netdev_del", new JObject { ["id"] = "n" + id }, null, ct); } catch (VirtualNetworksException) { }
             }
@@ -526,7 +481,7 @@ namespace VirtualNetworks.Linux
             var paths = Store.RunPaths(rec.Name);
             if (!RouterProcess.Inspect(paths).IsRunning)
                 return new ProbeResult { Reachable = false, Detail = $"router '{rec.Name}' is not running" };
-            var channel = new GuestChannel(paths.ChannelSocket, rec.Name);
+            var channel = Vms.Channel(rec.Name);
             if (rec.DesiredState == RouterState.Paused)
                 return new ProbeResult { Reachable = false, Detail = $"router '{rec.Name}' is paused" };
             channel.WaitReady(ReadyTimeout, cancellationToken);
@@ -545,8 +500,7 @@ namespace VirtualNetworks.Linux
                     $"Router '{receiver.Name}' has no address on link '{link.Name}' to measure through.");
             var target = receiverAddress!.Split('/')[0];
             return LinkMeter.Measure(link, sender, receiver, target,
-                new GuestChannel(Store.RunPaths(sender.Name).ChannelSocket, sender.Name),
-                new GuestChannel(Store.RunPaths(receiver.Name).ChannelSocket, receiver.Name),
+                Vms.Channel(sender.Name), Vms.Channel(receiver.Name),
                 duration, ReadyTimeout, cancellationToken);
         }
 
