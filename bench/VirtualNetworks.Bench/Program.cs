@@ -33,7 +33,7 @@ namespace VirtualNetworks.Bench
         {
             public string Name = "";
             public List<double> Ms = new List<double>();
-            public long AllocatedPerRun;      // bytes allocated by the measured code (median run)
+            public long AllocatedPerRun;      // bytes allocated during a run, all threads (median run)
             public long HeapAfterMax;         // GC.GetTotalMemory(false) right after a run, max over runs
             public long GcHeapSizeMax;        // GCMemoryInfo.HeapSizeBytes right after a run, max over runs
             public long PeakWorkingSet;       // Process.PeakWorkingSet64 after the phase (process-wide, monotonic)
@@ -155,11 +155,11 @@ namespace VirtualNetworks.Bench
                 GC.WaitForPendingFinalizers();
                 GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
                 int c0 = GC.CollectionCount(0), c1 = GC.CollectionCount(1), c2 = GC.CollectionCount(2);
-                long before = GC.GetAllocatedBytesForCurrentThread();
+                long before = GC.GetTotalAllocatedBytes(precise: true); // process-wide: Group may use a second thread
                 var sw = Stopwatch.StartNew();
                 body();
                 sw.Stop();
-                long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
                 m.HeapAfterMax = Math.Max(m.HeapAfterMax, GC.GetTotalMemory(false));
                 m.GcHeapSizeMax = Math.Max(m.GcHeapSizeMax, GC.GetGCMemoryInfo(GCKind.Any).HeapSizeBytes);
                 g0 += GC.CollectionCount(0) - c0; g1 += GC.CollectionCount(1) - c1; g2 += GC.CollectionCount(2) - c2;
