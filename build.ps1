@@ -7,11 +7,14 @@
       1. dotnet build VirtualNetworks.sln
       2. dotnet publish the cmdlet project (VirtualNetworks.dll with its dependencies) to out/.publish
       3. stage out/VirtualNetworks/: the manifest with ModuleVersion stamped from Directory.Build.props,
-         VirtualNetworks.dll, VirtualNetworks.Core.dll, Newtonsoft.Json.dll, VirtualNetworks.format.ps1xml
+         VirtualNetworks.dll, VirtualNetworks.Core.dll, VirtualNetworks.Linux.dll, Newtonsoft.Json.dll, VirtualNetworks.format.ps1xml
       4. generate en-US/VirtualNetworks.dll-Help.xml and en-US/about_VirtualNetworks.help.txt from docs/help
          with tools/HelpGen (fails on any undocumented cmdlet, section or parameter)
       5. check the staged tree against tools/expected-files.txt (missing and unlisted files both fail)
-      6. with -Test: dotnet test VirtualNetworks.sln, then print "N passed, N failed, N skipped"
+      6. with -Test: on Linux, install the Debian packages the Linux backend needs (qemu-system-x86, iproute2,
+         busybox-static; as root, with apt-get) and build the router image out/images/router with
+         images/router/build.sh when it is missing or older than images/router/build.sh or init;
+         then dotnet test VirtualNetworks.sln, and print "N passed, N failed, N skipped"
 
 .PARAMETER Configuration
     Debug (default) or Release.
@@ -125,7 +128,7 @@ function Invoke-Build {
     $stamped = [regex]::Replace($manifest, $placeholder, "`${1}'$version'")
     [IO.File]::WriteAllText((Join-Path $Stage 'VirtualNetworks.psd1'), $stamped, (New-Object System.Text.UTF8Encoding($false)))
 
-    foreach ($file in 'VirtualNetworks.dll', 'VirtualNetworks.Core.dll', 'Newtonsoft.Json.dll') {
+    foreach ($file in 'VirtualNetworks.dll', 'VirtualNetworks.Core.dll', 'VirtualNetworks.Linux.dll', 'Newtonsoft.Json.dll') {
         $source = Join-Path $Publish $file
         if (Test-Path -LiteralPath $source) { Copy-Item -LiteralPath $source -Destination $Stage }
     }
@@ -143,6 +146,65 @@ function Invoke-Build {
 
     Test-StagedTree
     Write-Step "Staged out/VirtualNetworks (version $version)"
+}
+
+# Debian packages the Linux backend needs at run time; images/router/build.sh installs its own (kernel, cpio, ...).
+$AptPackages = @('qemu-system-x86', 'iproute2', 'busybox-static')
+$ImageDirectory = Join-Path $Root 'out/images/router'
+$ImageInputs = @('images/router/build.sh', 'images/router/init') | ForEach-Object { Join-Path $Root $_ }
+$ImageOutputs = @('vmlinuz', 'initramfs.cpio.gz', 'manifest.json')
+# $IsLinux does not exist in Windows PowerShell 5.1 (and strict mode refuses unknown variables).
+$OnLinux = [bool](Get-Variable -Name IsLinux -ValueOnly -ErrorAction SilentlyContinue)
+
+function Test-LinuxRoot {
+    $OnLinux -and ((& id -u) -eq '0')
+}
+
+function Install-Prerequisite {
+    # Linux only. Missing packages are installed as root; otherwise a warning (the tests that need them skip, or fail
+    # when CI=true).
+    if (-not $OnLinux) { return }
+    if (-not (Get-Command dpkg-query -CommandType Application -ErrorAction SilentlyContinue)) { return }
+    $missing = @($AptPackages | Where-Object {
+            $status = & dpkg-query -W '-f=${Status}' $_ 2>$null
+            $status -notmatch 'install ok installed'
+        })
+    if ($missing.Count -eq 0) { return }
+    if (-not (Test-LinuxRoot)) {
+        Write-Warning "Missing packages: $($missing -join ', ') (install them with apt-get, or run as root); the tests that need them will be skipped."
+        return
+    }
+    Write-Step "Installing $($missing -join ' ')"
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    & apt-get update -qq
+    if ($LASTEXITCODE -ne 0) { throw 'apt-get update failed.' }
+    & apt-get install -y -qq --no-install-recommends @missing
+    if ($LASTEXITCODE -ne 0) { throw "apt-get install $($missing -join ' ') failed." }
+}
+
+function Test-RouterImageStale {
+    foreach ($name in $ImageOutputs) {
+        $output = Join-Path $ImageDirectory $name
+        if (-not (Test-Path -LiteralPath $output -PathType Leaf)) { return $true }
+        $built = (Get-Item -LiteralPath $output).LastWriteTimeUtc
+        foreach ($source in $ImageInputs) {
+            if ((Get-Item -LiteralPath $source).LastWriteTimeUtc -gt $built) { return $true }
+        }
+    }
+    $false
+}
+
+function Build-RouterImage {
+    # Linux only: out/images/router from images/router/build.sh (as root) when missing or stale.
+    if (-not $OnLinux -or -not (Test-RouterImageStale)) { return }
+    if (-not (Test-LinuxRoot)) {
+        Write-Warning "The router image $ImageDirectory is missing or stale; build it as root (sudo images/router/build.sh). The tests that need it will be skipped."
+        return
+    }
+    Write-Step "Building the router image (images/router/build.sh -> out/images/router)"
+    & bash (Join-Path $Root 'images/router/build.sh') $ImageDirectory
+    if ($LASTEXITCODE -ne 0) { throw 'images/router/build.sh failed.' }
+    if (Test-RouterImageStale) { throw "images/router/build.sh did not produce $($ImageOutputs -join ', ') in $ImageDirectory." }
 }
 
 function Invoke-Test {
@@ -180,6 +242,10 @@ try {
     if ($Clean) {
         Invoke-Clean
         return
+    }
+    if ($Test) {
+        Install-Prerequisite
+        Build-RouterImage
     }
     Invoke-Build
     if ($Test) {

@@ -2,8 +2,11 @@
 # POSIX-side twin of build.ps1 for machines without pwsh: the same steps, in the same order.
 #
 #   ./build.sh build [Debug|Release]   build the solution and stage out/VirtualNetworks/
-#   ./build.sh test  [Debug|Release]   build + stage, then run every test project; prints "N passed, N failed, N skipped"
-#   ./build.sh demo  [Debug|Release]   build + stage, then run examples/figure1.ps1 in vnpwsh
+#   ./build.sh test  [Debug|Release]   install prerequisites, build the router image, build + stage, then run every
+#                                      test project (the Linux end-to-end tests boot real VMs as root);
+#                                      prints "N passed, N failed, N skipped"
+#   ./build.sh demo  [Debug|Release]   install prerequisites, build the router image, build + stage, then run
+#                                      examples/figure1.ps1 in vnpwsh (needs root: bridges, taps, QEMU)
 #   ./build.sh host  [Debug|Release]   print the path of the built vnpwsh
 #   ./build.sh clean                   dotnet clean, and remove out/ and TestResults/
 #
@@ -29,21 +32,72 @@ DOTNET_QUIET=(-nologo -v quiet -clp:NoSummary --tl:off)
 step() { printf '==> %s\n' "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 
-# Hook for system packages the tests need (none yet). Add Debian package names to APT_PACKAGES;
-# missing ones are installed non-interactively (CI runs as root on a fresh clone).
-APT_PACKAGES=()
+# System packages the Linux backend needs at run time (QEMU, ip/bridge/tc, the guest's busybox). The router image
+# recipe (images/router/build.sh) installs what it needs itself (kernel, cpio, kmod, ...). Missing packages are
+# installed non-interactively when running as root (CI runs as root on a fresh clone).
+APT_PACKAGES=(qemu-system-x86 iproute2 busybox-static)
+IMAGE_DIR="out/images/router"
+IMAGE_RECIPE="images/router"
+# The files of the recipe that go into the image (README.md and selftest.sh do not).
+IMAGE_INPUTS=("$IMAGE_RECIPE/build.sh" "$IMAGE_RECIPE/init")
+IMAGE_OUTPUTS=(vmlinuz initramfs.cpio.gz manifest.json)
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# ensure_prereqs [required]: installs missing APT_PACKAGES. With "required" (the demo) a missing package that
+# cannot be installed (not root, no apt) is fatal; otherwise (tests) it is a warning and the tests that need it
+# skip themselves (or fail when CI=true).
 ensure_prereqs() {
+    local required="${1:-}"
     command -v dotnet >/dev/null 2>&1 || die "the .NET SDK (dotnet) is not on PATH; see global.json for the version."
     local missing=() p
-    for p in "${APT_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
-    if ((${#missing[@]})); then
-        [ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]} (install them, or run as root)"
-        step "Installing ${missing[*]}"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+    if command -v dpkg-query >/dev/null 2>&1; then
+        for p in "${APT_PACKAGES[@]}"; do
+            dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        done
+    else
+        command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+        command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     fi
+    ((${#missing[@]})) || return 0
+    if ! is_root || ! command -v apt-get >/dev/null 2>&1; then
+        local why="missing packages: ${missing[*]} (install them with apt-get, or run as root)"
+        [ -n "$required" ] && die "$why"
+        printf 'build.sh: warning: %s; the tests that need them will be skipped\n' "$why" >&2
+        return 0
+    fi
+    step "Installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
+}
+
+# True when out/images/router lacks a file or is older than a recipe input.
+image_stale() {
+    local o i
+    for o in "${IMAGE_OUTPUTS[@]}"; do
+        [ -s "$IMAGE_DIR/$o" ] || return 0
+        for i in "${IMAGE_INPUTS[@]}"; do
+            [ "$i" -nt "$IMAGE_DIR/$o" ] && return 0
+        done
+    done
+    return 1
+}
+
+# ensure_image [required]: builds the router OS image with images/router/build.sh when it is missing or stale.
+# Needs root (apt-get, /dev/console in the image). Not root: fatal with "required", else a warning.
+ensure_image() {
+    local required="${1:-}"
+    image_stale || return 0
+    if ! is_root; then
+        local why="the router image $IMAGE_DIR is missing or older than $IMAGE_RECIPE/; build it as root: sudo $IMAGE_RECIPE/build.sh"
+        [ -n "$required" ] && die "$why"
+        printf 'build.sh: warning: %s; the tests that need it will be skipped\n' "$why" >&2
+        return 0
+    fi
+    step "Building the router image ($IMAGE_RECIPE/build.sh -> $IMAGE_DIR)"
+    bash "$IMAGE_RECIPE/build.sh" "$ROOT/$IMAGE_DIR" </dev/null || die "$IMAGE_RECIPE/build.sh failed"
+    image_stale && die "$IMAGE_RECIPE/build.sh did not produce ${IMAGE_OUTPUTS[*]} in $IMAGE_DIR"
+    return 0
 }
 
 # One MSBuild property of a project (evaluation only, no build).
@@ -78,7 +132,7 @@ do_build() {
         || die "VirtualNetworks.psd1 must hold the line ModuleVersion = '0.0.0' (the placeholder stamped at staging)"
     sed -E "s/^([[:space:]]*ModuleVersion[[:space:]]*=[[:space:]]*)'0\.0\.0'/\1'$version'/" VirtualNetworks.psd1 > "$STAGE/VirtualNetworks.psd1"
     local f
-    for f in VirtualNetworks.dll VirtualNetworks.Core.dll Newtonsoft.Json.dll; do
+    for f in VirtualNetworks.dll VirtualNetworks.Core.dll VirtualNetworks.Linux.dll Newtonsoft.Json.dll; do
         [ -f "$PUBLISH/$f" ] && cp "$PUBLISH/$f" "$STAGE/"
     done
     [ -f src/VirtualNetworks/VirtualNetworks.format.ps1xml ] && cp src/VirtualNetworks/VirtualNetworks.format.ps1xml "$STAGE/"
@@ -110,6 +164,7 @@ check_staged() {
 
 do_test() {
     ensure_prereqs
+    ensure_image
     do_build
     step "Testing ($CONFIG)"
     rm -rf "$RESULTS"
@@ -158,17 +213,17 @@ do_host() {
 }
 
 do_demo() {
+    [ -f examples/figure1.ps1 ] || die "no demo exists (examples/figure1.ps1)"
+    ensure_prereqs required
+    ensure_image required
     do_build
-    if [ ! -f examples/figure1.ps1 ]; then
-        printf 'build.sh: no demo exists yet (examples/figure1.ps1)\n' >&2
-        exit 1
-    fi
     step "Running examples/figure1.ps1 in vnpwsh"
-    "$(host_path)" -Module "$ROOT/$STAGE/VirtualNetworks.psd1" -File examples/figure1.ps1
+    # The demo uses the default state directory (/var/lib/virtualnetworks), whatever the caller's environment says.
+    env -u VIRTUALNETWORKS_STATE_DIR "$(host_path)" -Module "$ROOT/$STAGE/VirtualNetworks.psd1" -NonInteractive -File examples/figure1.ps1 </dev/null
 }
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo/p' "$0" | grep -v '^set -euo' | sed 's/^# \{0,1\}//'
 }
 
 COMMAND="${1:-build}"
