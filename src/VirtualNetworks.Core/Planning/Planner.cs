@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading.Tasks;
 using VirtualNetworks.Addressing;
 using VirtualNetworks.Backends;
 using VirtualNetworks.Topology;
@@ -24,18 +25,48 @@ namespace VirtualNetworks.Planning
             if (observed == null) throw new ArgumentNullException(nameof(observed));
 
             var plan = new DeploymentPlan { Desired = desired };
-            var routers = new Dictionary<string, VirtualRouter>(observed.Routers.Count, StringComparer.OrdinalIgnoreCase);
-            foreach (var r in observed.Routers) routers[r.Name] = r;
-            var links = new Dictionary<string, VirtualLink>(observed.Links.Count, StringComparer.OrdinalIgnoreCase);
-            foreach (var l in observed.Links) links[l.Name] = l;
-
             var removals = new List<PlanStep>();
             var creations = new List<PlanStep>();
             var linkCreations = new List<PlanStep>();
             var updates = new List<PlanStep>();
             var starts = new List<PlanStep>();
+            var warnings = new List<string>();
 
-            foreach (var want in desired.Routers)
+            // Routers and links are diffed independently; on large inputs the two halves run on two threads (each
+            // builds its own index and fills its own lists, so the result is the same either way).
+            void DiffRouters() => PlanRouters(desired.Routers, observed.Routers, creations, starts, warnings);
+            void DiffLinks() => PlanLinks(desired.Links, observed.Links, removals, linkCreations, updates);
+            if (desired.Routers.Count + desired.Links.Count >= ParallelThreshold)
+                Parallel.Invoke(DiffRouters, DiffLinks);
+            else
+            {
+                DiffRouters();
+                DiffLinks();
+            }
+            plan.Warnings.AddRange(warnings);
+
+            var configures = addresses == null
+                ? new List<PlanStep>()
+                : PlanConfiguration(addresses, observed, onlyRouters: null);
+
+            foreach (var s in removals) plan.Add(s);
+            foreach (var s in creations) plan.Add(s);
+            foreach (var s in linkCreations) plan.Add(s);
+            foreach (var s in updates) plan.Add(s);
+            foreach (var s in configures) plan.Add(s);
+            foreach (var s in starts) plan.Add(s);
+            return plan;
+        }
+
+        /// <summary>Inputs at least this large (routers + links) are diffed on two threads.</summary>
+        internal const int ParallelThreshold = 50_000;
+
+        private static void PlanRouters(IReadOnlyList<RouterSpec> desired, IReadOnlyList<VirtualRouter> observed,
+            List<PlanStep> creations, List<PlanStep> starts, List<string> warnings)
+        {
+            var routers = new Dictionary<string, VirtualRouter>(observed.Count, StringComparer.OrdinalIgnoreCase);
+            foreach (var r in observed) routers[r.Name] = r;
+            foreach (var want in desired)
             {
                 if (!routers.TryGetValue(want.Name, out var have))
                 {
@@ -49,7 +80,7 @@ namespace VirtualNetworks.Planning
                     continue;
                 }
 
-                DescribeDrift(plan, want, have);
+                DescribeDrift(warnings, want, have);
                 if (have.State == RouterState.Off || have.State == RouterState.Failed)
                 {
                     var name = have.Name;
@@ -58,13 +89,18 @@ namespace VirtualNetworks.Planning
                         (b, ct) => b.StartRouter(name, ct)));
                 }
             }
+        }
 
-            foreach (var want in desired.Links)
+        private static void PlanLinks(IReadOnlyList<LinkSpec> desired, IReadOnlyList<VirtualLink> observed,
+            List<PlanStep> removals, List<PlanStep> linkCreations, List<PlanStep> updates)
+        {
+            var links = new Dictionary<string, VirtualLink>(observed.Count, StringComparer.OrdinalIgnoreCase);
+            foreach (var l in observed) links[l.Name] = l;
+            foreach (var want in desired)
             {
-                var spec = want.Clone();
                 if (!links.TryGetValue(want.Name, out var have))
                 {
-                    linkCreations.Add(CreateLinkStep(spec));
+                    linkCreations.Add(CreateLinkStep(want.Clone()));
                     continue;
                 }
 
@@ -75,7 +111,7 @@ namespace VirtualNetworks.Planning
                     var name = have.Name;
                     removals.Add(new PlanStep(PlanAction.RemoveLink, have.Name, $"Remove virtual link to re-create it ({why})",
                         (b, ct) => b.RemoveLink(name, ct)));
-                    linkCreations.Add(CreateLinkStep(spec));
+                    linkCreations.Add(CreateLinkStep(want.Clone()));
                     continue;
                 }
 
@@ -88,18 +124,6 @@ namespace VirtualNetworks.Planning
                         (b, ct) => b.SetLinkBandwidth(name, wantBw, ct)));
                 }
             }
-
-            var configures = addresses == null
-                ? new List<PlanStep>()
-                : PlanConfiguration(addresses, observed, onlyRouters: null);
-
-            foreach (var s in removals) plan.Add(s);
-            foreach (var s in creations) plan.Add(s);
-            foreach (var s in linkCreations) plan.Add(s);
-            foreach (var s in updates) plan.Add(s);
-            foreach (var s in configures) plan.Add(s);
-            foreach (var s in starts) plan.Add(s);
-            return plan;
         }
 
         /// <summary>ConfigureRouter steps for every router whose planned configuration differs from the applied one.</summary>
@@ -147,15 +171,15 @@ namespace VirtualNetworks.Planning
                 $"Create virtual link {spec.From}<->{spec.To} (bandwidth {Bandwidth.Format(Normalize(spec.MaximumBandwidth))}, VLAN {Show(spec.VlanId)})",
                 (b, ct) => b.CreateLink(spec, ct));
 
-        private static void DescribeDrift(DeploymentPlan plan, RouterSpec want, VirtualRouter have)
+        private static void DescribeDrift(List<string> warnings, RouterSpec want, VirtualRouter have)
         {
             void Warn(string what, object? had, object? wants) =>
-                plan.Warnings.Add($"Router '{have.Name}': {what} is {had} but the topology asks for {wants}; not changed (remove the router and deploy again to apply it).");
+                warnings.Add($"Router '{have.Name}': {what} is {had} but the topology asks for {wants}; not changed (remove the router and deploy again to apply it).");
 
             if (!HostNames.IsLocalHost(want.Host) || !HostNames.IsLocalHost(have.ComputerName))
             {
                 if (!Same(want.Host, have.ComputerName))
-                    plan.Warnings.Add($"Router '{have.Name}' runs on '{have.ComputerName}' but the topology places it on '{DisplayHost(want.Host)}'; not moved (use Move-VirtualRouter).");
+                    warnings.Add($"Router '{have.Name}' runs on '{have.ComputerName}' but the topology places it on '{DisplayHost(want.Host)}'; not moved (use Move-VirtualRouter).");
             }
             if (!Same(want.Image, have.Image)) Warn("image", have.Image, want.Image);
             if (want.ProcessorCount != have.ProcessorCount) Warn("processorCount", have.ProcessorCount, want.ProcessorCount);
