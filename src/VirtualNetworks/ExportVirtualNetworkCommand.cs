@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
 using System.Management.Automation;
 using System.Text;
 using VirtualNetworks.Engine;
@@ -17,18 +16,9 @@ namespace VirtualNetworks.Commands
     [Cmdlet(VerbsData.Export, "VirtualNetwork", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(string))]
     [OutputType(typeof(FileInfo))]
-    public sealed class ExportVirtualNetworkCommand : VirtualNetworkCommandBase
+    public sealed class ExportVirtualNetworkCommand : NetworkSelectionCommandBase
     {
         private static readonly Encoding Utf8NoBom = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
-
-        private readonly List<string> _names = new List<string>();
-        private bool _allNetworks;
-
-        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
-        [SupportsWildcards]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(NetworkNameCompleter))]
-        public string[]? Name { get; set; }
 
         [Parameter(Position = 1)]
         [ValidateNotNullOrEmpty]
@@ -46,19 +36,9 @@ namespace VirtualNetworks.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string[]? ComputerName { get; set; }
-
-        protected override void ProcessRecord()
-        {
-            if (Name == null || Name.Length == 0) _allNetworks = true;
-            else _names.AddRange(Name);
-        }
-
         protected override void EndRecords()
         {
-            if (!_allNetworks && _names.Count == 0) return; // the pipeline brought nothing to export
+            if (NothingSelected) return; // the pipeline brought nothing to export
 
             string? file = null;
             if (Path != null)
@@ -69,14 +49,7 @@ namespace VirtualNetworks.Commands
             }
             var format = MyInvocation.BoundParameters.ContainsKey(nameof(Format)) || file == null ? Format : FormatOf(file);
 
-            var service = GetService(ComputerName);
-            var snapshot = OrTerminate(() => service.Observe(CancellationToken));
-            List<string>? networks = null;
-            if (!_allNetworks)
-            {
-                networks = SelectByName(snapshot.Networks, n => n.Name, _names, n => service.RequireNetwork(snapshot, n)).Select(n => n.Name).ToList();
-                if (networks.Count == 0) return; // nothing matched; literal names already reported
-            }
+            if (!ObserveSelection(out _, out var snapshot, out var networks)) return; // nothing matched; literal names already reported
 
             if (file != null && !ShouldProcess(file, "Export " + (networks == null ? "all virtual networks" : "virtual network(s) " + string.Join(", ", networks)) + " as " + format))
                 return;

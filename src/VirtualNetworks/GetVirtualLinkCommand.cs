@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
-using VirtualNetworks.Engine;
 
 namespace VirtualNetworks.Commands
 {
@@ -35,19 +34,16 @@ namespace VirtualNetworks.Commands
 
         protected override void ProcessRecord()
         {
-            var service = GetService(ComputerName);
-            Snapshot? snapshot = null;
-            if (!TryItem(() => snapshot = service.Observe(CancellationToken))) return;
+            if (!TryObserve(ComputerName, out var service, out var snapshot)) return;
 
             HashSet<string>? attachedTo = null;
             if (RouterName != null)
             {
-                var routers = SelectByName(snapshot!.Routers, r => r.Name, RouterName, n => service.RequireRouter(snapshot, n));
+                var routers = SelectByName(ObservedKinds.Routers, service, snapshot, RouterName);
                 attachedTo = new HashSet<string>(routers.Select(r => r.Name), StringComparer.OrdinalIgnoreCase);
             }
 
-            var links = SelectByName(snapshot!.Links, l => l.Name, Name, n => service.RequireLink(snapshot, n));
-            foreach (var link in links)
+            foreach (var link in SelectByName(ObservedKinds.Links, service, snapshot, Name))
             {
                 if (!MatchesAny(link.NetworkName, NetworkName)) continue;
                 if (attachedTo != null && !attachedTo.Contains(link.From) && !attachedTo.Contains(link.To)) continue;

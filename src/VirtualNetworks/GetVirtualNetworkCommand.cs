@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using VirtualNetworks.Engine;
 
 namespace VirtualNetworks.Commands
 {
@@ -20,10 +19,8 @@ namespace VirtualNetworks.Commands
 
         protected override void ProcessRecord()
         {
-            var service = GetService(ComputerName);
-            Snapshot? snapshot = null;
-            if (!TryItem(() => snapshot = service.Observe(CancellationToken))) return;
-            foreach (var network in SelectByName(snapshot!.Networks, n => n.Name, Name, n => service.RequireNetwork(snapshot, n)))
+            if (!TryObserve(ComputerName, out var service, out var snapshot)) return;
+            foreach (var network in SelectByName(ObservedKinds.Networks, service, snapshot, Name))
                 WriteObject(network);
         }
     }

@@ -1,6 +1,5 @@
 using System.Linq;
 using System.Management.Automation;
-using VirtualNetworks.Engine;
 
 namespace VirtualNetworks.Commands
 {
@@ -27,11 +26,8 @@ namespace VirtualNetworks.Commands
 
         protected override void ProcessRecord()
         {
-            var service = GetService(ComputerName);
-            Snapshot? snapshot = null;
-            if (!TryItem(() => snapshot = service.Observe(CancellationToken))) return;
-            var routers = SelectByName(snapshot!.Routers, r => r.Name, Name, n => service.RequireRouter(snapshot, n));
-            foreach (var router in routers.Where(r => MatchesAny(r.NetworkName, NetworkName)))
+            if (!TryObserve(ComputerName, out var service, out var snapshot)) return;
+            foreach (var router in SelectByName(ObservedKinds.Routers, service, snapshot, Name).Where(r => MatchesAny(r.NetworkName, NetworkName)))
                 WriteObject(router);
         }
     }

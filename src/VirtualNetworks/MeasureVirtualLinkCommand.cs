@@ -1,24 +1,15 @@
 using System;
 using System.Management.Automation;
+using VirtualNetworks.Engine;
 
 namespace VirtualNetworks.Commands
 {
     /// <summary>Measure-VirtualLink: throughput through a link, measured inside the two routers.</summary>
     [Cmdlet(VerbsDiagnostic.Measure, "VirtualLink", DefaultParameterSetName = ByNameSet)]
     [OutputType(typeof(LinkMeasurement))]
-    public sealed class MeasureVirtualLinkCommand : VirtualNetworkCommandBase
+    public sealed class MeasureVirtualLinkCommand : LinkCommandBase
     {
         private const int ActivityId = 17;
-
-        [Parameter(ParameterSetName = ByNameSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        [SupportsWildcards]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(LinkNameCompleter))]
-        public string[]? Name { get; set; }
-
-        [Parameter(ParameterSetName = ByInputObjectSet, Mandatory = true, ValueFromPipeline = true)]
-        [ValidateNotNull]
-        public VirtualLink[]? InputObject { get; set; }
 
         /// <summary>How long to send, in seconds.</summary>
         [Parameter]
@@ -29,18 +20,12 @@ namespace VirtualNetworks.Commands
         [Parameter]
         public SwitchParameter Reverse { get; set; }
 
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        public string[]? ComputerName { get; set; }
-
-        protected override void ProcessRecord()
+        protected override void ProcessLink(VirtualNetworkService service, VirtualLink link)
         {
-            ForEachLink(Name, InputObject, ComputerName, (service, link) =>
-            {
-                WriteProgressStatus(ActivityId, "Measuring virtual link " + link.Name,
-                    (Reverse ? link.To + " -> " + link.From : link.From + " -> " + link.To) + " for " + DurationSeconds + " s");
-                WriteObject(service.MeasureLink(link.Name, Reverse, TimeSpan.FromSeconds(DurationSeconds), CancellationToken));
-                CompleteProgress(ActivityId, "Measuring virtual link " + link.Name);
-            });
+            WriteProgressStatus(ActivityId, "Measuring virtual link " + link.Name,
+                (Reverse ? link.To + " -> " + link.From : link.From + " -> " + link.To) + " for " + DurationSeconds + " s");
+            WriteObject(service.MeasureLink(link.Name, Reverse, TimeSpan.FromSeconds(DurationSeconds), CancellationToken));
+            CompleteProgress(ActivityId, "Measuring virtual link " + link.Name);
         }
     }
 }

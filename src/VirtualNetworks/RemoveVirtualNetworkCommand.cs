@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
-using VirtualNetworks.Engine;
 using VirtualNetworks.Planning;
 
 namespace VirtualNetworks.Commands
@@ -41,15 +40,12 @@ namespace VirtualNetworks.Commands
 
         protected override void ProcessRecord()
         {
-            var service = GetService(ComputerName);
-            Snapshot? snapshot = null;
-            if (!TryItem(() => snapshot = service.Observe(CancellationToken))) return;
+            if (!TryObserve(ComputerName, out var service, out var snapshot)) return;
 
             var names = InputObject != null ? InputObject.Where(n => n != null).Select(n => n.Name) : Name;
             // Objects from the pipeline are looked up again by name: their literal names must still exist.
-            var networks = SelectByName(snapshot!.Networks, n => n.Name,
-                InputObject != null ? names?.Select(WildcardPattern.Escape) : names,
-                n => service.RequireNetwork(snapshot, n));
+            var networks = SelectByName(ObservedKinds.Networks, service, snapshot,
+                InputObject != null ? names?.Select(WildcardPattern.Escape) : names);
 
             bool whatIf = WhatIfRequested();
             var chosen = new List<VirtualNetwork>();

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VirtualNetworks.Engine;
 using VirtualNetworks.Topology;
 
 namespace VirtualNetworks.Commands
@@ -6,39 +7,23 @@ namespace VirtualNetworks.Commands
     /// <summary>Set-VirtualLink: changes the bandwidth limit of live links in place.</summary>
     [Cmdlet(VerbsCommon.Set, "VirtualLink", DefaultParameterSetName = ByNameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(VirtualLink))]
-    public sealed class SetVirtualLinkCommand : VirtualNetworkCommandBase
+    public sealed class SetVirtualLinkCommand : LinkCommandBase
     {
-        [Parameter(ParameterSetName = ByNameSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        [SupportsWildcards]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(LinkNameCompleter))]
-        public string[]? Name { get; set; }
-
-        [Parameter(ParameterSetName = ByInputObjectSet, Mandatory = true, ValueFromPipeline = true)]
-        [ValidateNotNull]
-        public VirtualLink[]? InputObject { get; set; }
-
         [Parameter(Mandatory = true)]
         [AllowNull]
         [BandwidthTransformation]
         public long? MaximumBandwidth { get; set; }
 
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        public string[]? ComputerName { get; set; }
-
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessLink(VirtualNetworkService service, VirtualLink link)
         {
             long? limit = MaximumBandwidth == 0 ? null : MaximumBandwidth;
             string action = limit == null ? "Remove the bandwidth limit" : "Set the maximum bandwidth to " + Bandwidth.Format(limit);
-            ForEachLink(Name, InputObject, ComputerName, (service, link) =>
-            {
-                if (!ShouldProcess(link.Name, action)) return;
-                var changed = service.SetLinkBandwidth(link.Name, limit, CancellationToken);
-                if (PassThru) WriteObject(changed);
-            });
+            if (!ShouldProcess(link.Name, action)) return;
+            var changed = service.SetLinkBandwidth(link.Name, limit, CancellationToken);
+            if (PassThru) WriteObject(changed);
         }
     }
 }

@@ -1,34 +1,16 @@
 using System.Management.Automation;
+using VirtualNetworks.Engine;
 
 namespace VirtualNetworks.Commands
 {
     /// <summary>Start-VirtualRouter: starts virtual routers (boots their VMs).</summary>
     [Cmdlet(VerbsLifecycle.Start, "VirtualRouter", DefaultParameterSetName = ByNameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(VirtualRouter))]
-    public sealed class StartVirtualRouterCommand : VirtualNetworkCommandBase
+    public sealed class StartVirtualRouterCommand : RouterCommandBase
     {
-        [Parameter(ParameterSetName = ByNameSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        [SupportsWildcards]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(RouterNameCompleter))]
-        public string[]? Name { get; set; }
+        protected override string ActionText(VirtualRouter router) => "Start virtual router";
 
-        [Parameter(ParameterSetName = ByInputObjectSet, Mandatory = true, ValueFromPipeline = true)]
-        [ValidateNotNull]
-        public VirtualRouter[]? InputObject { get; set; }
-
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        public string[]? ComputerName { get; set; }
-
-        [Parameter]
-        public SwitchParameter PassThru { get; set; }
-
-        protected override void ProcessRecord() =>
-            ForEachRouter(Name, InputObject, ComputerName, (service, router) =>
-            {
-                if (!ShouldProcess(router.Name, "Start virtual router")) return;
-                var started = service.StartRouter(router.Name, CancellationToken);
-                if (PassThru) WriteObject(started);
-            });
+        protected override VirtualRouter ChangeRouter(VirtualNetworkService service, VirtualRouter router) =>
+            service.StartRouter(router.Name, CancellationToken);
     }
 }

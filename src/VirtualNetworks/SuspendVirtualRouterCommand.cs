@@ -1,34 +1,16 @@
 using System.Management.Automation;
+using VirtualNetworks.Engine;
 
 namespace VirtualNetworks.Commands
 {
     /// <summary>Suspend-VirtualRouter: pauses running virtual routers (their memory stays in place).</summary>
     [Cmdlet(VerbsLifecycle.Suspend, "VirtualRouter", DefaultParameterSetName = ByNameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(VirtualRouter))]
-    public sealed class SuspendVirtualRouterCommand : VirtualNetworkCommandBase
+    public sealed class SuspendVirtualRouterCommand : RouterCommandBase
     {
-        [Parameter(ParameterSetName = ByNameSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        [SupportsWildcards]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(RouterNameCompleter))]
-        public string[]? Name { get; set; }
+        protected override string ActionText(VirtualRouter router) => "Suspend virtual router";
 
-        [Parameter(ParameterSetName = ByInputObjectSet, Mandatory = true, ValueFromPipeline = true)]
-        [ValidateNotNull]
-        public VirtualRouter[]? InputObject { get; set; }
-
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        public string[]? ComputerName { get; set; }
-
-        [Parameter]
-        public SwitchParameter PassThru { get; set; }
-
-        protected override void ProcessRecord() =>
-            ForEachRouter(Name, InputObject, ComputerName, (service, router) =>
-            {
-                if (!ShouldProcess(router.Name, "Suspend virtual router")) return;
-                var paused = service.SuspendRouter(router.Name, CancellationToken);
-                if (PassThru) WriteObject(paused);
-            });
+        protected override VirtualRouter ChangeRouter(VirtualNetworkService service, VirtualRouter router) =>
+            service.SuspendRouter(router.Name, CancellationToken);
     }
 }

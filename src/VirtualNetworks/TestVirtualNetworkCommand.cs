@@ -1,5 +1,3 @@
-using System;
-using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using VirtualNetworks.Engine;
@@ -14,51 +12,23 @@ namespace VirtualNetworks.Commands
     [Cmdlet(VerbsDiagnostic.Test, "VirtualNetwork")]
     [OutputType(typeof(VirtualNetworkTestReport))]
     [OutputType(typeof(bool))]
-    public sealed class TestVirtualNetworkCommand : VirtualNetworkCommandBase
+    public sealed class TestVirtualNetworkCommand : NetworkSelectionCommandBase
     {
         /// <summary>Progress activity id of Test-VirtualNetwork.</summary>
         private const int ActivityId = 14;
         private const string Activity = "Testing virtual networks";
 
-        private readonly List<string> _names = new List<string>();
-        private bool _allNetworks;
-
-        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
-        [SupportsWildcards]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(NetworkNameCompleter))]
-        public string[]? Name { get; set; }
-
         [Parameter]
         public SwitchParameter Quiet { get; set; }
 
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string[]? ComputerName { get; set; }
-
-        protected override void ProcessRecord()
-        {
-            if (Name == null || Name.Length == 0) _allNetworks = true;
-            else _names.AddRange(Name);
-        }
-
         protected override void EndRecords()
         {
-            if (!_allNetworks && _names.Count == 0) return; // the pipeline brought nothing to test
-            var service = GetService(ComputerName);
-            var snapshot = OrTerminate(() => service.Observe(CancellationToken));
-
-            List<string>? selected = null;
-            if (!_allNetworks)
+            if (NothingSelected) return; // the pipeline brought nothing to test
+            if (!ObserveSelection(out var service, out var snapshot, out var selected))
             {
-                selected = SelectByName(snapshot.Networks, n => n.Name, _names, n => service.RequireNetwork(snapshot, n))
-                    .Select(n => n.Name).ToList();
-                if (selected.Count == 0)
-                {
-                    // Nothing matched (literal names already got NetworkNotFound): nothing was shown to work.
-                    if (Quiet) WriteObject(false);
-                    return;
-                }
+                // Nothing matched (literal names already got NetworkNotFound): nothing was shown to work.
+                if (Quiet) WriteObject(false);
+                return;
             }
 
             var progress = CreateProgress(ActivityId, Activity);

@@ -10,10 +10,12 @@ using VirtualNetworks.Topology;
 namespace VirtualNetworks.Commands
 {
     /// <summary>
-    /// The one base of every VirtualNetworks cmdlet. It owns backend resolution (lazily, one engine service per set of
+    /// The root base of every VirtualNetworks cmdlet. It owns backend resolution (lazily, one engine service per set of
     /// hosts), cancellation (a token cancelled in <see cref="StopProcessing"/> and passed to every engine call), error
-    /// translation (engine exceptions to ErrorRecords with stable ids) and progress. Everything here runs on the
-    /// pipeline thread; the engine is synchronous, so no Write* call ever happens elsewhere.
+    /// translation (engine exceptions to ErrorRecords with stable ids), selection by name and progress. Everything here
+    /// runs on the pipeline thread; the engine is synchronous, so no Write* call ever happens elsewhere. Cmdlets that
+    /// share a parameter block derive from one intermediate base instead (<see cref="RouterCommandBase"/>,
+    /// <see cref="LinkCommandBase"/>, <see cref="NetworkSelectionCommandBase"/>); no chain is deeper than that.
     /// </summary>
     public abstract class VirtualNetworkCommandBase : PSCmdlet, IDisposable
     {
@@ -221,16 +223,31 @@ namespace VirtualNetworks.Commands
         // ============================================================================================ selection
 
         /// <summary>
-        /// The items whose names match <paramref name="patterns"/> (all when none), without duplicates, sorted by name. A
-        /// wildcard that matches nothing is silent; a literal that matches nothing is a non-terminating error raised by
-        /// <paramref name="requireLiteral"/> (the engine's Require* lookups).
+        /// Observes the hosts of <paramref name="computerName"/> through their engine service. False after a
+        /// non-terminating error when the observation fails; <paramref name="snapshot"/> is only set when true.
         /// </summary>
-        protected List<T> SelectByName<T>(IEnumerable<T> items, Func<T, string> nameOf, IEnumerable<string>? patterns, Func<string, T> requireLiteral)
+        protected bool TryObserve(IEnumerable<string>? computerName, out VirtualNetworkService service, out Snapshot snapshot)
         {
-            var all = items.ToList();
+            var chosen = GetService(computerName);
+            Snapshot? observed = null;
+            bool ok = TryItem(() => observed = chosen.Observe(CancellationToken));
+            service = chosen;
+            snapshot = observed!;
+            return ok;
+        }
+
+        /// <summary>
+        /// The objects of <paramref name="kind"/> whose names match <paramref name="patterns"/> (all when none), without
+        /// duplicates, sorted by name. A wildcard that matches nothing is silent; a literal that matches nothing is the
+        /// kind's non-terminating not-found error.
+        /// </summary>
+        private protected List<T> SelectByName<T>(ObservedKind<T> kind, VirtualNetworkService service, Snapshot snapshot, IEnumerable<string>? patterns)
+            where T : class
+        {
+            var all = kind.All(snapshot).ToList();
             var given = patterns?.Where(p => !string.IsNullOrEmpty(p)).ToList();
             if (given == null || given.Count == 0)
-                return all.OrderBy(nameOf, StringComparer.OrdinalIgnoreCase).ToList();
+                return all.OrderBy(kind.NameOf, StringComparer.OrdinalIgnoreCase).ToList();
 
             var picked = new Dictionary<string, T>(StringComparer.OrdinalIgnoreCase);
             foreach (var pattern in given)
@@ -238,20 +255,20 @@ namespace VirtualNetworks.Commands
                 if (WildcardPattern.ContainsWildcardCharacters(pattern))
                 {
                     var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase | WildcardOptions.CultureInvariant);
-                    foreach (var item in all.Where(i => wildcard.IsMatch(nameOf(i))))
-                        picked[nameOf(item)] = item;
+                    foreach (var item in all.Where(i => wildcard.IsMatch(kind.NameOf(i))))
+                        picked[kind.NameOf(item)] = item;
                 }
                 else
                 {
                     string literal = WildcardPattern.Unescape(pattern);
                     TryItem(() =>
                     {
-                        var item = requireLiteral(literal);
-                        picked[nameOf(item)] = item;
+                        var item = kind.Require(service, snapshot, literal);
+                        picked[kind.NameOf(item)] = item;
                     });
                 }
             }
-            return picked.Values.OrderBy(nameOf, StringComparer.OrdinalIgnoreCase).ToList();
+            return picked.Values.OrderBy(kind.NameOf, StringComparer.OrdinalIgnoreCase).ToList();
         }
 
         /// <summary>True when the name filter is empty or one of its patterns (wildcards allowed) matches.</summary>
@@ -263,51 +280,30 @@ namespace VirtualNetworks.Commands
         }
 
         /// <summary>
-        /// Calls <paramref name="action"/> for each router named by <paramref name="names"/> (wildcards allowed) or given
-        /// as <paramref name="inputObjects"/>, each freshly observed. A router that is not found, and a failing action, are
-        /// non-terminating errors; the next router still runs.
+        /// Calls <paramref name="action"/> for each object of <paramref name="kind"/> named by <paramref name="names"/>
+        /// (wildcards allowed) or given as <paramref name="inputObjects"/>, each freshly observed: a given object is looked
+        /// up again by its name, on <paramref name="computerName"/> when bound, else on the hosts
+        /// <paramref name="hostsOf"/> reads from it. An object that is not found, and a failing action, are
+        /// non-terminating errors; the next object still runs.
         /// </summary>
-        protected void ForEachRouter(string[]? names, VirtualRouter[]? inputObjects, string[]? computerName, Action<VirtualNetworkService, VirtualRouter> action)
+        private protected void ForEachSelected<T>(ObservedKind<T> kind, string[]? names, T[]? inputObjects, string[]? computerName,
+            Func<T, string[]> hostsOf, Action<VirtualNetworkService, T> action) where T : class
         {
             if (inputObjects != null)
             {
-                foreach (var given in inputObjects.Where(r => r != null))
+                foreach (var given in inputObjects.Where(o => o != null))
                 {
-                    var service = GetService(computerName ?? new[] { given.ComputerName });
-                    VirtualRouter? router = null;
-                    if (TryItem(() => router = service.RequireRouter(service.Observe(CancellationToken), given.Name)))
-                        TryItem(() => action(service, router!));
+                    var service = GetService(computerName ?? hostsOf(given));
+                    T? current = null;
+                    if (TryItem(() => current = kind.Require(service, service.Observe(CancellationToken), kind.NameOf(given))))
+                        TryItem(() => action(service, current!));
                 }
                 return;
             }
 
-            var byName = GetService(computerName);
-            Snapshot? snapshot = null;
-            if (!TryItem(() => snapshot = byName.Observe(CancellationToken))) return;
-            foreach (var router in SelectByName(snapshot!.Routers, r => r.Name, names, n => byName.RequireRouter(snapshot, n)))
-                TryItem(() => action(byName, router));
-        }
-
-        /// <summary>As <see cref="ForEachRouter"/>, for links.</summary>
-        protected void ForEachLink(string[]? names, VirtualLink[]? inputObjects, string[]? computerName, Action<VirtualNetworkService, VirtualLink> action)
-        {
-            if (inputObjects != null)
-            {
-                foreach (var given in inputObjects.Where(l => l != null))
-                {
-                    var service = GetService(computerName ?? new[] { given.FromComputerName, given.ToComputerName });
-                    VirtualLink? link = null;
-                    if (TryItem(() => link = service.RequireLink(service.Observe(CancellationToken), given.Name)))
-                        TryItem(() => action(service, link!));
-                }
-                return;
-            }
-
-            var byName = GetService(computerName);
-            Snapshot? snapshot = null;
-            if (!TryItem(() => snapshot = byName.Observe(CancellationToken))) return;
-            foreach (var link in SelectByName(snapshot!.Links, l => l.Name, names, n => byName.RequireLink(snapshot, n)))
-                TryItem(() => action(byName, link));
+            if (!TryObserve(computerName, out var byName, out var snapshot)) return;
+            foreach (var item in SelectByName(kind, byName, snapshot, names))
+                TryItem(() => action(byName, item));
         }
 
         // ============================================================================================ ShouldProcess
