@@ -410,6 +410,7 @@ namespace VirtualNetworks.Linux
             qmp.Execute("device_add", new JObject
             {
                 ["driver"] = "virtio-net-pci", ["id"] = "d" + id, ["netdev"] = "n" + id, ["mac"] = router.Macs[link.Name], ["romfile"] = "",
+                ["host_tso4"] = false, ["host_tso6"] = false, // see QemuArguments.NicOffloads
             }, null, ct);
         }
 
@@ -485,6 +486,11 @@ namespace VirtualNetworks.Linux
             if (rec.DesiredState == RouterState.Paused)
                 return new ProbeResult { Reachable = false, Detail = $"router '{rec.Name}' is paused" };
             channel.WaitReady(ReadyTimeout, cancellationToken);
+            // A router that is still booting does not answer yet: wait for the one that owns the address as well.
+            var owner = Store.ListRouters().FirstOrDefault(r => r.Configuration != null && r.Configuration.Interfaces
+                .Any(i => string.Equals(i.Address.Split('/')[0], address, StringComparison.OrdinalIgnoreCase)));
+            if (owner != null && !Is(owner.Name, rec.Name) && owner.DesiredState == RouterState.Running && Vms.GetStatus(owner.Name, cancellationToken).State == RouterState.Running)
+                Vms.Channel(owner.Name).WaitReady(ReadyTimeout, cancellationToken);
             return channel.Ping(address, 2, TimeSpan.FromSeconds(3), cancellationToken);
         }
 

@@ -183,7 +183,7 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Equal("virtserialport,bus=vnser.0,chardev=vnchan,name=vn.cmd", After(a, "-device", 1));
             Assert.Equal("name=opt/vn/config,file=/var/lib/virtualnetworks/run/r1.cfg", After(a, "-fw_cfg"));
             Assert.Equal("tap,id=vnnet0,ifname=vnt0123abcd,script=no,downscript=no", After(a, "-netdev", 0));
-            Assert.Equal("virtio-net-pci,netdev=vnnet0,mac=" + MacAddresses.ForAdapter("r1", "l1") + ",romfile=", After(a, "-device", 2));
+            Assert.Equal("virtio-net-pci,netdev=vnnet0,mac=" + MacAddresses.ForAdapter("r1", "l1") + ",romfile=," + QemuArguments.NicOffloads, After(a, "-device", 2));
             Assert.Equal("tap,id=vnnet1,ifname=vnt4567ef01,script=no,downscript=no", After(a, "-netdev", 1));
             Assert.Equal("/var/lib/virtualnetworks/run/r1.pid", After(a, "-pidfile"));
             Assert.Equal("-daemonize", a[a.Count - 1]);

@@ -82,6 +82,13 @@ namespace VirtualNetworks.Linux.Vm
         private static readonly Regex KernelWord = new Regex(@"^[\x21-\x7e]+$", RegexOptions.CultureInvariant);
 
         /// <summary>Escapes a value placed inside a QEMU option string: ',' becomes ",,".</summary>
+        /// <summary>
+        /// The guest segments its own TCP (no TSO towards the host), so every packet reaching a link's tbf shaper is at
+        /// most one frame. With host TSO a queued 64 KB super-packet can exceed the burst of a lowered rate and then
+        /// block the queue for good (seen when lowering a limit under load).
+        /// </summary>
+        public const string NicOffloads = "host_tso4=off,host_tso6=off";
+
         public static string EscapeOptionValue(string value) => value.Replace(",", ",,");
 
         /// <summary>Validates <paramref name="spec"/> and returns QEMU's arguments (without the executable).</summary>
@@ -144,7 +151,7 @@ namespace VirtualNetworks.Linux.Vm
                 a.Add("tap,id=" + id + ",ifname=" + ad.Tap + ",script=no,downscript=no");
                 a.Add("-device");
                 // romfile= : no PXE option ROM (faster boot, no dependency on the ipxe package).
-                a.Add("virtio-net-pci,netdev=" + id + ",mac=" + MacAddresses.Normalize(ad.Mac) + ",romfile=");
+                a.Add("virtio-net-pci,netdev=" + id + ",mac=" + MacAddresses.Normalize(ad.Mac) + ",romfile=," + NicOffloads);
             }
             a.Add("-pidfile");
             a.Add(paths.PidFile);
