@@ -122,14 +122,7 @@ namespace VirtualNetworks.Topology
                     string name = r.Name ?? "";
                     string label = Title("router", name, r.SourcePath);
 
-                    var nameError = NameRules.Check(name, "router", r.SourcePath);
-                    if (nameError != null) _errors.Add(nameError);
-                    else if (seen.TryGetValue(name, out var first))
-                        Add(ErrorIds.DuplicateName, ErrorKind.InvalidData, name, r.SourcePath,
-                            label + ": the name is already used by " + Describe("router", first.Name, first.SourcePath) +
-                            "; router names are compared case-insensitively.");
-                    else
-                        seen[name] = r;
+                    CheckUniqueName(seen, r, name, "router", label, r.SourcePath, first => (first.Name, first.SourcePath));
 
                     if (r.MemoryMB < _caps.MinMemoryMB || r.MemoryMB > _caps.MaxMemoryMB)
                         Add(ErrorIds.InvalidMemory, ErrorKind.InvalidArgument, name, Sub(r.SourcePath, "memoryMB"),
@@ -205,14 +198,7 @@ namespace VirtualNetworks.Topology
                     string name = l.Name ?? "";
                     string label = Title("link", name, l.SourcePath);
 
-                    var nameError = NameRules.Check(name, "link", l.SourcePath);
-                    if (nameError != null) _errors.Add(nameError);
-                    else if (seen.TryGetValue(name, out var first))
-                        Add(ErrorIds.DuplicateName, ErrorKind.InvalidData, name, l.SourcePath,
-                            label + ": the name is already used by " + Describe("link", first.Name, first.SourcePath) +
-                            "; link names are compared case-insensitively.");
-                    else
-                        seen[name] = l;
+                    CheckUniqueName(seen, l, name, "link", label, l.SourcePath, first => (first.Name, first.SourcePath));
 
                     bool fromOk = CheckEnd(l, name, label, l.From, "from");
                     bool toOk = CheckEnd(l, name, label, l.To, "to");
@@ -398,6 +384,23 @@ namespace VirtualNetworks.Topology
             }
 
             // ---- helpers -------------------------------------------------------------------------------------------
+
+            /// <summary>Checks a router's or link's name (NameRules) and that no earlier one has it (case-insensitive).</summary>
+            private void CheckUniqueName<T>(Dictionary<string, T> seen, T item, string name, string what, string label, string? path,
+                Func<T, (string? Name, string? Path)> describe)
+            {
+                var nameError = NameRules.Check(name, what, path);
+                if (nameError != null) _errors.Add(nameError);
+                else if (seen.TryGetValue(name, out var first))
+                {
+                    var (firstName, firstPath) = describe(first);
+                    Add(ErrorIds.DuplicateName, ErrorKind.InvalidData, name, path,
+                        label + ": the name is already used by " + Describe(what, firstName, firstPath) +
+                        "; " + what + " names are compared case-insensitively.");
+                }
+                else
+                    seen[name] = item;
+            }
 
             private void Add(string id, ErrorKind kind, string target, string? path, string message) =>
                 _errors.Add(new TopologyError(id, kind, target, message, path));
