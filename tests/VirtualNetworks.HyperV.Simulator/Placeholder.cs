@@ -1,0 +1,1 @@
+namespace VirtualNetworks.HyperV.Simulator { internal static class Placeholder { } }
