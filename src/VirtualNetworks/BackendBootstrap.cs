@@ -10,6 +10,13 @@ namespace VirtualNetworks.Commands
     {
         private static int _registered;
 
+        /// <summary>Kind name of the Hyper-V backend (selected by -CimSession, and the default on Windows).</summary>
+        public const string HyperVKind = "HyperV";
+        /// <summary>Backend option carrying the -CimSession objects (read by the Hyper-V gateway only).</summary>
+        public const string CimSessionOption = "CimSession";
+        /// <summary>Backend option carrying -Credential as a System.Net.NetworkCredential.</summary>
+        public const string CredentialOption = "Credential";
+
         public static void EnsureRegistered()
         {
             if (Interlocked.Exchange(ref _registered, 1) == 1) return;

@@ -28,6 +28,21 @@ namespace VirtualNetworks.Commands
         private readonly Dictionary<string, VirtualNetworkService> _services = new Dictionary<string, VirtualNetworkService>(StringComparer.Ordinal);
         private bool _disposed;
 
+        /// <summary>
+        /// CIM sessions to Hyper-V hosts (objects from New-CimSession). Their hosts join -ComputerName, the sessions are used
+        /// as they are (authentication included) and never closed by the module. Binding it selects the Hyper-V backend.
+        /// Typed as object so that no Microsoft.Management.Infrastructure type reaches the cmdlet layer; each element is
+        /// checked to be a CimSession before anything is contacted.
+        /// </summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public object[]? CimSession { get; set; }
+
+        /// <summary>The account used to reach remote Hyper-V hosts over WS-Man (Negotiate: Kerberos, else NTLM).</summary>
+        [Parameter]
+        [Credential]
+        public PSCredential? Credential { get; set; }
+
         /// <summary>Cancelled when the user presses Ctrl+C or the pipeline is stopped; pass it to every engine call.</summary>
         protected CancellationToken CancellationToken => _cancellation.Token;
 
@@ -39,7 +54,9 @@ namespace VirtualNetworks.Commands
         /// </summary>
         protected VirtualNetworkService GetService(IEnumerable<string>? computerName)
         {
+            var sessions = SessionObjects();
             var hosts = (computerName ?? Enumerable.Empty<string>())
+                .Concat(sessions.Select(SessionComputerName))
                 .Where(h => !string.IsNullOrWhiteSpace(h)).Select(h => h.Trim())
                 .Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
             var canonical = hosts.Select(h => HostNames.Canonical(h).ToUpperInvariant()).Distinct().OrderBy(h => h, StringComparer.Ordinal).ToArray();
@@ -52,7 +69,14 @@ namespace VirtualNetworks.Commands
             try
             {
                 BackendBootstrap.EnsureRegistered();
-                var backend = BackendRegistry.Resolve(new BackendRequest { ComputerName = hosts, Kind = null });
+                var request = new BackendRequest { ComputerName = hosts, Kind = sessions.Count > 0 ? BackendBootstrap.HyperVKind : null };
+                if (sessions.Count > 0) request.Options[BackendBootstrap.CimSessionOption] = sessions.ToArray();
+                if (Credential != null && Credential != PSCredential.Empty)
+                    request.Options[BackendBootstrap.CredentialOption] = Credential.GetNetworkCredential();
+                var backend = BackendRegistry.Resolve(request);
+                if (!string.Equals(backend.Kind, BackendBootstrap.HyperVKind, StringComparison.OrdinalIgnoreCase) &&
+                    request.Options.ContainsKey(BackendBootstrap.CredentialOption))
+                    WriteWarning("-Credential applies to Hyper-V hosts only; the " + backend.Kind + " backend ignores it.");
                 service = new VirtualNetworkService(backend);
             }
             catch (VirtualNetworksException ex)
@@ -62,6 +86,34 @@ namespace VirtualNetworks.Commands
             }
             _services[key] = service;
             return service;
+        }
+
+        /// <summary>
+        /// The -CimSession objects, unwrapped. Anything that is not a Microsoft.Management.Infrastructure.CimSession is a
+        /// terminating InvalidArgument error, raised before any host is contacted.
+        /// </summary>
+        private List<object> SessionObjects()
+        {
+            var result = new List<object>();
+            foreach (var item in CimSession ?? Array.Empty<object>())
+            {
+                object? value = item is PSObject pso ? pso.BaseObject : item;
+                if (value == null) continue;
+                if (!string.Equals(value.GetType().FullName, "Microsoft.Management.Infrastructure.CimSession", StringComparison.Ordinal))
+                {
+                    var ex = new VirtualNetworksException(ErrorIds.CimSessionInvalid, ErrorKind.InvalidArgument, value.ToString(),
+                        "-CimSession takes sessions created by New-CimSession; '" + value + "' is a " + value.GetType().FullName + ".");
+                    ThrowTerminatingError(ToErrorRecord(ex));
+                }
+                result.Add(value);
+            }
+            return result;
+        }
+
+        private static string SessionComputerName(object session)
+        {
+            var name = PSObject.AsPSObject(session).Properties["ComputerName"]?.Value as string;
+            return string.IsNullOrWhiteSpace(name) ? "" : name!;
         }
 
         // ============================================================================================ lifecycle

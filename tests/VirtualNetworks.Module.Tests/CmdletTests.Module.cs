@@ -222,6 +222,40 @@ namespace VirtualNetworks.Module.Tests
             foreach (var t in outputTypes) Assert.Contains(t!.FullName!, checkedViews);
         }
 
+        [Theory]
+        [MemberData(nameof(Cmdlets))]
+        public void EveryCmdlet_TakesCimSessionAndCredential_InEveryParameterSet(string name)
+        {
+            var info = CommandOf(name);
+            foreach (var p in new[] { "CimSession", "Credential" })
+            {
+                Assert.True(info.Parameters.ContainsKey(p), name + " lacks -" + p);
+                Assert.Contains("__AllParameterSets", info.Parameters[p].ParameterSets.Keys);
+            }
+        }
+
+        [Fact]
+        public void CimSession_ThatIsNotASession_IsRefusedBeforeAnyBackendIsResolved()
+        {
+            var r = Run("Get-VirtualRouter -CimSession 'HV01'");
+            Assert.Equal(Fqid(ErrorIds.CimSessionInvalid, "GetVirtualRouterCommand"), r.TerminatingErrorId);
+            Assert.Contains("New-CimSession", r.TerminatingException!.Message);
+            Assert.Equal(0, ResolveCount);
+        }
+
+        [Fact]
+        public void Credential_ReachesTheBackendAsANetworkCredential_AndANonHyperVBackendWarns()
+        {
+            var r = Run("$c = [pscredential]::new('LAB\\ops', [System.Net.NetworkCredential]::new('', 'p@ss').SecurePassword); Get-VirtualRouter -Credential $c");
+            Assert.False(r.HadTerminatingError, r.Describe());
+            var request = Assert.Single(Requests);
+            var credential = Assert.IsType<System.Net.NetworkCredential>(request.Options["Credential"]);
+            Assert.Equal("ops", credential.UserName);
+            Assert.Equal("LAB", credential.Domain);
+            Assert.Equal("p@ss", credential.Password);
+            Assert.Contains(r.Warnings, w => w.Message.Contains("-Credential applies to Hyper-V hosts only"));
+        }
+
         private CmdletInfo CommandOf(string name)
         {
             var r = RunOk("Get-Command -Name " + name + " -Module VirtualNetworks");

@@ -48,6 +48,8 @@ namespace VirtualNetworks
         public const string LinkAlreadyExists = "LinkAlreadyExists";
         public const string BackendNotAvailable = "BackendNotAvailable";
         public const string UnknownBackendKind = "UnknownBackendKind";
+        /// <summary>-CimSession was given something other than a CimSession.</summary>
+        public const string CimSessionInvalid = "CimSessionInvalid";
         public const string OperationNotSupported = "OperationNotSupported";
         public const string InvalidStateTransition = "InvalidStateTransition";
         public const string BackendOperationFailed = "BackendOperationFailed";
