@@ -1,0 +1,224 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using VirtualNetworks.Backends;
+using VirtualNetworks.HyperV.Cim;
+using VirtualNetworks.Topology;
+
+namespace VirtualNetworks.HyperV
+{
+    public sealed partial class HyperVBackend
+    {
+        public const int FirstVlan = 2;
+        public const int LastVlan = 4094;
+
+        /// <summary>Bits/s rounded down to a multiple of 8 (at least 8), as Hyper-V applies it.</summary>
+        public static long EffectiveBandwidth(long bitsPerSecond) => Math.Max(8, bitsPerSecond / 8 * 8);
+
+        // ================================================================================================ links
+
+        public void CreateLink(LinkSpec spec, CancellationToken cancellationToken)
+        {
+            if (spec == null) throw new ArgumentNullException(nameof(spec));
+            NameRules.Ensure(spec.Name, "link");
+            var ct = cancellationToken;
+            var operation = $"Creating link '{spec.Name}'";
+            var a = FindRouter(spec.From, operation, ct)!.Value;
+            var b = FindRouter(spec.To, operation, ct)!.Value;
+            if (!Same(a.Host.Name, b.Host.Name))
+                throw HyperVErrors.Error(HyperVErrorIds.CrossHostLink, ErrorKind.NotImplemented, spec.Name,
+                    $"{operation}: '{spec.From}' is on {a.Host.Name} and '{spec.To}' on {b.Host.Name}; links across Hyper-V hosts are not supported yet (a later issue: VLAN over an external switch).",
+                    "Place both routers on the same host.");
+            var host = a.Host;
+            var op = host.Op(operation, spec.Name);
+            lock (host.Gate)
+            {
+                var snap = HostSnapshot.Read(host, op, null, ct);
+                if (CompleteLinks(snap).Any(l => Same(l.Name, spec.Name)))
+                    throw op.Fail(ErrorIds.LinkAlreadyExists, ErrorKind.ResourceExists, $"a virtual link named '{spec.Name}' already exists.");
+                var routers = snap.RoutersByName();
+                VmRecord Router(string name) => routers.TryGetValue(name, out var l) && l.Count == 1 ? l[0]
+                    : throw op.Fail(ErrorIds.RouterNotFound, ErrorKind.ObjectNotFound, $"router '{name}' is not a complete, unique router on this host.");
+                var from = Router(spec.From);
+                var to = Router(spec.To);
+                var leftovers = snap.Vms.SelectMany(v => v.Nics.Where(n => Same(n.Link, spec.Name)).Select(n => (v, n))).ToList();
+                // Checks before any change: VLAN clash, adapter limit, switch ownership.
+                var used = new HashSet<int>(snap.Vms.SelectMany(v => v.Nics).Where(n => !Same(n.Link, spec.Name) && n.AccessVlan.HasValue).Select(n => n.AccessVlan!.Value));
+                int vlan;
+                if (spec.VlanId.HasValue)
+                {
+                    vlan = spec.VlanId.Value;
+                    if (vlan < 1 || vlan > LastVlan)
+                        throw op.Fail(ErrorIds.InvalidVlanId, ErrorKind.InvalidArgument, $"VLAN {vlan} is outside 1..{LastVlan}.");
+                    if (used.Contains(vlan))
+                    {
+                        var owner = snap.Vms.SelectMany(v => v.Nics).First(n => n.AccessVlan == vlan && !Same(n.Link, spec.Name)).Link;
+                        throw op.Fail(HyperVErrorIds.VlanInUse, ErrorKind.ResourceExists, $"VLAN {vlan} is already used by link '{owner}' on the fabric switch.",
+                            "Choose another vlanId, or leave it out to have one allocated.");
+                    }
+                }
+                else
+                {
+                    vlan = Enumerable.Range(FirstVlan, LastVlan - FirstVlan + 1).FirstOrDefault(v => !used.Contains(v));
+                    if (vlan == 0) throw op.Fail(HyperVErrorIds.VlanExhausted, ErrorKind.LimitsExceeded, $"all VLAN ids {FirstVlan}..{LastVlan} of the fabric switch are in use.");
+                }
+                foreach (var r in new[] { from, to })
+                    if (r.Nics.Count(n => !Same(n.Link, spec.Name)) >= MaxAdapters)
+                        throw op.Fail(ErrorIds.AdapterLimitExceeded, ErrorKind.LimitsExceeded, $"router '{r.Marker.Router}' already has {MaxAdapters} adapters.");
+                if (snap.FabricGuid != null && !snap.FabricOwned)
+                    throw op.Fail(HyperVErrorIds.SwitchNotOwned, ErrorKind.ResourceExists,
+                        $"a switch named '{Options.SwitchName}' exists but was not created by the module (its Notes lack the marker); it is never used.",
+                        "Set the Hyper-V backend option SwitchName to another name.");
+
+                foreach (var (_, nic) in leftovers) RemoveNic(host, op, nic, $"RemoveResourceSettings (leftover adapter of link '{spec.Name}')", ct);
+                var switchGuid = snap.FabricGuid ?? CreateFabric(host, op, ct);
+                var switchPath = host.SwitchRef(switchGuid).ToPath();
+                long? limit = Planning.Planner.Normalize(spec.MaximumBandwidth) is long l ? EffectiveBandwidth(l) : (long?)null;
+                AddEnd(host, op, from, spec, true, switchPath, vlan, limit, ct);
+                AddEnd(host, op, to, spec, false, switchPath, vlan, limit, ct);
+            }
+        }
+
+        private static void AddEnd(HyperVHost host, HostOp op, VmRecord vm, LinkSpec spec, bool isFrom, string switchPath, int vlan, long? limit, CancellationToken ct)
+        {
+            string who = $"router '{vm.Marker.Router}'";
+            var vssdRef = host.ById("Msvm_VirtualSystemSettingData", vm.VssdInstanceId);
+            var nic = host.Template(op, "Msvm_SyntheticEthernetPortSettingData", "Microsoft:Hyper-V:Synthetic Ethernet Port", ct)
+                .Set("ElementName", CimDataType.String, false, HyperVNames.NicName(spec.Name))
+                .Set("Address", CimDataType.String, false, HyperVNames.Mac(spec.Name, spec.From, spec.To, isFrom))
+                .Set("StaticMacAddress", CimDataType.Boolean, false, true)
+                .Set("VirtualSystemIdentifiers", CimDataType.String, true, new[] { Guid.NewGuid().ToString("B") });
+            var nicRef = host.AddResource(op, $"AddResourceSettings (network adapter on {who})", vssdRef, nic, ct);
+            var epasd = host.Template(op, "Msvm_EthernetPortAllocationSettingData", "Microsoft:Hyper-V:Ethernet Connection", ct)
+                .Set("Parent", CimDataType.String, false, nicRef.WithHost(host.PathHost).ToPath())
+                .Set("HostResource", CimDataType.String, true, new[] { switchPath })
+                .Set("ElementName", CimDataType.String, false, HyperVNames.NicName(spec.Name));
+            var epasdRef = host.AddResource(op, $"AddResourceSettings (switch connection on {who})", vssdRef, epasd, ct);
+            var features = new List<string> { CimXml.Write(VlanFeature(vlan)) };
+            if (limit.HasValue) features.Add(CimXml.Write(BandwidthFeature(limit.Value)));
+            host.Invoke(op, $"AddFeatureSettings (VLAN {vlan}{(limit.HasValue ? ", bandwidth" : "")} on {who})", host.Vsms(op, ct), "AddFeatureSettings", ct, new[]
+            {
+                CimMethodParameter.Reference("AffectedConfiguration", epasdRef),
+                CimMethodParameter.Strings("FeatureSettings", features),
+            });
+        }
+
+        private static CimObject VlanFeature(int vlan) => new CimObject("Msvm_EthernetSwitchPortVlanSettingData")
+            .Set("OperationMode", CimDataType.UInt32, false, 1U)
+            .Set("AccessVlanId", CimDataType.UInt16, false, (ushort)vlan);
+
+        private static CimObject BandwidthFeature(long limit) => new CimObject("Msvm_EthernetSwitchPortBandwidthSettingData")
+            .Set("Limit", CimDataType.UInt64, false, (ulong)limit);
+
+        private string CreateFabric(HyperVHost host, HostOp op, CancellationToken ct)
+        {
+            var settings = new CimObject("Msvm_VirtualEthernetSwitchSettingData")
+                .Set("ElementName", CimDataType.String, false, Options.SwitchName)
+                .Set("Notes", CimDataType.String, true, HyperVNames.FabricNotes());
+            var r = host.Invoke(op, $"DefineSystem (fabric switch '{Options.SwitchName}')", host.SwitchService(op, ct), "DefineSystem", ct, new[]
+            {
+                CimMethodParameter.String("SystemSettings", CimXml.Write(settings)),
+            });
+            var sw = host.Resulting(op, "DefineSystem (fabric switch)", r, "ResultingSystem", "Msvm_VirtualEthernetSwitch", ct);
+            return sw.Key("Name") ?? throw op.Fail(HyperVErrorIds.MethodFailed, ErrorKind.InvalidResult, "DefineSystem returned a switch without a Name.");
+        }
+
+        public void RemoveLink(string name, CancellationToken cancellationToken)
+        {
+            var ct = cancellationToken;
+            foreach (var h in KnownHosts())
+            {
+                var host = Host(h);
+                var op = host.Op($"Removing link '{name}'", name);
+                lock (host.Gate)
+                {
+                    var snap = HostSnapshot.Read(host, op, null, ct);
+                    foreach (var vm in snap.Vms)
+                        foreach (var nic in vm.Nics.Where(n => Same(n.Link, name)))
+                            RemoveNic(host, op, nic, $"RemoveResourceSettings (adapter on router '{vm.Marker.Router}')", ct);
+                }
+            }
+        }
+
+        /// <summary>Removes and re-adds the bandwidth feature on both ends (pitfall 5), then re-reads to confirm.</summary>
+        public void SetLinkBandwidth(string name, long? bitsPerSecond, CancellationToken cancellationToken)
+        {
+            var ct = cancellationToken;
+            long? limit = Planning.Planner.Normalize(bitsPerSecond) is long l ? EffectiveBandwidth(l) : (long?)null;
+            foreach (var h in KnownHosts())
+            {
+                var host = Host(h);
+                var op = host.Op($"Changing the bandwidth of link '{name}' to {Bandwidth.Format(limit)}", name);
+                lock (host.Gate)
+                {
+                    var snap = HostSnapshot.Read(host, op, null, ct);
+                    if (!CompleteLinks(snap).Any(x => Same(x.Name, name))) continue;
+                    var ends = snap.RoutersByName().Values.Where(v => v.Count == 1).Select(v => v[0])
+                        .SelectMany(v => v.Nics.Where(n => Same(n.Link, name)).Select(n => (v, n))).ToList();
+                    foreach (var (vm, nic) in ends)
+                    {
+                        string who = $"router '{vm.Marker.Router}'";
+                        if (nic.BandwidthInstanceId != null)
+                            host.Invoke(op, $"RemoveFeatureSettings (bandwidth on {who})", host.Vsms(op, ct), "RemoveFeatureSettings", ct, new[]
+                            {
+                                CimMethodParameter.References("FeatureSettings", new[] { host.ById("Msvm_EthernetSwitchPortBandwidthSettingData", nic.BandwidthInstanceId) }),
+                            });
+                        if (limit.HasValue)
+                            host.Invoke(op, $"AddFeatureSettings (bandwidth on {who})", host.Vsms(op, ct), "AddFeatureSettings", ct, new[]
+                            {
+                                CimMethodParameter.Reference("AffectedConfiguration", host.ById("Msvm_EthernetPortAllocationSettingData", nic.EpasdInstanceId!)),
+                                CimMethodParameter.Strings("FeatureSettings", new[] { CimXml.Write(BandwidthFeature(limit.Value)) }),
+                            });
+                    }
+                    var check = CompleteLinks(HostSnapshot.Read(host, op, null, ct)).FirstOrDefault(x => Same(x.Name, name));
+                    if (check == null || check.MaximumBandwidth != limit || check.Status != null)
+                        throw op.Fail(HyperVErrorIds.BandwidthNotApplied, ErrorKind.InvalidResult,
+                            $"after the change the link reads {(check == null ? "as missing" : Bandwidth.Format(check.MaximumBandwidth) + (check.Status != null ? " (" + check.Status + ")" : ""))}, not {Bandwidth.Format(limit)}.",
+                            "Run Set-VirtualLink again.");
+                    return;
+                }
+            }
+            throw HyperVErrors.Error(ErrorIds.LinkNotFound, ErrorKind.ObjectNotFound, name, $"No virtual link named '{name}' exists.");
+        }
+
+        // ================================================================================================ preflight
+
+        public void EnsureReady(TopologySpec desired, CancellationToken cancellationToken)
+        {
+            var missing = new List<string>();
+            var ct = cancellationToken;
+            var byHost = desired.Routers.GroupBy(r => HostNames.Canonical(r.Host), StringComparer.OrdinalIgnoreCase);
+            foreach (var g in byHost)
+            {
+                HyperVHost host;
+                try
+                {
+                    host = Host(g.Key);
+                    host.Vsms(host.Op("Checking host " + g.Key, g.Key), ct);
+                }
+                catch (VirtualNetworksException ex) when (ex.Kind != ErrorKind.OperationStopped)
+                {
+                    if (g.Count() == desired.Routers.Count && desired.Routers.Count > 0) throw;
+                    missing.Add(ex.Message);
+                    continue;
+                }
+                foreach (var image in g.Select(r => r.Image).Distinct(StringComparer.OrdinalIgnoreCase))
+                {
+                    var path = ResolveImage(image);
+                    if (path == null) missing.Add($"image '{image}' on {g.Key}: a bare name needs the backend option ImagePath");
+                    else if (!ImageExists(host, host.Op("Checking image " + image, image), image, ct)) missing.Add($"image '{path}' on {g.Key}");
+                }
+            }
+            var hostOf = desired.Routers.ToDictionary(r => r.Name, r => HostNames.Canonical(r.Host), StringComparer.OrdinalIgnoreCase);
+            foreach (var l in desired.Links)
+                if (hostOf.TryGetValue(l.From, out var hf) && hostOf.TryGetValue(l.To, out var ht) && !Same(hf, ht))
+                    missing.Add($"link '{l.Name}' joins {hf} and {ht}: links across Hyper-V hosts are not supported yet");
+            if (missing.Count > 0)
+                throw HyperVErrors.Error(ErrorIds.BackendNotAvailable, ErrorKind.NotInstalled, KindName,
+                    "The Hyper-V backend cannot build this topology: " + string.Join("; ", missing) + ".",
+                    "Copy the router image to every host (option ImagePath) and keep each link's routers on one host.");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using VirtualNetworks.Backends;
+using VirtualNetworks.HyperV.Cim;
+
+namespace VirtualNetworks.HyperV
+{
+    public sealed partial class HyperVBackend
+    {
+        /// <summary>Orphan names: "vm:&lt;guid&gt;" (kind Process: a VM), "nic:&lt;InstanceID&gt;" and "switch:&lt;guid&gt;" (kind Interface).</summary>
+        public const string VmOrphanPrefix = "vm:", NicOrphanPrefix = "nic:", SwitchOrphanPrefix = "switch:";
+
+        public IReadOnlyList<OrphanResource> FindOrphans(bool includeOwned, CancellationToken cancellationToken)
+        {
+            var result = new List<OrphanResource>();
+            foreach (var h in KnownHosts())
+            {
+                var host = Host(h);
+                var snap = HostSnapshot.Read(host, host.Op("Looking for leftovers", h), null, cancellationToken);
+                var complete = new HashSet<string>(CompleteLinks(snap).Select(l => l.Name), StringComparer.OrdinalIgnoreCase);
+                var unique = snap.RoutersByName().Where(k => k.Value.Count == 1).Select(k => k.Value[0]).ToList();
+                foreach (var vm in snap.Vms)
+                {
+                    bool consistent = vm.Complete && unique.Contains(vm);
+                    if (consistent && !includeOwned) continue;
+                    result.Add(new OrphanResource
+                    {
+                        Kind = OrphanKind.Process,
+                        Name = VmOrphanPrefix + vm.Guid,
+                        Owner = vm.Marker.Router,
+                        ComputerName = host.Name,
+                        Reason = !vm.Complete ? "half-built router VM (no disk attached): a creation was interrupted"
+                            : !consistent ? "another VM carries the marker of the same router" : "owned router VM (full reset)",
+                    });
+                }
+                foreach (var vm in unique)
+                    foreach (var nic in vm.Nics.Where(n => includeOwned ? false : !complete.Contains(n.Link)))
+                        result.Add(new OrphanResource
+                        {
+                            Kind = OrphanKind.Interface,
+                            Name = NicOrphanPrefix + nic.InstanceId,
+                            Owner = nic.Link,
+                            ComputerName = host.Name,
+                            Reason = $"adapter of link '{nic.Link}' on router '{vm.Marker.Router}' without a complete peer end",
+                        });
+                if (snap.FabricGuid != null && snap.FabricOwned && (includeOwned || snap.Vms.Count == 0))
+                    result.Add(new OrphanResource
+                    {
+                        Kind = OrphanKind.Interface,
+                        Name = SwitchOrphanPrefix + snap.FabricGuid,
+                        Owner = Options.SwitchName,
+                        ComputerName = host.Name,
+                        Reason = includeOwned && snap.Vms.Count > 0 ? "the fabric switch (full reset)" : "the fabric switch serves no owned router",
+                    });
+            }
+            return result;
+        }
+
+        public void RemoveOrphan(OrphanResource resource, CancellationToken cancellationToken)
+        {
+            if (resource == null) throw new ArgumentNullException(nameof(resource));
+            var ct = cancellationToken;
+            var host = Host(resource.ComputerName);
+            var op = host.Op($"Removing leftover {resource.Name}", resource.Name);
+            lock (host.Gate)
+            {
+                var snap = HostSnapshot.Read(host, op, null, ct);
+                if (resource.Name.StartsWith(VmOrphanPrefix, StringComparison.Ordinal))
+                {
+                    var guid = resource.Name.Substring(VmOrphanPrefix.Length);
+                    var vm = snap.Vms.FirstOrDefault(v => Same(v.Guid, guid));
+                    if (vm == null) return; // gone, or no longer marked: never touched
+                    if (snap.Vms.Any(v => v != vm && Same(v.Marker.Router, vm.Marker.Router)))
+                    {
+                        var links = new HashSet<string>(vm.Nics.Select(n => n.Link), StringComparer.OrdinalIgnoreCase);
+                        foreach (var n in vm.Nics) RemoveNic(host, op, n, "RemoveResourceSettings (adapter of the leftover VM)", ct);
+                    }
+                    RemoveVm(host, op, vm, ct);
+                }
+                else if (resource.Name.StartsWith(NicOrphanPrefix, StringComparison.Ordinal))
+                {
+                    var id = resource.Name.Substring(NicOrphanPrefix.Length);
+                    var nic = snap.Vms.SelectMany(v => v.Nics).FirstOrDefault(n => string.Equals(n.InstanceId, id, StringComparison.OrdinalIgnoreCase));
+                    if (nic != null) RemoveNic(host, op, nic, $"RemoveResourceSettings (leftover adapter of link '{nic.Link}')", ct);
+                }
+                else if (resource.Name.StartsWith(SwitchOrphanPrefix, StringComparison.Ordinal))
+                {
+                    var guid = resource.Name.Substring(SwitchOrphanPrefix.Length);
+                    if (!snap.FabricOwned || !Same(snap.FabricGuid, guid)) return;
+                    host.Invoke(op, "DestroySystem (fabric switch)", host.SwitchService(op, ct), "DestroySystem", ct, new[]
+                    {
+                        CimMethodParameter.Reference("AffectedSystem", host.SwitchRef(guid)),
+                    });
+                }
+                else
+                    throw op.Fail(HyperVErrorIds.OrphanChanged, ErrorKind.InvalidArgument, $"'{resource.Name}' is not a Hyper-V backend resource name.");
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using VirtualNetworks.HyperV.Cim;
+
+namespace VirtualNetworks.HyperV
+{
+    /// <summary>
+    /// Options of the Hyper-V backend, read by name from <see cref="Backends.BackendRequest.Options"/>
+    /// (docs/hyperv-backend.md §1): SwitchName, VirtualHardDiskPath, ImagePath, JobTimeout, ShutdownTimeout, ProbeTimeout.
+    /// Credentials and CIM session options belong to the connector and are passed through untouched.
+    /// </summary>
+    public sealed class HyperVBackendOptions
+    {
+        public const string SwitchNameOption = "SwitchName";
+        public const string VirtualHardDiskPathOption = "VirtualHardDiskPath";
+        public const string ImagePathOption = "ImagePath";
+        public const string JobTimeoutOption = "JobTimeout";
+        public const string ShutdownTimeoutOption = "ShutdownTimeout";
+        public const string ProbeTimeoutOption = "ProbeTimeout";
+
+        /// <summary>ElementName of the private fabric switch (default VirtualNetworks-Fabric).</summary>
+        public string SwitchName { get; set; } = HyperVNames.DefaultSwitchName;
+        /// <summary>Directory of the differencing disks; null = &lt;host DefaultVirtualHardDiskPath&gt;\VirtualNetworks.</summary>
+        public string? VirtualHardDiskPath { get; set; }
+        /// <summary>Directory where a bare image name is looked up as &lt;ImagePath&gt;\&lt;name&gt;.vhdx.</summary>
+        public string? ImagePath { get; set; }
+        /// <summary>Longest wait for one Hyper-V job (default 10 minutes).</summary>
+        public TimeSpan JobTimeout { get; set; } = TimeSpan.FromMinutes(10);
+        /// <summary>Longest wait for a graceful guest shutdown (default 2 minutes).</summary>
+        public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromMinutes(2);
+        /// <summary>Longest wait for a probe answer from the guest agent (default 10 s).</summary>
+        public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+        /// <summary>Longest wait for EnabledState to reach a requested state after the job ended (default 60 s).</summary>
+        public TimeSpan StateTimeout { get; set; } = TimeSpan.FromSeconds(60);
+        /// <summary>Poll interval for state, shutdown and probe waits.</summary>
+        public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
+        internal CimJobPolicy JobPolicy => new CimJobPolicy { Timeout = JobTimeout };
+
+        /// <summary>Reads the options from a request's option bag; unknown names are left to the connector.</summary>
+        public static HyperVBackendOptions From(IDictionary<string, object?>? bag)
+        {
+            var o = new HyperVBackendOptions();
+            if (bag == null) return o;
+            string? S(string name) => bag.TryGetValue(name, out var v) && v != null ? Convert.ToString(v, CultureInfo.InvariantCulture) : null;
+            if (!string.IsNullOrWhiteSpace(S(SwitchNameOption))) o.SwitchName = S(SwitchNameOption)!.Trim();
+            if (!string.IsNullOrWhiteSpace(S(VirtualHardDiskPathOption))) o.VirtualHardDiskPath = S(VirtualHardDiskPathOption)!.Trim();
+            if (!string.IsNullOrWhiteSpace(S(ImagePathOption))) o.ImagePath = S(ImagePathOption)!.Trim();
+            o.JobTimeout = Duration(bag, JobTimeoutOption, o.JobTimeout);
+            o.ShutdownTimeout = Duration(bag, ShutdownTimeoutOption, o.ShutdownTimeout);
+            o.ProbeTimeout = Duration(bag, ProbeTimeoutOption, o.ProbeTimeout);
+            return o;
+        }
+
+        /// <summary>A TimeSpan, a number of seconds, or a TimeSpan text ("00:05:00").</summary>
+        private static TimeSpan Duration(IDictionary<string, object?> bag, string name, TimeSpan fallback)
+        {
+            if (!bag.TryGetValue(name, out var v) || v == null) return fallback;
+            TimeSpan? t = v switch
+            {
+                TimeSpan ts => ts,
+                int i => TimeSpan.FromSeconds(i),
+                long l => TimeSpan.FromSeconds(l),
+                double d => TimeSpan.FromSeconds(d),
+                string s when double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var sec) => TimeSpan.FromSeconds(sec),
+                string s when TimeSpan.TryParse(s, CultureInfo.InvariantCulture, out var ts2) => ts2,
+                _ => null,
+            };
+            if (t == null || t.Value <= TimeSpan.Zero)
+                throw new VirtualNetworksException(HyperVErrorIds.InvalidOption, ErrorKind.InvalidArgument, name,
+                    $"The Hyper-V backend option '{name}' must be a positive duration (seconds or a TimeSpan); got '{v}'.");
+            return t.Value;
+        }
+    }
+}

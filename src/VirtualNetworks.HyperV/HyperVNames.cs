@@ -1,0 +1,110 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace VirtualNetworks.HyperV
+{
+    /// <summary>
+    /// The fixed naming of everything the Hyper-V backend creates (docs/hyperv-backend.md §2): the ownership marker in
+    /// VM and switch Notes, NIC names, disk names and MAC addresses. Nothing without the marker is ever touched.
+    /// </summary>
+    public static class HyperVNames
+    {
+        /// <summary>First Notes line of every owned VM and switch.</summary>
+        public const string Marker = "virtualnetworks:v1";
+        public const string KindRouter = "kind=router";
+        public const string KindFabric = "kind=fabric";
+        /// <summary>Default ElementName of the fabric switch (option SwitchName).</summary>
+        public const string DefaultSwitchName = "VirtualNetworks-Fabric";
+        /// <summary>Prefix of the ElementName of a link's NIC: <c>vn:&lt;link&gt;</c>.</summary>
+        public const string NicPrefix = "vn:";
+        public const string GenerationTwo = "Microsoft:Hyper-V:SubType:2";
+        public const string Realized = "Microsoft:Hyper-V:System:Realized";
+
+        /// <summary>VM Notes of a router: marker, kind, router, image, label, family.</summary>
+        public static string[] RouterNotes(RouterSpec spec) => new[]
+        {
+            Marker, KindRouter, "router=" + spec.Name, "image=" + spec.Image, "label=" + (spec.NetworkLabel ?? ""),
+            "family=" + (spec.AddressFamily == NetworkAddressFamily.IPv6 ? "IPv6" : "IPv4"),
+        };
+
+        public static string[] FabricNotes() => new[] { Marker, KindFabric };
+
+        /// <summary>Splits Notes (a string array; a single string with line breaks is accepted too) into lines.</summary>
+        public static IReadOnlyList<string> NoteLines(IEnumerable<string> notes) =>
+            notes.SelectMany(n => (n ?? "").Split(new[] { '\r', '\n' }, StringSplitOptions.RemoveEmptyEntries)).Select(s => s.Trim()).ToList();
+
+        public static bool IsOwned(IEnumerable<string> notes) => NoteLines(notes).FirstOrDefault() == Marker;
+
+        /// <summary>The parsed router marker, or null when the notes are not an owned router's.</summary>
+        public static RouterMarker? ParseRouter(IEnumerable<string> notes)
+        {
+            var lines = NoteLines(notes);
+            if (lines.Count == 0 || lines[0] != Marker || !lines.Contains(KindRouter)) return null;
+            string? Get(string key) => lines.Where(l => l.StartsWith(key + "=", StringComparison.Ordinal)).Select(l => l.Substring(key.Length + 1)).FirstOrDefault();
+            var name = Get("router");
+            if (string.IsNullOrEmpty(name)) return null;
+            var label = Get("label");
+            return new RouterMarker
+            {
+                Router = name!,
+                Image = Get("image") ?? "",
+                Label = string.IsNullOrEmpty(label) ? null : label,
+                Family = string.Equals(Get("family"), "IPv6", StringComparison.OrdinalIgnoreCase) ? NetworkAddressFamily.IPv6 : NetworkAddressFamily.IPv4,
+            };
+        }
+
+        public static bool IsFabric(IEnumerable<string> notes)
+        {
+            var lines = NoteLines(notes);
+            return lines.Count > 0 && lines[0] == Marker && lines.Contains(KindFabric);
+        }
+
+        public static string NicName(string link) => NicPrefix + link;
+
+        public static string? LinkOfNic(string? elementName) =>
+            elementName != null && elementName.StartsWith(NicPrefix, StringComparison.Ordinal) && elementName.Length > NicPrefix.Length
+                ? elementName.Substring(NicPrefix.Length) : null;
+
+        public static string DiskFileName(string router) => router + ".vhdx";
+
+        /// <summary>
+        /// The static MAC of one end of a link, 12 hex digits without separators (Hyper-V's form) in Microsoft's
+        /// 00-15-5D OUI: 23 bits of SHA-256 over "link|from|to", the lowest bit 0 for the From end and 1 for the To end,
+        /// so the two ends of a link always differ and the inventory can tell From from To.
+        /// </summary>
+        public static string Mac(string link, string from, string to, bool isFromEnd)
+        {
+            using var sha = SHA256.Create();
+            var h = sha.ComputeHash(Encoding.UTF8.GetBytes(link.ToLowerInvariant() + "|" + from.ToLowerInvariant() + "|" + to.ToLowerInvariant()));
+            int v = ((h[0] << 16) | (h[1] << 8) | h[2]) & 0xFFFFFE;
+            if (!isFromEnd) v |= 1;
+            return "00155D" + v.ToString("X6", CultureInfo.InvariantCulture);
+        }
+
+        /// <summary>"00155D0A0B0C" → "00:15:5d:0a:0b:0c" (the guest contract's form).</summary>
+        public static string GuestMac(string mac)
+        {
+            var hex = new string((mac ?? "").Where(Uri.IsHexDigit).ToArray()).ToLowerInvariant();
+            if (hex.Length != 12) return (mac ?? "").ToLowerInvariant();
+            return string.Join(":", Enumerable.Range(0, 6).Select(i => hex.Substring(i * 2, 2)));
+        }
+
+        public static string NormalizeMac(string? mac) => new string((mac ?? "").Where(Uri.IsHexDigit).ToArray()).ToUpperInvariant();
+
+        /// <summary>Escapes a WQL string literal (single quotes, backslashes).</summary>
+        public static string Wql(string value) => value.Replace("\\", "\\\\").Replace("'", "\\'");
+    }
+
+    /// <summary>The content of a router VM's ownership marker.</summary>
+    public sealed class RouterMarker
+    {
+        public string Router { get; set; } = "";
+        public string Image { get; set; } = "";
+        public string? Label { get; set; }
+        public NetworkAddressFamily Family { get; set; }
+    }
+}
