@@ -9,7 +9,7 @@ namespace VirtualNetworks.HyperV
 {
     public sealed partial class HyperVBackend
     {
-        /// <summary>Orphan names: "vm:&lt;guid&gt;" (kind Process: a VM), "nic:&lt;InstanceID&gt;" and "switch:&lt;guid&gt;" (kind Interface).</summary>
+        /// <summary>Orphan names: "vm:&lt;guid&gt;" (kind VirtualMachine), "nic:&lt;InstanceID&gt;" (NetworkAdapter) and "switch:&lt;guid&gt;" (VirtualSwitch).</summary>
         public const string VmOrphanPrefix = "vm:", NicOrphanPrefix = "nic:", SwitchOrphanPrefix = "switch:";
 
         public IReadOnlyList<OrphanResource> FindOrphans(bool includeOwned, CancellationToken cancellationToken)
@@ -27,7 +27,7 @@ namespace VirtualNetworks.HyperV
                     if (consistent && !includeOwned) continue;
                     result.Add(new OrphanResource
                     {
-                        Kind = OrphanKind.Process,
+                        Kind = OrphanKind.VirtualMachine,
                         Name = VmOrphanPrefix + vm.Guid,
                         Owner = vm.Marker.Router,
                         ComputerName = host.Name,
@@ -39,7 +39,7 @@ namespace VirtualNetworks.HyperV
                     foreach (var nic in vm.Nics.Where(n => includeOwned ? false : !complete.Contains(n.Link)))
                         result.Add(new OrphanResource
                         {
-                            Kind = OrphanKind.Interface,
+                            Kind = OrphanKind.NetworkAdapter,
                             Name = NicOrphanPrefix + nic.InstanceId,
                             Owner = nic.Link,
                             ComputerName = host.Name,
@@ -48,7 +48,7 @@ namespace VirtualNetworks.HyperV
                 if (snap.FabricGuid != null && snap.FabricOwned && (includeOwned || snap.Vms.Count == 0))
                     result.Add(new OrphanResource
                     {
-                        Kind = OrphanKind.Interface,
+                        Kind = OrphanKind.VirtualSwitch,
                         Name = SwitchOrphanPrefix + snap.FabricGuid,
                         Owner = Options.SwitchName,
                         ComputerName = host.Name,

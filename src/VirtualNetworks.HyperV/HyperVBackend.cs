@@ -22,28 +22,18 @@ namespace VirtualNetworks.HyperV
         /// <summary>Documented adapter limit per router (synthetic NICs).</summary>
         public const int MaxAdapters = 8;
 
-        /// <summary>
-        /// The production connector, set by the module (Gateway.MiCimGateway): host name (canonical; local name for the
-        /// local machine) and the request's options (credentials, session) → a connected gateway.
-        /// </summary>
-        public static Func<string, IDictionary<string, object?>, ICimGateway>? DefaultConnector { get; set; }
-
         private readonly Func<string, ICimGateway> _connect;
         private readonly ConcurrentDictionary<string, Lazy<HyperVHost>> _hosts = new ConcurrentDictionary<string, Lazy<HyperVHost>>(StringComparer.OrdinalIgnoreCase);
         private readonly List<string> _declaredHosts;
 
-        /// <summary>Production constructor: connects through <see cref="DefaultConnector"/>.</summary>
+        /// <summary>
+        /// Production constructor: one Microsoft.Management.Infrastructure session per host
+        /// (<see cref="Gateway.MiCimGateway.Connect"/>; -CimSession and -Credential arrive in the request's options).
+        /// MI is only loaded when the first host is contacted.
+        /// </summary>
         public HyperVBackend(BackendRequest request)
-            : this(request, ConnectorFor(request), null)
+            : this(request, host => Gateway.MiCimGateway.Connect(host, request.Options), null)
         {
-        }
-
-        private static Func<string, ICimGateway> ConnectorFor(BackendRequest request)
-        {
-            var c = DefaultConnector ?? throw new VirtualNetworksException(ErrorIds.BackendNotAvailable, ErrorKind.NotInstalled, KindName,
-                "The Hyper-V backend has no CIM connector in this process (the Microsoft.Management.Infrastructure gateway is not loaded).");
-            var options = request.Options;
-            return host => c(host, options);
         }
 
         internal HyperVBackend(BackendRequest request, Func<string, ICimGateway> connect, HyperVBackendOptions? options = null)
@@ -91,6 +81,15 @@ namespace VirtualNetworks.HyperV
             {
                 try { return new HyperVHost(n, _connect(n), Options); }
                 catch (CimGatewayException ex) { throw HyperVErrors.Translate(ex, "Connecting to host " + n, "connect", n, n); }
+                catch (Exception ex) when (ex is System.IO.FileNotFoundException || ex is System.IO.FileLoadException ||
+                                           ex is TypeLoadException || ex is DllNotFoundException || ex is PlatformNotSupportedException ||
+                                           ex is EntryPointNotFoundException || ex is BadImageFormatException)
+                {
+                    // MI is compile-time only: the PowerShell host supplies it. Where it is missing or a stub (Linux), say so.
+                    throw new VirtualNetworksException(ErrorIds.BackendNotAvailable, ErrorKind.NotInstalled, n,
+                        "Hyper-V hosts are managed through CIM (Microsoft.Management.Infrastructure), which is not usable in this process (" +
+                        ex.GetType().Name + ": " + ex.Message + "). Run the module in Windows PowerShell 5.1 or PowerShell 7 on Windows.", ex);
+                }
             }, LazyThreadSafetyMode.ExecutionAndPublication));
             try { return lazy.Value; }
             catch (Exception)

@@ -11,7 +11,7 @@ namespace VirtualNetworks.Commands
         private static int _registered;
 
         /// <summary>Kind name of the Hyper-V backend (selected by -CimSession, and the default on Windows).</summary>
-        public const string HyperVKind = "HyperV";
+        public const string HyperVKind = HyperV.HyperVBackend.KindName;
         /// <summary>Backend option carrying the -CimSession objects (read by the Hyper-V gateway only).</summary>
         public const string CimSessionOption = "CimSession";
         /// <summary>Backend option carrying -Credential as a System.Net.NetworkCredential.</summary>
@@ -21,8 +21,9 @@ namespace VirtualNetworks.Commands
         {
             if (Interlocked.Exchange(ref _registered, 1) == 1) return;
 
-            // One line per backend shipped with the module. The Hyper-V backend registers here when it lands.
+            // One line per backend shipped with the module.
             Backends.BackendRegistry.Register(Linux.LinuxBackend.KindName, request => new Linux.LinuxBackend(request));
+            Backends.BackendRegistry.Register(HyperV.HyperVBackend.KindName, request => new HyperV.HyperVBackend(request));
         }
     }
 }

@@ -46,6 +46,12 @@ namespace VirtualNetworks
         RunFile,
         StateFile,
         Disk,
+        /// <summary>A virtual machine (Hyper-V).</summary>
+        VirtualMachine,
+        /// <summary>A virtual switch (Hyper-V fabric switch).</summary>
+        VirtualSwitch,
+        /// <summary>A VM network adapter (Hyper-V synthetic NIC).</summary>
+        NetworkAdapter,
     }
 
     /// <summary>One leftover the module owns (by its tag) that clean-up can remove.</summary>

@@ -173,16 +173,14 @@ namespace VirtualNetworks.HyperV.Tests.Backend
         }
 
         [Fact]
-        public void ProductionConstructorWithoutConnectorIsBackendNotAvailable()
+        public void ProductionBackendWhereMiIsUnusable_SaysBackendNotAvailable_OnFirstContact()
         {
-            var saved = HyperVBackend.DefaultConnector;
-            HyperVBackend.DefaultConnector = null;
-            try
-            {
-                var ex = Assert.Throws<VirtualNetworksException>(() => new HyperVBackend(new BackendRequest()));
-                Assert.Equal(ErrorIds.BackendNotAvailable, ex.ErrorId);
-            }
-            finally { HyperVBackend.DefaultConnector = saved; }
+            // The test process carries no Microsoft.Management.Infrastructure runtime (the reference is compile-time only),
+            // which is the situation of a host without MI: the first CIM contact must become a clear error, not a crash.
+            using var backend = new HyperVBackend(new BackendRequest());
+            var ex = Assert.Throws<VirtualNetworksException>(() => backend.GetInventory(System.Threading.CancellationToken.None));
+            Assert.Equal(ErrorIds.BackendNotAvailable, ex.ErrorId);
+            Assert.Contains("Microsoft.Management.Infrastructure", ex.Message);
         }
 
         [Fact]
