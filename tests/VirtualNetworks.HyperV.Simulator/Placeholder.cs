@@ -1,1 +1,0 @@
-namespace VirtualNetworks.HyperV.Simulator { internal static class Placeholder { } }
