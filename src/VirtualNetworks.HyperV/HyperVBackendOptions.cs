@@ -36,7 +36,11 @@ namespace VirtualNetworks.HyperV
         /// <summary>Poll interval for state, shutdown and probe waits.</summary>
         public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
-        internal CimJobPolicy JobPolicy => new CimJobPolicy { Timeout = JobTimeout };
+        /// <summary>First and longest interval between job polls (CimJobPolicy; the poll interval doubles up to the maximum).</summary>
+        public TimeSpan JobFirstPoll { get; set; } = TimeSpan.FromMilliseconds(20);
+        public TimeSpan JobMaxPoll { get; set; } = TimeSpan.FromMilliseconds(250);
+
+        internal CimJobPolicy JobPolicy => new CimJobPolicy { Timeout = JobTimeout, FirstPoll = JobFirstPoll, MaxPoll = JobMaxPoll };
 
         /// <summary>Reads the options from a request's option bag; unknown names are left to the connector.</summary>
         public static HyperVBackendOptions From(IDictionary<string, object?>? bag)
