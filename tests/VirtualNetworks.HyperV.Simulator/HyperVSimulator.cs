@@ -140,6 +140,33 @@ namespace VirtualNetworks.HyperV.Simulator
             }
         }
 
+        /// <summary>
+        /// Test seeding (checkpoints are otherwise not simulated): adds a checkpoint of a VM as Hyper-V shows one to
+        /// enumerations — a copy of its realized VSSD with VirtualSystemType <c>Microsoft:Hyper-V:Snapshot:Realized</c>,
+        /// a new InstanceID and the same VirtualSystemIdentifier/Notes/ElementName, plus copies of its devices under the
+        /// new InstanceID (pitfall 3). Not linked through Msvm_SettingsDefineState. Returns the checkpoint's InstanceID.
+        /// </summary>
+        public string AddCheckpointSettings(string vmNameOrId)
+        {
+            lock (Sync)
+            {
+                Advance();
+                var vm = FindVmObject(vmNameOrId) ?? throw new ArgumentException($"No VM '{vmNameOrId}' on {ComputerName}.");
+                string guid = vm.GetString("Name")!;
+                var vssd = Enumerate("Msvm_VirtualSystemSettingData").First(v => v.GetString("VirtualSystemIdentifier") == guid &&
+                    v.GetString("VirtualSystemType") == Realized);
+                string oldId = vssd.GetString("InstanceID")!, newId = "Microsoft:" + NewGuid();
+                var copy = vssd.Clone().Set("InstanceID", newId).Set("VirtualSystemType", "Microsoft:Hyper-V:Snapshot:Realized");
+                var devices = Enumerate("CIM_ResourceAllocationSettingData").Concat(Enumerate("Msvm_EthernetSwitchPortFeatureSettingData"))
+                    .Concat(Enumerate("Msvm_KvpExchangeComponentSettingData"))
+                    .Where(d => (d.GetString("InstanceID") ?? "").StartsWith(oldId + "\\", StringComparison.OrdinalIgnoreCase))
+                    .GroupBy(d => d.GetString("InstanceID"), StringComparer.OrdinalIgnoreCase).Select(g => g.First()).ToList();
+                Put(copy);
+                foreach (var d in devices) Put(d.Clone().Set("InstanceID", newId + d.GetString("InstanceID")!.Substring(oldId.Length)));
+                return newId;
+            }
+        }
+
         /// <summary>Completes every pending job and power transition now.</summary>
         public void CompleteJobs()
         {
