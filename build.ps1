@@ -7,7 +7,7 @@
       1. dotnet build VirtualNetworks.sln
       2. dotnet publish the cmdlet project (VirtualNetworks.dll with its dependencies) to out/.publish
       3. stage out/VirtualNetworks/: the manifest with ModuleVersion stamped from Directory.Build.props,
-         VirtualNetworks.dll, VirtualNetworks.Core.dll, VirtualNetworks.Linux.dll, Newtonsoft.Json.dll, VirtualNetworks.format.ps1xml
+         VirtualNetworks.dll, VirtualNetworks.Core.dll, VirtualNetworks.Linux.dll, VirtualNetworks.HyperV.dll, Newtonsoft.Json.dll, VirtualNetworks.format.ps1xml
       4. generate en-US/VirtualNetworks.dll-Help.xml and en-US/about_VirtualNetworks.help.txt from docs/help
          with tools/HelpGen (fails on any undocumented cmdlet, section or parameter)
       5. check the staged tree against tools/expected-files.txt (missing and unlisted files both fail)
@@ -128,7 +128,7 @@ function Invoke-Build {
     $stamped = [regex]::Replace($manifest, $placeholder, "`${1}'$version'")
     [IO.File]::WriteAllText((Join-Path $Stage 'VirtualNetworks.psd1'), $stamped, (New-Object System.Text.UTF8Encoding($false)))
 
-    foreach ($file in 'VirtualNetworks.dll', 'VirtualNetworks.Core.dll', 'VirtualNetworks.Linux.dll', 'Newtonsoft.Json.dll') {
+    foreach ($file in 'VirtualNetworks.dll', 'VirtualNetworks.Core.dll', 'VirtualNetworks.Linux.dll', 'VirtualNetworks.HyperV.dll', 'Newtonsoft.Json.dll') {
         $source = Join-Path $Publish $file
         if (Test-Path -LiteralPath $source) { Copy-Item -LiteralPath $source -Destination $Stage }
     }

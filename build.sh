@@ -132,7 +132,7 @@ do_build() {
         || die "VirtualNetworks.psd1 must hold the line ModuleVersion = '0.0.0' (the placeholder stamped at staging)"
     sed -E "s/^([[:space:]]*ModuleVersion[[:space:]]*=[[:space:]]*)'0\.0\.0'/\1'$version'/" VirtualNetworks.psd1 > "$STAGE/VirtualNetworks.psd1"
     local f
-    for f in VirtualNetworks.dll VirtualNetworks.Core.dll VirtualNetworks.Linux.dll Newtonsoft.Json.dll; do
+    for f in VirtualNetworks.dll VirtualNetworks.Core.dll VirtualNetworks.Linux.dll VirtualNetworks.HyperV.dll Newtonsoft.Json.dll; do
         [ -f "$PUBLISH/$f" ] && cp "$PUBLISH/$f" "$STAGE/"
     done
     [ -f src/VirtualNetworks/VirtualNetworks.format.ps1xml ] && cp src/VirtualNetworks/VirtualNetworks.format.ps1xml "$STAGE/"

@@ -52,6 +52,7 @@ namespace VirtualNetworks.HyperV
                 MaxMemoryMB = 1_048_576,
                 MaxProcessorCount = 64,
                 SupportsVlanTagging = true,
+                BandwidthGranularity = 8,
                 SupportsLiveMigration = false,
                 SupportsColdMigration = false,
                 SupportsRouterConfiguration = true,

@@ -23,13 +23,19 @@ namespace VirtualNetworks.Module.Tests
         private int _resolveCount;
 
         protected ModuleTestBase()
+            : this(null)
+        {
+        }
+
+        /// <param name="factory">The backend for each request the module makes; null = the shared <see cref="Backend"/>.</param>
+        protected ModuleTestBase(Func<BackendRequest, IVirtualizationBackend>? factory)
         {
             Backend = new InMemoryBackend();
             BackendRegistry.TestOverride = request =>
             {
                 Interlocked.Increment(ref _resolveCount);
                 lock (_requests) _requests.Add(request);
-                return Backend;
+                return factory != null ? factory(request) : Backend;
             };
             try
             {

@@ -11,6 +11,8 @@ namespace VirtualNetworks.Backends
         public int MaxAdaptersPerRouter { get; set; } = 8;
         /// <summary>Smallest bandwidth limit the backend can apply, bits/s.</summary>
         public long MinimumBandwidth { get; set; } = 8_000;
+        /// <summary>Step of the limits the backend stores, bits/s (Hyper-V: multiples of 8); the planner compares rounded values.</summary>
+        public long BandwidthGranularity { get; set; } = 1;
         /// <summary>Largest bandwidth limit the backend can apply, bits/s.</summary>
         public long MaximumBandwidth { get; set; } = 100_000_000_000;
         public int MinMemoryMB { get; set; } = 32;

@@ -230,7 +230,7 @@ namespace VirtualNetworks.Engine
             ThrowIfInvalid(merged, snapshot, force, relevantTo: null);
             Preflight(desired, cancellationToken);
             var addresses = AddressPlanner.Plan(merged.Routers, merged.Links, desired.AddressPools, ExistingAddresses(snapshot));
-            return Planner.Plan(desired, snapshot.Inventory, addresses);
+            return Planner.Plan(desired, snapshot.Inventory, addresses, Backend.Capabilities.BandwidthGranularity);
         }
 
         /// <summary>Asks a backend that can check its prerequisites to do so before anything is created.</summary>

@@ -18,8 +18,10 @@ namespace VirtualNetworks.Planning
         /// <summary>
         /// Plans a deployment. <paramref name="addresses"/> (from <see cref="AddressPlanner"/> over desired plus
         /// observed state) adds ConfigureRouter steps for routers whose configuration differs; null skips addressing.
+        /// <paramref name="bandwidthGranularity"/> is the backend's limit step (bits/s; Hyper-V stores multiples of 8):
+        /// limits equal once rounded down to it are the same, so an unchanged file never plans a change.
         /// </summary>
-        public static DeploymentPlan Plan(TopologySpec desired, BackendInventory observed, AddressPlan? addresses = null)
+        public static DeploymentPlan Plan(TopologySpec desired, BackendInventory observed, AddressPlan? addresses = null, long bandwidthGranularity = 1)
         {
             if (desired == null) throw new ArgumentNullException(nameof(desired));
             if (observed == null) throw new ArgumentNullException(nameof(observed));
@@ -35,7 +37,7 @@ namespace VirtualNetworks.Planning
             // Routers and links are diffed independently; on large inputs the two halves run on two threads (each
             // builds its own index and fills its own lists, so the result is the same either way).
             void DiffRouters() => PlanRouters(desired.Routers, observed.Routers, creations, starts, warnings);
-            void DiffLinks() => PlanLinks(desired.Links, observed.Links, removals, linkCreations, updates);
+            void DiffLinks() => PlanLinks(desired.Links, observed.Links, removals, linkCreations, updates, bandwidthGranularity);
             if (desired.Routers.Count + desired.Links.Count >= ParallelThreshold)
                 Parallel.Invoke(DiffRouters, DiffLinks);
             else
@@ -92,7 +94,7 @@ namespace VirtualNetworks.Planning
         }
 
         private static void PlanLinks(IReadOnlyList<LinkSpec> desired, IReadOnlyList<VirtualLink> observed,
-            List<PlanStep> removals, List<PlanStep> linkCreations, List<PlanStep> updates)
+            List<PlanStep> removals, List<PlanStep> linkCreations, List<PlanStep> updates, long granularity)
         {
             var links = new Dictionary<string, VirtualLink>(observed.Count, StringComparer.OrdinalIgnoreCase);
             foreach (var l in observed) links[l.Name] = l;
@@ -105,7 +107,9 @@ namespace VirtualNetworks.Planning
                 }
 
                 bool sameEnds = (Same(have.From, want.From) && Same(have.To, want.To)) || (Same(have.From, want.To) && Same(have.To, want.From));
-                if (!sameEnds || have.VlanId != want.VlanId)
+                // A link without a VLAN id in the file leaves the choice to the backend (Hyper-V allocates one): only an
+                // explicit id that differs from the observed one re-creates the link.
+                if (!sameEnds || (want.VlanId.HasValue && have.VlanId != want.VlanId))
                 {
                     var why = !sameEnds ? $"ends change from {have.From}<->{have.To}" : $"VLAN changes from {Show(have.VlanId)} to {Show(want.VlanId)}";
                     var name = have.Name;
@@ -116,7 +120,7 @@ namespace VirtualNetworks.Planning
                 }
 
                 var wantBw = Normalize(want.MaximumBandwidth);
-                if (Normalize(have.MaximumBandwidth) != wantBw)
+                if (Effective(have.MaximumBandwidth, granularity) != Effective(wantBw, granularity))
                 {
                     var name = have.Name;
                     updates.Add(new PlanStep(PlanAction.SetLinkBandwidth, have.Name,
@@ -190,6 +194,14 @@ namespace VirtualNetworks.Planning
 
         /// <summary>0 and null both mean "no limit".</summary>
         public static long? Normalize(long? bandwidth) => bandwidth.HasValue && bandwidth.Value > 0 ? bandwidth : null;
+
+        /// <summary>The limit a backend with <paramref name="granularity"/> applies for <paramref name="bandwidth"/> (rounded down, at least one step).</summary>
+        public static long? Effective(long? bandwidth, long granularity)
+        {
+            var n = Normalize(bandwidth);
+            if (n == null || granularity <= 1) return n;
+            return Math.Max(granularity, n.Value / granularity * granularity);
+        }
 
         private static bool Same(string? a, string? b) => string.Equals(a ?? "", b ?? "", StringComparison.OrdinalIgnoreCase);
         private static string Show(object? v) => v?.ToString() ?? "none";
