@@ -41,7 +41,10 @@ namespace VirtualNetworks.HyperV
                     new[] { CimMethodParameter.String("Path", path) }, ct, Options.JobPolicy));
                 return true;
             }
-            catch (VirtualNetworksException ex) when (ex.InnerException is CimMethodException) { return false; }
+            // Only "no such file" (32779) and "not a virtual disk" (32773 invalid parameter) mean absent; any other
+            // failure (access denied, a failed call) is an error, never reported as a missing image.
+            catch (VirtualNetworksException ex) when (ex.InnerException is CimMethodException m && !m.TimedOut &&
+                                                      (m.ReturnValue == 32779 || m.ReturnValue == 32773)) { return false; }
         }
 
         private string RequireImage(HyperVHost host, HostOp op, RouterSpec spec, CancellationToken ct)
