@@ -25,13 +25,19 @@ namespace VirtualNetworks.HyperV
             NameRules.Ensure(spec.Name, "link");
             var ct = cancellationToken;
             var operation = $"Creating link '{spec.Name}'";
-            var a = FindRouter(spec.From, operation, ct)!.Value;
-            var b = FindRouter(spec.To, operation, ct)!.Value;
-            if (!Same(a.Host.Name, b.Host.Name))
-                throw HyperVErrors.Error(HyperVErrorIds.CrossHostLink, ErrorKind.NotImplemented, spec.Name,
-                    $"{operation}: '{spec.From}' is on {a.Host.Name} and '{spec.To}' on {b.Host.Name}; links across Hyper-V hosts are not supported yet (a later issue: VLAN over an external switch).",
-                    "Place both routers on the same host.");
-            var host = a.Host;
+            HyperVHost host;
+            var known = KnownHosts().ToList();
+            if (known.Count == 1) host = Host(known[0]); // one host: the full read below checks both routers (no targeted reads)
+            else
+            {
+                var a = FindRouter(spec.From, operation, ct)!.Value;
+                var b = FindRouter(spec.To, operation, ct)!.Value;
+                if (!Same(a.Host.Name, b.Host.Name))
+                    throw HyperVErrors.Error(HyperVErrorIds.CrossHostLink, ErrorKind.NotImplemented, spec.Name,
+                        $"{operation}: '{spec.From}' is on {a.Host.Name} and '{spec.To}' on {b.Host.Name}; links across Hyper-V hosts are not supported yet (a later issue: VLAN over an external switch).",
+                        "Place both routers on the same host.");
+                host = a.Host;
+            }
             var op = host.Op(operation, spec.Name);
             lock (host.Gate)
             {
@@ -40,7 +46,11 @@ namespace VirtualNetworks.HyperV
                     throw op.Fail(ErrorIds.LinkAlreadyExists, ErrorKind.ResourceExists, $"a virtual link named '{spec.Name}' already exists.");
                 var routers = snap.RoutersByName();
                 VmRecord Router(string name) => routers.TryGetValue(name, out var l) && l.Count == 1 ? l[0]
-                    : throw op.Fail(ErrorIds.RouterNotFound, ErrorKind.ObjectNotFound, $"router '{name}' is not a complete, unique router on this host.");
+                    : l != null && l.Count > 1
+                        ? throw op.Fail(HyperVErrorIds.AmbiguousRouter, ErrorKind.InvalidData,
+                            $"{l.Count} virtual machines ({string.Join(", ", l.Select(v => v.Guid))}) carry the marker of router '{name}'; nothing is guessed.",
+                            "Remove the wrong virtual machine in Hyper-V Manager, then run the command again.")
+                        : throw op.Fail(ErrorIds.RouterNotFound, ErrorKind.ObjectNotFound, $"no virtual router named '{name}' exists.");
                 var from = Router(spec.From);
                 var to = Router(spec.To);
                 var leftovers = snap.Vms.SelectMany(v => v.Nics.Where(n => Same(n.Link, spec.Name)).Select(n => (v, n))).ToList();

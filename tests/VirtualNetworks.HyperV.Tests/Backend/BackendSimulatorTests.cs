@@ -172,6 +172,17 @@ namespace VirtualNetworks.HyperV.Tests.Backend
         }
 
         [Fact]
+        public void CreateLink_ToAMissingRouter_IsRouterNotFound_BeforeAnyChange()
+        {
+            using var rig = ThreeRouters();
+            rig.Sim.Counters.Reset();
+            var ex = Assert.Throws<VirtualNetworksException>(() => rig.Backend.CreateLink(SimRig.Link("x", "r1", "r9"), None));
+            Assert.Equal(ErrorIds.RouterNotFound, ex.ErrorId);
+            Assert.Contains("'r9'", ex.Message);
+            Assert.Equal(0, rig.Sim.Counters.InvokeMethod);
+        }
+
+        [Fact]
         public void SetLinkBandwidth_RemovesAndReAdds_ReadsBackMultipleOf8_NullRemoves()
         {
             using var rig = ThreeRouters();
