@@ -90,6 +90,26 @@ namespace VirtualNetworks.HyperV.Tests.Backend
             rig.Backend.StartRouter("r1", None);
         }
 
+        [Fact]
+        public void HalfBuiltRouter_IsInvisible_ListedAsOrphan_AndRemovedWithItsDisk()
+        {
+            using var rig = new SimRig();
+            rig.Sim.Faults.FailJob("AddResourceSettings", occurrence: 3); // the VHD attach of the first router
+            var ex = Assert.Throws<VirtualNetworksException>(() => rig.Backend.CreateRouter(SimRig.Router("r1"), None));
+            Assert.Equal(HyperVErrorIds.JobFailed, ex.ErrorId);
+            Assert.Contains("AddResourceSettings (attach disk)", ex.Message);
+            rig.Sim.Faults.Clear();
+            Assert.Empty(rig.Inventory().Routers);
+            var orphan = Assert.Single(rig.Backend.FindOrphans(false, None));
+            Assert.Equal(OrphanKind.VirtualMachine, orphan.Kind);
+            Assert.Equal("r1", orphan.Owner);
+            Assert.Single(rig.DiskFiles());
+            rig.Backend.RemoveOrphan(orphan, None);
+            Assert.Empty(rig.Vms());
+            Assert.Empty(rig.DiskFiles());
+            Assert.Empty(rig.Backend.FindOrphans(true, None));
+        }
+
         // ------------------------------------------------------------------------------------------------ errors
 
         [Theory]

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
+using VirtualNetworks.Backends;
 using VirtualNetworks.Engine;
 using VirtualNetworks.HyperV.Cim;
 using VirtualNetworks.HyperV.Simulator;
@@ -96,6 +97,41 @@ namespace VirtualNetworks.HyperV.Tests.Backend
             int n = CleanDeployMethodCalls(out var methods);
             _out.WriteLine($"clean deploy: {n} method calls: " + string.Join(" ", methods.GroupBy(m => m).Select(g => g.Key + "×" + g.Count())));
             Assert.True(n > 20);
+        }
+
+        [Theory]
+        [InlineData(ResultingSettingsPolicy.Always, true, 0)]
+        [InlineData(ResultingSettingsPolicy.Never, true, 0)]
+        [InlineData(ResultingSettingsPolicy.EveryOther, false, 0)]
+        [InlineData(ResultingSettingsPolicy.EveryOther, true, 4)]
+        public void Deploy_UnderEverySimulatorPolicy_Converges(ResultingSettingsPolicy policy, bool jobs, int jobMs)
+        {
+            using var rig = new SimRig(TimeSpan.FromMilliseconds(jobMs));
+            rig.Sim.ResultingSettings = policy;
+            rig.Sim.ConfigurationMethodsUseJobs = jobs;
+            Deploy(rig.Backend);
+            AssertConverged(rig, $"{policy} jobs={jobs} {jobMs} ms");
+        }
+
+        [Fact]
+        public void RemovingEveryNetwork_LeavesOnlyTheFabricSwitch_WhichTheOrphanScanRemoves()
+        {
+            using var rig = new SimRig();
+            Deploy(rig.Backend);
+            var svc = new VirtualNetworkService(rig.Backend);
+            var snap = svc.Observe(None);
+            svc.Apply(svc.PlanRemoval(snap, snap.Networks), new YesObserver(), None);
+            Assert.Empty(rig.Vms());
+            Assert.Empty(rig.Nics());
+            Assert.Empty(rig.DiskFiles());
+            var inv = rig.Inventory();
+            Assert.Empty(inv.Routers);
+            Assert.Empty(inv.Links);
+            var orphan = Assert.Single(rig.Backend.FindOrphans(false, None));
+            Assert.Equal(OrphanKind.VirtualSwitch, orphan.Kind);
+            rig.Backend.RemoveOrphan(orphan, None);
+            Assert.Empty(rig.Sim.Instances("Msvm_VirtualEthernetSwitch"));
+            Assert.Empty(rig.Backend.FindOrphans(true, None));
         }
 
         [Fact]
