@@ -266,6 +266,15 @@ namespace VirtualNetworks.Module.Tests
         }
 
         [Fact]
+        public void MeasureVirtualLink_IsNotAvailableOnHyperV_WithAClearError()
+        {
+            DeployGoodOnHyperV();
+            var r = Run("Measure-VirtualLink -Name b-link");
+            AssertFails(r, Fqid(ErrorIds.OperationNotSupported, "MeasureVirtualLinkCommand"));
+            Assert.Contains("HyperV backend cannot measure links", r.Describe());
+        }
+
+        [Fact]
         public void SeveralHosts_AreInventoriedTogether()
         {
             var hv02 = AddHost("HV02");

@@ -32,6 +32,8 @@ namespace VirtualNetworks.Backends
     public sealed class BackendInventory
     {
         public List<VirtualHost> Hosts { get; set; } = new List<VirtualHost>();
+        /// <summary>The underlay links between hosts the backend manages or knows of.</summary>
+        public List<PhysicalLink> PhysicalLinks { get; set; } = new List<PhysicalLink>();
         /// <summary>Routers the module owns. <see cref="VirtualRouter.NetworkName"/> is filled by the engine, not the backend.</summary>
         public List<VirtualRouter> Routers { get; set; } = new List<VirtualRouter>();
         /// <summary>Links the module owns. <see cref="VirtualLink.NetworkName"/> is filled by the engine.</summary>

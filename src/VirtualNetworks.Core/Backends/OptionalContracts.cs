@@ -21,6 +21,23 @@ namespace VirtualNetworks.Backends
         LinkMeasurement MeasureLink(string linkName, bool reverse, TimeSpan duration, CancellationToken cancellationToken);
     }
 
+    /// <summary>
+    /// A backend that can create lab hosts (on Linux: network namespaces standing in for machines) and the physical
+    /// links between them (veth pairs with addresses; hosts route for each other). Every method is idempotent with
+    /// respect to its end state.
+    /// </summary>
+    public interface ILabHostManager
+    {
+        /// <summary>Creates a lab host; <paramref name="byDeployment"/> marks it for removal by Remove-VirtualNetwork once unused.</summary>
+        void CreateLabHost(string name, bool byDeployment, CancellationToken cancellationToken);
+        /// <summary>Removes a lab host that runs no router (its physical links go with it).</summary>
+        void RemoveLabHost(string name, CancellationToken cancellationToken);
+        /// <summary>Creates the physical link between two hosts (addresses and underlay routes included).</summary>
+        void CreatePhysicalLink(PhysicalLinkSpec spec, CancellationToken cancellationToken);
+        /// <summary>Removes the physical link between two hosts.</summary>
+        void RemovePhysicalLink(string from, string to, CancellationToken cancellationToken);
+    }
+
     /// <summary>A backend that can find and remove its own leftovers after a crash.</summary>
     public interface IOrphanCollector
     {

@@ -11,6 +11,19 @@ namespace VirtualNetworks
         public string? Kind { get; set; }
     }
 
+    /// <summary>
+    /// A physical (underlay) link between two hosts, as declared in a topology file's <c>physicalLinks</c>. On Linux,
+    /// between lab hosts it is a veth pair with addresses; on Hyper-V it is documentation of the real network.
+    /// </summary>
+    public sealed class PhysicalLinkSpec
+    {
+        public string From { get; set; } = "";
+        public string To { get; set; } = "";
+        public string? SourcePath { get; set; }
+        public PhysicalLinkSpec Clone() => (PhysicalLinkSpec)MemberwiseClone();
+        public override string ToString() => From + "--" + To;
+    }
+
     /// <summary>A fully resolved router definition (defaults applied).</summary>
     public sealed class RouterSpec
     {
@@ -59,6 +72,8 @@ namespace VirtualNetworks
         public List<HostSpec> Hosts { get; set; } = new List<HostSpec>();
         public List<RouterSpec> Routers { get; set; } = new List<RouterSpec>();
         public List<LinkSpec> Links { get; set; } = new List<LinkSpec>();
+        /// <summary>The underlay between hosts (topology field <c>physicalLinks</c>).</summary>
+        public List<PhysicalLinkSpec> PhysicalLinks { get; set; } = new List<PhysicalLinkSpec>();
         public AddressPools AddressPools { get; set; } = new AddressPools();
         /// <summary>The file the topology came from, if any.</summary>
         public string? SourceName { get; set; }

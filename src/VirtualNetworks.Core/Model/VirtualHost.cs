@@ -1,3 +1,6 @@
+using System;
+using System.Collections.Generic;
+
 namespace VirtualNetworks
 {
     /// <summary>A real machine (or a lab host standing in for one) that runs virtual routers.</summary>
@@ -6,6 +9,37 @@ namespace VirtualNetworks
         public string Name { get; set; } = "";
         /// <summary>Backend kind used for this host ("Linux", "HyperV", ...).</summary>
         public string Kind { get; set; } = "";
+        /// <summary>True for a lab host: on Linux a network namespace standing in for a machine (not the local machine).</summary>
+        public bool IsLabHost { get; set; }
+        /// <summary>True when a Deploy-VirtualNetwork created this lab host (Remove-VirtualNetwork removes it once unused).</summary>
+        public bool CreatedByDeployment { get; set; }
+        /// <summary>The host's address on the underlay (tunnel endpoint), when it has one.</summary>
+        public string? UnderlayAddress { get; set; }
+        /// <summary>Routers placed on this host (filled by the engine from the inventory).</summary>
+        public IReadOnlyList<string> Routers { get; set; } = Array.Empty<string>();
+        /// <summary>Hosts this host has a physical link to.</summary>
+        public IReadOnlyList<string> Neighbors { get; set; } = Array.Empty<string>();
+        /// <summary>Drift or problems observed on the host; null when none.</summary>
+        public string? Status { get; set; }
+        public override string ToString() => Name;
+    }
+
+    /// <summary>An observed physical (underlay) link between two hosts.</summary>
+    public sealed class PhysicalLink
+    {
+        public string From { get; set; } = "";
+        public string To { get; set; } = "";
+        /// <summary>Address of the From end on this link (CIDR), when the backend assigned one.</summary>
+        public string? FromAddress { get; set; }
+        public string? ToAddress { get; set; }
+        /// <summary>The backend's identifier (e.g. the veth names).</summary>
+        public string Id { get; set; } = "";
+        /// <summary>Drift observed (an end missing, down); null when healthy.</summary>
+        public string? Status { get; set; }
+        /// <summary>The canonical name "a--b" with the two host names in ordinal, case-insensitive order.</summary>
+        public string Name => NameOf(From, To);
+        public static string NameOf(string a, string b) =>
+            string.Compare(a, b, StringComparison.OrdinalIgnoreCase) <= 0 ? a + "--" + b : b + "--" + a;
         public override string ToString() => Name;
     }
 }

@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace VirtualNetworks
 {
     /// <summary>A point-to-point virtual link between two routers. Same type for every backend.</summary>
@@ -23,6 +25,13 @@ namespace VirtualNetworks
         public string? ToAddress { get; set; }
         public string Id { get; set; } = "";
         public string? Status { get; set; }
+        /// <summary>Tunnel id when the link crosses hosts (the VXLAN VNI on Linux); null otherwise.</summary>
+        public int? TunnelId { get; set; }
+        /// <summary>
+        /// The hosts the link's traffic crosses on the underlay, from <see cref="FromComputerName"/> to
+        /// <see cref="ToComputerName"/> (both included); one element for a link inside one host.
+        /// </summary>
+        public IReadOnlyList<string> UnderlayPath { get; set; } = System.Array.Empty<string>();
 
         /// <summary>True when the two ends are on different hosts.</summary>
         public bool IsCrossHost => !string.Equals(FromComputerName, ToComputerName, System.StringComparison.OrdinalIgnoreCase);
