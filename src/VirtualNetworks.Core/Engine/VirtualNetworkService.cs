@@ -81,17 +81,155 @@ namespace VirtualNetworks.Engine
         public VirtualRouter ResumeRouter(string name, CancellationToken cancellationToken) =>
             Lifecycle(name, cancellationToken, (b, n, ct) => b.ResumeRouter(n, ct));
 
-        public VirtualRouter MoveRouter(string name, string destinationHost, MigrationMode mode, IProgress<string>? progress, CancellationToken cancellationToken)
+        /// <summary>
+        /// Checks a migration before anything moves: the router exists, the backend can migrate in that mode, the
+        /// destination is a known host other than the router's own, and (when the backend reports physical links) every
+        /// peer of the router is reachable from the destination over them. Returns the destination as the backend
+        /// names it.
+        /// </summary>
+        public VirtualHost ValidateMove(Snapshot snapshot, VirtualRouter router, string destinationHost, MigrationMode mode)
         {
-            NameRules.Ensure(destinationHost, "host");
-            var snapshot = Observe(cancellationToken);
-            var router = RequireRouter(snapshot, name);
+            if (!HostNames.IsLocalHost(destinationHost)) NameRules.Ensure(destinationHost, "host");
             var caps = Backend.Capabilities;
             if ((mode == MigrationMode.Live && !caps.SupportsLiveMigration) || (mode == MigrationMode.Cold && !caps.SupportsColdMigration))
                 throw new VirtualNetworksException(ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, router.Name,
                     $"{mode} migration is not supported by the {Backend.Kind} backend yet.");
-            Backend.MoveRouter(router.Name, destinationHost, mode, progress, cancellationToken);
-            return RequireRouter(Observe(cancellationToken), router.Name);
+            var destination = snapshot.FindHost(destinationHost) ?? throw new VirtualNetworksException(ErrorIds.HostNotFound, ErrorKind.ObjectNotFound,
+                destinationHost, $"Cannot move router '{router.Name}': no host named '{destinationHost}' is known " +
+                $"(known hosts: {string.Join(", ", snapshot.Hosts.Select(h => h.Name).OrderBy(n => n, StringComparer.OrdinalIgnoreCase))}).");
+            if (SameHost(destination.Name, router.ComputerName))
+                throw new VirtualNetworksException(ErrorIds.RouterAlreadyOnHost, ErrorKind.InvalidArgument, router.Name,
+                    $"Router '{router.Name}' already runs on host '{destination.Name}'; choose another destination.");
+            if (snapshot.PhysicalLinks.Count > 0)
+            {
+                var graph = UnderlayPaths.Graph(snapshot.PhysicalLinks.Select(p => (HostNames.Canonical(p.From), HostNames.Canonical(p.To))));
+                foreach (var link in snapshot.LinksOf(router.Name))
+                {
+                    var peer = snapshot.FindRouter(string.Equals(link.From, router.Name, StringComparison.OrdinalIgnoreCase) ? link.To : link.From);
+                    if (peer == null || SameHost(peer.ComputerName, destination.Name)) continue;
+                    if (!UnderlayPaths.Reachable(graph, HostNames.Canonical(destination.Name), HostNames.Canonical(peer.ComputerName)))
+                        throw new VirtualNetworksException(ErrorIds.NoUnderlayPath, ErrorKind.InvalidOperation, router.Name,
+                            $"Cannot move router '{router.Name}' to host '{destination.Name}': its link '{link.Name}' to router '{peer.Name}' " +
+                            $"on host '{peer.ComputerName}' would have no path over the physical links from '{destination.Name}'.");
+                }
+            }
+            return destination;
+        }
+
+        /// <summary>The steps a migration takes, for -WhatIf and confirmation (backend-independent wording).</summary>
+        public static IReadOnlyList<string> DescribeMove(Snapshot snapshot, VirtualRouter router, string destinationHost, MigrationMode mode)
+        {
+            var links = snapshot.LinksOf(router.Name).Select(l => l.Name).OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToList();
+            string prepare = links.Count == 0
+                ? $"prepare the router on {destinationHost}"
+                : $"prepare taps/bridges/tunnels on {destinationHost} for its {links.Count} link(s) ({string.Join(", ", links)})";
+            var steps = new List<string>();
+            if (mode == MigrationMode.Live)
+            {
+                steps.Add(prepare);
+                steps.Add("migrate memory while it keeps running, then switch over");
+            }
+            else
+            {
+                steps.Add("stop it gracefully");
+                steps.Add(prepare);
+                steps.Add($"move its disk and state to {destinationHost}");
+                steps.Add($"start it on {destinationHost} if it was running");
+            }
+            if (links.Count > 0) steps.Add($"repoint peers' tunnels to {destinationHost}");
+            steps.Add($"remove leftovers on {DisplayHost(router.ComputerName)}");
+            return steps;
+        }
+
+        /// <summary>"Live migration of r2 from h1 to h3: step, step, ..." (the ShouldProcess action of Move-VirtualRouter).</summary>
+        public static string DescribeMoveText(Snapshot snapshot, VirtualRouter router, string destinationHost, MigrationMode mode) =>
+            $"{mode} migration of {router.Name} from {DisplayHost(router.ComputerName)} to {destinationHost}: " +
+            string.Join(", ", DescribeMove(snapshot, router, destinationHost, mode));
+
+        public VirtualRouter MoveRouter(string name, string destinationHost, MigrationMode mode, IProgress<string>? progress, CancellationToken cancellationToken)
+        {
+            var snapshot = Observe(cancellationToken);
+            var router = RequireRouter(snapshot, name);
+            var destination = ValidateMove(snapshot, router, destinationHost, mode);
+            progress?.Report($"{mode} migration of {router.Name} from {DisplayHost(router.ComputerName)} to {destination.Name}");
+            Backend.MoveRouter(router.Name, destination.Name, mode, progress, cancellationToken);
+            var moved = RequireRouter(Observe(cancellationToken), router.Name);
+            progress?.Report($"{router.Name} runs on {DisplayHost(moved.ComputerName)}");
+            return moved;
+        }
+
+        private static bool SameHost(string? a, string? b) =>
+            string.Equals(HostNames.Canonical(a), HostNames.Canonical(b), StringComparison.OrdinalIgnoreCase);
+
+        private static string DisplayHost(string? host) => HostNames.Canonical(host);
+
+        // ------------------------------------------------------------------------------------------------ hosts
+
+        public VirtualHost RequireHost(Snapshot snapshot, string name) =>
+            snapshot.FindHost(name) ?? throw new VirtualNetworksException(ErrorIds.HostNotFound, ErrorKind.ObjectNotFound, name,
+                $"No host named '{name}' was found.");
+
+        /// <summary>True when the backend can create and remove lab hosts and physical links.</summary>
+        public bool ManagesLabHosts => Backend is ILabHostManager;
+
+        private void RequireLabHostManager(string target)
+        {
+            if (!ManagesLabHosts)
+                throw new VirtualNetworksException(ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, target,
+                    $"The {Backend.Kind} backend cannot create or remove lab hosts and physical links; its hosts are real machines.");
+        }
+
+        /// <summary>
+        /// Plans a new lab host and its physical links to existing hosts. Throws when the backend has no lab hosts, the
+        /// name is invalid or taken, or a host to connect to is unknown or the new host itself.
+        /// </summary>
+        public DeploymentPlan PlanNewLabHost(Snapshot snapshot, string name, IReadOnlyCollection<string>? connectedTo)
+        {
+            RequireLabHostManager(name);
+            NameRules.Ensure(name, "host");
+            if (HostNames.IsLocalHost(name) || snapshot.FindHost(name) != null)
+                throw new VirtualNetworksException(ErrorIds.HostAlreadyExists, ErrorKind.ResourceExists, name,
+                    $"A host named '{name}' already exists.");
+            var plan = new DeploymentPlan();
+            plan.Add(Planner.CreateLabHostStep(name, byDeployment: false, "Create lab host (a stand-in machine; kept until Remove-VirtualLabHost)"));
+            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var other in connectedTo ?? Array.Empty<string>())
+            {
+                if (string.Equals(other, name, StringComparison.OrdinalIgnoreCase))
+                    throw new VirtualNetworksException(ErrorIds.PhysicalSelfLink, ErrorKind.InvalidArgument, name,
+                        $"Lab host '{name}' cannot have a physical link to itself.");
+                var host = RequireHost(snapshot, other);
+                if (!seen.Add(HostNames.Canonical(host.Name))) continue;
+                plan.Add(Planner.CreatePhysicalLinkStep(new PhysicalLinkSpec { From = name, To = host.Name }));
+            }
+            return plan;
+        }
+
+        /// <summary>
+        /// Plans removal of a lab host and its physical links. Refused for real machines (NotALabHost) and while routers
+        /// run on it or a link's tunnel crosses it (HostInUse).
+        /// </summary>
+        public DeploymentPlan PlanRemoveLabHost(Snapshot snapshot, string name)
+        {
+            var host = RequireHost(snapshot, name);
+            RequireLabHostManager(host.Name);
+            if (!host.IsLabHost || HostNames.IsLocalHost(host.Name))
+                throw new VirtualNetworksException(ErrorIds.NotALabHost, ErrorKind.InvalidOperation, host.Name,
+                    $"Host '{host.Name}' is a real machine, not a lab host; only lab hosts can be removed.");
+            var routers = snapshot.RoutersOn(host.Name).Select(r => r.Name).OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToList();
+            if (routers.Count > 0)
+                throw new VirtualNetworksException(ErrorIds.HostInUse, ErrorKind.ResourceUnavailable, host.Name,
+                    $"Lab host '{host.Name}' still runs {routers.Count} virtual router(s) ({string.Join(", ", routers)}); " +
+                    "move them (Move-VirtualRouter) or remove them first.")
+                { RecommendedAction = "Move-VirtualRouter or Remove-VirtualRouter the routers on it, then remove the host." };
+            var crossing = snapshot.Links.Where(l => l.UnderlayPath.Any(h => SameHost(h, host.Name)))
+                .Select(l => l.Name).OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToList();
+            if (crossing.Count > 0)
+                throw new VirtualNetworksException(ErrorIds.HostInUse, ErrorKind.ResourceUnavailable, host.Name,
+                    $"Lab host '{host.Name}' carries the tunnels of virtual link(s) {string.Join(", ", crossing)}; remove or re-route them first.");
+            var plan = new DeploymentPlan();
+            foreach (var step in Planner.RemoveLabHostSteps(snapshot.Inventory, host.Name)) plan.Add(step);
+            return plan;
         }
 
         private VirtualRouter Lifecycle(string name, CancellationToken ct, Action<IVirtualizationBackend, string, CancellationToken> action)
@@ -230,7 +368,7 @@ namespace VirtualNetworks.Engine
             ThrowIfInvalid(merged, snapshot, force, relevantTo: null);
             Preflight(desired, cancellationToken);
             var addresses = AddressPlanner.Plan(merged.Routers, merged.Links, desired.AddressPools, ExistingAddresses(snapshot));
-            return Planner.Plan(desired, snapshot.Inventory, addresses, Backend.Capabilities.BandwidthGranularity);
+            return Planner.Plan(desired, snapshot.Inventory, addresses, Backend.Capabilities.BandwidthGranularity, ManagesLabHosts);
         }
 
         /// <summary>Asks a backend that can check its prerequisites to do so before anything is created.</summary>
@@ -239,7 +377,7 @@ namespace VirtualNetworks.Engine
 
         /// <summary>Plans removal of the named networks (all when null).</summary>
         public DeploymentPlan PlanRemoval(Snapshot snapshot, IReadOnlyCollection<VirtualNetwork> networks) =>
-            Planner.PlanRemoval(snapshot.Inventory, networks);
+            Planner.PlanRemoval(snapshot.Inventory, networks, ManagesLabHosts);
 
         /// <summary>Applies a plan; ShouldProcess and progress go through <paramref name="observer"/>.</summary>
         public ApplyResult Apply(DeploymentPlan plan, IPlanObserver observer, CancellationToken cancellationToken) =>
@@ -283,15 +421,25 @@ namespace VirtualNetworks.Engine
             var linkNames = new HashSet<string>(desired.Links.Select(l => l.Name), StringComparer.OrdinalIgnoreCase);
             merged.Links.AddRange(observed.Links.Where(l => !linkNames.Contains(l.Name)));
             merged.Links.AddRange(desired.Links);
+            merged.PhysicalLinks.AddRange(desired.PhysicalLinks);
+            var physical = new HashSet<string>(desired.PhysicalLinks.Select(p => PhysicalLink.NameOf(HostNames.Canonical(p.From), HostNames.Canonical(p.To))),
+                StringComparer.OrdinalIgnoreCase);
+            merged.PhysicalLinks.AddRange(observed.PhysicalLinks.Where(p => !physical.Contains(PhysicalLink.NameOf(HostNames.Canonical(p.From), HostNames.Canonical(p.To)))));
             return merged;
         }
 
         private void ThrowIfInvalid(TopologySpec merged, Snapshot snapshot, bool force, string? relevantTo)
         {
+            // A lab host the deployment will create does not exist yet: lab hosts share the local machine's disk, so
+            // their images are checked there.
+            var pending = ManagesLabHosts
+                ? new HashSet<string>(merged.Hosts.Where(h => !HostNames.IsLocalHost(h.Name) && snapshot.FindHost(h.Name) == null).Select(h => h.Name),
+                    StringComparer.OrdinalIgnoreCase)
+                : new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             var context = new ValidationContext
             {
                 Capabilities = Backend.Capabilities,
-                ImageExists = (image, host) => Backend.ImageExists(image, host),
+                ImageExists = (image, host) => Backend.ImageExists(image, pending.Contains(host) ? "" : host),
                 Observed = snapshot.Inventory,
                 Force = force,
             };

@@ -38,12 +38,30 @@ namespace VirtualNetworks
         public const string AdapterLimitExceeded = "AdapterLimitExceeded";
         public const string NetworkIsolationViolation = "NetworkIsolationViolation";
         public const string AddressFamilyConflict = "AddressFamilyConflict";
+        /// <summary>A physical link names a host that is neither declared in "hosts" nor the local machine.</summary>
+        public const string PhysicalLinkHostNotFound = "PhysicalLinkHostNotFound";
+        /// <summary>A physical link joins a host to itself.</summary>
+        public const string PhysicalSelfLink = "PhysicalSelfLink";
+        /// <summary>The same two hosts are joined by more than one physical link (either direction).</summary>
+        public const string DuplicatePhysicalLink = "DuplicatePhysicalLink";
+        /// <summary>A virtual link between routers on different hosts has no path over the physical links.</summary>
+        public const string NoUnderlayPath = "NoUnderlayPath";
 
         // ---- run time ------------------------------------------------------------------------------------------
         public const string RouterNotFound = "RouterNotFound";
         public const string LinkNotFound = "LinkNotFound";
         public const string NetworkNotFound = "NetworkNotFound";
         public const string HostNotFound = "HostNotFound";
+        /// <summary>A lab host (or physical link) of that name already exists.</summary>
+        public const string HostAlreadyExists = "HostAlreadyExists";
+        /// <summary>A lab host still runs virtual routers.</summary>
+        public const string HostInUse = "HostInUse";
+        /// <summary>The host is a real machine, not a lab host the module can create or remove.</summary>
+        public const string NotALabHost = "NotALabHost";
+        /// <summary>No physical link joins the two hosts.</summary>
+        public const string PhysicalLinkNotFound = "PhysicalLinkNotFound";
+        /// <summary>Move-VirtualRouter to the host the router already runs on.</summary>
+        public const string RouterAlreadyOnHost = "RouterAlreadyOnHost";
         public const string RouterAlreadyExists = "RouterAlreadyExists";
         public const string LinkAlreadyExists = "LinkAlreadyExists";
         public const string BackendNotAvailable = "BackendNotAvailable";

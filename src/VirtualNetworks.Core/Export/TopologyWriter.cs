@@ -16,7 +16,8 @@ namespace VirtualNetworks.Export
     /// sorted by name (ordinal, ignoring case; ties by ordinal). Every router field is written explicitly (no
     /// "defaults" section is needed to read the file), except: a router's host is left out when it is the local
     /// machine, its network label when it has none; a link's maximumBandwidth when unlimited (null or 0), its vlanId
-    /// when it has none; a host's kind when it has none. A "defaults" section appears only to carry address pools that
+    /// when it has none; a host's kind when it has none. Physical links come last, each with its two hosts in name order,
+    /// sorted; the section is left out when there are none. A "defaults" section appears only to carry address pools that
     /// differ from the built-in ones. Source names and JSON paths are not part of the format.
     /// </remarks>
     public static class TopologyWriter
@@ -95,6 +96,22 @@ namespace VirtualNetworks.Export
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
+
+                if (spec.PhysicalLinks.Count > 0)
+                {
+                    w.WritePropertyName("physicalLinks");
+                    w.WriteStartArray();
+                    foreach (var p in spec.PhysicalLinks
+                                 .Select(p => string.Compare(p.From, p.To, StringComparison.OrdinalIgnoreCase) <= 0 ? (p.From, p.To) : (From: p.To, To: p.From))
+                                 .OrderBy(p => p.From, StringComparer.OrdinalIgnoreCase).ThenBy(p => p.To, StringComparer.OrdinalIgnoreCase))
+                    {
+                        w.WriteStartObject();
+                        Write(w, "from", p.From);
+                        Write(w, "to", p.To);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                }
 
                 w.WriteEndObject();
             }

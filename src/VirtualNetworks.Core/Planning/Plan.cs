@@ -5,7 +5,12 @@ using VirtualNetworks.Backends;
 
 namespace VirtualNetworks.Planning
 {
-    /// <summary>Kinds of plan steps, in the order a plan applies them.</summary>
+    /// <summary>
+    /// Kinds of plan steps. A deployment applies lab hosts and physical links first (CreateLabHost, CreatePhysicalLink),
+    /// then RemoveLink, RemoveRouter, CreateRouter, CreateLink, SetLinkBandwidth, ConfigureRouter, StartRouter; a
+    /// removal applies RemoveLink, RemoveRouter, then RemovePhysicalLink, RemoveLabHost. New values are added at the
+    /// end so the numbers stay stable.
+    /// </summary>
     public enum PlanAction
     {
         RemoveLink,
@@ -15,6 +20,12 @@ namespace VirtualNetworks.Planning
         SetLinkBandwidth,
         ConfigureRouter,
         StartRouter,
+        /// <summary>Create a lab host (backends with <see cref="ILabHostManager"/>).</summary>
+        CreateLabHost,
+        /// <summary>Create the physical link between two hosts (backends with <see cref="ILabHostManager"/>).</summary>
+        CreatePhysicalLink,
+        RemovePhysicalLink,
+        RemoveLabHost,
     }
 
     /// <summary>
@@ -31,7 +42,7 @@ namespace VirtualNetworks.Planning
         /// <summary>1-based position in the plan.</summary>
         public int Number { get; internal set; }
         public PlanAction Action { get; }
-        /// <summary>The router or link the step changes.</summary>
+        /// <summary>The router, link, host or physical link ("a--b") the step changes.</summary>
         public string Target { get; }
         /// <summary>Human description of the change ("Create virtual router (image router, 1 CPU, 128 MB)").</summary>
         public string Description { get; }

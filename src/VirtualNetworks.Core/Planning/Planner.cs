@@ -21,12 +21,22 @@ namespace VirtualNetworks.Planning
         /// <paramref name="bandwidthGranularity"/> is the backend's limit step (bits/s; Hyper-V stores multiples of 8):
         /// limits equal once rounded down to it are the same, so an unchanged file never plans a change.
         /// </summary>
-        public static DeploymentPlan Plan(TopologySpec desired, BackendInventory observed, AddressPlan? addresses = null, long bandwidthGranularity = 1)
+        public static DeploymentPlan Plan(TopologySpec desired, BackendInventory observed, AddressPlan? addresses = null, long bandwidthGranularity = 1) =>
+            Plan(desired, observed, addresses, bandwidthGranularity, manageLabHosts: false);
+
+        /// <summary>
+        /// Plans a deployment; with <paramref name="manageLabHosts"/> (the backend implements <see cref="ILabHostManager"/>)
+        /// the plan starts by creating the declared hosts that are neither the local machine nor observed (as lab hosts
+        /// marked as created by a deployment), then the declared physical links that are not observed.
+        /// </summary>
+        public static DeploymentPlan Plan(TopologySpec desired, BackendInventory observed, AddressPlan? addresses, long bandwidthGranularity, bool manageLabHosts)
         {
             if (desired == null) throw new ArgumentNullException(nameof(desired));
             if (observed == null) throw new ArgumentNullException(nameof(observed));
 
             var plan = new DeploymentPlan { Desired = desired };
+            if (manageLabHosts)
+                foreach (var s in PlanLabHosts(desired, observed)) plan.Add(s);
             var removals = new List<PlanStep>();
             var creations = new List<PlanStep>();
             var linkCreations = new List<PlanStep>();
@@ -148,8 +158,77 @@ namespace VirtualNetworks.Planning
             return steps;
         }
 
+        /// <summary>CreateLabHost steps for declared hosts that do not exist, then CreatePhysicalLink steps for missing links.</summary>
+        private static List<PlanStep> PlanLabHosts(TopologySpec desired, BackendInventory observed)
+        {
+            var steps = new List<PlanStep>();
+            var existing = new HashSet<string>(observed.Hosts.Select(h => HostNames.Canonical(h.Name)), StringComparer.OrdinalIgnoreCase);
+            foreach (var h in desired.Hosts)
+            {
+                if (HostNames.IsLocalHost(h.Name) || !existing.Add(HostNames.Canonical(h.Name))) continue;
+                steps.Add(CreateLabHostStep(h.Name, byDeployment: true,
+                    "Create lab host (a stand-in machine; Remove-VirtualNetwork removes it once nothing uses it)"));
+            }
+            var links = new HashSet<string>(observed.PhysicalLinks.Select(p => PhysicalLink.NameOf(HostNames.Canonical(p.From), HostNames.Canonical(p.To))),
+                StringComparer.OrdinalIgnoreCase);
+            foreach (var p in desired.PhysicalLinks)
+            {
+                if (!links.Add(PhysicalLink.NameOf(HostNames.Canonical(p.From), HostNames.Canonical(p.To)))) continue;
+                steps.Add(CreatePhysicalLinkStep(p.Clone()));
+            }
+            return steps;
+        }
+
+        /// <summary>The backend as a lab host manager, or OperationNotSupported.</summary>
+        internal static ILabHostManager LabHosts(IVirtualizationBackend backend, string target) =>
+            backend as ILabHostManager ?? throw new VirtualNetworksException(ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, target,
+                $"The {backend.Kind} backend cannot create or remove lab hosts and physical links; hosts are real machines there.");
+
+        /// <summary>RemovePhysicalLink steps for every physical link of <paramref name="host"/>, then its RemoveLabHost step.</summary>
+        internal static List<PlanStep> RemoveLabHostSteps(BackendInventory observed, string host)
+        {
+            var steps = new List<PlanStep>();
+            var key = HostNames.Canonical(host);
+            var done = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var p in observed.PhysicalLinks
+                         .Where(p => Same(HostNames.Canonical(p.From), key) || Same(HostNames.Canonical(p.To), key))
+                         .OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
+            {
+                if (!done.Add(p.Name)) continue;
+                steps.Add(RemovePhysicalLinkStep(p.From, p.To));
+            }
+            steps.Add(new PlanStep(PlanAction.RemoveLabHost, host, "Remove lab host",
+                (b, ct) => LabHosts(b, host).RemoveLabHost(host, ct)));
+            return steps;
+        }
+
+        internal static PlanStep RemovePhysicalLinkStep(string from, string to) =>
+            new PlanStep(PlanAction.RemovePhysicalLink, PhysicalLink.NameOf(from, to), $"Remove physical link between hosts {from} and {to}",
+                (b, ct) => LabHosts(b, PhysicalLink.NameOf(from, to)).RemovePhysicalLink(from, to, ct));
+
+        internal static PlanStep CreateLabHostStep(string name, bool byDeployment, string description) =>
+            new PlanStep(PlanAction.CreateLabHost, name, description, (b, ct) => LabHosts(b, name).CreateLabHost(name, byDeployment, ct));
+
+        internal static PlanStep CreatePhysicalLinkStep(PhysicalLinkSpec spec)
+        {
+            spec.From = HostNames.Canonical(spec.From); // local aliases reach the backend as the machine's name
+            spec.To = HostNames.Canonical(spec.To);
+            return new PlanStep(PlanAction.CreatePhysicalLink, PhysicalLink.NameOf(spec.From, spec.To),
+                $"Create physical link between hosts {spec.From} and {spec.To} (underlay addresses and routes)",
+                (b, ct) => LabHosts(b, spec.ToString()).CreatePhysicalLink(spec, ct));
+        }
+
         /// <summary>Plans removal of whole virtual networks: links first, then routers.</summary>
-        public static DeploymentPlan PlanRemoval(BackendInventory observed, IReadOnlyCollection<VirtualNetwork> networks)
+        public static DeploymentPlan PlanRemoval(BackendInventory observed, IReadOnlyCollection<VirtualNetwork> networks) =>
+            PlanRemoval(observed, networks, manageLabHosts: false);
+
+        /// <summary>
+        /// Plans removal of whole virtual networks: links, then routers; with <paramref name="manageLabHosts"/> then the
+        /// lab hosts a deployment created that those networks used (ran a router, or carried a removed link's tunnel),
+        /// with their physical links, once nothing else uses them: no router left on them and no remaining link's
+        /// underlay path through them.
+        /// </summary>
+        public static DeploymentPlan PlanRemoval(BackendInventory observed, IReadOnlyCollection<VirtualNetwork> networks, bool manageLabHosts)
         {
             var plan = new DeploymentPlan();
             var routerSet = new HashSet<string>(networks.SelectMany(n => n.Routers), StringComparer.OrdinalIgnoreCase);
@@ -167,7 +246,33 @@ namespace VirtualNetworks.Planning
                 var name = r.Name;
                 plan.Add(new PlanStep(PlanAction.RemoveRouter, r.Name, "Remove virtual router (turn off and delete)", (b, ct) => b.RemoveRouter(name, ct)));
             }
+            if (manageLabHosts)
+                foreach (var s in PlanUnusedLabHosts(observed, routerSet)) plan.Add(s);
             return plan;
+        }
+
+        private static List<PlanStep> PlanUnusedLabHosts(BackendInventory observed, HashSet<string> removedRouters)
+        {
+            bool Removed(VirtualLink l) => removedRouters.Contains(l.From) || removedRouters.Contains(l.To);
+            var used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);     // hosts the removed networks used
+            var stillUsed = new HashSet<string>(StringComparer.OrdinalIgnoreCase); // hosts something else still uses
+            foreach (var r in observed.Routers)
+                (removedRouters.Contains(r.Name) ? used : stillUsed).Add(HostNames.Canonical(r.ComputerName));
+            foreach (var l in observed.Links)
+                foreach (var h in l.UnderlayPath)
+                    (Removed(l) ? used : stillUsed).Add(HostNames.Canonical(h));
+
+            var removedHosts = observed.Hosts
+                .Where(h => h.IsLabHost && h.CreatedByDeployment && !HostNames.IsLocalHost(h.Name))
+                .Where(h => used.Contains(HostNames.Canonical(h.Name)) && !stillUsed.Contains(HostNames.Canonical(h.Name)))
+                .OrderBy(h => h.Name, StringComparer.OrdinalIgnoreCase).ToList();
+            var steps = new List<PlanStep>();
+            var physicalDone = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var h in removedHosts)
+                foreach (var s in RemoveLabHostSteps(observed, h.Name))
+                    if (s.Action != PlanAction.RemovePhysicalLink || physicalDone.Add(s.Target)) steps.Add(s);
+            // Physical links first (every one of them), then the hosts.
+            return steps.Where(s => s.Action == PlanAction.RemovePhysicalLink).Concat(steps.Where(s => s.Action != PlanAction.RemovePhysicalLink)).ToList();
         }
 
         private static PlanStep CreateLinkStep(LinkSpec spec) =>

@@ -146,12 +146,16 @@ namespace VirtualNetworks.Topology
             }
             NameUnnamedLinks(spec.Links, explicitlyNamed);
 
-            // Accepted for topologies that describe the real network too; only the shape is checked.
+            // The underlay between hosts: lab hosts are joined by them; on real machines they document the network.
             foreach (var (item, target) in Items(root, "physicalLinks", "physical link"))
             {
                 CheckFields(item, TopologyFields.PhysicalLink, target, "in " + item.Path);
-                GetString(item, "from", target, "physical link");
-                GetString(item, "to", target, "physical link");
+                spec.PhysicalLinks.Add(new PhysicalLinkSpec
+                {
+                    From = GetString(item, "from", target, "physical link") ?? "",
+                    To = GetString(item, "to", target, "physical link") ?? "",
+                    SourcePath = item.Path,
+                });
             }
             return spec;
         }

@@ -32,7 +32,8 @@ namespace VirtualNetworks.Topology
     /// <item>Every spelling of the local machine ("", ".", "localhost", the machine name) becomes "" in
     /// <see cref="RouterSpec.Host"/>; an empty network label becomes null.</item>
     /// <item>An unnamed link is called "&lt;from&gt;-&lt;to&gt;", with "-2", "-3", ... added when that name is taken.</item>
-    /// <item>"physicalLinks" ([{from, to}]) is checked for shape only and otherwise ignored.</item>
+    /// <item>"physicalLinks" ([{from, to}]) become <see cref="TopologySpec.PhysicalLinks"/> (the underlay between
+    /// hosts); their ends are checked by <see cref="TopologyValidator"/>.</item>
     /// </list>
     /// </remarks>
     public static class TopologyReader

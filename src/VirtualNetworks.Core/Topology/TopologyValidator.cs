@@ -80,6 +80,8 @@ namespace VirtualNetworks.Topology
                 CheckAdapterCounts();
                 CheckNetworks();
                 CheckPools();
+                CheckPhysicalLinks();
+                CheckUnderlay();
                 return _errors;
             }
 
@@ -381,6 +383,112 @@ namespace VirtualNetworks.Topology
                 if (e4 != null) _errors.Add(e4);
                 var e6 = AddressPoolRules.Check(pools.IPv6, NetworkAddressFamily.IPv6, "defaults.ipv6AddressPool");
                 if (e6 != null) _errors.Add(e6);
+            }
+
+            // ---- physical network (underlay) -----------------------------------------------------------------------
+
+            /// <summary>Host names (canonical: every local alias is the machine's name) joined by valid physical links.</summary>
+            private readonly List<(string From, string To)> _underlay = new List<(string From, string To)>();
+
+            /// <summary>True when <paramref name="host"/> is the local machine, declared in "hosts" or a known host.</summary>
+            private bool IsUsableHost(string? host)
+            {
+                if (HostNames.IsLocalHost(host)) return true;
+                if ((_spec.Hosts ?? new List<HostSpec>()).Any(h => h != null && Names.Equals(h.Name, host))) return true;
+                return _context.KnownHosts != null && _context.KnownHosts.Any(h => Names.Equals(h, host));
+            }
+
+            /// <summary>
+            /// Each physical link: both ends name a usable host (declared, known, or the local machine), the ends differ,
+            /// and no two links join the same two hosts (in either direction).
+            /// </summary>
+            private void CheckPhysicalLinks()
+            {
+                var links = _spec.PhysicalLinks ?? new List<PhysicalLinkSpec>();
+                var seen = new Dictionary<string, PhysicalLinkSpec>(Names);
+                for (int i = 0; i < links.Count; i++)
+                {
+                    var p = links[i];
+                    if (p == null) continue;
+                    string path = p.SourcePath ?? "physicalLinks[" + N(i) + "]";
+                    string target = (p.From ?? "") + "--" + (p.To ?? "");
+                    string label = "Physical link " + Q(target) + " (" + path + ")";
+                    bool ok = true;
+                    foreach (var (end, which) in new[] { (p.From, "from"), (p.To, "to") })
+                    {
+                        if (HostNames.IsLocalHost(end) && !string.IsNullOrEmpty(end)) continue;
+                        var nameError = NameRules.Check(end, "host");
+                        if (nameError != null)
+                        {
+                            Retarget(nameError, target, label + ", \"" + which + "\" end: ", path + "." + which);
+                            ok = false;
+                            continue;
+                        }
+                        if (!IsUsableHost(end))
+                        {
+                            var candidates = (_spec.Hosts ?? new List<HostSpec>()).Where(h => h != null).Select(h => h.Name ?? "")
+                                .Concat((IEnumerable<string>?)_context.KnownHosts ?? Array.Empty<string>()).ToList();
+                            Add(ErrorIds.PhysicalLinkHostNotFound, ErrorKind.ObjectNotFound, target, path + "." + which,
+                                label + ": the \"" + which + "\" end names host " + Q(end) + ", which is neither declared in the topology's " +
+                                "\"hosts\" nor the local machine" + (_context.KnownHosts != null && _context.KnownHosts.Count > 0 ? " nor a known host" : "") +
+                                "." + Suggestions.Hint(end, candidates));
+                            ok = false;
+                        }
+                    }
+                    if (!ok) continue;
+
+                    string a = HostNames.Canonical(p.From), b = HostNames.Canonical(p.To);
+                    if (Names.Equals(a, b))
+                    {
+                        Add(ErrorIds.PhysicalSelfLink, ErrorKind.InvalidArgument, target, path,
+                            label + ": both ends are host " + Q(a) + "; a physical link must join two different hosts.");
+                        continue;
+                    }
+                    string key = PhysicalLink.NameOf(a, b);
+                    if (seen.TryGetValue(key, out var first))
+                    {
+                        Add(ErrorIds.DuplicatePhysicalLink, ErrorKind.InvalidData, target, path,
+                            label + ": hosts " + Q(a) + " and " + Q(b) + " are already joined by " +
+                            (string.IsNullOrEmpty(first.SourcePath) ? "physical link " + Q(first.From + "--" + first.To) : first.SourcePath) +
+                            "; declare each pair of hosts once (the direction does not matter).");
+                        continue;
+                    }
+                    seen[key] = p;
+                    _underlay.Add((a, b));
+                }
+            }
+
+            /// <summary>
+            /// When the topology describes its physical network (at least one physical link), every virtual link whose
+            /// routers are on different hosts needs a path between those hosts over the physical links (it is tunnelled
+            /// along it). Links with an unusable end or host are reported elsewhere and skipped here.
+            /// </summary>
+            private void CheckUnderlay()
+            {
+                if ((_spec.PhysicalLinks ?? new List<PhysicalLinkSpec>()).Count == 0) return;
+                var graph = UnderlayPaths.Graph(_underlay);
+
+                string? HostOf(string router)
+                {
+                    string? host = _routerByName.TryGetValue(router, out var spec) ? spec.Host
+                        : _observedRouters.TryGetValue(router, out var observed) ? observed.ComputerName : null;
+                    if (host == null || !IsUsableHost(host) || (!HostNames.IsLocalHost(host) && NameRules.Check(host, "host") != null)) return null;
+                    return HostNames.Canonical(host);
+                }
+
+                foreach (var l in _edges)
+                {
+                    var from = HostOf(l.From);
+                    var to = HostOf(l.To);
+                    if (from == null || to == null || Names.Equals(from, to)) continue;
+                    if (UnderlayPaths.Reachable(graph, from, to)) continue;
+                    var reach = UnderlayPaths.Component(graph, from).Where(h => !Names.Equals(h, from)).OrderBy(h => h, Names).ToList();
+                    Add(ErrorIds.NoUnderlayPath, ErrorKind.InvalidData, l.Name ?? "", l.SourcePath,
+                        Title("link", l.Name, l.SourcePath) + ": it joins router " + Q(l.From) + " on host " + Q(from) + " and router " +
+                        Q(l.To) + " on host " + Q(to) + ", but no chain of physicalLinks connects those hosts (" + Q(from) +
+                        (reach.Count == 0 ? " has no physical link" : " reaches only " + List(reach)) +
+                        "). Add a physical link, or place both routers on connected hosts.");
+                }
             }
 
             // ---- helpers -------------------------------------------------------------------------------------------
