@@ -180,6 +180,92 @@ namespace VirtualNetworks.Linux.Vm
         public JObject QueryMigrate(CancellationToken cancellationToken = default) =>
             Execute("query-migrate", null, null, cancellationToken) as JObject ?? new JObject();
 
+        /// <summary>
+        /// Destination side of a migration (QEMU started with "-incoming defer"): listens on <paramref name="uri"/>
+        /// ("tcp:&lt;ip&gt;:&lt;port&gt;"; port 0 lets QEMU choose, see <see cref="IncomingPort"/>).
+        /// </summary>
+        public void MigrateIncoming(string uri, CancellationToken cancellationToken = default) =>
+            Execute("migrate-incoming", new JObject { ["uri"] = uri }, null, cancellationToken);
+
+        /// <summary>
+        /// The TCP port a destination listens on after <see cref="MigrateIncoming"/> (query-migrate's "socket-address",
+        /// QEMU 4.0 and later), or null when QEMU does not say.
+        /// </summary>
+        public int? IncomingPort(CancellationToken cancellationToken = default)
+        {
+            var r = QueryMigrate(cancellationToken);
+            if (!(r["socket-address"] is JArray addrs)) return null;
+            foreach (var a in addrs)
+            {
+                if (a is JObject o && (string?)o["type"] == "inet" &&
+                    int.TryParse((string?)o["port"], NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port > 0)
+                    return port;
+            }
+            return null;
+        }
+
+        /// <summary>migrate-set-capabilities with each capability name set to its value.</summary>
+        public void MigrateSetCapabilities(IEnumerable<KeyValuePair<string, bool>> capabilities, CancellationToken cancellationToken = default)
+        {
+            var list = new JArray();
+            foreach (var c in capabilities) list.Add(new JObject { ["capability"] = c.Key, ["state"] = c.Value });
+            if (list.Count == 0) return;
+            Execute("migrate-set-capabilities", new JObject { ["capabilities"] = list }, null, cancellationToken);
+        }
+
+        /// <summary>migrate-set-parameters (e.g. {"downtime-limit": 50, "max-bandwidth": 1073741824}).</summary>
+        public void MigrateSetParameters(JObject parameters, CancellationToken cancellationToken = default)
+        {
+            if (parameters == null) throw new ArgumentNullException(nameof(parameters));
+            if (parameters.Count == 0) return;
+            Execute("migrate-set-parameters", parameters, null, cancellationToken);
+        }
+
+        /// <summary>query-migrate-parameters.</summary>
+        public JObject QueryMigrateParameters(CancellationToken cancellationToken = default) =>
+            Execute("query-migrate-parameters", null, null, cancellationToken) as JObject ?? new JObject();
+
+        /// <summary>Cancels the outgoing migration (QMP "migrate_cancel"); QEMU resumes a source it had stopped for the switch-over.</summary>
+        public void MigrateCancel(CancellationToken cancellationToken = default) => Execute("migrate_cancel", null, null, cancellationToken);
+
+        /// <summary>Lets a migration paused by the pause-before-switchover capability go on ("migrate-continue").</summary>
+        public void MigrateContinue(string state = "pre-switchover", CancellationToken cancellationToken = default) =>
+            Execute("migrate-continue", new JObject { ["state"] = state }, null, cancellationToken);
+
+        /// <summary>
+        /// Waits for an asynchronous event named <paramref name="name"/> (and matching <paramref name="match"/> when
+        /// given) that is at index <paramref name="fromIndex"/> or later in <see cref="Events"/>, reading the socket
+        /// without sending a command. Returns the event, or null when none arrived within <paramref name="timeout"/>
+        /// (that is no error: the caller polls). A closed connection throws (ConnectionError).
+        /// </summary>
+        public JObject? WaitForEvent(string name, Func<JObject, bool>? match, int fromIndex, TimeSpan timeout, CancellationToken cancellationToken = default)
+        {
+            if (_disposed) throw new ObjectDisposedException(nameof(QmpClient));
+            for (int i = Math.Max(0, fromIndex); i < _events.Count; i++)
+                if (IsEvent(_events[i], name, match)) return _events[i];
+            var deadline = Deadline.After(timeout);
+            while (true)
+            {
+                JObject? msg;
+                try
+                {
+                    msg = ReadObject(_connection, deadline, cancellationToken, RouterName);
+                }
+                catch (TimeoutException)
+                {
+                    return null;
+                }
+                if (msg == null)
+                    throw Fail(RouterName, ErrorKind.ConnectionError, "QEMU closed the QMP connection while waiting for event " + name + " (did the process exit?)");
+                if (msg["event"] == null) continue; // a late answer to a command that timed out
+                _events.Add(msg);
+                if (IsEvent(msg, name, match)) return msg;
+            }
+        }
+
+        private static bool IsEvent(JObject e, string name, Func<JObject, bool>? match) =>
+            string.Equals((string?)e["event"], name, StringComparison.Ordinal) && (match == null || match(e));
+
         private static JObject? ReadObject(UnixLineConnection conn, Deadline deadline, CancellationToken ct, string router)
         {
             while (true)
