@@ -160,7 +160,7 @@ namespace VirtualNetworks.Linux.Vm
                 throw Fail(MigrationFailureReason.Failed, ErrorKind.ConnectionError, "QEMU did not start the migration: " + ex.Message, QemuWords(ex), ex);
             }
             var migrateStarted = _clock.Elapsed;
-            var lastProgress = TimeSpan.MinValue;
+            var lastProgress = TimeSpan.FromDays(-1);
             bool switching = false;
             while (true)
             {
