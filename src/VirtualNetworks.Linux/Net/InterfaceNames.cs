@@ -14,7 +14,11 @@ namespace VirtualNetworks.Linux.Net
     /// <item>bridge of a link: <c>vnb</c> + hex(SHA-256(lower(link)))</item>
     /// <item>tap of a router's adapter on a link: <c>vnt</c> + hex(SHA-256(lower(router) + "/" + lower(link)))</item>
     /// <item>VXLAN device of a link (cross-host links): <c>vnx</c> + hex(SHA-256(lower(link)))</item>
+    /// <item>underlay anchor of a host (a port-less bridge holding the host's underlay /32, and in a lab host the
+    /// namespace's ownership marker): <c>vnu</c> + hex(SHA-256(lower(host)))</item>
+    /// <item>veth end in host H towards host P (a physical link): <c>vnv</c> + hex(SHA-256(lower(H) + "/" + lower(P)))</item>
     /// </list>
+    /// Lab hosts are network namespaces named <c>vnh-</c> + hex(SHA-256(lower(host))) (see <see cref="Namespace"/>).
     /// 13 characters, always. Names are compared case-insensitively elsewhere, so the same object always maps to the same
     /// interface, across runs and across hosts.
     /// </summary>
@@ -36,6 +40,10 @@ namespace VirtualNetworks.Linux.Net
         public const string TapPrefix = "vnt";
         public const string VxlanPrefix = "vnx";
         public const string ProbePrefix = "vnp";
+        public const string AnchorPrefix = "vnu";
+        public const string VethPrefix = "vnv";
+        /// <summary>Prefix of lab-host network namespaces (a file name under /run/netns, not an interface name).</summary>
+        public const string NamespacePrefix = "vnh-";
 
         /// <summary>The bridge that is the L2 segment of <paramref name="linkName"/>.</summary>
         public static string Bridge(string linkName)
@@ -57,6 +65,28 @@ namespace VirtualNetworks.Linux.Net
         {
             NameRules.Ensure(linkName, "link");
             return VxlanPrefix + Hash(linkName.ToLowerInvariant());
+        }
+
+        /// <summary>The network namespace of lab host <paramref name="hostName"/>: <c>vnh-</c> + 10 hex digits.</summary>
+        public static string Namespace(string hostName)
+        {
+            NameRules.Ensure(hostName, "host");
+            return NamespacePrefix + Hash(hostName.ToLowerInvariant());
+        }
+
+        /// <summary>The underlay anchor of <paramref name="hostName"/>: a port-less tagged bridge that holds its underlay /32.</summary>
+        public static string Anchor(string hostName)
+        {
+            NameRules.Ensure(hostName, "host");
+            return AnchorPrefix + Hash(hostName.ToLowerInvariant());
+        }
+
+        /// <summary>The veth end that lives in <paramref name="hostName"/> and leads to <paramref name="peerHostName"/>.</summary>
+        public static string Veth(string hostName, string peerHostName)
+        {
+            NameRules.Ensure(hostName, "host");
+            NameRules.Ensure(peerHostName, "host");
+            return VethPrefix + Hash(hostName.ToLowerInvariant() + "/" + peerHostName.ToLowerInvariant());
         }
 
         /// <summary>

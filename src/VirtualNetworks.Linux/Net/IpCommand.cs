@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Net;
 using System.Threading;
 
@@ -13,8 +14,11 @@ namespace VirtualNetworks.Linux.Net
         public int Vni { get; set; }
         /// <summary>Local underlay address (IPv4 or IPv6).</summary>
         public string Local { get; set; } = "";
-        /// <summary>Remote underlay address (unicast point-to-point tunnel).</summary>
-        public string Remote { get; set; } = "";
+        /// <summary>
+        /// Remote underlay address (unicast point-to-point tunnel); null = none: the destinations come from FDB entries
+        /// (<see cref="IpCommand.SetDefaultDestinations"/>), which can be changed without recreating the device.
+        /// </summary>
+        public string? Remote { get; set; }
         /// <summary>UDP destination port; 4789 is the IANA port.</summary>
         public int DestinationPort { get; set; } = 4789;
         /// <summary>Underlay device to bind the tunnel to; null = routed by the kernel.</summary>
@@ -134,12 +138,16 @@ namespace VirtualNetworks.Linux.Net
             if (options.DestinationPort < 1 || options.DestinationPort > 65535)
                 throw new ArgumentOutOfRangeException(nameof(options), "The VXLAN UDP port must be 1 to 65535.");
             string local = CheckAddress(options.Local, "local");
-            string remote = CheckAddress(options.Remote, "remote");
             var args = new List<string>
             {
                 "link", "add", "name", name, "type", "vxlan", "id", options.Vni.ToString(CultureInfo.InvariantCulture),
-                "local", local, "remote", remote, "dstport", options.DestinationPort.ToString(CultureInfo.InvariantCulture),
+                "local", local, "dstport", options.DestinationPort.ToString(CultureInfo.InvariantCulture),
             };
+            if (options.Remote != null)
+            {
+                args.Add("remote");
+                args.Add(CheckAddress(options.Remote, "remote"));
+            }
             if (options.UnderlayDevice != null)
             {
                 InterfaceNames.EnsureValid(options.UnderlayDevice, "underlay interface");
@@ -247,6 +255,156 @@ namespace VirtualNetworks.Linux.Net
             return true;
         }
 
+        /// <summary>
+        /// Creates a veth pair: <paramref name="name"/> here (tagged <paramref name="tag"/>) and <paramref name="peerName"/>
+        /// in <paramref name="peer"/>'s namespace (tagged <paramref name="peerTag"/>). Both ends are set up. Returns false
+        /// when both ends already exist with these tags (nothing changed). A half-made pair (one end missing, or an end
+        /// not tagged yet after a crash) is deleted and made again; an untagged device of either name is never touched.
+        /// </summary>
+        public bool CreateVethPair(string name, OwnershipTag tag, IpCommand peer, string peerName, OwnershipTag peerTag, CancellationToken cancellationToken = default)
+        {
+            if (peer == null) throw new ArgumentNullException(nameof(peer));
+            InterfaceNames.EnsureValid(name);
+            InterfaceNames.EnsureValid(peerName);
+            var mine = GetLink(name, cancellationToken);
+            var theirs = peer.GetLink(peerName, cancellationToken);
+            if (mine != null && mine.Tag == null) CheckExisting(mine, tag, "veth", null);
+            if (theirs != null && theirs.Tag == null) peer.CheckExisting(theirs, peerTag, "veth", null);
+            if (mine != null && theirs != null && tag.Equals(mine.Tag) && peerTag.Equals(theirs.Tag))
+            {
+                CheckExisting(mine, tag, "veth", null);
+                SetUp(name, cancellationToken);
+                peer.SetUp(peerName, cancellationToken);
+                return false;
+            }
+            if (mine != null) CheckExisting(mine, tag, "veth", null);
+            if (theirs != null) peer.CheckExisting(theirs, peerTag, "veth", null);
+            if (mine != null) Delete(name, cancellationToken);
+            if (theirs != null) peer.Delete(peerName, cancellationToken);
+
+            // The peer end goes straight into the other namespace: by name, or for the caller's own namespace by our pid
+            // (the ip process itself runs elsewhere with -netns, but pid names the namespace this process lives in).
+            string target = peer.NetworkNamespace ?? System.Diagnostics.Process.GetCurrentProcess().Id.ToString(CultureInfo.InvariantCulture);
+            var args = new List<string> { "link", "add", "name", name, "mtu", "1500", "type", "veth", "peer", "name", peerName, "mtu", "1500", "netns", target };
+            _tools.RunChecked("ip", args, name, cancellationToken);
+            try
+            {
+                Tag(name, tag, cancellationToken);
+                peer.Tag(peerName, peerTag, cancellationToken);
+                SetUp(name, cancellationToken);
+                peer.SetUp(peerName, cancellationToken);
+            }
+            catch
+            {
+                try { _tools.Run("ip", new[] { "link", "del", "dev", name }, CancellationToken.None); }
+                catch (VirtualNetworksException) { }
+                throw;
+            }
+            return true;
+        }
+
+        /// <summary>
+        /// Makes <paramref name="cidrs"/> the IPv4 addresses of <paramref name="name"/> (ours): missing ones are added,
+        /// other global IPv4 addresses removed. Idempotent.
+        /// </summary>
+        public void SetAddresses(string name, IReadOnlyCollection<string> cidrs, CancellationToken cancellationToken = default)
+        {
+            RequireOwned(name, "set the addresses of", cancellationToken);
+            var want = new HashSet<string>(cidrs, StringComparer.Ordinal);
+            var have = ListAddresses(name, cancellationToken);
+            foreach (var c in want)
+                if (!have.Contains(c)) _tools.RunChecked("ip", new[] { "addr", "replace", c, "dev", name }, name, cancellationToken);
+            foreach (var c in have)
+                if (!want.Contains(c)) _tools.Run("ip", new[] { "addr", "del", c, "dev", name }, cancellationToken);
+        }
+
+        /// <summary>The IPv4 addresses (CIDR) of <paramref name="name"/>; empty when it does not exist.</summary>
+        public HashSet<string> ListAddresses(string name, CancellationToken cancellationToken = default)
+        {
+            InterfaceNames.EnsureValid(name);
+            var set = new HashSet<string>(StringComparer.Ordinal);
+            var r = _tools.Run("ip", new[] { "-j", "-4", "addr", "show", "dev", name }, cancellationToken);
+            if (!r.Succeeded || string.IsNullOrWhiteSpace(r.StdOut)) return set;
+            foreach (var o in Newtonsoft.Json.Linq.JArray.Parse(r.StdOut))
+            {
+                if (!(o["addr_info"] is Newtonsoft.Json.Linq.JArray infos)) continue;
+                foreach (var a in infos)
+                {
+                    string? local = (string?)a["local"];
+                    int? len = (int?)a["prefixlen"];
+                    if (local != null && len.HasValue) set.Add(local + "/" + len.Value.ToString(CultureInfo.InvariantCulture));
+                }
+            }
+            return set;
+        }
+
+        /// <summary>The route protocol number the module marks its underlay routes with (<c>proto 118</c>, 0x76 = 'v').</summary>
+        public const int RouteProtocol = 118;
+
+        /// <summary>IPv4 routes marked <see cref="RouteProtocol"/> in the main table: destination (CIDR) -> (gateway, device).</summary>
+        public Dictionary<string, (string? Via, string? Device)> ListOwnedRoutes(CancellationToken cancellationToken = default)
+        {
+            var map = new Dictionary<string, (string?, string?)>(StringComparer.Ordinal);
+            var r = _tools.RunChecked("ip", new[] { "-j", "-4", "route", "show", "proto", RouteProtocol.ToString(CultureInfo.InvariantCulture) }, "route", cancellationToken);
+            if (string.IsNullOrWhiteSpace(r.StdOut)) return map;
+            foreach (var o in Newtonsoft.Json.Linq.JArray.Parse(r.StdOut))
+            {
+                string? dst = (string?)o["dst"];
+                if (dst == null) continue;
+                if (dst.IndexOf('/') < 0) dst += "/32";
+                map[dst] = ((string?)o["gateway"], (string?)o["dev"]);
+            }
+            return map;
+        }
+
+        /// <summary>Adds or replaces the route <paramref name="destination"/> via <paramref name="via"/> on <paramref name="device"/> (ours), marked <see cref="RouteProtocol"/>.</summary>
+        public void ReplaceOwnedRoute(string destination, string via, string device, CancellationToken cancellationToken = default)
+        {
+            RequireOwned(device, "route through", cancellationToken);
+            CheckAddress(via, "gateway");
+            _tools.RunChecked("ip", new[] { "route", "replace", destination, "via", via, "dev", device, "proto", RouteProtocol.ToString(CultureInfo.InvariantCulture) }, destination, cancellationToken);
+        }
+
+        /// <summary>Deletes the route to <paramref name="destination"/> when it is marked <see cref="RouteProtocol"/>; false when there was none.</summary>
+        public bool DeleteOwnedRoute(string destination, CancellationToken cancellationToken = default)
+        {
+            var r = _tools.Run("ip", new[] { "route", "del", destination, "proto", RouteProtocol.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
+            return r.Succeeded;
+        }
+
+        /// <summary>The underlay destinations of the all-zero (default) FDB entries of VXLAN device <paramref name="name"/>.</summary>
+        public HashSet<string> ListDefaultDestinations(string name, CancellationToken cancellationToken = default)
+        {
+            InterfaceNames.EnsureValid(name);
+            var set = new HashSet<string>(StringComparer.Ordinal);
+            var r = _tools.Run("bridge", new[] { "-j", "fdb", "show", "dev", name }, cancellationToken);
+            if (!r.Succeeded || string.IsNullOrWhiteSpace(r.StdOut)) return set;
+            foreach (var o in Newtonsoft.Json.Linq.JArray.Parse(r.StdOut))
+            {
+                if ((string?)o["mac"] != "00:00:00:00:00:00") continue;
+                string? dst = (string?)o["dst"];
+                if (dst != null) set.Add(dst);
+            }
+            return set;
+        }
+
+        /// <summary>
+        /// Makes <paramref name="destinations"/> the default FDB entries of VXLAN device <paramref name="name"/> (ours):
+        /// <c>bridge fdb append 00:00:00:00:00:00 dev NAME dst X</c> for missing ones, <c>bridge fdb del</c> for others.
+        /// Frames to unknown MACs (nolearning: all of them) and broadcasts go to every destination. Idempotent; repointing a
+        /// tunnel (a router moved to another host) is a change of these entries, the device stays.
+        /// </summary>
+        public void SetDefaultDestinations(string name, IReadOnlyCollection<string> destinations, CancellationToken cancellationToken = default)
+        {
+            RequireOwned(name, "set the tunnel destinations of", cancellationToken);
+            var want = new HashSet<string>(destinations.Select(d => CheckAddress(d, "destination")), StringComparer.Ordinal);
+            var have = ListDefaultDestinations(name, cancellationToken);
+            foreach (var d in want.Where(d => !have.Contains(d)).OrderBy(d => d, StringComparer.Ordinal))
+                _tools.RunChecked("bridge", new[] { "fdb", "append", "00:00:00:00:00:00", "dev", name, "dst", d }, name, cancellationToken);
+            foreach (var d in have.Where(d => !want.Contains(d)).OrderBy(d => d, StringComparer.Ordinal))
+                _tools.RunChecked("bridge", new[] { "fdb", "del", "00:00:00:00:00:00", "dev", name, "dst", d }, name, cancellationToken);
+        }
+
         // ------------------------------------------------------------------------------------------------ helpers
 
         private bool CreateTagged(string name, OwnershipTag tag, string kind, string? tunType, string tool, List<string> args,
@@ -285,14 +443,14 @@ namespace VirtualNetworks.Linux.Net
         }
 
         /// <summary>Sets the alias (and addrgenmode none, best effort: it fails where IPv6 is disabled).</summary>
-        private void Tag(string name, OwnershipTag tag, CancellationToken cancellationToken)
+        internal void Tag(string name, OwnershipTag tag, CancellationToken cancellationToken)
         {
             var both = _tools.Run("ip", new[] { "link", "set", "dev", name, "alias", tag.Alias, "addrgenmode", "none" }, cancellationToken);
             if (both.Succeeded) return;
             _tools.RunChecked("ip", new[] { "link", "set", "dev", name, "alias", tag.Alias }, name, cancellationToken);
         }
 
-        private bool CheckExisting(LinkInfo existing, OwnershipTag tag, string kind, string? tunType)
+        internal bool CheckExisting(LinkInfo existing, OwnershipTag tag, string kind, string? tunType)
         {
             if (existing.Tag == null)
             {

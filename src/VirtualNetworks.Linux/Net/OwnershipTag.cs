@@ -14,12 +14,17 @@ namespace VirtualNetworks.Linux.Net
         Vxlan,
         /// <summary>A short-lived device of the capability probe (object: the probe id); deleted right after use.</summary>
         Probe,
+        /// <summary>A host's underlay anchor (object: the host name); in a lab host also the namespace's ownership marker.</summary>
+        Host,
+        /// <summary>One end of a physical link's veth pair (object: "host/peer", the end living in host).</summary>
+        Veth,
     }
 
     /// <summary>
     /// The ownership marker every interface the module creates carries in its ifalias:
-    /// <c>virtualnetworks:v1:&lt;role&gt;:&lt;object&gt;</c>, role one of bridge, tap, vxlan, probe; object the link name
-    /// (bridge, vxlan), "router/link" (tap) or the probe id. Set with <c>ip link set dev X alias ...</c>. Only devices whose
+    /// <c>virtualnetworks:v1:&lt;role&gt;:&lt;object&gt;</c>, role one of bridge, tap, vxlan, probe, host, veth; object the
+    /// link name (bridge, vxlan), "router/link" (tap), the probe id, the host name (host: the underlay anchor) or
+    /// "host/peer" (veth: the end in host towards peer). Set with <c>ip link set dev X alias ...</c>. Only devices whose
     /// alias parses as a tag are ever modified or deleted; everything else belongs to someone else.
     /// </summary>
     /// <remarks>
@@ -33,13 +38,20 @@ namespace VirtualNetworks.Linux.Net
         /// <summary>The current format version's prefix.</summary>
         public const string V1Prefix = "virtualnetworks:v1:";
 
-        private OwnershipTag(OwnedRole role, string objectName, string? routerName, string? linkName)
+        private OwnershipTag(OwnedRole role, string objectName, string? routerName, string? linkName, string? hostName = null, string? peerHostName = null)
         {
             Role = role;
             ObjectName = objectName;
             RouterName = routerName;
             LinkName = linkName;
+            HostName = hostName;
+            PeerHostName = peerHostName;
         }
+
+        /// <summary>The host of an anchor or of a veth end; null for other roles.</summary>
+        public string? HostName { get; }
+        /// <summary>The host a veth end leads to; null for other roles.</summary>
+        public string? PeerHostName { get; }
 
         public OwnedRole Role { get; }
         /// <summary>The link name (bridge, vxlan), "router/link" (tap) or the probe id.</summary>
@@ -62,6 +74,8 @@ namespace VirtualNetworks.Linux.Net
                     case OwnedRole.Bridge: return InterfaceNames.Bridge(LinkName!);
                     case OwnedRole.Tap: return InterfaceNames.Tap(RouterName!, LinkName!);
                     case OwnedRole.Vxlan: return InterfaceNames.Vxlan(LinkName!);
+                    case OwnedRole.Host: return InterfaceNames.Anchor(HostName!);
+                    case OwnedRole.Veth: return InterfaceNames.Veth(HostName!, PeerHostName!);
                     default: return null;
                 }
             }
@@ -84,6 +98,21 @@ namespace VirtualNetworks.Linux.Net
         {
             NameRules.Ensure(linkName, "link");
             return new OwnershipTag(OwnedRole.Vxlan, linkName, null, linkName);
+        }
+
+        /// <summary>The tag of <paramref name="hostName"/>'s underlay anchor.</summary>
+        public static OwnershipTag ForHost(string hostName)
+        {
+            NameRules.Ensure(hostName, "host");
+            return new OwnershipTag(OwnedRole.Host, hostName, null, null, hostName);
+        }
+
+        /// <summary>The tag of the veth end living in <paramref name="hostName"/> towards <paramref name="peerHostName"/>.</summary>
+        public static OwnershipTag ForVeth(string hostName, string peerHostName)
+        {
+            NameRules.Ensure(hostName, "host");
+            NameRules.Ensure(peerHostName, "host");
+            return new OwnershipTag(OwnedRole.Veth, hostName + "/" + peerHostName, null, null, hostName, peerHostName);
         }
 
         /// <summary>A probe device's tag; <paramref name="probeId"/> follows <see cref="NameRules"/>.</summary>
@@ -117,6 +146,17 @@ namespace VirtualNetworks.Linux.Net
                     if (!NameRules.IsValid(obj)) return false;
                     tag = new OwnershipTag(OwnedRole.Probe, obj, null, null);
                     return true;
+                case "host":
+                    if (!NameRules.IsValid(obj)) return false;
+                    tag = new OwnershipTag(OwnedRole.Host, obj, null, null, obj);
+                    return true;
+                case "veth":
+                    int vs = obj.IndexOf('/');
+                    if (vs <= 0) return false;
+                    string h = obj.Substring(0, vs), peer = obj.Substring(vs + 1);
+                    if (!NameRules.IsValid(h) || !NameRules.IsValid(peer)) return false;
+                    tag = new OwnershipTag(OwnedRole.Veth, obj, null, null, h, peer);
+                    return true;
                 case "tap":
                     int slash = obj.IndexOf('/');
                     if (slash <= 0) return false;
@@ -143,6 +183,8 @@ namespace VirtualNetworks.Linux.Net
                 case OwnedRole.Tap: return "tap";
                 case OwnedRole.Vxlan: return "vxlan";
                 case OwnedRole.Probe: return "probe";
+                case OwnedRole.Host: return "host";
+                case OwnedRole.Veth: return "veth";
                 default: throw new ArgumentOutOfRangeException(nameof(role));
             }
         }

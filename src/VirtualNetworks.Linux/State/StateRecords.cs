@@ -133,6 +133,84 @@ namespace VirtualNetworks.Linux.State
         [JsonProperty("transport")]
         [JsonConverter(typeof(StringEnumConverter))]
         public LinkTransport Transport { get; set; } = LinkTransport.Bridge;
+
+        /// <summary>VXLAN network identifier, allocated (unique among link records) the first time the link crosses hosts; kept afterwards.</summary>
+        [JsonProperty("vni", NullValueHandling = NullValueHandling.Ignore)]
+        public int? Vni { get; set; }
+
+        /// <summary>MTU of the link's bridges, taps and VXLAN devices and of the guests' adapters; null = 1500 (older records).</summary>
+        [JsonProperty("mtu", NullValueHandling = NullValueHandling.Ignore)]
+        public int? Mtu { get; set; }
+
+        /// <summary>
+        /// Where the link is wired now: for each router end, the hosts holding its tap (one host normally; two while a
+        /// migration has the router's destination prepared). Written by the wiring; null in records of older versions
+        /// (= each end on its router's host).
+        /// </summary>
+        [JsonProperty("endpoints", NullValueHandling = NullValueHandling.Ignore)]
+        public Dictionary<string, List<string>>? Endpoints { get; set; }
+    }
+
+    /// <summary>
+    /// A host the backend manages (hosts/&lt;name&gt;.json): a lab host (a network namespace standing in for a machine) or
+    /// the local machine once it has an underlay address (a physical link to a lab host).
+    /// </summary>
+    public sealed class HostRecord : StateRecord
+    {
+        public override string Kind => "host";
+
+        [JsonProperty("name")]
+        public string Name { get; set; } = "";
+
+        /// <summary>True for the local machine (root network namespace); false for a lab host.</summary>
+        [JsonProperty("isLocal")]
+        public bool IsLocal { get; set; }
+
+        /// <summary>The lab host's network namespace (vnh-...); null for the local machine.</summary>
+        [JsonProperty("namespace", NullValueHandling = NullValueHandling.Ignore)]
+        public string? Namespace { get; set; }
+
+        /// <summary>The host's underlay address (IPv4, without prefix length), on its anchor device as a /32.</summary>
+        [JsonProperty("underlayAddress")]
+        public string UnderlayAddress { get; set; } = "";
+
+        /// <summary>True when a deployment created the lab host (removed by Remove-VirtualNetwork once unused).</summary>
+        [JsonProperty("createdByDeployment")]
+        public bool CreatedByDeployment { get; set; }
+    }
+
+    /// <summary>A physical link between two hosts (physical-links/&lt;a&gt;--&lt;b&gt;.json): a veth pair with a /31.</summary>
+    public sealed class PhysicalLinkRecord : StateRecord
+    {
+        public override string Kind => "physical-link";
+
+        /// <summary>The host first in ordinal case-insensitive order.</summary>
+        [JsonProperty("from")]
+        public string From { get; set; } = "";
+
+        [JsonProperty("to")]
+        public string To { get; set; } = "";
+
+        /// <summary>The veth end in <see cref="From"/>.</summary>
+        [JsonProperty("fromDevice")]
+        public string FromDevice { get; set; } = "";
+
+        [JsonProperty("toDevice")]
+        public string ToDevice { get; set; } = "";
+
+        /// <summary>From's address on the link (CIDR, /31).</summary>
+        [JsonProperty("fromAddress")]
+        public string FromAddress { get; set; } = "";
+
+        [JsonProperty("toAddress")]
+        public string ToAddress { get; set; } = "";
+
+        [JsonProperty("mtu")]
+        public int Mtu { get; set; } = 1500;
+
+        /// <summary>"from--to".</summary>
+        [JsonIgnore]
+        public string Name => From + "--" + To;
     }
 
     /// <summary>Cached outcome of the KVM probe (kvm-probe.json), valid for one host boot and one QEMU binary.</summary>

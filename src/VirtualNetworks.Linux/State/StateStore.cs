@@ -17,6 +17,8 @@ namespace VirtualNetworks.Linux.State
     ///   kvm-probe.json           cached KVM probe outcome
     ///   routers/&lt;name&gt;.json     <see cref="RouterRecord"/>
     ///   links/&lt;name&gt;.json       <see cref="LinkRecord"/>
+    ///   hosts/&lt;name&gt;.json       <see cref="HostRecord"/> (lab hosts, and the local machine once it has an underlay address)
+    ///   physical-links/&lt;a&gt;--&lt;b&gt;.json  <see cref="PhysicalLinkRecord"/>
     ///   run/      (0700)         per router: .pid .qmp .chan .console .cfg (<see cref="RouterRunPaths"/>)
     ///   disks/    (0700)         per-router qcow2 overlays
     /// </code>
@@ -45,6 +47,8 @@ namespace VirtualNetworks.Linux.State
             Root = ResolveRoot(root);
             RoutersDirectory = Path.Combine(Root, "routers");
             LinksDirectory = Path.Combine(Root, "links");
+            HostsDirectory = Path.Combine(Root, "hosts");
+            PhysicalLinksDirectory = Path.Combine(Root, "physical-links");
             RunDirectory = Path.Combine(Root, "run");
             DisksDirectory = Path.Combine(Root, "disks");
             LockPath = Path.Combine(Root, "lock");
@@ -69,6 +73,8 @@ namespace VirtualNetworks.Linux.State
         public string Root { get; }
         public string RoutersDirectory { get; }
         public string LinksDirectory { get; }
+        public string HostsDirectory { get; }
+        public string PhysicalLinksDirectory { get; }
         public string RunDirectory { get; }
         public string DisksDirectory { get; }
         public string LockPath { get; }
@@ -82,6 +88,8 @@ namespace VirtualNetworks.Linux.State
                 CreateDirectory(Root, 0x1ED);
                 CreateDirectory(RoutersDirectory, 0x1ED);
                 CreateDirectory(LinksDirectory, 0x1ED);
+                CreateDirectory(HostsDirectory, 0x1ED);
+                CreateDirectory(PhysicalLinksDirectory, 0x1ED);
                 CreateDirectory(RunDirectory, 0x1C0);
                 CreateDirectory(DisksDirectory, 0x1C0);
             }
@@ -161,6 +169,55 @@ namespace VirtualNetworks.Linux.State
 
         public List<LinkRecord> ListLinks(List<string>? problems = null) => List<LinkRecord>(LinksDirectory, "link", problems);
 
+        // ------------------------------------------------------------------------------------------------ hosts
+
+        /// <summary>hosts/&lt;name&gt;.json (name validated).</summary>
+        public string HostPath(string name)
+        {
+            NameRules.Ensure(name, "host");
+            return Path.Combine(HostsDirectory, name.ToLowerInvariant() + ".json");
+        }
+
+        public HostRecord? ReadHost(string name) => Read<HostRecord>(HostPath(name), "host");
+
+        public void WriteHost(HostRecord record)
+        {
+            if (record == null) throw new ArgumentNullException(nameof(record));
+            Write(HostPath(record.Name), record);
+        }
+
+        public bool DeleteHost(string name) => Delete(HostPath(name), "host");
+
+        public List<HostRecord> ListHosts(List<string>? problems = null) => List<HostRecord>(HostsDirectory, "host", problems);
+
+        // ------------------------------------------------------------------------------------------------ physical links
+
+        /// <summary>The canonical (from, to) order of two host names: ordinal case-insensitive.</summary>
+        public static (string From, string To) PhysicalLinkEnds(string a, string b) =>
+            string.Compare(a, b, StringComparison.OrdinalIgnoreCase) <= 0 ? (a, b) : (b, a);
+
+        /// <summary>physical-links/&lt;a&gt;--&lt;b&gt;.json with the two host names in canonical order (validated).</summary>
+        public string PhysicalLinkPath(string a, string b)
+        {
+            NameRules.Ensure(a, "host");
+            NameRules.Ensure(b, "host");
+            var (f, t) = PhysicalLinkEnds(a, b);
+            return Path.Combine(PhysicalLinksDirectory, f.ToLowerInvariant() + "--" + t.ToLowerInvariant() + ".json");
+        }
+
+        public PhysicalLinkRecord? ReadPhysicalLink(string a, string b) => Read<PhysicalLinkRecord>(PhysicalLinkPath(a, b), "physical-link");
+
+        public void WritePhysicalLink(PhysicalLinkRecord record)
+        {
+            if (record == null) throw new ArgumentNullException(nameof(record));
+            Write(PhysicalLinkPath(record.From, record.To), record);
+        }
+
+        public bool DeletePhysicalLink(string a, string b) => Delete(PhysicalLinkPath(a, b), "physical-link");
+
+        public List<PhysicalLinkRecord> ListPhysicalLinks(List<string>? problems = null) =>
+            List<PhysicalLinkRecord>(PhysicalLinksDirectory, "physical-link", problems);
+
         // ------------------------------------------------------------------------------------------------ KVM probe cache
 
         public KvmProbeRecord? ReadKvmProbe()
@@ -187,7 +244,7 @@ namespace VirtualNetworks.Linux.State
         public List<string> FindStaleTemporaryFiles()
         {
             var found = new List<string>();
-            foreach (var dir in new[] { Root, RoutersDirectory, LinksDirectory, RunDirectory })
+            foreach (var dir in new[] { Root, RoutersDirectory, LinksDirectory, HostsDirectory, PhysicalLinksDirectory, RunDirectory })
             {
                 if (!Directory.Exists(dir)) continue;
                 foreach (var f in Directory.GetFiles(dir))
@@ -326,7 +383,10 @@ namespace VirtualNetworks.Linux.State
                 {
                     var r = Parse<T>(File.ReadAllText(f), f, kind);
                     string expected = Path.GetFileNameWithoutExtension(f);
-                    if (!NameRules.IsValid(GetName(r)) || !string.Equals(GetName(r).ToLowerInvariant(), expected, StringComparison.Ordinal))
+                    bool valid = r is PhysicalLinkRecord pl
+                        ? NameRules.IsValid(pl.From) && NameRules.IsValid(pl.To) && string.Equals(Path.GetFileName(PhysicalLinkPath(pl.From, pl.To)), fileName, StringComparison.Ordinal)
+                        : NameRules.IsValid(GetName(r)) && string.Equals(GetName(r).ToLowerInvariant(), expected, StringComparison.Ordinal);
+                    if (!valid)
                     {
                         problems?.Add(f + ": the name inside does not match the file name; skipped.");
                         continue;
@@ -345,6 +405,6 @@ namespace VirtualNetworks.Linux.State
             return list;
         }
 
-        private static string GetName(StateRecord r) => r is RouterRecord rr ? rr.Name : r is LinkRecord lr ? lr.Name : "";
+        private static string GetName(StateRecord r) => r is RouterRecord rr ? rr.Name : r is LinkRecord lr ? lr.Name : r is HostRecord hr ? hr.Name : "";
     }
 }

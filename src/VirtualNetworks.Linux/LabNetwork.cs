@@ -1,0 +1,583 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Threading;
+using VirtualNetworks.Linux.Net;
+using VirtualNetworks.Linux.State;
+using VirtualNetworks.Topology;
+
+namespace VirtualNetworks.Linux
+{
+    /// <summary>
+    /// Lab hosts, physical links and underlay routing of the Linux backend (docs/linux-hosts.md).
+    /// <list type="bullet">
+    /// <item>A lab host is a network namespace <c>vnh-</c> + 10 hex (SHA-256 of the lower-case host name) with forwarding
+    /// on (IPv4 and IPv6), reverse-path filtering off, <c>lo</c> up, and an underlay anchor <c>vnu</c> + 10 hex: a
+    /// port-less bridge tagged <c>virtualnetworks:v1:host:&lt;host&gt;</c> that holds the host's underlay /32 and marks the
+    /// namespace as ours (a namespace without it is never touched).</item>
+    /// <item>The local machine gets an anchor (and a host record) only while it has a physical link.</item>
+    /// <item>A physical link is a veth pair <c>vnv</c> + hash(host/peer) with a /31 from <see cref="LinkPool"/>, MTU 1500.</item>
+    /// <item>Every host with an underlay address has a route (<c>proto 118</c>) to every other host's /32 through the first
+    /// hop of a shortest path over physical links (ties: the neighbour first in name order); recomputed after every change
+    /// of hosts or physical links, idempotently (missing routes added, wrong ones replaced, stale ones deleted).</item>
+    /// </list>
+    /// Callers hold the state lock.
+    /// </summary>
+    public sealed class LabNetwork
+    {
+        /// <summary>Underlay /32 of each host: 198.19.255.1 - .254 (RFC 2544 benchmarking space, not routed on the Internet).</summary>
+        public const string HostPool = "198.19.255.0/24";
+        /// <summary>Point-to-point /31 of each physical link: 198.19.0.0/17 (16 384 links).</summary>
+        public const string LinkPool = "198.19.0.0/17";
+        /// <summary>MTU of physical links (veths).</summary>
+        public const int UnderlayMtu = 1500;
+        /// <summary>VXLAN over IPv4 adds 50 bytes (outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8).</summary>
+        public const int VxlanOverhead = 50;
+        /// <summary>MTU of links that may cross hosts: underlay MTU − 50.</summary>
+        public const int TunnelMtu = UnderlayMtu - VxlanOverhead;
+        /// <summary>The IANA VXLAN port.</summary>
+        public const int VxlanPort = 4789;
+
+        private static readonly uint HostBase = ToUInt(IPAddress.Parse("198.19.255.0"));
+        private static readonly uint LinkBase = ToUInt(IPAddress.Parse("198.19.0.0"));
+        private const int MaxLinks = 1 << 14;
+
+        private readonly StateStore _store;
+        private readonly IpCommand _root;
+
+        public LabNetwork(StateStore store, IpCommand root)
+        {
+            _store = store ?? throw new ArgumentNullException(nameof(store));
+            _root = root ?? throw new ArgumentNullException(nameof(root));
+        }
+
+        public static string LocalName => HostNames.LocalName;
+
+        // ================================================================================================ hosts
+
+        /// <summary>
+        /// The canonical name of <paramref name="host"/>: the local machine's name for local aliases, the record's name for
+        /// a lab host. Unknown hosts give HostNotFound.
+        /// </summary>
+        public string Resolve(string? host)
+        {
+            if (HostNames.IsLocalHost(host)) return LocalName;
+            var rec = ReadHost(host!);
+            if (rec == null || rec.IsLocal)
+                throw new VirtualNetworksException(ErrorIds.HostNotFound, ErrorKind.ObjectNotFound, host,
+                    $"The Linux backend knows no host '{host}': it manages the local machine ({LocalName}) and the lab hosts created on it" +
+                    (ListLabHosts().Count == 0 ? " (none yet)." : " (" + string.Join(", ", ListLabHosts().Select(h => h.Name)) + ")."))
+                {
+                    RecommendedAction = "Create the lab host first (New-VirtualLabHost, or declare it in the topology's \"hosts\").",
+                };
+            return rec.Name;
+        }
+
+        /// <summary>True when <paramref name="host"/> is the local machine or a recorded lab host.</summary>
+        public bool IsKnown(string? host) => HostNames.IsLocalHost(host) || (NameRules.IsValid(host) && ReadHost(host!) is HostRecord r && !r.IsLocal);
+
+        private HostRecord? ReadHost(string name) => NameRules.IsValid(name) ? _store.ReadHost(name) : null;
+
+        public List<HostRecord> ListLabHosts() => _store.ListHosts().Where(h => !h.IsLocal).OrderBy(h => h.Name, StringComparer.OrdinalIgnoreCase).ToList();
+
+        /// <summary>The namespace commands for <paramref name="host"/> run in: null for the local machine.</summary>
+        public string? NamespaceOf(string host) => HostNames.IsLocalHost(host) ? null : InterfaceNames.Namespace(host);
+
+        /// <summary>ip/bridge commands acting inside <paramref name="host"/> (the local machine: this namespace).</summary>
+        public IpCommand IpFor(string host) => HostNames.IsLocalHost(host) ? _root : new IpCommand(InterfaceNames.Namespace(host));
+
+        /// <summary>The underlay address of <paramref name="host"/>, null when it has none (the local machine without physical links).</summary>
+        public string? UnderlayAddressOf(string host) => ReadHost(HostNames.IsLocalHost(host) ? LocalName : host)?.UnderlayAddress;
+
+        public static bool NamespaceExists(string ns) => File.Exists(Path.Combine("/run/netns", ns));
+
+        /// <summary>Lab-host-like namespaces present (names starting with vnh-), ours or not.</summary>
+        public static IReadOnlyList<string> ListCandidateNamespaces()
+        {
+            if (!Directory.Exists("/run/netns")) return Array.Empty<string>();
+            return Directory.GetFiles("/run/netns").Select(Path.GetFileName).Where(n => n != null && n.StartsWith(InterfaceNames.NamespacePrefix, StringComparison.Ordinal))
+                .Select(n => n!).OrderBy(n => n, StringComparer.Ordinal).ToList();
+        }
+
+        /// <summary>The host whose tagged anchor lives in <paramref name="ns"/> and whose namespace name it is; null when the namespace is not ours.</summary>
+        public static string? OwnerOfNamespace(string ns, CancellationToken ct)
+        {
+            IReadOnlyList<LinkInfo> links;
+            try { links = new IpCommand(ns).ListLinks(ct); }
+            catch (VirtualNetworksException) { return null; }
+            foreach (var l in links)
+            {
+                if (l.Tag?.Role == OwnedRole.Host && l.Tag.HostName != null && l.Name == InterfaceNames.Anchor(l.Tag.HostName) &&
+                    InterfaceNames.Namespace(l.Tag.HostName) == ns)
+                    return l.Tag.HostName;
+            }
+            return null;
+        }
+
+        /// <summary>Creates lab host <paramref name="name"/> (idempotent: an existing one is checked and repaired).</summary>
+        public HostRecord CreateLabHost(string name, bool byDeployment, CancellationToken ct)
+        {
+            NameRules.Ensure(name, "host");
+            if (HostNames.IsLocalHost(name))
+                throw new VirtualNetworksException(ErrorIds.InvalidName, ErrorKind.InvalidArgument, name,
+                    $"'{name}' is the local machine, not a lab host; it needs no creating.");
+            var rec = _store.ReadHost(name);
+            if (rec == null)
+            {
+                var ns = InterfaceNames.Namespace(name);
+                if (NamespaceExists(ns))
+                {
+                    var owner = OwnerOfNamespace(ns, ct);
+                    if (owner == null || !string.Equals(owner, name, StringComparison.OrdinalIgnoreCase))
+                        throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceExists, name,
+                            $"Cannot create lab host '{name}': the network namespace {ns} exists and is not marked as this host's " +
+                            "(no tagged underlay anchor); it is left alone.");
+                }
+                rec = new HostRecord
+                {
+                    Name = name,
+                    IsLocal = false,
+                    Namespace = ns,
+                    UnderlayAddress = AllocateHostAddress(),
+                    CreatedByDeployment = byDeployment,
+                };
+                // Record first: a crash after it leaves a tagged namespace the record names (removal or orphan clean-up takes it).
+                _store.WriteHost(rec);
+            }
+            else if (rec.IsLocal)
+            {
+                throw new VirtualNetworksException(ErrorIds.InvalidName, ErrorKind.InvalidArgument, name, $"'{name}' is the local machine, not a lab host.");
+            }
+            EnsureHost(rec, full: true, ct);
+            ApplyRouting(ct);
+            return rec;
+        }
+
+        /// <summary>
+        /// Makes the host's namespace (lab host), anchor, underlay address and settings exist. With <paramref name="full"/>
+        /// false, a host whose namespace and anchor exist is left as it is (the quick check before starting a router).
+        /// </summary>
+        public void EnsureHost(HostRecord rec, bool full, CancellationToken ct)
+        {
+            var anchor = InterfaceNames.Anchor(rec.Name);
+            if (rec.IsLocal)
+            {
+                _root.CreateBridge(anchor, OwnershipTag.ForHost(rec.Name), false, ct);
+                _root.SetUp(anchor, ct);
+                _root.SetAddresses(anchor, new[] { rec.UnderlayAddress + "/32" }, ct);
+                return;
+            }
+            var ns = InterfaceNames.Namespace(rec.Name);
+            bool existed = NamespaceExists(ns);
+            var ip = new IpCommand(ns);
+            if (existed && !full && ip.GetLink(anchor, ct)?.Tag != null) return;
+            if (!existed)
+            {
+                var r = _root.Tools.Run("ip", new[] { "netns", "add", ns }, ct);
+                if (!r.Succeeded && !NamespaceExists(ns)) throw NetTools.Failure(r, ns);
+            }
+            ip.CreateBridge(anchor, OwnershipTag.ForHost(rec.Name), false, ct);
+            ip.SetUp(anchor, ct);
+            ip.SetAddresses(anchor, new[] { rec.UnderlayAddress + "/32" }, ct);
+            ip.Tools.RunChecked("ip", new[] { "link", "set", "dev", "lo", "up" }, "lo", ct);
+            SetNamespaceSysctls(ns, ct);
+            if (!existed || full)
+            {
+                foreach (var pl in _store.ListPhysicalLinks().Where(p => Is(p.From, rec.Name) || Is(p.To, rec.Name)))
+                    EnsurePhysicalLink(pl, ct);
+                if (!existed) ApplyRouting(ct);
+            }
+        }
+
+        private static void SetNamespaceSysctls(string ns, CancellationToken ct)
+        {
+            // Inside the lab host's own namespace: these are its sysctls, not the machine's.
+            var ipPath = NetTools.Require("ip");
+            var sysctl = Util.ProcessRunner.FindExecutable("sysctl") ?? (File.Exists("/usr/sbin/sysctl") ? "/usr/sbin/sysctl" : "/sbin/sysctl");
+            var r = Util.ProcessRunner.Run(ipPath, new[]
+            {
+                "netns", "exec", ns, sysctl, "-q", "-w",
+                "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+                "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+            }, null, NetTools.DefaultTimeout, null, ct);
+            if (!r.Succeeded) throw NetTools.Failure(r, ns);
+        }
+
+        /// <summary>
+        /// Removes lab host <paramref name="name"/>: its physical links, its namespace (only when the tagged anchor marks it
+        /// as this host's) and its record; the other hosts' routes are recomputed. The caller checks that no router is on it.
+        /// </summary>
+        public void RemoveLabHost(string name, CancellationToken ct)
+        {
+            var rec = ReadHost(name);
+            if (rec == null || rec.IsLocal)
+                throw new VirtualNetworksException(ErrorIds.HostNotFound, ErrorKind.ObjectNotFound, name, $"No lab host named '{name}' exists.");
+            foreach (var pl in _store.ListPhysicalLinks().Where(p => Is(p.From, rec.Name) || Is(p.To, rec.Name)).ToList())
+                DeletePhysicalLink(pl, ct);
+            var ns = InterfaceNames.Namespace(rec.Name);
+            if (NamespaceExists(ns))
+            {
+                var owner = OwnerOfNamespace(ns, ct);
+                if (owner == null || !Is(owner, rec.Name))
+                    throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, name,
+                        $"The network namespace {ns} is not marked as lab host '{rec.Name}' (no tagged underlay anchor); it was left alone.");
+                DeleteNamespace(ns, ct);
+            }
+            _store.DeleteHost(rec.Name);
+            ReleaseLocalIfUnused(ct);
+            ApplyRouting(ct);
+        }
+
+        /// <summary>Deletes a namespace (everything inside goes with it; veth peers elsewhere too).</summary>
+        internal void DeleteNamespace(string ns, CancellationToken ct)
+        {
+            var r = _root.Tools.Run("ip", new[] { "netns", "del", ns }, ct);
+            if (!r.Succeeded && NamespaceExists(ns)) throw NetTools.Failure(r, ns);
+        }
+
+        private string AllocateHostAddress()
+        {
+            var used = new HashSet<string>(_store.ListHosts().Select(h => h.UnderlayAddress), StringComparer.Ordinal);
+            for (uint i = 1; i < 255; i++)
+            {
+                var a = ToAddress(HostBase + i);
+                if (!used.Contains(a)) return a;
+            }
+            throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.LimitsExceeded, HostPool,
+                $"The underlay host pool {HostPool} is exhausted (254 hosts).");
+        }
+
+        /// <summary>The local machine's host record, created (with an underlay address and anchor) when missing.</summary>
+        private HostRecord EnsureLocalRecord(CancellationToken ct)
+        {
+            var rec = _store.ReadHost(LocalName);
+            if (rec == null)
+            {
+                rec = new HostRecord { Name = LocalName, IsLocal = true, UnderlayAddress = AllocateHostAddress() };
+                _store.WriteHost(rec);
+            }
+            EnsureHost(rec, full: true, ct);
+            return rec;
+        }
+
+        /// <summary>Drops the local machine's anchor and record once no physical link touches it (root-namespace changes stay minimal).</summary>
+        private void ReleaseLocalIfUnused(CancellationToken ct)
+        {
+            var rec = _store.ReadHost(LocalName);
+            if (rec == null) return;
+            if (_store.ListPhysicalLinks().Any(p => Is(p.From, LocalName) || Is(p.To, LocalName))) return;
+            _root.Delete(InterfaceNames.Anchor(LocalName), ct);
+            _store.DeleteHost(LocalName);
+        }
+
+        // ================================================================================================ physical links
+
+        /// <summary>Creates (or repairs) the physical link between two hosts and recomputes the underlay routes.</summary>
+        public PhysicalLinkRecord CreatePhysicalLink(string a, string b, CancellationToken ct)
+        {
+            string ha, hb;
+            try
+            {
+                ha = Resolve(a);
+                hb = Resolve(b);
+            }
+            catch (VirtualNetworksException ex) when (ex.ErrorId == ErrorIds.HostNotFound)
+            {
+                throw new VirtualNetworksException(ErrorIds.PhysicalLinkHostNotFound, ErrorKind.ObjectNotFound, ex.TargetName, "Cannot create the physical link " + a + "--" + b + ": " + ex.Message)
+                { RecommendedAction = ex.RecommendedAction };
+            }
+            if (Is(ha, hb))
+                throw new VirtualNetworksException(ErrorIds.InvalidName, ErrorKind.InvalidArgument, a, $"A physical link needs two different hosts; both ends are '{ha}'.");
+            if (HostNames.IsLocalHost(ha) || HostNames.IsLocalHost(hb)) EnsureLocalRecord(ct);
+            var (from, to) = StateStore.PhysicalLinkEnds(ha, hb);
+            var rec = _store.ReadPhysicalLink(from, to);
+            if (rec == null)
+            {
+                uint net = AllocateLinkSubnet();
+                rec = new PhysicalLinkRecord
+                {
+                    From = from,
+                    To = to,
+                    FromDevice = InterfaceNames.Veth(from, to),
+                    ToDevice = InterfaceNames.Veth(to, from),
+                    FromAddress = ToAddress(net) + "/31",
+                    ToAddress = ToAddress(net + 1) + "/31",
+                    Mtu = UnderlayMtu,
+                };
+                _store.WritePhysicalLink(rec);
+            }
+            foreach (var h in new[] { rec.From, rec.To })
+            {
+                var hr = _store.ReadHost(h);
+                if (hr != null) EnsureHost(hr, full: false, ct);
+            }
+            EnsurePhysicalLink(rec, ct);
+            ApplyRouting(ct);
+            return rec;
+        }
+
+        private void EnsurePhysicalLink(PhysicalLinkRecord rec, CancellationToken ct)
+        {
+            var ipFrom = IpFor(rec.From);
+            var ipTo = IpFor(rec.To);
+            if (!HostNames.IsLocalHost(rec.From) && !NamespaceExists(InterfaceNames.Namespace(rec.From))) return; // host drifted; its EnsureHost repairs
+            if (!HostNames.IsLocalHost(rec.To) && !NamespaceExists(InterfaceNames.Namespace(rec.To))) return;
+            ipFrom.CreateVethPair(rec.FromDevice, OwnershipTag.ForVeth(rec.From, rec.To), ipTo, rec.ToDevice, OwnershipTag.ForVeth(rec.To, rec.From), ct);
+            ipFrom.SetMtu(rec.FromDevice, rec.Mtu, ct);
+            ipTo.SetMtu(rec.ToDevice, rec.Mtu, ct);
+            ipFrom.SetAddresses(rec.FromDevice, new[] { rec.FromAddress }, ct);
+            ipTo.SetAddresses(rec.ToDevice, new[] { rec.ToAddress }, ct);
+            // The local machine forwards between its veths only (IPv4 forwarding is decided per input device), never globally.
+            if (HostNames.IsLocalHost(rec.From)) EnableDeviceForwarding(rec.FromDevice);
+            if (HostNames.IsLocalHost(rec.To)) EnableDeviceForwarding(rec.ToDevice);
+        }
+
+        private static void EnableDeviceForwarding(string device)
+        {
+            InterfaceNames.EnsureValid(device);
+            var path = "/proc/sys/net/ipv4/conf/" + device + "/forwarding";
+            try { if (File.Exists(path) && File.ReadAllText(path).Trim() != "1") File.WriteAllText(path, "1"); }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, device,
+                    $"Cannot enable IPv4 forwarding on {device} ({path}): {ex.Message}", ex);
+            }
+        }
+
+        /// <summary>Removes the physical link between two hosts (both veth ends) and recomputes the routes; no-op when absent.</summary>
+        public void RemovePhysicalLink(string a, string b, CancellationToken ct)
+        {
+            NameRules.Ensure(HostNames.Canonical(a), "host");
+            NameRules.Ensure(HostNames.Canonical(b), "host");
+            var rec = _store.ReadPhysicalLink(HostNames.Canonical(a), HostNames.Canonical(b))
+                ?? throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ObjectNotFound, a + "--" + b,
+                    $"No physical link between '{a}' and '{b}' exists.");
+            DeletePhysicalLink(rec, ct);
+            ReleaseLocalIfUnused(ct);
+            ApplyRouting(ct);
+        }
+
+        private void DeletePhysicalLink(PhysicalLinkRecord rec, CancellationToken ct)
+        {
+            foreach (var (host, dev) in new[] { (rec.From, rec.FromDevice), (rec.To, rec.ToDevice) })
+            {
+                if (!HostNames.IsLocalHost(host) && !NamespaceExists(InterfaceNames.Namespace(host))) continue;
+                IpFor(host).Delete(dev, ct); // deleting one end deletes the pair; the second call finds nothing
+            }
+            _store.DeletePhysicalLink(rec.From, rec.To);
+        }
+
+        private uint AllocateLinkSubnet()
+        {
+            var used = new HashSet<string>(_store.ListPhysicalLinks().Select(p => p.FromAddress), StringComparer.Ordinal);
+            for (uint i = 0; i < MaxLinks; i++)
+            {
+                uint net = LinkBase + 2 * i;
+                if (!used.Contains(ToAddress(net) + "/31")) return net;
+            }
+            throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.LimitsExceeded, LinkPool,
+                $"The underlay link pool {LinkPool} is exhausted ({MaxLinks} physical links).");
+        }
+
+        // ================================================================================================ routing
+
+        /// <summary>The underlay graph: host -> neighbour -> the physical link between them.</summary>
+        private Dictionary<string, SortedDictionary<string, PhysicalLinkRecord>> Graph(IEnumerable<PhysicalLinkRecord> links)
+        {
+            var g = new Dictionary<string, SortedDictionary<string, PhysicalLinkRecord>>(StringComparer.OrdinalIgnoreCase);
+            foreach (var p in links)
+            {
+                foreach (var (x, y) in new[] { (p.From, p.To), (p.To, p.From) })
+                {
+                    if (!g.TryGetValue(x, out var n)) g[x] = n = new SortedDictionary<string, PhysicalLinkRecord>(StringComparer.OrdinalIgnoreCase);
+                    n[y] = p;
+                }
+            }
+            return g;
+        }
+
+        private static Dictionary<string, int> Distances(Dictionary<string, SortedDictionary<string, PhysicalLinkRecord>> g, string to)
+        {
+            var d = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase) { [to] = 0 };
+            var q = new Queue<string>();
+            q.Enqueue(to);
+            while (q.Count > 0)
+            {
+                var x = q.Dequeue();
+                if (!g.TryGetValue(x, out var ns)) continue;
+                foreach (var y in ns.Keys)
+                    if (!d.ContainsKey(y)) { d[y] = d[x] + 1; q.Enqueue(y); }
+            }
+            return d;
+        }
+
+        /// <summary>Next hop from <paramref name="from"/> towards <paramref name="to"/>: the neighbour first in name order on a shortest path.</summary>
+        private static string? NextHop(Dictionary<string, SortedDictionary<string, PhysicalLinkRecord>> g, Dictionary<string, int> distTo, string from)
+        {
+            if (!distTo.TryGetValue(from, out int d) || d == 0 || !g.TryGetValue(from, out var ns)) return null;
+            return ns.Keys.FirstOrDefault(n => distTo.TryGetValue(n, out int dn) && dn == d - 1);
+        }
+
+        /// <summary>
+        /// The hosts a packet crosses from <paramref name="from"/> to <paramref name="to"/> (both included) following the
+        /// installed next hops; one element when they are the same host; empty when there is no underlay path.
+        /// </summary>
+        public IReadOnlyList<string> UnderlayPath(string from, string to)
+        {
+            from = HostNames.Canonical(from);
+            to = HostNames.Canonical(to);
+            if (Is(from, to)) return new[] { from };
+            var g = Graph(_store.ListPhysicalLinks());
+            var dist = Distances(g, to);
+            var path = new List<string> { from };
+            var x = from;
+            while (!Is(x, to))
+            {
+                var n = NextHop(g, dist, x);
+                if (n == null) return Array.Empty<string>();
+                path.Add(n);
+                x = n;
+            }
+            return path;
+        }
+
+        /// <summary>
+        /// Installs on every host with an underlay address a route to every other reachable host's /32 via the first hop of
+        /// a shortest path, and deletes our routes (proto 118) that are not wanted any more. Idempotent.
+        /// </summary>
+        public void ApplyRouting(CancellationToken ct)
+        {
+            var hosts = _store.ListHosts();
+            var links = _store.ListPhysicalLinks();
+            var g = Graph(links);
+            var distances = hosts.ToDictionary(h => h.Name, h => Distances(g, h.Name), StringComparer.OrdinalIgnoreCase);
+            foreach (var h in hosts)
+            {
+                if (!h.IsLocal && !NamespaceExists(InterfaceNames.Namespace(h.Name))) continue;
+                var ip = IpFor(h.IsLocal ? LocalName : h.Name);
+                var want = new Dictionary<string, (string Via, string Device)>(StringComparer.Ordinal);
+                foreach (var d in hosts)
+                {
+                    if (Is(d.Name, h.Name)) continue;
+                    var n = NextHop(g, distances[d.Name], h.Name);
+                    if (n == null) continue;
+                    var pl = g[h.Name][n];
+                    bool hIsFrom = Is(pl.From, h.Name);
+                    var via = (hIsFrom ? pl.ToAddress : pl.FromAddress).Split('/')[0];
+                    var dev = hIsFrom ? pl.FromDevice : pl.ToDevice;
+                    want[d.UnderlayAddress + "/32"] = (via, dev);
+                }
+                var have = ip.ListOwnedRoutes(ct);
+                foreach (var kv in want.OrderBy(k => k.Key, StringComparer.Ordinal))
+                {
+                    if (have.TryGetValue(kv.Key, out var cur) && cur.Via == kv.Value.Via && cur.Device == kv.Value.Device) continue;
+                    if (ip.GetLink(kv.Value.Device, ct) == null) continue; // the veth drifted away; recreated on repair
+                    ip.ReplaceOwnedRoute(kv.Key, kv.Value.Via, kv.Value.Device, ct);
+                }
+                foreach (var stale in have.Keys.Where(k => !want.ContainsKey(k)).ToList())
+                    ip.DeleteOwnedRoute(stale, ct);
+            }
+            // The local machine without a record keeps no routes of ours.
+            if (!hosts.Any(h => h.IsLocal))
+            {
+                foreach (var stale in _root.ListOwnedRoutes(ct).Keys.Where(IsUnderlayHostRoute).ToList())
+                    _root.DeleteOwnedRoute(stale, ct);
+            }
+        }
+
+        /// <summary>True for a /32 inside <see cref="HostPool"/> (what our routes point at).</summary>
+        internal static bool IsUnderlayHostRoute(string cidr)
+        {
+            var parts = cidr.Split('/');
+            if (parts.Length != 2 || parts[1] != "32" || !IPAddress.TryParse(parts[0], out var a)) return false;
+            uint v = ToUInt(a);
+            return v > HostBase && v < HostBase + 255;
+        }
+
+        // ================================================================================================ inventory
+
+        /// <summary>The hosts (local first) and physical links with drift, for <see cref="VirtualNetworks.Backends.BackendInventory"/>.</summary>
+        public (List<VirtualHost> Hosts, List<PhysicalLink> Links) Observe(CancellationToken ct)
+        {
+            var hostRecs = _store.ListHosts();
+            var physical = _store.ListPhysicalLinks();
+            var devices = new Dictionary<string, HashSet<string>?>(StringComparer.OrdinalIgnoreCase);
+            HashSet<string>? DevicesOf(string host)
+            {
+                if (devices.TryGetValue(host, out var set)) return set;
+                set = null;
+                if (HostNames.IsLocalHost(host) || NamespaceExists(InterfaceNames.Namespace(host)))
+                {
+                    try { set = new HashSet<string>(IpFor(host).ListLinks(ct).Select(l => l.Name), StringComparer.Ordinal); }
+                    catch (VirtualNetworksException) { set = null; }
+                }
+                devices[host] = set;
+                return set;
+            }
+            var neighbours = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+            foreach (var p in physical)
+            {
+                foreach (var (x, y) in new[] { (p.From, p.To), (p.To, p.From) })
+                {
+                    if (!neighbours.TryGetValue(x, out var l)) neighbours[x] = l = new List<string>();
+                    l.Add(y);
+                }
+            }
+            IReadOnlyList<string> Neighbours(string h) =>
+                neighbours.TryGetValue(h, out var l) ? l.OrderBy(x => x, StringComparer.OrdinalIgnoreCase).ToList() : (IReadOnlyList<string>)Array.Empty<string>();
+
+            var hosts = new List<VirtualHost>();
+            var local = hostRecs.FirstOrDefault(h => h.IsLocal);
+            string? localStatus = null;
+            if (local != null && DevicesOf(LocalName)?.Contains(InterfaceNames.Anchor(LocalName)) != true)
+                localStatus = $"underlay anchor {InterfaceNames.Anchor(LocalName)} is missing (New-VirtualLabHost or a physical link change repairs it)";
+            hosts.Add(new VirtualHost
+            {
+                Name = LocalName, Kind = LinuxBackend.KindName, IsLabHost = false, UnderlayAddress = local?.UnderlayAddress,
+                Neighbors = Neighbours(LocalName), Status = localStatus,
+            });
+            foreach (var h in hostRecs.Where(h => !h.IsLocal).OrderBy(h => h.Name, StringComparer.OrdinalIgnoreCase))
+            {
+                var ns = InterfaceNames.Namespace(h.Name);
+                string? status = null;
+                var set = DevicesOf(h.Name);
+                if (!NamespaceExists(ns)) status = $"network namespace {ns} is missing (New-VirtualLabHost '{h.Name}' or starting a router on it recreates it)";
+                else if (set == null || !set.Contains(InterfaceNames.Anchor(h.Name))) status = $"underlay anchor {InterfaceNames.Anchor(h.Name)} is missing in {ns}";
+                hosts.Add(new VirtualHost
+                {
+                    Name = h.Name, Kind = LinuxBackend.KindName, IsLabHost = true, CreatedByDeployment = h.CreatedByDeployment,
+                    UnderlayAddress = h.UnderlayAddress, Neighbors = Neighbours(h.Name), Status = status,
+                });
+            }
+            var plinks = new List<PhysicalLink>();
+            foreach (var p in physical.OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
+            {
+                var missing = new List<string>();
+                if (DevicesOf(p.From)?.Contains(p.FromDevice) != true) missing.Add(p.FromDevice + " in " + p.From);
+                if (DevicesOf(p.To)?.Contains(p.ToDevice) != true) missing.Add(p.ToDevice + " in " + p.To);
+                plinks.Add(new PhysicalLink
+                {
+                    From = p.From, To = p.To, FromAddress = p.FromAddress, ToAddress = p.ToAddress, Id = p.FromDevice + "/" + p.ToDevice,
+                    Status = missing.Count == 0 ? null : "missing: " + string.Join(", ", missing) + " (New-VirtualLabHost or re-creating the physical link repairs it)",
+                });
+            }
+            return (hosts, plinks);
+        }
+
+        // ================================================================================================ helpers
+
+        private static bool Is(string a, string b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
+
+        internal static uint ToUInt(IPAddress a)
+        {
+            var b = a.GetAddressBytes();
+            return ((uint)b[0] << 24) | ((uint)b[1] << 16) | ((uint)b[2] << 8) | b[3];
+        }
+
+        internal static string ToAddress(uint v) =>
+            string.Join(".", new[] { v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255 }.Select(x => x.ToString(CultureInfo.InvariantCulture)));
+    }
+}
