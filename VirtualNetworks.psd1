@@ -33,6 +33,9 @@
         'Export-VirtualNetwork'
         'Measure-VirtualLink'
         'Remove-VirtualNetworkOrphan'
+        'Get-VirtualHost'
+        'New-VirtualLabHost'
+        'Remove-VirtualLabHost'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -18,8 +18,9 @@ namespace VirtualNetworks.Commands
         [Parameter]
         public MigrationMode Mode { get; set; } = MigrationMode.Live;
 
+        /// <summary>The migration's steps, e.g. "Live migration of r2 from h1 to h3: prepare taps/bridges/tunnels on h3 ...".</summary>
         protected override string ActionText(VirtualRouter router) =>
-            Mode + " migration from host '" + router.ComputerName + "' to host '" + DestinationHost + "'";
+            VirtualNetworkService.DescribeMoveText(router, DestinationHost, Mode);
 
         protected override VirtualRouter ChangeRouter(VirtualNetworkService service, VirtualRouter router)
         {

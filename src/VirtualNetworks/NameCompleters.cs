@@ -81,4 +81,10 @@ namespace VirtualNetworks.Commands
     {
         protected override IEnumerable<string> NamesOf(Snapshot snapshot) => snapshot.Networks.Select(n => n.Name);
     }
+
+    /// <summary>Completes host names (the local machine and lab hosts, or the Hyper-V hosts reached).</summary>
+    public sealed class HostNameCompleter : ObservedNameCompleter
+    {
+        protected override IEnumerable<string> NamesOf(Snapshot snapshot) => snapshot.Hosts.Select(h => h.Name);
+    }
 }

@@ -37,6 +37,9 @@ namespace VirtualNetworks.Commands
         public static readonly ObservedKind<VirtualLink> Links =
             new ObservedKind<VirtualLink>(s => s.Links, l => l.Name, (service, s, name) => service.RequireLink(s, name));
 
+        public static readonly ObservedKind<VirtualHost> Hosts =
+            new ObservedKind<VirtualHost>(s => s.Hosts, h => h.Name, (service, s, name) => service.RequireHost(s, name));
+
         public static readonly ObservedKind<VirtualNetwork> Networks =
             new ObservedKind<VirtualNetwork>(s => s.Networks, n => n.Name, (service, s, name) => service.RequireNetwork(s, name));
     }

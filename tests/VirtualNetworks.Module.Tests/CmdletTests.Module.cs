@@ -19,6 +19,7 @@ namespace VirtualNetworks.Module.Tests
             "New-VirtualLink", "Get-VirtualLink", "Set-VirtualLink", "Remove-VirtualLink",
             "Get-VirtualNetwork", "Test-VirtualNetwork", "Deploy-VirtualNetwork", "Remove-VirtualNetwork", "Export-VirtualNetwork",
             "Measure-VirtualLink", "Remove-VirtualNetworkOrphan",
+            "Get-VirtualHost", "New-VirtualLabHost", "Remove-VirtualLabHost",
         };
 
         public static IEnumerable<object[]> Cmdlets => ExpectedCmdlets.Select(c => new object[] { c });
@@ -105,6 +106,8 @@ namespace VirtualNetworks.Module.Tests
         [InlineData("Remove-VirtualRouter", "High")]
         [InlineData("Remove-VirtualLink", "High")]
         [InlineData("Remove-VirtualNetwork", "High")]
+        [InlineData("New-VirtualLabHost", "Low")]
+        [InlineData("Remove-VirtualLabHost", "High")]
         public void MutatingCmdlets_SupportShouldProcess_WithConfirmImpactByRisk(string name, string minimumImpact)
         {
             var attr = CommandOf(name).ImplementingType.GetCustomAttribute<CmdletAttribute>()!;
@@ -117,6 +120,7 @@ namespace VirtualNetworks.Module.Tests
         [InlineData("Get-VirtualRouter")]
         [InlineData("Get-VirtualLink")]
         [InlineData("Get-VirtualNetwork")]
+        [InlineData("Get-VirtualHost")]
         public void GetCmdlets_NameSupportsWildcards(string name)
         {
             var info = CommandOf(name);

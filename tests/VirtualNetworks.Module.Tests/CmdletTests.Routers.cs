@@ -224,8 +224,9 @@ namespace VirtualNetworks.Module.Tests
         }
 
         [Fact]
-        public void Move_IsOperationNotSupported_OnThisBackend()
+        public void Move_IsOperationNotSupported_WhenTheBackendCannotMigrate()
         {
+            Backend.Capabilities.SupportsLiveMigration = false;
             Running("r1");
             Backend.AddHost("hv2");
             int before = Backend.MutatingCallCount;

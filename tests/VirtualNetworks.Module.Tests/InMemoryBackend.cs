@@ -25,7 +25,7 @@ namespace VirtualNetworks.Module.Tests
     /// <para><see cref="IDisposable.Dispose"/> only counts: the tests hand the same instance to every command, and a
     /// command disposing its backend must not wipe the state the next command observes.</para>
     /// </remarks>
-    public sealed class InMemoryBackend : IVirtualizationBackend
+    public sealed class InMemoryBackend : IVirtualizationBackend, ILabHostManager
     {
         public const string KindName = "Test";
         public const string RouterImage = "router";
@@ -37,7 +37,7 @@ namespace VirtualNetworks.Module.Tests
         {
             nameof(CreateRouter), nameof(RemoveRouter), nameof(StartRouter), nameof(StopRouter), nameof(SuspendRouter),
             nameof(ResumeRouter), nameof(ConfigureRouter), nameof(MoveRouter), nameof(CreateLink), nameof(RemoveLink),
-            nameof(SetLinkBandwidth),
+            nameof(SetLinkBandwidth), nameof(CreateLabHost), nameof(RemoveLabHost), nameof(CreatePhysicalLink), nameof(RemovePhysicalLink),
         };
 
         private readonly object _gate = new object();
@@ -45,6 +45,10 @@ namespace VirtualNetworks.Module.Tests
         private readonly Dictionary<string, LinkRecord> _links = new Dictionary<string, LinkRecord>(Names);
         private readonly Dictionary<string, RouterConfiguration> _configurations = new Dictionary<string, RouterConfiguration>(Names);
         private readonly List<string> _hosts = new List<string>();
+        /// <summary>Lab hosts (a subset of <see cref="_hosts"/>), by name: created by a deployment or not, underlay address.</summary>
+        private readonly Dictionary<string, LabHostRecord> _labHosts = new Dictionary<string, LabHostRecord>(Names);
+        private readonly List<PhysicalRecord> _physical = new List<PhysicalRecord>();
+        private int _nextUnderlay;
         private readonly List<string> _calls = new List<string>();
         private readonly Dictionary<string, int> _callCounts = new Dictionary<string, int>(Names);
         private readonly List<Fault> _faults = new List<Fault>();
@@ -64,8 +68,8 @@ namespace VirtualNetworks.Module.Tests
                 MaxMemoryMB = 65_536,
                 MaxProcessorCount = 64,
                 SupportsVlanTagging = false,
-                SupportsLiveMigration = false,
-                SupportsColdMigration = false,
+                SupportsLiveMigration = true,
+                SupportsColdMigration = true,
                 SupportsRouterConfiguration = true,
                 SupportsProbes = true,
             };
@@ -111,6 +115,17 @@ namespace VirtualNetworks.Module.Tests
 
         public int DisposeCount { get { lock (_gate) return _disposeCount; } }
 
+        public IReadOnlyList<string> HostList { get { lock (_gate) return _hosts.OrderBy(n => n, Names).ToArray(); } }
+
+        /// <summary>The lab hosts, sorted.</summary>
+        public IReadOnlyList<string> LabHostNames { get { lock (_gate) return _labHosts.Keys.OrderBy(n => n, Names).ToArray(); } }
+
+        /// <summary>The physical links as canonical names ("a--b"), sorted.</summary>
+        public IReadOnlyList<string> PhysicalLinkNames { get { lock (_gate) return _physical.Select(p => PhysicalLink.NameOf(p.From, p.To)).OrderBy(n => n, Names).ToArray(); } }
+
+        /// <summary>The host a router runs on.</summary>
+        public string? HostOf(string router) { lock (_gate) return _routers.TryGetValue(router, out var r) ? r.Host : null; }
+
         public IReadOnlyList<string> RouterNames { get { lock (_gate) return _routers.Values.Select(r => r.Name).OrderBy(n => n, Names).ToArray(); } }
         public IReadOnlyList<string> LinkNames { get { lock (_gate) return _links.Values.Select(l => l.Name).OrderBy(n => n, Names).ToArray(); } }
 
@@ -143,7 +158,20 @@ namespace VirtualNetworks.Module.Tests
             lock (_gate)
             {
                 var inv = new BackendInventory();
-                foreach (var h in _hosts) inv.Hosts.Add(new VirtualHost { Name = h, Kind = KindName });
+                foreach (var h in _hosts)
+                {
+                    _labHosts.TryGetValue(h, out var lab);
+                    inv.Hosts.Add(new VirtualHost
+                    {
+                        Name = h,
+                        Kind = KindName,
+                        IsLabHost = lab != null,
+                        CreatedByDeployment = lab?.ByDeployment ?? false,
+                        UnderlayAddress = lab?.UnderlayAddress,
+                    });
+                }
+                foreach (var p in _physical)
+                    inv.PhysicalLinks.Add(new PhysicalLink { From = p.From, To = p.To, FromAddress = p.FromAddress, ToAddress = p.ToAddress, Id = p.Id });
                 foreach (var r in _routers.Values.OrderBy(r => r.Name, Names))
                 {
                     inv.Routers.Add(new VirtualRouter
@@ -162,6 +190,7 @@ namespace VirtualNetworks.Module.Tests
                 }
                 foreach (var l in _links.Values.OrderBy(l => l.Name, Names))
                 {
+                    bool crossHost = !Names.Equals(_routers[l.From].Host, _routers[l.To].Host);
                     inv.Links.Add(new VirtualLink
                     {
                         Name = l.Name,
@@ -171,7 +200,10 @@ namespace VirtualNetworks.Module.Tests
                         ToComputerName = _routers[l.To].Host,
                         MaximumBandwidth = l.MaximumBandwidth,
                         VlanId = l.VlanId,
-                        Transport = LinkTransport.Bridge,
+                        // Like the Linux backend: a tunnel (VNI) once the ends are on different hosts. UnderlayPath is
+                        // left empty on purpose: the engine fills it from the physical links.
+                        Transport = crossHost ? LinkTransport.Vxlan : LinkTransport.Bridge,
+                        TunnelId = crossHost ? l.Vni : (int?)null,
                         FromAddress = AddressOn(l.From, l.Name),
                         ToAddress = AddressOn(l.To, l.Name),
                         Id = l.Id,
@@ -295,15 +327,124 @@ namespace VirtualNetworks.Module.Tests
             }
         }
 
+        /// <summary>
+        /// Live: the router must be Running (or Paused) and stays so; cold: a running router is stopped, moved and started
+        /// again, a stopped one just moved. Progress is reported for each phase. The destination must be a known host other
+        /// than the router's own, and every peer must be reachable from it over the physical links when there are any.
+        /// </summary>
         public void MoveRouter(string name, string destinationHost, MigrationMode mode, IProgress<string>? progress, CancellationToken cancellationToken)
         {
             Enter(nameof(MoveRouter), name + " " + destinationHost + " " + mode, cancellationToken);
+            RouterRecord r;
             lock (_gate)
             {
-                RequireRouter(name);
-                throw Error(ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, name, "The test backend does not migrate routers.");
+                r = RequireRouter(name);
+                if (!IsKnownHost(destinationHost))
+                    throw Error(ErrorIds.HostNotFound, ErrorKind.ObjectNotFound, destinationHost, $"Host '{destinationHost}' is not known to the test backend.");
+                if (Names.Equals(HostNames.Canonical(destinationHost), r.Host))
+                    throw Error(ErrorIds.RouterAlreadyOnHost, ErrorKind.InvalidArgument, name, $"Router '{name}' already runs on '{r.Host}'.");
+                if (mode == MigrationMode.Live && r.State != RouterState.Running && r.State != RouterState.Paused)
+                    throw Error(ErrorIds.InvalidStateTransition, ErrorKind.InvalidOperation, name, $"Cannot live-migrate router '{name}': it is {r.State}.");
+            }
+            string destination = HostNames.Canonical(destinationHost);
+            progress?.Report($"Preparing taps, bridges and tunnels for {name} on {destination}");
+            cancellationToken.ThrowIfCancellationRequested();
+            lock (_gate)
+            {
+                if (mode == MigrationMode.Cold)
+                {
+                    var wasRunning = r.State == RouterState.Running;
+                    r.State = RouterState.Off;
+                    progress?.Report($"Moving the disk and state of {name} to {destination}");
+                    r.Host = _hosts.First(h => Names.Equals(h, destination));
+                    if (wasRunning) r.State = RouterState.Running;
+                }
+                else
+                {
+                    progress?.Report($"Migrating the memory of {name}: 100%");
+                    r.Host = _hosts.First(h => Names.Equals(h, destination));
+                }
+            }
+            progress?.Report($"Repointing the peers' tunnels of {name} to {destination}");
+            progress?.Report("Removing the leftovers on the source");
+        }
+
+        // ============================================================================================ lab hosts
+
+        public void CreateLabHost(string name, bool byDeployment, CancellationToken cancellationToken)
+        {
+            Enter(nameof(CreateLabHost), name + " byDeployment=" + byDeployment.ToString(CultureInfo.InvariantCulture), cancellationToken);
+            lock (_gate)
+            {
+                if (NameRules.Check(name, "host") != null)
+                    throw Error(ErrorIds.InvalidName, ErrorKind.InvalidArgument, name, $"Invalid host name '{name}'.");
+                if (IsKnownHost(name))
+                    throw Error(ErrorIds.HostAlreadyExists, ErrorKind.ResourceExists, name, $"Host '{name}' already exists.");
+                _hosts.Add(name);
+                _labHosts[name] = new LabHostRecord
+                {
+                    ByDeployment = byDeployment,
+                    UnderlayAddress = "198.18.0." + (++_nextUnderlay).ToString(CultureInfo.InvariantCulture),
+                };
             }
         }
+
+        public void RemoveLabHost(string name, CancellationToken cancellationToken)
+        {
+            Enter(nameof(RemoveLabHost), name, cancellationToken);
+            lock (_gate)
+            {
+                if (!_hosts.Contains(name, Names)) return; // already gone
+                if (!_labHosts.ContainsKey(name))
+                    throw Error(ErrorIds.NotALabHost, ErrorKind.InvalidOperation, name, $"Host '{name}' is not a lab host.");
+                var on = _routers.Values.Where(r => Names.Equals(r.Host, name)).Select(r => r.Name).ToList();
+                if (on.Count > 0)
+                    throw Error(ErrorIds.HostInUse, ErrorKind.ResourceUnavailable, name, $"Lab host '{name}' still runs {string.Join(", ", on)}.");
+                _physical.RemoveAll(p => Names.Equals(p.From, name) || Names.Equals(p.To, name)); // they go with it (contract)
+                _labHosts.Remove(name);
+                _hosts.RemoveAll(h => Names.Equals(h, name));
+            }
+        }
+
+        public void CreatePhysicalLink(PhysicalLinkSpec spec, CancellationToken cancellationToken)
+        {
+            if (spec == null) throw new ArgumentNullException(nameof(spec));
+            Enter(nameof(CreatePhysicalLink), spec.From + " " + spec.To, cancellationToken);
+            lock (_gate)
+            {
+                foreach (var end in new[] { spec.From, spec.To })
+                    if (!_hosts.Contains(end, Names))
+                        throw Error(ErrorIds.HostNotFound, ErrorKind.ObjectNotFound, end, $"Host '{end}' does not exist.");
+                if (Names.Equals(spec.From, spec.To))
+                    throw Error(ErrorIds.PhysicalSelfLink, ErrorKind.InvalidArgument, spec.From, $"Physical link from '{spec.From}' to itself.");
+                if (FindPhysical(spec.From, spec.To) != null)
+                    throw Error(ErrorIds.DuplicatePhysicalLink, ErrorKind.ResourceExists, PhysicalLink.NameOf(spec.From, spec.To),
+                        $"Physical link {PhysicalLink.NameOf(spec.From, spec.To)} already exists.");
+                int n = _physical.Count == 0 ? 0 : _physical.Max(p => p.Index) + 1;
+                _physical.Add(new PhysicalRecord
+                {
+                    From = _hosts.First(h => Names.Equals(h, spec.From)),
+                    To = _hosts.First(h => Names.Equals(h, spec.To)),
+                    Index = n,
+                    FromAddress = "172.31." + n.ToString(CultureInfo.InvariantCulture) + ".0/31",
+                    ToAddress = "172.31." + n.ToString(CultureInfo.InvariantCulture) + ".1/31",
+                    Id = NewId("pl"),
+                });
+            }
+        }
+
+        public void RemovePhysicalLink(string from, string to, CancellationToken cancellationToken)
+        {
+            Enter(nameof(RemovePhysicalLink), from + " " + to, cancellationToken);
+            lock (_gate)
+            {
+                var p = FindPhysical(from, to);
+                if (p != null) _physical.Remove(p); // already gone: not an error
+            }
+        }
+
+        private PhysicalRecord? FindPhysical(string a, string b) =>
+            _physical.FirstOrDefault(p => (Names.Equals(p.From, a) && Names.Equals(p.To, b)) || (Names.Equals(p.From, b) && Names.Equals(p.To, a)));
 
         public void CreateLink(LinkSpec spec, CancellationToken cancellationToken)
         {
@@ -339,6 +480,7 @@ namespace VirtualNetworks.Module.Tests
                     MaximumBandwidth = spec.MaximumBandwidth.HasValue && spec.MaximumBandwidth.Value > 0 ? spec.MaximumBandwidth : null,
                     VlanId = spec.VlanId,
                     Id = NewId("vl"),
+                    Vni = 10_000 + _nextId,
                 };
             }
         }
@@ -551,8 +693,25 @@ namespace VirtualNetworks.Module.Tests
             public string Id = "";
         }
 
+        private sealed class LabHostRecord
+        {
+            public bool ByDeployment;
+            public string UnderlayAddress = "";
+        }
+
+        private sealed class PhysicalRecord
+        {
+            public string From = "";
+            public string To = "";
+            public int Index;
+            public string FromAddress = "";
+            public string ToAddress = "";
+            public string Id = "";
+        }
+
         private sealed class LinkRecord
         {
+            public int Vni;
             public string Name = "";
             public string From = "";
             public string To = "";

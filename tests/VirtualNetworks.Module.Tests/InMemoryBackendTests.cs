@@ -108,7 +108,7 @@ namespace VirtualNetworks.Module.Tests
             // Removing what is gone is not an error (contract); the calls still count as mutating attempts.
             b.RemoveLink("nope", None);
             b.RemoveRouter("nope", None);
-            Assert.Equal(ErrorIds.OperationNotSupported, Assert.Throws<VirtualNetworksException>(() =>
+            Assert.Equal(ErrorIds.HostNotFound, Assert.Throws<VirtualNetworksException>(() =>
                 b.MoveRouter("r6", "elsewhere", MigrationMode.Live, null, None)).ErrorId);
         }
 

@@ -117,9 +117,9 @@ namespace VirtualNetworks.Engine
         }
 
         /// <summary>The steps a migration takes, for -WhatIf and confirmation (backend-independent wording).</summary>
-        public static IReadOnlyList<string> DescribeMove(Snapshot snapshot, VirtualRouter router, string destinationHost, MigrationMode mode)
+        public static IReadOnlyList<string> DescribeMove(VirtualRouter router, string destinationHost, MigrationMode mode)
         {
-            var links = snapshot.LinksOf(router.Name).Select(l => l.Name).OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToList();
+            var links = router.Links.OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToList();
             string prepare = links.Count == 0
                 ? $"prepare the router on {destinationHost}"
                 : $"prepare taps/bridges/tunnels on {destinationHost} for its {links.Count} link(s) ({string.Join(", ", links)})";
@@ -142,9 +142,9 @@ namespace VirtualNetworks.Engine
         }
 
         /// <summary>"Live migration of r2 from h1 to h3: step, step, ..." (the ShouldProcess action of Move-VirtualRouter).</summary>
-        public static string DescribeMoveText(Snapshot snapshot, VirtualRouter router, string destinationHost, MigrationMode mode) =>
+        public static string DescribeMoveText(VirtualRouter router, string destinationHost, MigrationMode mode) =>
             $"{mode} migration of {router.Name} from {DisplayHost(router.ComputerName)} to {destinationHost}: " +
-            string.Join(", ", DescribeMove(snapshot, router, destinationHost, mode));
+            string.Join(", ", DescribeMove(router, destinationHost, mode));
 
         public VirtualRouter MoveRouter(string name, string destinationHost, MigrationMode mode, IProgress<string>? progress, CancellationToken cancellationToken)
         {
