@@ -20,7 +20,7 @@ namespace VirtualNetworks.Linux
     /// configuration and probes. Truth is read from the kernel and QEMU; the state directory holds each router's and
     /// link's definition so routers can be started again. Every change runs under the state lock.
     /// </summary>
-    public sealed class LinuxBackend : IVirtualizationBackend, IPreflightCheck, ILinkMeter, IOrphanCollector
+    public sealed partial class LinuxBackend : IVirtualizationBackend, IPreflightCheck, ILinkMeter, IOrphanCollector
     {
         public const string KindName = "Linux";
         /// <summary>Backend option naming the state directory (overrides $VIRTUALNETWORKS_STATE_DIR).</summary>
@@ -39,16 +39,16 @@ namespace VirtualNetworks.Linux
 
         public LinuxBackend(BackendRequest request)
         {
-            foreach (var host in request.ComputerName)
-                if (!HostNames.IsLocalHost(host))
-                    throw new VirtualNetworksException(ErrorIds.HostNotFound, ErrorKind.ObjectNotFound, host,
-                        $"The Linux backend manages the local machine only; '{host}' is not this machine ({HostNames.LocalName}).");
             string? root = null;
             if (request.Options.TryGetValue(StateDirectoryOption, out var r) && r is string s && s.Length > 0) root = s;
             Store = new StateStore(root);
             _ip = new IpCommand();
             _shaper = new TrafficShaper(_ip);
             _images = new ImageLocator(Store.Root);
+            Lab = new LabNetwork(Store, _ip);
+            // The local machine, or a lab host of this state directory (a network namespace standing in for a machine).
+            foreach (var host in request.ComputerName)
+                Lab.Resolve(host);
         }
 
         public StateStore Store { get; }
@@ -96,6 +96,9 @@ namespace VirtualNetworks.Linux
                     if (_images.Find(image) == null)
                         missing.Add($"router image '{image}' (searched {string.Join(", ", _images.SearchPath)}; build it with images/router/build.sh)");
             }
+            bool severalHosts = desired.Hosts.Any(h => !HostNames.IsLocalHost(h.Name)) || desired.PhysicalLinks.Count > 0 ||
+                                desired.Routers.Any(x => !HostNames.IsLocalHost(x.Host));
+            if (severalHosts) missing.AddRange(LabFeatureProblems());
             if (desired.Links.Any(l => Planning.Planner.Normalize(l.MaximumBandwidth).HasValue) && !features.Tbf)
                 missing.Add("the tbf queueing discipline (kernel module sch_tbf) for bandwidth limits");
             if (missing.Count > 0)
@@ -113,16 +116,24 @@ namespace VirtualNetworks.Linux
         public BackendInventory GetInventory(CancellationToken cancellationToken)
         {
             var inventory = new BackendInventory();
-            inventory.Hosts.Add(new VirtualHost { Name = LocalHost, Kind = KindName });
+            var (hosts, physical) = Lab.Observe(cancellationToken);
+            inventory.Hosts.AddRange(hosts);
+            inventory.PhysicalLinks.AddRange(physical);
             var routers = Store.ListRouters();
             var links = Store.ListLinks();
-            IReadOnlyList<LinkInfo> kernelLinks = Array.Empty<LinkInfo>();
-            if (links.Count > 0)
+            var deviceCache = new Dictionary<string, HashSet<string>>(StringComparer.OrdinalIgnoreCase);
+            HashSet<string> DevicesOn(string host)
             {
-                try { kernelLinks = _ip.ListLinks(cancellationToken); }
-                catch (VirtualNetworksException) { /* reported as drift below */ }
+                if (deviceCache.TryGetValue(host, out var set)) return set;
+                set = new HashSet<string>(StringComparer.Ordinal);
+                if (HostNames.IsLocalHost(host) || LabNetwork.NamespaceExists(InterfaceNames.Namespace(host)))
+                {
+                    try { set.UnionWith(Lab.IpFor(host).ListLinks(cancellationToken).Select(k => k.Name)); }
+                    catch (VirtualNetworksException) { /* reported as drift below */ }
+                }
+                return deviceCache[host] = set;
             }
-            var devices = new HashSet<string>(kernelLinks.Select(k => k.Name), StringComparer.Ordinal);
+            var hostOf = routers.ToDictionary(x => x.Name, HostOf, StringComparer.OrdinalIgnoreCase);
 
             foreach (var rec in routers.OrderBy(x => x.Name, StringComparer.OrdinalIgnoreCase))
             {
@@ -131,7 +142,7 @@ namespace VirtualNetworks.Linux
                 inventory.Routers.Add(new VirtualRouter
                 {
                     Name = rec.Name,
-                    ComputerName = LocalHost,
+                    ComputerName = HostOf(rec),
                     State = state,
                     Status = status,
                     NetworkLabel = rec.NetworkLabel,
@@ -147,17 +158,33 @@ namespace VirtualNetworks.Linux
 
             foreach (var rec in links.OrderBy(x => x.Name, StringComparer.OrdinalIgnoreCase))
             {
-                var missing = new[] { rec.Bridge }.Concat(rec.Taps.Values).Where(d => !devices.Contains(d)).ToList();
+                var fromHost = hostOf.TryGetValue(rec.From, out var fh) ? fh : LocalHost;
+                var toHost = hostOf.TryGetValue(rec.To, out var th) ? th : LocalHost;
+                var endpoints = EndpointsOf(rec);
+                var placed = endpoints.Values.SelectMany(x => x).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+                bool cross = placed.Count > 1;
+                var missing = new List<string>();
+                foreach (var h in placed)
+                {
+                    var devs = DevicesOn(h);
+                    var expected = new List<string> { rec.Bridge };
+                    expected.AddRange(endpoints.Where(e => e.Value.Any(x => Is(x, h))).Select(e => rec.Taps.TryGetValue(e.Key, out var t) ? t : null).Where(t => t != null)!);
+                    if (cross) expected.Add(InterfaceNames.Vxlan(rec.Name));
+                    foreach (var d in expected.Where(d => !devs.Contains(d)))
+                        missing.Add(HostNames.IsLocalHost(h) ? d : d + " on " + h);
+                }
                 var link = new VirtualLink
                 {
                     Name = rec.Name,
                     From = rec.From,
                     To = rec.To,
-                    FromComputerName = LocalHost,
-                    ToComputerName = LocalHost,
+                    FromComputerName = fromHost,
+                    ToComputerName = toHost,
                     MaximumBandwidth = rec.MaximumBandwidth,
                     VlanId = rec.VlanId,
                     Transport = rec.Transport,
+                    TunnelId = cross ? rec.Vni : null,
+                    UnderlayPath = Lab.UnderlayPath(fromHost, toHost),
                     Id = rec.Bridge,
                     Status = missing.Count == 0 ? null : "missing interfaces: " + string.Join(", ", missing) + " (start a router of the link to recreate them)",
                 };
@@ -195,13 +222,14 @@ namespace VirtualNetworks.Linux
             NameRules.Ensure(spec.Name, "router");
             var image = _images.Require(spec.Image, spec.Name);
             using var _ = Store.Lock(null, cancellationToken);
+            var host = Lab.Resolve(spec.Host);
             if (Store.ReadRouter(spec.Name) != null)
                 throw new VirtualNetworksException(ErrorIds.RouterAlreadyExists, ErrorKind.ResourceExists, spec.Name,
                     $"A virtual router named '{spec.Name}' already exists.");
             var rec = new RouterRecord
             {
                 Name = spec.Name,
-                Host = LocalHost,
+                Host = host,
                 Image = spec.Image,
                 ProcessorCount = spec.ProcessorCount,
                 MemoryMB = spec.MemoryMB,
@@ -237,7 +265,12 @@ namespace VirtualNetworks.Linux
             Vms.TurnOff(rec.Name, cancellationToken);
             // Taps of links that still name this router (the engine removes links first; this covers drift).
             foreach (var l in Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)))
-                if (l.Taps.TryGetValue(rec.Name, out var tap)) DeleteOwned(tap, cancellationToken);
+            {
+                if (!l.Taps.TryGetValue(rec.Name, out var tap)) continue;
+                var placed = EndpointsOf(l).TryGetValue(rec.Name, out var hs) ? hs : new List<string>();
+                foreach (var h in placed.Append(HostOf(rec)).Distinct(StringComparer.OrdinalIgnoreCase))
+                    if (HostNames.IsLocalHost(h) || LabNetwork.NamespaceExists(InterfaceNames.Namespace(h))) DeleteOwned(Lab.IpFor(h), tap, cancellationToken);
+            }
             RouterProcess.RemoveRunFiles(paths, includeConsole: true);
             if (rec.Disk != null && File.Exists(rec.Disk)) File.Delete(rec.Disk);
             Store.DeleteRouter(rec.Name);
@@ -257,10 +290,12 @@ namespace VirtualNetworks.Linux
             var image = _images.Require(rec.Image, rec.Name);
             var links = Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name))
                 .OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase).ToList();
+            var host = HostOf(rec);
+            EnsureHostReady(host, cancellationToken);
             var adapters = new List<VmAdapter>();
             foreach (var link in links)
             {
-                EnsureLinkDevices(link, cancellationToken); // recreates what drifted away
+                WireLinkLocked(link, null, cancellationToken); // recreates what drifted away
                 var mac = rec.Macs.TryGetValue(link.Name, out var m) ? m : (rec.Macs[link.Name] = MacAddresses.ForAdapter(rec.Name, link.Name));
                 adapters.Add(new VmAdapter(link.Taps[rec.Name], mac));
             }
@@ -276,7 +311,8 @@ namespace VirtualNetworks.Linux
                 Disk = rec.Disk,
                 Firmware = image.Kernel != null ? QemuLauncher.FindQboot() : null,
                 Adapters = adapters,
-                ConfigText = GuestConfigText.Render(rec.Name, rec.Configuration, rec.Macs),
+                ConfigText = GuestConfigText.Render(rec.Name, rec.Configuration, rec.Macs, MtusOf(rec)),
+                NetworkNamespace = Lab.NamespaceOf(host),
             };
             Vms.Start(spec, TimeSpan.Zero, cancellationToken); // readiness is awaited by whoever needs the guest
             rec.Accelerator = accel.Accelerator.ToString();
@@ -323,7 +359,7 @@ namespace VirtualNetworks.Linux
             using var _ = Store.Lock(null, cancellationToken);
             var rec = RequireRouter(configuration.RouterName);
             rec.Configuration = configuration;
-            var text = GuestConfigText.Render(rec.Name, configuration, rec.Macs);
+            var text = GuestConfigText.Render(rec.Name, configuration, rec.Macs, MtusOf(rec));
             var paths = Store.RunPaths(rec.Name);
             if (RouterProcess.Inspect(paths).IsRunning && rec.DesiredState != RouterState.Paused && text != rec.ConfigText)
             {
@@ -353,6 +389,7 @@ namespace VirtualNetworks.Linux
             var from = RequireRouter(spec.From);
             var to = RequireRouter(spec.To);
             bool tagged = spec.VlanId.HasValue && Features.BridgeVlanFiltering;
+            int mtu = MtuForNewLink(HostOf(from), HostOf(to));
             var rec = new LinkRecord
             {
                 Name = spec.Name,
@@ -362,37 +399,19 @@ namespace VirtualNetworks.Linux
                 VlanId = spec.VlanId,
                 Bridge = InterfaceNames.Bridge(spec.Name),
                 Transport = tagged ? LinkTransport.TaggedBridge : LinkTransport.Bridge,
+                Mtu = mtu == LabNetwork.UnderlayMtu ? (int?)null : mtu,
             };
             rec.Taps[from.Name] = InterfaceNames.Tap(from.Name, spec.Name);
             rec.Taps[to.Name] = InterfaceNames.Tap(to.Name, spec.Name);
             // Write the record first: a crash after this point leaves tagged devices that the record names, which
             // Remove-VirtualLink or orphan clean-up removes; a crash before it leaves nothing.
             Store.WriteLink(rec);
-            EnsureLinkDevices(rec, cancellationToken);
+            WireLinkLocked(rec, null, cancellationToken);
             foreach (var router in new[] { from, to })
             {
                 router.Macs[rec.Name] = MacAddresses.ForAdapter(router.Name, rec.Name);
                 Store.WriteRouter(router);
                 HotPlug(router, rec, cancellationToken);
-            }
-        }
-
-        /// <summary>Creates (or re-creates) the link's bridge and taps, enslaves and raises them, applies VLAN and shaping.</summary>
-        private void EnsureLinkDevices(LinkRecord rec, CancellationToken ct)
-        {
-            var existing = _ip.ListLinks(ct).ToDictionary(l => l.Name, StringComparer.Ordinal);
-            if (!existing.ContainsKey(rec.Bridge))
-                _ip.CreateBridge(rec.Bridge, OwnershipTag.ForBridge(rec.Name), rec.Transport == LinkTransport.TaggedBridge, ct);
-            _ip.SetUp(rec.Bridge, ct);
-            foreach (var kv in rec.Taps.OrderBy(k => k.Key, StringComparer.OrdinalIgnoreCase))
-            {
-                if (!existing.TryGetValue(kv.Value, out var info))
-                    _ip.CreateTap(kv.Value, OwnershipTag.ForTap(kv.Key, rec.Name), ct);
-                if (info?.Master != rec.Bridge) _ip.SetMaster(kv.Value, rec.Bridge, ct);
-                _ip.SetUp(kv.Value, ct);
-                if (rec.Transport == LinkTransport.TaggedBridge && rec.VlanId.HasValue) _ip.SetPortVlan(kv.Value, rec.VlanId.Value, ct);
-                if (rec.MaximumBandwidth.HasValue) _shaper.SetRate(kv.Value, rec.MaximumBandwidth.Value, ct);
-                else _shaper.Remove(kv.Value, ct);
             }
         }
 
@@ -438,14 +457,15 @@ namespace VirtualNetworks.Linux
         {
             using var _ = Store.Lock(null, cancellationToken);
             var rec = Store.ReadLink(name) ?? throw NotFound(ErrorIds.LinkNotFound, "link", name);
+            var placed = EndpointsOf(rec).Values.SelectMany(x => x).Concat(rec.Taps.Keys.Select(HostOfRouter))
+                .Distinct(StringComparer.OrdinalIgnoreCase).ToList();
             foreach (var kv in rec.Taps)
             {
                 HotUnplug(kv.Key, rec.Name, cancellationToken);
-                DeleteOwned(kv.Value, cancellationToken);
                 var router = Store.ReadRouter(kv.Key);
                 if (router != null && router.Macs.Remove(rec.Name)) Store.WriteRouter(router);
             }
-            DeleteOwned(rec.Bridge, cancellationToken);
+            foreach (var h in placed) RemoveLinkDevicesOn(rec, h, cancellationToken);
             Store.DeleteLink(rec.Name);
         }
 
@@ -454,24 +474,21 @@ namespace VirtualNetworks.Linux
             using var _ = Store.Lock(null, cancellationToken);
             var rec = Store.ReadLink(name) ?? throw NotFound(ErrorIds.LinkNotFound, "link", name);
             var rate = Planning.Planner.Normalize(bitsPerSecond);
-            foreach (var tap in rec.Taps.Values.OrderBy(t => t, StringComparer.Ordinal))
+            foreach (var kv in EndpointsOf(rec).OrderBy(k => k.Key, StringComparer.OrdinalIgnoreCase))
             {
-                if (_ip.GetLink(tap, cancellationToken) == null) continue; // re-applied when the devices are recreated
-                if (rate.HasValue) _shaper.SetRate(tap, rate.Value, cancellationToken);
-                else _shaper.Remove(tap, cancellationToken);
+                if (!rec.Taps.TryGetValue(kv.Key, out var tap)) continue;
+                foreach (var h in kv.Value)
+                {
+                    if (!HostNames.IsLocalHost(h) && !LabNetwork.NamespaceExists(InterfaceNames.Namespace(h))) continue;
+                    var ip = Lab.IpFor(h);
+                    if (ip.GetLink(tap, cancellationToken) == null) continue; // re-applied when the devices are recreated
+                    var shaper = new TrafficShaper(ip);
+                    if (rate.HasValue) shaper.SetRate(tap, rate.Value, cancellationToken);
+                    else shaper.Remove(tap, cancellationToken);
+                }
             }
             rec.MaximumBandwidth = rate;
             Store.WriteLink(rec);
-        }
-
-        private void DeleteOwned(string device, CancellationToken ct)
-        {
-            var info = _ip.GetLink(device, ct);
-            if (info == null) return;
-            if (info.Tag == null)
-                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, device,
-                    $"Interface '{device}' is not tagged as created by VirtualNetworks; it was left alone.");
-            _ip.Delete(device, ct);
         }
 
         // ================================================================================================ probes

@@ -17,6 +17,11 @@ namespace VirtualNetworks.Linux
     /// pidfiles, interfaces tagged with our ifalias, run files, overlays, temporary and record files in our state
     /// directory. Only tagged things are ever listed (processes by their -pidfile under our run directory, interfaces
     /// by alias, files by location and owner marker), so nothing else can be removed.
+    /// <para>Lab hosts: a namespace <c>vnh-...</c> counts as ours only when its tagged underlay anchor names the host
+    /// whose namespace name it is; one without a host record is listed whole (<c>netns:&lt;ns&gt;</c>; removing it removes
+    /// everything inside), and in one with a record the tagged interfaces nothing uses are listed as
+    /// <c>&lt;ns&gt;:&lt;interface&gt;</c>. Underlay routes of ours (<c>proto 118</c> to a /32 of the host pool) in this
+    /// namespace that no host record wants are listed as <c>route:&lt;cidr&gt;</c>.</para>
     /// </summary>
     internal sealed class OrphanCollector
     {
@@ -35,6 +40,8 @@ namespace VirtualNetworks.Linux
             var found = new List<OrphanResource>();
             var routers = _store.ListRouters().ToDictionary(r => r.Name, StringComparer.OrdinalIgnoreCase);
             var links = _store.ListLinks().ToDictionary(l => l.Name, StringComparer.OrdinalIgnoreCase);
+            var hosts = _store.ListHosts().ToDictionary(h => h.Name, StringComparer.OrdinalIgnoreCase);
+            var physical = _store.ListPhysicalLinks();
             bool RouterWanted(string name) => routers.TryGetValue(name, out var r) && r.DesiredState != RouterState.Off;
 
             // QEMU processes whose pidfile lies in our run directory.
@@ -48,22 +55,46 @@ namespace VirtualNetworks.Linux
                     });
             }
 
-            // Tagged interfaces.
+            // Tagged interfaces of this namespace (the local machine).
             if (File.Exists("/sys/class/net/lo/ifindex") || Directory.Exists("/sys/class/net"))
+                ScanInterfaces(_ip, host, null, includeOwned, links, hosts, physical, found, ct);
+
+            // Lab hosts' namespaces: whole when unrecorded (or a full reset), else their unused tagged interfaces.
+            foreach (var ns in LabNetwork.ListCandidateNamespaces())
             {
-                foreach (var owned in NetworkOrphanScanner.FindOwned(_ip, null, null, ct))
+                var owner = LabNetwork.OwnerOfNamespace(ns, ct);
+                if (owner == null) continue; // not ours: never listed
+                bool recorded = hosts.TryGetValue(owner, out var hr) && !hr.IsLocal;
+                if (includeOwned || !recorded)
                 {
-                    var tag = owned.Tag;
-                    string? reason = null;
-                    if (includeOwned) reason = "owned by the module";
-                    else if (tag.LinkName == null || !links.TryGetValue(tag.LinkName, out var link)) reason = "no link record";
-                    else if (tag.Role == OwnedRole.Bridge && link.Bridge != owned.Name) reason = "not the link's bridge";
-                    else if (tag.Role == OwnedRole.Tap && (tag.RouterName == null || !link.Taps.TryGetValue(tag.RouterName, out var tap) || tap != owned.Name))
-                        reason = "not one of the link's taps";
-                    else if (tag.Role != OwnedRole.Bridge && tag.Role != OwnedRole.Tap) reason = "probe or tunnel leftover";
-                    if (reason != null)
-                        found.Add(new OrphanResource { Kind = OrphanKind.Interface, Name = owned.Name, Owner = tag.ObjectName, Reason = reason, ComputerName = host });
+                    found.Add(new OrphanResource
+                    {
+                        Kind = OrphanKind.Interface, Name = NamespacePrefix + ns, Owner = owner, ComputerName = owner,
+                        Reason = includeOwned ? "owned by the module (lab host network namespace)" : "lab host network namespace without a host record",
+                    });
+                    continue;
                 }
+                ScanInterfaces(new IpCommand(ns), owner, ns, false, links, hosts, physical, found, ct);
+            }
+
+            // Our underlay routes here that no host record wants.
+            var wantedRoutes = new HashSet<string>(hosts.Values.Where(h => !h.IsLocal).Select(h => h.UnderlayAddress + "/32"), StringComparer.Ordinal);
+            bool localRecorded = hosts.Values.Any(h => h.IsLocal);
+            try
+            {
+                foreach (var dst in _ip.ListOwnedRoutes(ct).Keys.Where(LabNetwork.IsUnderlayHostRoute).OrderBy(d => d, StringComparer.Ordinal))
+                {
+                    if (includeOwned || !localRecorded || !wantedRoutes.Contains(dst))
+                        found.Add(new OrphanResource
+                        {
+                            Kind = OrphanKind.Interface, Name = RoutePrefix + dst, ComputerName = host,
+                            Reason = includeOwned ? "owned by the module (underlay route)" : "underlay route no host record wants",
+                        });
+                }
+            }
+            catch (VirtualNetworksException)
+            {
+                // no routing table to read (no ip program): nothing of ours either
             }
 
             // Files in run/ (sockets, pidfiles, console logs, configs).
@@ -103,6 +134,10 @@ namespace VirtualNetworks.Linux
                     found.Add(new OrphanResource { Kind = OrphanKind.StateFile, Name = _store.RouterPath(r.Name), Owner = r.Name, ComputerName = host, Reason = "owned by the module" });
                 foreach (var l in links.Values.OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase))
                     found.Add(new OrphanResource { Kind = OrphanKind.StateFile, Name = _store.LinkPath(l.Name), Owner = l.Name, ComputerName = host, Reason = "owned by the module" });
+                foreach (var p in physical.OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
+                    found.Add(new OrphanResource { Kind = OrphanKind.StateFile, Name = _store.PhysicalLinkPath(p.From, p.To), Owner = p.Name, ComputerName = host, Reason = "owned by the module" });
+                foreach (var h in hosts.Values.OrderBy(h => h.Name, StringComparer.OrdinalIgnoreCase))
+                    found.Add(new OrphanResource { Kind = OrphanKind.StateFile, Name = _store.HostPath(h.Name), Owner = h.Name, ComputerName = host, Reason = "owned by the module" });
                 if (File.Exists(_store.KvmProbePath))
                     found.Add(new OrphanResource { Kind = OrphanKind.StateFile, Name = _store.KvmProbePath, ComputerName = host, Reason = "owned by the module (cached accelerator probe)" });
             }
@@ -111,6 +146,8 @@ namespace VirtualNetworks.Linux
                 // A link record whose routers are gone cannot be used again.
                 foreach (var l in links.Values.Where(l => !routers.ContainsKey(l.From) || !routers.ContainsKey(l.To)).OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase))
                     found.Add(new OrphanResource { Kind = OrphanKind.StateFile, Name = _store.LinkPath(l.Name), Owner = l.Name, ComputerName = host, Reason = "link record names a router that does not exist" });
+                foreach (var p in physical.Where(p => !hosts.ContainsKey(p.From) || !hosts.ContainsKey(p.To)).OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
+                    found.Add(new OrphanResource { Kind = OrphanKind.StateFile, Name = _store.PhysicalLinkPath(p.From, p.To), Owner = p.Name, ComputerName = host, Reason = "physical link record names a host that does not exist" });
             }
 
             // Processes first, then interfaces (a running QEMU holds its taps), then files.
@@ -134,8 +171,36 @@ namespace VirtualNetworks.Linux
                     }
                     return;
                 case OrphanKind.Interface:
-                    var info = _ip.GetLink(resource.Name, ct);
-                    if (info?.Tag != null) _ip.Delete(resource.Name, ct);
+                    if (resource.Name.StartsWith(NamespacePrefix, StringComparison.Ordinal))
+                    {
+                        var ns = resource.Name.Substring(NamespacePrefix.Length);
+                        InterfaceNames.EnsureValidNamespaceName(ns);
+                        if (!ns.StartsWith(InterfaceNames.NamespacePrefix, StringComparison.Ordinal) || !LabNetwork.NamespaceExists(ns)) return;
+                        if (LabNetwork.OwnerOfNamespace(ns, ct) == null)
+                            throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, ns,
+                                $"Network namespace {ns} has no tagged underlay anchor (not created by VirtualNetworks); it was left alone.");
+                        new LabNetwork(_store, _ip).DeleteNamespace(ns, ct);
+                        return;
+                    }
+                    if (resource.Name.StartsWith(RoutePrefix, StringComparison.Ordinal))
+                    {
+                        var dst = resource.Name.Substring(RoutePrefix.Length);
+                        if (LabNetwork.IsUnderlayHostRoute(dst)) _ip.DeleteOwnedRoute(dst, ct);
+                        return;
+                    }
+                    var ipc = _ip;
+                    var name = resource.Name;
+                    int colon = name.IndexOf(':');
+                    if (colon > 0)
+                    {
+                        var ns = name.Substring(0, colon);
+                        name = name.Substring(colon + 1);
+                        InterfaceNames.EnsureValidNamespaceName(ns);
+                        if (!LabNetwork.NamespaceExists(ns)) return;
+                        ipc = new IpCommand(ns);
+                    }
+                    var info = ipc.GetLink(name, ct);
+                    if (info?.Tag != null) ipc.Delete(name, ct);
                     return;
                 default:
                     var full = Path.GetFullPath(resource.Name);
@@ -145,6 +210,73 @@ namespace VirtualNetworks.Linux
                     if (File.Exists(full)) File.Delete(full);
                     return;
             }
+        }
+
+        private const string NamespacePrefix = "netns:";
+        private const string RoutePrefix = "route:";
+
+        /// <summary>Lists the tagged interfaces of one namespace (<paramref name="ns"/> null = this one) that nothing uses.</summary>
+        private void ScanInterfaces(IpCommand ip, string host, string? ns, bool includeOwned, Dictionary<string, LinkRecord> links,
+            Dictionary<string, HostRecord> hosts, List<PhysicalLinkRecord> physical, List<OrphanResource> found, CancellationToken ct)
+        {
+            IReadOnlyList<OwnedInterface> owned;
+            try { owned = NetworkOrphanScanner.FindOwned(ip, null, null, ct); }
+            catch (VirtualNetworksException) { return; }
+            foreach (var o in owned)
+            {
+                var tag = o.Tag;
+                string? reason = includeOwned ? "owned by the module" : Unused(tag, o.Name, host, links, hosts, physical);
+                if (reason != null)
+                    found.Add(new OrphanResource
+                    {
+                        Kind = OrphanKind.Interface, Name = ns == null ? o.Name : ns + ":" + o.Name, Owner = tag.ObjectName, Reason = reason,
+                        ComputerName = host,
+                    });
+            }
+        }
+
+        /// <summary>Why a tagged interface found on <paramref name="host"/> is unused; null when a record wants it there.</summary>
+        private string? Unused(OwnershipTag tag, string device, string host, Dictionary<string, LinkRecord> links,
+            Dictionary<string, HostRecord> hosts, List<PhysicalLinkRecord> physical)
+        {
+            bool Is(string a, string b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
+            switch (tag.Role)
+            {
+                case OwnedRole.Host:
+                    if (!Is(tag.HostName!, host) || !hosts.ContainsKey(tag.HostName!)) return "underlay anchor of a host without a record";
+                    return device == InterfaceNames.Anchor(tag.HostName!) ? null : "not the host's underlay anchor";
+                case OwnedRole.Veth:
+                    if (!Is(tag.HostName!, host)) return "veth end of another host";
+                    var p = physical.FirstOrDefault(x => (Is(x.From, tag.HostName!) && Is(x.To, tag.PeerHostName!)) || (Is(x.To, tag.HostName!) && Is(x.From, tag.PeerHostName!)));
+                    if (p == null) return "no physical link record";
+                    return device == InterfaceNames.Veth(tag.HostName!, tag.PeerHostName!) ? null : "not the physical link's veth";
+                case OwnedRole.Bridge:
+                case OwnedRole.Tap:
+                case OwnedRole.Vxlan:
+                    if (tag.LinkName == null || !links.TryGetValue(tag.LinkName, out var link)) return "no link record";
+                    var endpoints = EndpointsOf(link);
+                    var placed = endpoints.Values.SelectMany(x => x).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+                    if (!placed.Any(h => Is(h, host))) return "the link is not wired on this host";
+                    if (tag.Role == OwnedRole.Bridge) return link.Bridge == device ? null : "not the link's bridge";
+                    if (tag.Role == OwnedRole.Vxlan)
+                        return placed.Count > 1 && device == InterfaceNames.Vxlan(link.Name) ? null : "tunnel of a link that does not cross hosts";
+                    if (tag.RouterName == null || !link.Taps.TryGetValue(tag.RouterName, out var tap) || tap != device) return "not one of the link's taps";
+                    return endpoints.TryGetValue(tag.RouterName, out var hs) && hs.Any(h => Is(h, host)) ? null : "the router's end is not on this host";
+                default:
+                    return "probe leftover";
+            }
+        }
+
+        private Dictionary<string, List<string>> EndpointsOf(LinkRecord rec)
+        {
+            if (rec.Endpoints != null && rec.Endpoints.Count > 0) return new Dictionary<string, List<string>>(rec.Endpoints, StringComparer.OrdinalIgnoreCase);
+            var d = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+            foreach (var r in rec.Taps.Keys)
+            {
+                var rr = _store.ReadRouter(r);
+                d[r] = new List<string> { rr == null ? HostNames.LocalName : LinuxBackend.HostOf(rr) };
+            }
+            return d;
         }
 
         /// <summary>QEMU processes whose -pidfile lies in our run directory, with the router name taken from it.</summary>

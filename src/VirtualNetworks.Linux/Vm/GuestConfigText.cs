@@ -19,7 +19,12 @@ namespace VirtualNetworks.Linux.Vm
         /// <paramref name="routerName"/>; each interface's MAC comes from <paramref name="macsByLink"/>.
         /// </summary>
         /// <exception cref="VirtualNetworksException">InvalidArgument: an interface's link has no MAC, or an address is malformed.</exception>
-        public static string Render(string routerName, RouterConfiguration? configuration, IReadOnlyDictionary<string, string> macsByLink)
+        /// <param name="mtuByLink">
+        /// MTU of each link's adapter, by link name; a <c>mtu &lt;mac&gt; &lt;n&gt;</c> line is written for every configured
+        /// adapter whose link MTU is not 1500 (links that may cross hosts: 1450, docs/linux-hosts.md). Null = all 1500.
+        /// </param>
+        public static string Render(string routerName, RouterConfiguration? configuration, IReadOnlyDictionary<string, string> macsByLink,
+            IReadOnlyDictionary<string, int>? mtuByLink = null)
         {
             NameRules.Ensure(routerName, "router");
             if (macsByLink == null) throw new ArgumentNullException(nameof(macsByLink));
@@ -50,6 +55,11 @@ namespace VirtualNetworks.Linux.Vm
                 // Comments are whole lines only: the guest splits directives on blanks.
                 sb.Append("# link ").Append(linkOfMac[kv.Key]).Append('\n');
                 sb.Append("if ").Append(kv.Key).Append(' ').Append(string.Join(" ", kv.Value)).Append('\n');
+                if (mtuByLink != null && mtuByLink.TryGetValue(linkOfMac[kv.Key], out int mtu) && mtu != 1500)
+                {
+                    if (mtu < 68 || mtu > 65535) throw Bad(routerName, "MTU " + mtu + " of link '" + linkOfMac[kv.Key] + "' is outside 68..65535");
+                    sb.Append("mtu ").Append(kv.Key).Append(' ').Append(mtu.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
+                }
             }
             var routes = new List<RouteConfiguration>(configuration.Routes);
             routes.Sort((x, y) => StringComparer.Ordinal.Compare(x.Destination, y.Destination));

@@ -63,6 +63,19 @@ namespace VirtualNetworks.Linux.Vm
         public string ConfigText { get; set; } = "";
         /// <summary>QEMU -incoming value for a migration target ("defer", "tcp:&lt;ip&gt;:&lt;port&gt;"); null = normal start.</summary>
         public string? Incoming { get; set; }
+        /// <summary>
+        /// Network namespace of the router's host (a lab host, <c>vnh-...</c>); null = this machine. QEMU is started as
+        /// <c>ip netns exec NS qemu-system-x86_64 ...</c>, so its taps (and a migration listener) resolve there; its sockets,
+        /// pidfile and logs stay in the state directory.
+        /// </summary>
+        public string? NetworkNamespace { get; set; }
+        /// <summary>
+        /// Run directory for this instance's pidfile, sockets and logs; null = the state directory's run/. A migration's
+        /// incoming instance uses a directory of its own (e.g. run/incoming) while the source instance still runs.
+        /// </summary>
+        public string? RunDirectory { get; set; }
+        /// <summary>Further QEMU arguments, appended before <c>-daemonize</c> (each a separate argv entry; no shell).</summary>
+        public List<string> ExtraArguments { get; set; } = new List<string>();
     }
 
     /// <summary>
@@ -160,6 +173,7 @@ namespace VirtualNetworks.Linux.Vm
                 a.Add("-incoming");
                 a.Add(spec.Incoming);
             }
+            if (spec.ExtraArguments != null) a.AddRange(spec.ExtraArguments);
             // QEMU forks, waits until the VM is set up (errors still reach us on stderr), and the parent exits: the router
             // outlives the PowerShell process that started it.
             a.Add("-daemonize");
@@ -208,6 +222,15 @@ namespace VirtualNetworks.Linux.Vm
             if (spec.Incoming != null && !IncomingValue.IsMatch(spec.Incoming))
                 throw Bad(spec.Name, "incoming migration address '" + spec.Incoming + "' is not 'defer' or 'tcp:<host>:<port>'");
             if (spec.ConfigText == null) throw Bad(spec.Name, "the configuration text is null");
+            if (spec.NetworkNamespace != null && !Net.InterfaceNames.IsValidNamespaceName(spec.NetworkNamespace))
+                throw Bad(spec.Name, "network namespace '" + spec.NetworkNamespace + "' is not a valid name");
+            foreach (var x in spec.ExtraArguments ?? new List<string>())
+            {
+                if (string.IsNullOrEmpty(x)) throw Bad(spec.Name, "an extra QEMU argument is empty");
+                foreach (char c in x)
+                    if (c < ' ' || c == '\x7f') throw Bad(spec.Name, "an extra QEMU argument contains a control character");
+                if (x == "-daemonize" || x == "-pidfile") throw Bad(spec.Name, "the extra QEMU argument '" + x + "' is managed by the launcher");
+            }
         }
 
         private static void CheckPath(string router, string what, string? path)

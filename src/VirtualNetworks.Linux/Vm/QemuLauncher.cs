@@ -68,18 +68,26 @@ namespace VirtualNetworks.Linux.Vm
         {
             if (spec == null) throw new ArgumentNullException(nameof(spec));
             Store.EnsureLayout();
-            var paths = Store.RunPaths(spec.Name);
+            var paths = PathsFor(spec);
+            if (spec.RunDirectory != null)
+            {
+                Directory.CreateDirectory(spec.RunDirectory);
+                Posix.Chmod(spec.RunDirectory, 0x1C0);
+            }
             var args = QemuArguments.Build(spec, paths); // validates everything first
             CheckFile(spec.Name, "kernel", spec.Kernel);
             CheckFile(spec.Name, "initrd", spec.Initrd);
             CheckFile(spec.Name, "disk", spec.Disk);
             CheckFile(spec.Name, "firmware", spec.Firmware);
             // QEMU running as root would create a missing tap itself: a transient, untagged device on no bridge.
+            var netns = spec.NetworkNamespace == null ? null : new Net.IpCommand(spec.NetworkNamespace);
             foreach (var ad in spec.Adapters)
             {
-                if (!Directory.Exists("/sys/class/net/" + ad.Tap))
+                bool exists = netns == null ? Directory.Exists("/sys/class/net/" + ad.Tap) : netns.GetLink(ad.Tap, cancellationToken) != null;
+                if (!exists)
                     throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ObjectNotFound, spec.Name,
-                        "Cannot start router '" + spec.Name + "': its tap device " + ad.Tap + " does not exist (links create their taps before the router starts).");
+                        "Cannot start router '" + spec.Name + "': its tap device " + ad.Tap + " does not exist" +
+                        (spec.NetworkNamespace == null ? "" : " in network namespace " + spec.NetworkNamespace) + " (links create their taps before the router starts).");
             }
 
             var status = RouterProcess.Inspect(paths);
@@ -98,7 +106,15 @@ namespace VirtualNetworks.Linux.Vm
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            ProcessResult r = ProcessRunner.Run(QemuPath, args, null, StartTimeout, null, cancellationToken);
+            string exe = QemuPath;
+            if (spec.NetworkNamespace != null)
+            {
+                // ip netns exec NS qemu ...: ip enters the namespace and execs QEMU (the process's argv[0] is QEMU's path,
+                // which RouterProcess checks); no shell is involved.
+                args.InsertRange(0, new[] { "netns", "exec", spec.NetworkNamespace, QemuPath });
+                exe = Net.NetTools.Require("ip");
+            }
+            ProcessResult r = ProcessRunner.Run(exe, args, null, StartTimeout, null, cancellationToken);
             if (!r.Succeeded)
             {
                 // QEMU may have got as far as writing its pidfile; make sure nothing of it stays.
@@ -125,6 +141,10 @@ namespace VirtualNetworks.Linux.Vm
                 throw;
             }
         }
+
+        /// <summary>The run files of the instance <paramref name="spec"/> describes: its own <see cref="VmLaunchSpec.RunDirectory"/> or the store's run/.</summary>
+        public RouterRunPaths PathsFor(VmLaunchSpec spec) =>
+            spec.RunDirectory == null ? Store.RunPaths(spec.Name) : new RouterRunPaths(spec.RunDirectory, spec.Name);
 
         /// <summary>chmod 0600 and check it took (QEMU creates its sockets with its own umask, 027 when daemonized).</summary>
         internal static void EnforceMode(string router, string path)

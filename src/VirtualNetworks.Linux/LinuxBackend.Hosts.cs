@@ -1,0 +1,325 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using VirtualNetworks.Backends;
+using VirtualNetworks.Linux.Net;
+using VirtualNetworks.Linux.State;
+using VirtualNetworks.Topology;
+
+namespace VirtualNetworks.Linux
+{
+    /// <summary>Lab hosts, physical links and the wiring of links whose ends may be on different hosts (docs/linux-hosts.md).</summary>
+    public sealed partial class LinuxBackend : ILabHostManager
+    {
+        /// <summary>The first VXLAN network identifier handed out; links get the lowest free one from here.</summary>
+        public const int FirstVni = 10000;
+
+        /// <summary>Lab hosts, physical links and underlay routing of this state directory.</summary>
+        public LabNetwork Lab { get; }
+
+        // ================================================================================================ ILabHostManager
+
+        public void CreateLabHost(string name, bool byDeployment, CancellationToken cancellationToken)
+        {
+            NameRules.Ensure(name, "host");
+            RequireLabFeatures(name);
+            using var _ = Store.Lock(null, cancellationToken);
+            Lab.CreateLabHost(name, byDeployment, cancellationToken);
+        }
+
+        public void RemoveLabHost(string name, CancellationToken cancellationToken)
+        {
+            using var _ = Store.Lock(null, cancellationToken);
+            var host = Lab.Resolve(name);
+            if (HostNames.IsLocalHost(host))
+                throw new VirtualNetworksException(ErrorIds.InvalidName, ErrorKind.InvalidArgument, name, $"'{name}' is the local machine, not a lab host.");
+            var routers = Store.ListRouters().Where(r => Is(HostOf(r), host)).Select(r => r.Name).OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToList();
+            var wired = Store.ListLinks().Where(l => EndpointsOf(l).Values.Any(hs => hs.Any(h => Is(h, host)))).Select(l => l.Name).ToList();
+            if (routers.Count > 0 || wired.Count > 0)
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceUnavailable, host,
+                    $"Lab host '{host}' still runs " + (routers.Count > 0 ? "routers: " + string.Join(", ", routers) : "link ends: " + string.Join(", ", wired)) +
+                    "; remove or move them first.");
+            Lab.RemoveLabHost(host, cancellationToken);
+        }
+
+        public void CreatePhysicalLink(PhysicalLinkSpec spec, CancellationToken cancellationToken)
+        {
+            if (spec == null) throw new ArgumentNullException(nameof(spec));
+            RequireLabFeatures(spec.From + "--" + spec.To);
+            using var _ = Store.Lock(null, cancellationToken);
+            Lab.CreatePhysicalLink(spec.From, spec.To, cancellationToken);
+            // Cross-host links whose tunnels could not be wired before (no underlay yet) get their devices now.
+            RewireAllCrossHost(cancellationToken);
+        }
+
+        public void RemovePhysicalLink(string from, string to, CancellationToken cancellationToken)
+        {
+            using var _ = Store.Lock(null, cancellationToken);
+            Lab.RemovePhysicalLink(from, to, cancellationToken);
+        }
+
+        private void RequireLabFeatures(string target)
+        {
+            var missing = LabFeatureProblems();
+            if (missing.Count > 0)
+                throw new VirtualNetworksException(ErrorIds.BackendNotAvailable, ErrorKind.NotInstalled, target,
+                    "The Linux backend cannot build lab hosts or physical links here; missing: " + string.Join("; ", missing) + ".")
+                {
+                    RecommendedAction = "Use a kernel with network namespaces, veth and vxlan (modules veth, vxlan), and iproute2; run as root.",
+                };
+        }
+
+        /// <summary>What lab hosts, physical links and cross-host links need that this machine lacks (empty = all there).</summary>
+        internal List<string> LabFeatureProblems()
+        {
+            var missing = new List<string>();
+            if (!System.IO.File.Exists("/proc/self/ns/net"))
+                missing.Add("network namespaces (/proc/self/ns/net does not exist: kernel without CONFIG_NET_NS)");
+            var f = Features;
+            if (!f.Veth) missing.Add("veth (kernel module veth) for physical links");
+            if (!f.Vxlan) missing.Add("vxlan (kernel module vxlan) for links between hosts");
+            if (!f.IpTool) missing.Add("the ip program (iproute2)");
+            if (!f.BridgeTool) missing.Add("the bridge program (iproute2) for VXLAN forwarding entries");
+            return missing;
+        }
+
+        // ================================================================================================ hosts of routers
+
+        /// <summary>The canonical host of a router record (the local machine's name for "" and local aliases).</summary>
+        internal static string HostOf(RouterRecord rec) => HostNames.IsLocalHost(rec.Host) ? HostNames.LocalName : rec.Host;
+
+        private string HostOfRouter(string router)
+        {
+            var rec = Store.ReadRouter(router);
+            return rec == null ? HostNames.LocalName : HostOf(rec);
+        }
+
+        /// <summary>Where a link is wired now: the record's endpoints, or (older records) each end on its router's host.</summary>
+        internal Dictionary<string, List<string>> EndpointsOf(LinkRecord rec)
+        {
+            if (rec.Endpoints != null && rec.Endpoints.Count > 0)
+                return new Dictionary<string, List<string>>(rec.Endpoints, StringComparer.OrdinalIgnoreCase);
+            var d = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+            foreach (var r in rec.Taps.Keys) d[r] = new List<string> { HostOfRouter(r) };
+            return d;
+        }
+
+        /// <summary>
+        /// The MTU a new link gets: <see cref="LabNetwork.TunnelMtu"/> (1450) when an end is on a lab host, the ends are on
+        /// different hosts, or the local machine has a physical link (any router of it may then be moved across hosts);
+        /// 1500 for a lab on one machine only. Kept for the link's life, so a migration never changes a guest's MTU.
+        /// </summary>
+        private int MtuForNewLink(string fromHost, string toHost)
+        {
+            bool tunnel = !Is(fromHost, toHost) || !HostNames.IsLocalHost(fromHost) || !HostNames.IsLocalHost(toHost) ||
+                          Lab.UnderlayAddressOf(HostNames.LocalName) != null;
+            return tunnel ? LabNetwork.TunnelMtu : LabNetwork.UnderlayMtu;
+        }
+
+        /// <summary>MTU of each of the router's links, by link name (for the guest configuration's mtu lines).</summary>
+        private Dictionary<string, int> MtusOf(RouterRecord rec)
+        {
+            var d = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+            foreach (var l in Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)))
+                d[l.Name] = l.Mtu ?? LabNetwork.UnderlayMtu;
+            return d;
+        }
+
+        private int AllocateVni()
+        {
+            var used = new HashSet<int>(Store.ListLinks().Where(l => l.Vni.HasValue).Select(l => l.Vni!.Value));
+            for (int v = FirstVni; v <= 0xFFFFFF; v++)
+                if (!used.Contains(v)) return v;
+            throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.LimitsExceeded, "vni", "No free VXLAN network identifier is left.");
+        }
+
+        // ================================================================================================ wiring
+
+        /// <summary>
+        /// Wires link <paramref name="linkName"/> for the given placement of its ends, idempotently (takes the state lock).
+        /// See <see cref="WireLinkLocked"/>.
+        /// </summary>
+        public bool WireLink(string linkName, IReadOnlyDictionary<string, IReadOnlyCollection<string>>? endpointHosts, CancellationToken cancellationToken)
+        {
+            using var _ = Store.Lock(null, cancellationToken);
+            var rec = Store.ReadLink(linkName) ?? throw NotFound(ErrorIds.LinkNotFound, "link", linkName);
+            return WireLinkLocked(rec, endpointHosts, cancellationToken);
+        }
+
+        /// <summary>
+        /// The (re)wiring function of a link, for creation, start, repair and migration. Caller holds the state lock.
+        /// <para><paramref name="endpointHosts"/> gives, per router end, the hosts that must hold its tap (null, or a router
+        /// missing from it = the router record's host). A live migration passes {moving router: [source, destination]}
+        /// before the switch-over (both taps exist; the tunnels carry the link to both) and then calls it again without
+        /// override once the router record names the destination: the source's leftovers go, the peers' default FDB
+        /// entries are repointed (<c>bridge fdb append/del</c>; no device is re-created).</para>
+        /// <para>On every host H in the placement: the link's bridge (same name on every host), the taps of the ends placed
+        /// on H (MTU, bandwidth limit), and when the placement spans several hosts a VXLAN device (VNI of the link,
+        /// allocated on first need; <c>local</c> = H's underlay address; dstport 4789; nolearning) on the bridge with one
+        /// default FDB entry per other host of the placement. Devices on hosts no longer in the placement are deleted (tagged
+        /// ones only). Records the placement in the link record.</para>
+        /// Returns true when the link's MTU had to be lowered to <see cref="LabNetwork.TunnelMtu"/> (a link created at 1500
+        /// now crossing hosts): the caller pushes the routers' configurations again (their mtu lines changed).
+        /// </summary>
+        internal bool WireLinkLocked(LinkRecord rec, IReadOnlyDictionary<string, IReadOnlyCollection<string>>? endpointHosts, CancellationToken ct)
+        {
+            var desired = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+            foreach (var router in rec.Taps.Keys.OrderBy(k => k, StringComparer.OrdinalIgnoreCase))
+            {
+                IReadOnlyCollection<string>? given = null;
+                if (endpointHosts != null)
+                    foreach (var kv in endpointHosts)
+                        if (Is(kv.Key, router)) given = kv.Value;
+                var hosts = given != null && given.Count > 0
+                    ? given.Select(h => Lab.Resolve(h)).Distinct(StringComparer.OrdinalIgnoreCase).ToList()
+                    : new List<string> { HostOfRouter(router) };
+                desired[router] = hosts;
+            }
+            var used = desired.Values.SelectMany(h => h).Distinct(StringComparer.OrdinalIgnoreCase).OrderBy(h => h, StringComparer.OrdinalIgnoreCase).ToList();
+            bool cross = used.Count > 1;
+            bool mtuLowered = false;
+            var underlay = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            if (cross)
+            {
+                foreach (var h in used)
+                {
+                    var a = Lab.UnderlayAddressOf(h);
+                    if (a == null)
+                        throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, rec.Name,
+                            $"Link '{rec.Name}' joins routers on different hosts ({string.Join(", ", used)}) but host '{h}' has no underlay address: " +
+                            "give it a physical link to the other hosts first.");
+                    underlay[h] = a;
+                }
+                if (!rec.Vni.HasValue) rec.Vni = AllocateVni();
+                if ((rec.Mtu ?? LabNetwork.UnderlayMtu) > LabNetwork.TunnelMtu)
+                {
+                    rec.Mtu = LabNetwork.TunnelMtu;
+                    mtuLowered = true;
+                }
+            }
+            bool tagged = rec.VlanId.HasValue && Features.BridgeVlanFiltering;
+            rec.Transport = cross ? LinkTransport.Vxlan : tagged ? LinkTransport.TaggedBridge : LinkTransport.Bridge;
+            int mtu = rec.Mtu ?? LabNetwork.UnderlayMtu;
+            var previous = EndpointsOf(rec);
+            rec.Endpoints = desired;
+            Store.WriteLink(rec); // the placement is recorded before devices change: a crash leaves devices the record names
+
+            foreach (var h in used)
+            {
+                ct.ThrowIfCancellationRequested();
+                EnsureHostReady(h, ct);
+                var ip = Lab.IpFor(h);
+                var shaper = new TrafficShaper(ip);
+                var existing = ip.ListLinks(ct).ToDictionary(l => l.Name, StringComparer.Ordinal);
+                if (!existing.ContainsKey(rec.Bridge))
+                    ip.CreateBridge(rec.Bridge, OwnershipTag.ForBridge(rec.Name), tagged && !cross, ct);
+                foreach (var kv in desired.Where(d => d.Value.Any(x => Is(x, h))))
+                {
+                    var tap = rec.Taps[kv.Key];
+                    if (!existing.TryGetValue(tap, out var info))
+                        ip.CreateTap(tap, OwnershipTag.ForTap(kv.Key, rec.Name), ct);
+                    ip.SetMtu(tap, mtu, ct);
+                    if (info?.Master != rec.Bridge) ip.SetMaster(tap, rec.Bridge, ct);
+                    ip.SetUp(tap, ct);
+                    if (!cross && tagged && rec.VlanId.HasValue) ip.SetPortVlan(tap, rec.VlanId.Value, ct);
+                    if (rec.MaximumBandwidth.HasValue) shaper.SetRate(tap, rec.MaximumBandwidth.Value, ct);
+                    else shaper.Remove(tap, ct);
+                }
+                // Taps of ends that are no longer placed here (a migration's source after the switch-over).
+                foreach (var kv in previous)
+                {
+                    if (!kv.Value.Any(x => Is(x, h))) continue;
+                    if (desired.TryGetValue(kv.Key, out var now) && now.Any(x => Is(x, h))) continue;
+                    if (rec.Taps.TryGetValue(kv.Key, out var stale)) DeleteOwned(ip, stale, ct);
+                }
+                var vx = InterfaceNames.Vxlan(rec.Name);
+                if (cross)
+                {
+                    if (existing.TryGetValue(vx, out var vinfo) && vinfo.Tag != null && !VxlanMatches(ip, vx, rec.Vni!.Value, underlay[h], ct))
+                    {
+                        ip.Delete(vx, ct); // different VNI or local address (host re-addressed): make it again
+                        vinfo = null;
+                    }
+                    if (vinfo == null)
+                        ip.CreateVxlan(vx, OwnershipTag.ForVxlan(rec.Name), new VxlanOptions
+                        {
+                            Vni = rec.Vni!.Value, Local = underlay[h], Remote = null, DestinationPort = LabNetwork.VxlanPort,
+                        }, ct);
+                    ip.SetMtu(vx, mtu, ct);
+                    ip.SetMaster(vx, rec.Bridge, ct);
+                    ip.SetUp(vx, ct);
+                    ip.SetDefaultDestinations(vx, used.Where(o => !Is(o, h)).Select(o => underlay[o]).ToList(), ct);
+                }
+                else if (existing.TryGetValue(vx, out var leftover) && leftover.Tag != null)
+                {
+                    ip.Delete(vx, ct);
+                }
+                ip.SetMtu(rec.Bridge, mtu, ct);
+                ip.SetUp(rec.Bridge, ct);
+            }
+            // Hosts the link has left entirely: its taps, tunnel and bridge there go.
+            foreach (var h in previous.Values.SelectMany(x => x).Distinct(StringComparer.OrdinalIgnoreCase).Where(h => !used.Any(u => Is(u, h))))
+                RemoveLinkDevicesOn(rec, h, ct);
+            return mtuLowered;
+        }
+
+        private static bool VxlanMatches(IpCommand ip, string device, int vni, string local, CancellationToken ct)
+        {
+            var r = ip.Tools.Run("ip", new[] { "-j", "-d", "link", "show", "dev", device }, ct);
+            if (!r.Succeeded) return false;
+            try
+            {
+                var o = Newtonsoft.Json.Linq.JArray.Parse(r.StdOut).FirstOrDefault();
+                var data = o?["linkinfo"]?["info_data"];
+                return data != null && (int?)data["id"] == vni && (string?)data["local"] == local;
+            }
+            catch (Newtonsoft.Json.JsonException)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>Deletes the link's taps, VXLAN device and bridge on <paramref name="host"/> (tagged ones; a missing namespace has none).</summary>
+        private void RemoveLinkDevicesOn(LinkRecord rec, string host, CancellationToken ct)
+        {
+            if (!HostNames.IsLocalHost(host) && !LabNetwork.NamespaceExists(InterfaceNames.Namespace(host))) return;
+            var ip = Lab.IpFor(host);
+            foreach (var tap in rec.Taps.Values) DeleteOwned(ip, tap, ct);
+            DeleteOwned(ip, InterfaceNames.Vxlan(rec.Name), ct);
+            DeleteOwned(ip, rec.Bridge, ct);
+        }
+
+        /// <summary>A lab host's namespace and anchor exist (recreated after drift, with its physical links and routes).</summary>
+        private void EnsureHostReady(string host, CancellationToken ct)
+        {
+            if (HostNames.IsLocalHost(host)) return;
+            var rec = Store.ReadHost(host);
+            if (rec != null) Lab.EnsureHost(rec, full: false, ct);
+        }
+
+        /// <summary>Re-wires every link whose ends are on different hosts (after the underlay changed). Errors are left for the link's own operations.</summary>
+        private void RewireAllCrossHost(CancellationToken ct)
+        {
+            foreach (var l in Store.ListLinks())
+            {
+                var e = EndpointsOf(l);
+                if (e.Values.SelectMany(x => x).Distinct(StringComparer.OrdinalIgnoreCase).Count() < 2) continue;
+                var ends = new[] { l.From, l.To }.Select(r => Store.ReadRouter(r)).ToList();
+                if (ends.Any(r => r == null)) continue;
+                try { WireLinkLocked(l, null, ct); }
+                catch (VirtualNetworksException) { }
+            }
+        }
+
+        private void DeleteOwned(IpCommand ip, string device, CancellationToken ct)
+        {
+            var info = ip.GetLink(device, ct);
+            if (info == null) return;
+            if (info.Tag == null)
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, device,
+                    $"Interface '{device}'" + (ip.NetworkNamespace == null ? "" : " in " + ip.NetworkNamespace) + " is not tagged as created by VirtualNetworks; it was left alone.");
+            ip.Delete(device, ct);
+        }
+    }
+}
