@@ -39,12 +39,34 @@ namespace VirtualNetworks.HyperV
     }
 
     /// <summary>
-    /// Everything the backend owns on one host, read in a fixed number of enumerations (docs/hyperv-backend.md §5):
-    /// 1 Msvm_ComputerSystem, 2 Msvm_VirtualSystemSettingData, 3 CIM_ResourceAllocationSettingData (processor, memory,
-    /// disks, NICs and connections at once), 4 Msvm_EthernetSwitchPortFeatureSettingData (VLAN and bandwidth),
-    /// 5 Msvm_KvpExchangeComponentSettingData, 6 Msvm_VirtualEthernetSwitchSettingData. Joined by InstanceID prefixes.
-    /// A targeted read (one router by name) runs the same queries with WHERE clauses.
+    /// What the backend owns on one host, joined in memory. Two ways to read it (docs/hyperv-backend.md §3, §5):
+    /// <list type="bullet">
+    /// <item><see cref="Read"/>: the whole host in the six enumerations of <see cref="FullQueries"/> (inventory and the
+    /// orphan scan only): 1 Msvm_ComputerSystem, 2 Msvm_VirtualSystemSettingData, 3 CIM_ResourceAllocationSettingData
+    /// (processor, memory, disks, NICs and connections at once), 4 Msvm_EthernetSwitchPortFeatureSettingData (VLAN and
+    /// bandwidth), 5 Msvm_KvpExchangeComponentSettingData, 6 Msvm_VirtualEthernetSwitchSettingData.</item>
+    /// <item><see cref="ReadVms"/>: only the VMs a single operation concerns, by WHERE clauses (VSSD by ElementName or
+    /// InstanceID, devices/features/KVP settings by <c>InstanceID LIKE '&lt;VSSD InstanceID&gt;%'</c>, the VM by Name),
+    /// at most seven queries whose result size does not depend on the number of VMs on the host.</item>
+    /// </list>
+    /// Both are joined by the same code (InstanceID prefixes), so a partial snapshot of the VMs concerned answers every
+    /// check (completeness, ambiguity, complete links) exactly as the full one does for those VMs.
     /// </summary>
+    /// <summary>What a targeted read (<see cref="HostSnapshot.ReadVms"/>) fetches besides the VSSDs, VM states and devices.</summary>
+    [Flags]
+    internal enum ReadParts
+    {
+        /// <summary>VSSDs (marker), Msvm_ComputerSystem (EnabledState), devices (completeness, processors, memory, NICs, connections).</summary>
+        Core = 0,
+        /// <summary>+ port features (VLAN, bandwidth): link operations.</summary>
+        Features = 1,
+        /// <summary>+ KVP settings (the configuration pushed to the guest).</summary>
+        Kvp = 2,
+        /// <summary>+ the switch settings named SwitchName (the fabric switch).</summary>
+        Switch = 4,
+        All = Features | Kvp | Switch,
+    }
+
     internal sealed class HostSnapshot
     {
         public string Host = "";
@@ -64,38 +86,128 @@ namespace VirtualNetworks.HyperV
             "SELECT * FROM Msvm_VirtualEthernetSwitchSettingData",
         };
 
-        public static HostSnapshot Read(HyperVHost host, HostOp op, string? routerName, CancellationToken ct)
+        /// <summary>The whole host (GetInventory, FindOrphans): the six enumerations of <see cref="FullQueries"/>.</summary>
+        public static HostSnapshot Read(HyperVHost host, HostOp op, CancellationToken ct)
         {
             var snap = new HostSnapshot { Host = host.Name };
-            IReadOnlyList<CimObject> vssds, systems, devices, features, kvps, switches;
-            if (routerName == null)
-            {
-                systems = host.Query(op, FullQueries[0], ct);
-                vssds = host.Query(op, FullQueries[1], ct);
-                devices = host.Query(op, FullQueries[2], ct);
-                features = host.Query(op, FullQueries[3], ct);
-                kvps = host.Query(op, FullQueries[4], ct);
-                switches = host.Query(op, FullQueries[5], ct);
-            }
-            else
-            {
-                vssds = host.Query(op, "SELECT * FROM Msvm_VirtualSystemSettingData WHERE ElementName = '" + HyperVNames.Wql(routerName) + "'", ct);
-                var mine = vssds.Where(v => IsRealized(v) && HyperVNames.ParseRouter(v.GetStrings("Notes")) != null).ToList();
-                var sys = new List<CimObject>(); var dev = new List<CimObject>(); var fea = new List<CimObject>(); var kv = new List<CimObject>();
-                foreach (var v in mine)
-                {
-                    string guid = VmGuid(v);
-                    string prefix = HyperVNames.Wql(v.GetString("InstanceID") ?? "") + "%";
-                    sys.AddRange(host.Query(op, "SELECT * FROM Msvm_ComputerSystem WHERE Name = '" + HyperVNames.Wql(guid) + "'", ct));
-                    dev.AddRange(host.Query(op, "SELECT * FROM CIM_ResourceAllocationSettingData WHERE InstanceID LIKE '" + prefix + "'", ct));
-                    fea.AddRange(host.Query(op, "SELECT * FROM Msvm_EthernetSwitchPortFeatureSettingData WHERE InstanceID LIKE '" + prefix + "'", ct));
-                    kv.AddRange(host.Query(op, "SELECT * FROM Msvm_KvpExchangeComponentSettingData WHERE InstanceID LIKE '" + prefix + "'", ct));
-                }
-                systems = sys; devices = dev; features = fea; kvps = kv;
-                switches = host.Query(op, "SELECT * FROM Msvm_VirtualEthernetSwitchSettingData WHERE ElementName = '" + HyperVNames.Wql(host.Options.SwitchName) + "'", ct);
-            }
+            var systems = host.Query(op, FullQueries[0], ct);
+            var vssds = host.Query(op, FullQueries[1], ct);
+            var devices = host.Query(op, FullQueries[2], ct);
+            var features = host.Query(op, FullQueries[3], ct);
+            var kvps = host.Query(op, FullQueries[4], ct);
+            var switches = host.Query(op, FullQueries[5], ct);
             snap.Join(host, vssds, systems, devices, features, kvps, switches);
             return snap;
+        }
+
+        // ------------------------------------------------------------------------------------------ targeted reads
+
+        /// <summary>VSSD condition: display name (the router name of a VM the module created).</summary>
+        public static string ByName(string elementName) => "ElementName = '" + HyperVNames.Wql(elementName) + "'";
+        /// <summary>VSSD condition: InstanceID (the owner prefix of a device, feature or KVP setting).</summary>
+        public static string ById(string instanceId) => "InstanceID = '" + HyperVNames.Wql(instanceId) + "'";
+        /// <summary>VSSD condition: the VM GUID.</summary>
+        public static string ByGuid(string guid) => "VirtualSystemIdentifier = '" + HyperVNames.Wql(guid) + "'";
+
+        private static string Or(IEnumerable<string> terms) => string.Join(" OR ", terms);
+
+        /// <summary>
+        /// The owned VMs a single operation concerns, whatever the number of VMs on the host. Query 1: the VSSDs matching
+        /// any of <paramref name="vssdConditions"/> (<see cref="ByName"/>, <see cref="ById"/>, <see cref="ByGuid"/>);
+        /// only realized VSSDs carrying the router marker are kept (checkpoints and foreign VMs drop out). Query 2, only
+        /// when a kept VSSD's marker names a router not already looked up by name: the VSSDs with those ElementNames, so
+        /// a second VM claiming the same router is seen (ambiguity). Then, for the kept VMs at once (OR of their
+        /// conditions): 3 Msvm_ComputerSystem by Name, 4 CIM_ResourceAllocationSettingData by InstanceID prefix, and as
+        /// <paramref name="parts"/> asks, 5 Msvm_EthernetSwitchPortFeatureSettingData and 6
+        /// Msvm_KvpExchangeComponentSettingData by InstanceID prefix, 7 the switch settings named SwitchName. Nothing
+        /// matched: queries 3–6 are skipped. Parts not read stay empty in the records (no VLAN, bandwidth or KVP items).
+        /// </summary>
+        public static HostSnapshot ReadVms(HyperVHost host, HostOp op, IEnumerable<string> vssdConditions, ReadParts parts, CancellationToken ct)
+        {
+            var snap = new HostSnapshot { Host = host.Name };
+            var conditions = vssdConditions.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            var kept = new Dictionary<string, CimObject>(StringComparer.OrdinalIgnoreCase);
+            var namesLookedUp = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            void Keep(IEnumerable<CimObject> rows)
+            {
+                foreach (var v in rows)
+                    if (IsRealized(v) && HyperVNames.ParseRouter(v.GetStrings("Notes")) != null) kept[v.GetString("InstanceID") ?? ""] = v;
+            }
+            if (conditions.Count > 0)
+            {
+                foreach (var c in conditions)
+                    if (c.StartsWith("ElementName = ", StringComparison.Ordinal)) namesLookedUp.Add(c);
+                Keep(host.Query(op, "SELECT * FROM Msvm_VirtualSystemSettingData WHERE " + Or(conditions), ct));
+                var others = kept.Values.Select(v => HyperVNames.ParseRouter(v.GetStrings("Notes"))!.Router)
+                    .Select(ByName).Where(c => !namesLookedUp.Contains(c)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+                if (others.Count > 0) Keep(host.Query(op, "SELECT * FROM Msvm_VirtualSystemSettingData WHERE " + Or(others), ct));
+            }
+            IReadOnlyList<CimObject> none = Array.Empty<CimObject>(), systems = none, devices = none, features = none, kvps = none, switches = none;
+            if (kept.Count > 0)
+            {
+                var prefixes = Or(kept.Keys.Select(id => "InstanceID LIKE '" + HyperVNames.WqlLike(id) + "%'"));
+                systems = host.Query(op, "SELECT * FROM Msvm_ComputerSystem WHERE " + Or(kept.Values.Select(v => "Name = '" + HyperVNames.Wql(VmGuid(v)) + "'")), ct);
+                devices = host.Query(op, "SELECT * FROM CIM_ResourceAllocationSettingData WHERE " + prefixes, ct);
+                if ((parts & ReadParts.Features) != 0)
+                    features = host.Query(op, "SELECT * FROM Msvm_EthernetSwitchPortFeatureSettingData WHERE " + prefixes, ct);
+                if ((parts & ReadParts.Kvp) != 0)
+                    kvps = host.Query(op, "SELECT * FROM Msvm_KvpExchangeComponentSettingData WHERE " + prefixes, ct);
+            }
+            if ((parts & ReadParts.Switch) != 0)
+                switches = host.Query(op, "SELECT * FROM Msvm_VirtualEthernetSwitchSettingData WHERE ElementName = '" + HyperVNames.Wql(host.Options.SwitchName) + "'", ct);
+            snap.Join(host, kept.Values.ToList(), systems, devices, features, kvps, switches);
+            return snap;
+        }
+
+        /// <summary>
+        /// The synthetic NICs named <c>vn:&lt;link&gt;</c> for any of <paramref name="links"/>, on any VM (one query,
+        /// InstanceID and ElementName only); the owner VSSD of each is <see cref="OwnerOf"/> its InstanceID. Checkpoint
+        /// copies and foreign VMs' NICs are among them: callers keep those whose owner is a marked, realized VSSD.
+        /// </summary>
+        public static List<(string InstanceId, string Link, string Owner)> LinkNics(HyperVHost host, HostOp op, IEnumerable<string> links, CancellationToken ct)
+        {
+            var names = links.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            var result = new List<(string, string, string)>();
+            if (names.Count == 0) return result;
+            var rows = host.Query(op, "SELECT InstanceID, ElementName FROM Msvm_SyntheticEthernetPortSettingData WHERE " +
+                                      Or(names.Select(l => "ElementName = '" + HyperVNames.Wql(HyperVNames.NicName(l)) + "'")), ct);
+            foreach (var r in rows)
+            {
+                var id = r.GetString("InstanceID") ?? "";
+                var link = HyperVNames.LinkOfNic(r.GetString("ElementName"));
+                if (link == null || id.Length == 0 || id.StartsWith("Microsoft:Definition", StringComparison.OrdinalIgnoreCase)) continue;
+                if (!names.Contains(link, StringComparer.OrdinalIgnoreCase)) continue;
+                result.Add((id, link, OwnerOf(id)));
+            }
+            return result;
+        }
+
+        /// <summary>
+        /// The router markers of the given VSSD InstanceIDs (one query, marker properties only); only realized VSSDs
+        /// carrying the marker are returned, so NICs of checkpoints and foreign VMs are never touched.
+        /// </summary>
+        public static Dictionary<string, RouterMarker> Markers(HyperVHost host, HostOp op, IEnumerable<string> vssdIds, CancellationToken ct)
+        {
+            var ids = vssdIds.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            var result = new Dictionary<string, RouterMarker>(StringComparer.OrdinalIgnoreCase);
+            if (ids.Count == 0) return result;
+            var rows = host.Query(op, "SELECT InstanceID, Notes, VirtualSystemType FROM Msvm_VirtualSystemSettingData WHERE " + Or(ids.Select(ById)), ct);
+            foreach (var v in rows)
+                if (IsRealized(v) && HyperVNames.ParseRouter(v.GetStrings("Notes")) is RouterMarker m) result[v.GetString("InstanceID") ?? ""] = m;
+            return result;
+        }
+
+        /// <summary>
+        /// Last resort when a router is not found under its name (the VM was renamed in Hyper-V Manager): scans the
+        /// marker properties of every VSSD for the given router names. Grows with the host, so it runs only on the path
+        /// that would otherwise fail with "not found", never on a normal operation. Returns <see cref="ById"/> conditions.
+        /// </summary>
+        public static List<string> ScanMarkers(HyperVHost host, HostOp op, IEnumerable<string> routers, CancellationToken ct)
+        {
+            var wanted = new HashSet<string>(routers, StringComparer.OrdinalIgnoreCase);
+            var rows = host.Query(op, "SELECT InstanceID, Notes, VirtualSystemType FROM Msvm_VirtualSystemSettingData", ct);
+            return rows.Where(v => IsRealized(v) && HyperVNames.ParseRouter(v.GetStrings("Notes")) is RouterMarker m && wanted.Contains(m.Router))
+                .Select(v => ById(v.GetString("InstanceID") ?? "")).ToList();
         }
 
         public static bool IsRealized(CimObject vssd)

@@ -27,10 +27,10 @@ namespace VirtualNetworks.HyperV
             var operation = $"Creating link '{spec.Name}'";
             HyperVHost host;
             var known = KnownHosts().ToList();
-            if (known.Count == 1) host = Host(known[0]); // one host: the full read below checks both routers (no targeted reads)
+            if (known.Count == 1) host = Host(known[0]); // one host: the read below checks both routers
             else
             {
-                var a = FindRouter(spec.From, operation, ct)!.Value;
+                var a = FindRouter(spec.From, operation, ct)!.Value; // which host; the read below checks them again
                 var b = FindRouter(spec.To, operation, ct)!.Value;
                 if (!Same(a.Host.Name, b.Host.Name))
                     throw HyperVErrors.Error(HyperVErrorIds.CrossHostLink, ErrorKind.NotImplemented, spec.Name,
@@ -41,7 +41,21 @@ namespace VirtualNetworks.HyperV
             var op = host.Op(operation, spec.Name);
             lock (host.Gate)
             {
-                var snap = HostSnapshot.Read(host, op, null, ct);
+                // Targeted read: the VMs owning a NIC of this link (leftovers, or the complete link), the two routers
+                // by name, and with an explicit VLAN the VMs owning a port in that VLAN; never the whole host.
+                var linkNics = HostSnapshot.LinkNics(host, op, new[] { spec.Name }, ct);
+                var conditions = new List<string> { HostSnapshot.ByName(spec.From), HostSnapshot.ByName(spec.To) };
+                conditions.AddRange(linkNics.Select(n => HostSnapshot.ById(n.Owner)));
+                if (spec.VlanId is int wanted && wanted >= 1 && wanted <= LastVlan)
+                    conditions.AddRange(VlanPorts(host, op, wanted, ct).Select(p => HostSnapshot.ById(HostSnapshot.OwnerOf(p.InstanceId))));
+                var snap = HostSnapshot.ReadVms(host, op, conditions, ReadParts.Features | ReadParts.Switch, ct);
+                var missing = new[] { spec.From, spec.To }.Where(r => !snap.Vms.Any(v => v.Complete && Same(v.Marker.Router, r))).ToList();
+                if (missing.Count > 0)
+                {
+                    // Not under its name (renamed in Hyper-V Manager?): scan the markers before reporting it missing.
+                    var renamed = HostSnapshot.ScanMarkers(host, op, missing, ct);
+                    if (renamed.Count > 0) snap = HostSnapshot.ReadVms(host, op, conditions.Concat(renamed), ReadParts.Features | ReadParts.Switch, ct);
+                }
                 if (CompleteLinks(snap).Any(l => Same(l.Name, spec.Name)))
                     throw op.Fail(ErrorIds.LinkAlreadyExists, ErrorKind.ResourceExists, $"a virtual link named '{spec.Name}' already exists.");
                 var routers = snap.RoutersByName();
@@ -55,10 +69,11 @@ namespace VirtualNetworks.HyperV
                 var to = Router(spec.To);
                 var leftovers = snap.Vms.SelectMany(v => v.Nics.Where(n => Same(n.Link, spec.Name)).Select(n => (v, n))).ToList();
                 // Checks before any change: VLAN clash, adapter limit, switch ownership.
-                var used = new HashSet<int>(snap.Vms.SelectMany(v => v.Nics).Where(n => !Same(n.Link, spec.Name) && n.AccessVlan.HasValue).Select(n => n.AccessVlan!.Value));
                 int vlan;
                 if (spec.VlanId.HasValue)
                 {
+                    // The snapshot holds every owned VM with a port in this VLAN: exact check, as on a full read.
+                    var used = new HashSet<int>(snap.Vms.SelectMany(v => v.Nics).Where(n => !Same(n.Link, spec.Name) && n.AccessVlan.HasValue).Select(n => n.AccessVlan!.Value));
                     vlan = spec.VlanId.Value;
                     if (vlan < 1 || vlan > LastVlan)
                         throw op.Fail(ErrorIds.InvalidVlanId, ErrorKind.InvalidArgument, $"VLAN {vlan} is outside 1..{LastVlan}.");
@@ -71,6 +86,10 @@ namespace VirtualNetworks.HyperV
                 }
                 else
                 {
+                    // The one enumeration of the host a single operation makes: VLAN ids of every access port (InstanceID,
+                    // AccessVlanId, OperationMode only), except this link's own leftover ports, which are removed below.
+                    var own = new HashSet<string>(leftovers.Select(x => x.n.VlanInstanceId).Where(i => i != null)!, StringComparer.OrdinalIgnoreCase);
+                    var used = new HashSet<int>(VlanPorts(host, op, null, ct).Where(p => !own.Contains(p.InstanceId)).Select(p => p.Vlan));
                     vlan = Enumerable.Range(FirstVlan, LastVlan - FirstVlan + 1).FirstOrDefault(v => !used.Contains(v));
                     if (vlan == 0) throw op.Fail(HyperVErrorIds.VlanExhausted, ErrorKind.LimitsExceeded, $"all VLAN ids {FirstVlan}..{LastVlan} of the fabric switch are in use.");
                 }
@@ -89,6 +108,27 @@ namespace VirtualNetworks.HyperV
                 AddEnd(host, op, from, spec, true, switchPath, vlan, limit, ct);
                 AddEnd(host, op, to, spec, false, switchPath, vlan, limit, ct);
             }
+        }
+
+        /// <summary>
+        /// Access-mode VLAN ports (Msvm_EthernetSwitchPortVlanSettingData, InstanceID and VLAN id): those in VLAN
+        /// <paramref name="vlan"/> (WHERE AccessVlanId), or with null every one on the host (the VLAN allocation's
+        /// enumeration: small rows, selected properties only). Templates (Microsoft:Definition\...) are skipped. Ports of
+        /// foreign VMs and checkpoints are included: for allocation they are simply not reused.
+        /// </summary>
+        private static List<(string InstanceId, int Vlan)> VlanPorts(HyperVHost host, HostOp op, int? vlan, CancellationToken ct)
+        {
+            var wql = "SELECT InstanceID, AccessVlanId, OperationMode FROM Msvm_EthernetSwitchPortVlanSettingData" +
+                      (vlan.HasValue ? " WHERE AccessVlanId = " + vlan.Value.ToString(CultureInfo.InvariantCulture) : "");
+            var result = new List<(string, int)>();
+            foreach (var f in host.Query(op, wql, ct))
+            {
+                var id = f.GetString("InstanceID") ?? "";
+                if (id.StartsWith("Microsoft:Definition", StringComparison.OrdinalIgnoreCase)) continue;
+                if ((f.GetUInt32("OperationMode") ?? 1) != 1 || f.GetUInt16("AccessVlanId") is not ushort v || v == 0) continue;
+                result.Add((id, v));
+            }
+            return result;
         }
 
         private static void AddEnd(HyperVHost host, HostOp op, VmRecord vm, LinkSpec spec, bool isFrom, string switchPath, int vlan, long? limit, CancellationToken ct)
@@ -144,10 +184,12 @@ namespace VirtualNetworks.HyperV
                 var op = host.Op($"Removing link '{name}'", name);
                 lock (host.Gate)
                 {
-                    var snap = HostSnapshot.Read(host, op, null, ct);
-                    foreach (var vm in snap.Vms)
-                        foreach (var nic in vm.Nics.Where(n => Same(n.Link, name)))
-                            RemoveNic(host, op, nic, $"RemoveResourceSettings (adapter on router '{vm.Marker.Router}')", ct);
+                    // The link's NICs by name, kept only on marked (owned, realized) VMs: two queries.
+                    var nics = HostSnapshot.LinkNics(host, op, new[] { name }, ct);
+                    var markers = HostSnapshot.Markers(host, op, nics.Select(n => n.Owner), ct);
+                    foreach (var (id, link, owner) in nics)
+                        if (markers.TryGetValue(owner, out var m))
+                            RemoveNic(host, op, new NicRecord { InstanceId = id, Link = link }, $"RemoveResourceSettings (adapter on router '{m.Router}')", ct);
                 }
             }
         }
@@ -163,7 +205,10 @@ namespace VirtualNetworks.HyperV
                 var op = host.Op($"Changing the bandwidth of link '{name}' to {Bandwidth.Format(limit)}", name);
                 lock (host.Gate)
                 {
-                    var snap = HostSnapshot.Read(host, op, null, ct);
+                    // The VMs owning a NIC of this link (and those claiming the same routers), not the whole host.
+                    var owners = HostSnapshot.LinkNics(host, op, new[] { name }, ct).Select(n => HostSnapshot.ById(n.Owner)).ToList();
+                    if (owners.Count == 0) continue;
+                    var snap = HostSnapshot.ReadVms(host, op, owners, ReadParts.Features | ReadParts.Switch, ct);
                     if (!CompleteLinks(snap).Any(x => Same(x.Name, name))) continue;
                     var ends = snap.RoutersByName().Values.Where(v => v.Count == 1).Select(v => v[0])
                         .SelectMany(v => v.Nics.Where(n => Same(n.Link, name)).Select(n => (v, n))).ToList();
@@ -182,7 +227,8 @@ namespace VirtualNetworks.HyperV
                                 CimMethodParameter.Strings("FeatureSettings", new[] { CimXml.Write(BandwidthFeature(limit.Value)) }),
                             });
                     }
-                    var check = CompleteLinks(HostSnapshot.Read(host, op, null, ct)).FirstOrDefault(x => Same(x.Name, name));
+                    var again = HostSnapshot.ReadVms(host, op, owners.Concat(ends.Select(e => HostSnapshot.ByName(e.Item1.Marker.Router))), ReadParts.Features | ReadParts.Switch, ct);
+                    var check = CompleteLinks(again).FirstOrDefault(x => Same(x.Name, name));
                     if (check == null || check.MaximumBandwidth != limit || check.Status != null)
                         throw op.Fail(HyperVErrorIds.BandwidthNotApplied, ErrorKind.InvalidResult,
                             $"after the change the link reads {(check == null ? "as missing" : Bandwidth.Format(check.MaximumBandwidth) + (check.Status != null ? " (" + check.Status + ")" : ""))}, not {Bandwidth.Format(limit)}.",

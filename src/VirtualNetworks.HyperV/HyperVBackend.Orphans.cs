@@ -18,7 +18,7 @@ namespace VirtualNetworks.HyperV
             foreach (var h in KnownHosts())
             {
                 var host = Host(h);
-                var snap = HostSnapshot.Read(host, host.Op("Looking for leftovers", h), null, cancellationToken);
+                var snap = HostSnapshot.Read(host, host.Op("Looking for leftovers", h), cancellationToken);
                 var complete = new HashSet<string>(CompleteLinks(snap).Select(l => l.Name), StringComparer.OrdinalIgnoreCase);
                 var unique = snap.RoutersByName().Where(k => k.Value.Count == 1).Select(k => k.Value[0]).ToList();
                 foreach (var vm in snap.Vms)
@@ -66,10 +66,11 @@ namespace VirtualNetworks.HyperV
             var op = host.Op($"Removing leftover {resource.Name}", resource.Name);
             lock (host.Gate)
             {
-                var snap = HostSnapshot.Read(host, op, null, ct);
+                // Re-read only the object concerned (and the VMs claiming the same router), never the whole host.
                 if (resource.Name.StartsWith(VmOrphanPrefix, StringComparison.Ordinal))
                 {
                     var guid = resource.Name.Substring(VmOrphanPrefix.Length);
+                    var snap = HostSnapshot.ReadVms(host, op, new[] { HostSnapshot.ByGuid(guid) }, ReadParts.Core, ct);
                     var vm = snap.Vms.FirstOrDefault(v => Same(v.Guid, guid));
                     if (vm == null) return; // gone, or no longer marked: never touched
                     if (snap.Vms.Any(v => v != vm && Same(v.Marker.Router, vm.Marker.Router)))
@@ -82,12 +83,14 @@ namespace VirtualNetworks.HyperV
                 else if (resource.Name.StartsWith(NicOrphanPrefix, StringComparison.Ordinal))
                 {
                     var id = resource.Name.Substring(NicOrphanPrefix.Length);
+                    var snap = HostSnapshot.ReadVms(host, op, new[] { HostSnapshot.ById(HostSnapshot.OwnerOf(id)) }, ReadParts.Core, ct);
                     var nic = snap.Vms.SelectMany(v => v.Nics).FirstOrDefault(n => string.Equals(n.InstanceId, id, StringComparison.OrdinalIgnoreCase));
                     if (nic != null) RemoveNic(host, op, nic, $"RemoveResourceSettings (leftover adapter of link '{nic.Link}')", ct);
                 }
                 else if (resource.Name.StartsWith(SwitchOrphanPrefix, StringComparison.Ordinal))
                 {
                     var guid = resource.Name.Substring(SwitchOrphanPrefix.Length);
+                    var snap = HostSnapshot.ReadVms(host, op, Array.Empty<string>(), ReadParts.Switch, ct);
                     if (!snap.FabricOwned || !Same(snap.FabricGuid, guid)) return;
                     host.Invoke(op, "DestroySystem (fabric switch)", host.SwitchService(op, ct), "DestroySystem", ct, new[]
                     {

@@ -75,7 +75,8 @@ namespace VirtualNetworks.HyperV
                 throw op.Fail(ErrorIds.InvalidProcessorCount, ErrorKind.InvalidArgument, $"{spec.ProcessorCount} processors is out of range 1..{Capabilities.MaxProcessorCount}.");
             lock (host.Gate)
             {
-                var snap = HostSnapshot.Read(host, op, spec.Name, ct);
+                // Targeted read: VSSDs named like the router (and their devices), never the whole host.
+                var snap = HostSnapshot.ReadVms(host, op, new[] { HostSnapshot.ByName(spec.Name) }, ReadParts.Core, ct);
                 var mine = snap.Vms.Where(v => Same(v.Marker.Router, spec.Name)).ToList();
                 if (mine.Any(v => v.Complete))
                     throw op.Fail(ErrorIds.RouterAlreadyExists, ErrorKind.ResourceExists, $"a virtual router named '{spec.Name}' already exists.");
@@ -154,30 +155,45 @@ namespace VirtualNetworks.HyperV
         public void RemoveRouter(string name, CancellationToken cancellationToken)
         {
             var ct = cancellationToken;
-            foreach (var h in KnownHosts())
+            bool found = false;
+            foreach (var h in KnownHosts()) found |= RemoveRouterOn(Host(h), name, false, ct);
+            // Under its name on no host (renamed in Hyper-V Manager?): scan the markers before giving up.
+            if (!found)
+                foreach (var h in KnownHosts()) RemoveRouterOn(Host(h), name, true, ct);
+        }
+
+        /// <summary>
+        /// Removes the VMs of router <paramref name="name"/> on one host (targeted read by name, or with
+        /// <paramref name="scanMarkers"/> by a scan of the VSSD markers); false when the host has none.
+        /// </summary>
+        private bool RemoveRouterOn(HyperVHost host, string name, bool scanMarkers, CancellationToken ct)
+        {
+            var op = host.Op($"Removing router '{name}'", name);
+            lock (host.Gate)
             {
-                var host = Host(h);
-                var op = host.Op($"Removing router '{name}'", name);
-                lock (host.Gate)
+                var conditions = scanMarkers ? HostSnapshot.ScanMarkers(host, op, new[] { name }, ct) : new List<string> { HostSnapshot.ByName(name) };
+                if (conditions.Count == 0) return false;
+                var probe = HostSnapshot.ReadVms(host, op, conditions, ReadParts.Core, ct);
+                var mine = probe.Vms.Where(v => Same(v.Marker.Router, name)).ToList();
+                if (mine.Count == 0) return false;
+                if (mine.Count(v => v.Complete) > 1)
+                    throw op.Fail(HyperVErrorIds.AmbiguousRouter, ErrorKind.InvalidData,
+                        $"{mine.Count(v => v.Complete)} virtual machines carry the marker of router '{name}'; nothing is guessed.",
+                        "Remove the wrong virtual machine in Hyper-V Manager, then run the command again.");
+                // The peers' ends of this router's links go first, so no half link is left behind. Found by NIC name (one
+                // query for all its links), kept only on marked VMs of other routers.
+                var links = new HashSet<string>(mine.SelectMany(v => v.Nics).Select(n => n.Link), StringComparer.OrdinalIgnoreCase);
+                if (links.Count > 0)
                 {
-                    var probe = HostSnapshot.Read(host, op, name, ct);
-                    var mine = probe.Vms.Where(v => Same(v.Marker.Router, name)).ToList();
-                    if (mine.Count == 0) continue;
-                    if (mine.Count(v => v.Complete) > 1)
-                        throw op.Fail(HyperVErrorIds.AmbiguousRouter, ErrorKind.InvalidData,
-                            $"{mine.Count(v => v.Complete)} virtual machines carry the marker of router '{name}'; nothing is guessed.",
-                            "Remove the wrong virtual machine in Hyper-V Manager, then run the command again.");
-                    // The peers' ends of this router's links go first, so no half link is left behind.
-                    var links = new HashSet<string>(mine.SelectMany(v => v.Nics).Select(n => n.Link), StringComparer.OrdinalIgnoreCase);
-                    if (links.Count > 0)
-                    {
-                        var full = HostSnapshot.Read(host, op, null, ct);
-                        foreach (var vm in full.Vms.Where(v => !Same(v.Marker.Router, name)))
-                            foreach (var nic in vm.Nics.Where(n => links.Contains(n.Link)))
-                                RemoveNic(host, op, nic, $"RemoveResourceSettings (adapter of link '{nic.Link}' on router '{vm.Marker.Router}')", ct);
-                    }
-                    foreach (var vm in mine) RemoveVm(host, op, vm, ct);
+                    var own = new HashSet<string>(mine.Select(v => v.VssdInstanceId), StringComparer.OrdinalIgnoreCase);
+                    var peers = HostSnapshot.LinkNics(host, op, links, ct).Where(n => !own.Contains(n.Owner)).ToList();
+                    var markers = HostSnapshot.Markers(host, op, peers.Select(n => n.Owner), ct);
+                    foreach (var (id, link, owner) in peers)
+                        if (markers.TryGetValue(owner, out var m) && !Same(m.Router, name))
+                            RemoveNic(host, op, new NicRecord { InstanceId = id, Link = link }, $"RemoveResourceSettings (adapter of link '{link}' on router '{m.Router}')", ct);
                 }
+                foreach (var vm in mine) RemoveVm(host, op, vm, ct);
+                return true;
             }
         }
 
@@ -291,7 +307,7 @@ namespace VirtualNetworks.HyperV
             if (configuration == null) throw new ArgumentNullException(nameof(configuration));
             var ct = cancellationToken;
             var operation = $"Configuring router '{configuration.RouterName}'";
-            var (host, _, vm) = FindRouter(configuration.RouterName, operation, ct)!.Value;
+            var (host, _, vm) = FindRouter(configuration.RouterName, operation, ct, ReadParts.Kvp)!.Value;
             var op = host.Op(operation, configuration.RouterName);
             var macs = vm.Nics.GroupBy(n => n.Link, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.First().Mac, StringComparer.OrdinalIgnoreCase);
             var text = KvpConfig.Render(configuration, macs);

@@ -110,7 +110,7 @@ namespace VirtualNetworks.HyperV
             var tasks = hosts.Select(h => Task.Run(() =>
             {
                 var host = Host(h);
-                var snap = HostSnapshot.Read(host, host.Op("Reading the inventory", h), null, cancellationToken);
+                var snap = HostSnapshot.Read(host, host.Op("Reading the inventory", h), cancellationToken);
                 return (host, snap);
             }, cancellationToken)).ToArray();
             try { Task.WaitAll(tasks, cancellationToken); }
@@ -252,16 +252,30 @@ namespace VirtualNetworks.HyperV
 
         // ================================================================================================ lookups
 
-        /// <summary>The one complete VM of router <paramref name="name"/> (targeted read on each known host).</summary>
-        private (HyperVHost Host, HostSnapshot Snap, VmRecord Vm)? FindRouter(string name, string operation, CancellationToken ct, bool required = true)
+        /// <summary>
+        /// The one complete VM of router <paramref name="name"/>: a targeted read (VSSD by ElementName, then that VM's
+        /// devices, features and KVP settings) on each known host. Only when no host has it under that name (renamed in
+        /// Hyper-V Manager) are the markers of all VSSDs scanned before "not found" is reported.
+        /// </summary>
+        private (HyperVHost Host, HostSnapshot Snap, VmRecord Vm)? FindRouter(string name, string operation, CancellationToken ct, ReadParts parts = ReadParts.Core, bool required = true)
         {
             var found = new List<(HyperVHost, HostSnapshot, VmRecord)>();
             foreach (var h in KnownHosts())
             {
                 var host = Host(h);
-                var snap = HostSnapshot.Read(host, host.Op(operation, name), name, ct);
+                var snap = HostSnapshot.ReadVms(host, host.Op(operation, name), new[] { HostSnapshot.ByName(name) }, parts, ct);
                 foreach (var vm in snap.Vms.Where(v => v.Complete && Same(v.Marker.Router, name))) found.Add((host, snap, vm));
             }
+            if (found.Count == 0)
+                foreach (var h in KnownHosts())
+                {
+                    var host = Host(h);
+                    var op = host.Op(operation, name);
+                    var renamed = HostSnapshot.ScanMarkers(host, op, new[] { name }, ct);
+                    if (renamed.Count == 0) continue;
+                    var snap = HostSnapshot.ReadVms(host, op, renamed, parts, ct);
+                    foreach (var vm in snap.Vms.Where(v => v.Complete && Same(v.Marker.Router, name))) found.Add((host, snap, vm));
+                }
             if (found.Count == 1) return found[0];
             if (found.Count > 1)
                 throw HyperVErrors.Error(HyperVErrorIds.AmbiguousRouter, ErrorKind.InvalidData, name,

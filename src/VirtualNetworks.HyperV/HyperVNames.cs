@@ -97,6 +97,22 @@ namespace VirtualNetworks.HyperV
 
         /// <summary>Escapes a WQL string literal (single quotes, backslashes).</summary>
         public static string Wql(string value) => value.Replace("\\", "\\\\").Replace("'", "\\'");
+
+        /// <summary>
+        /// Escapes a text used as a literal prefix inside a WQL LIKE pattern: the LIKE wildcards <c>[</c>, <c>%</c> and
+        /// <c>_</c> become one-character sets (<c>[[]</c>, <c>[%]</c>, <c>[_]</c>), then the string literal is escaped
+        /// (<see cref="Wql"/>: backslashes, quotes; fact sheet pitfall 22). Append the trailing <c>%</c> yourself.
+        /// </summary>
+        public static string WqlLike(string value)
+        {
+            var sb = new StringBuilder(value.Length + 8);
+            foreach (var c in value)
+            {
+                if (c == '[' || c == '%' || c == '_') sb.Append('[').Append(c).Append(']');
+                else sb.Append(c);
+            }
+            return Wql(sb.ToString());
+        }
     }
 
     /// <summary>The content of a router VM's ownership marker.</summary>

@@ -99,6 +99,7 @@ namespace VirtualNetworks.HyperV.Simulator
                     if (q.Where != null && !q.Where.Evaluate(o)) continue;
                     result.Add(Project(o, q.Properties));
                 }
+                Counters.CountRows(q.ClassName, result.Count);
                 return result;
             }
         }
@@ -233,6 +234,7 @@ namespace VirtualNetworks.HyperV.Simulator
                         list.Add(other.Clone());
                     }
                 }
+                Counters.CountRows(null, list.Count);
                 return list;
             }
         }

@@ -114,7 +114,8 @@ namespace VirtualNetworks.HyperV.Simulator
         private readonly object _sync = new object();
         private readonly Dictionary<string, int> _methods = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         private readonly Dictionary<string, int> _queries = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-        private int _query, _assoc, _get, _invoke, _polls;
+        private readonly Dictionary<string, int> _rowsOf = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        private int _query, _assoc, _get, _invoke, _polls, _rows;
 
         /// <summary>Query calls (enumerations).</summary>
         public int Queries => Volatile.Read(ref _query);
@@ -124,6 +125,10 @@ namespace VirtualNetworks.HyperV.Simulator
         public int InvokeMethod => Volatile.Read(ref _invoke);
         /// <summary>GetInstance calls on job references.</summary>
         public int JobPolls => Volatile.Read(ref _polls);
+        /// <summary>Instances returned by Query and GetAssociated calls (GetInstance not included): the size of the reads.</summary>
+        public int RowsReturned => Volatile.Read(ref _rows);
+        /// <summary>Rows returned by queries whose FROM class is <paramref name="className"/>.</summary>
+        public int RowsOf(string className) { lock (_sync) return _rowsOf.TryGetValue(className, out var n) ? n : 0; }
         /// <summary>All four primitives.</summary>
         public int Total => Queries + GetAssociated + GetInstance + InvokeMethod;
 
@@ -137,17 +142,25 @@ namespace VirtualNetworks.HyperV.Simulator
         {
             lock (_sync)
             {
-                _methods.Clear(); _queries.Clear();
-                _query = _assoc = _get = _invoke = _polls = 0;
+                _methods.Clear(); _queries.Clear(); _rowsOf.Clear();
+                _query = _assoc = _get = _invoke = _polls = _rows = 0;
             }
         }
 
         internal void CountQuery(string className) { lock (_sync) { _query++; _queries[className] = (_queries.TryGetValue(className, out var n) ? n : 0) + 1; } }
         internal void CountAssociated() { lock (_sync) _assoc++; }
+        internal void CountRows(string? queriedClass, int rows)
+        {
+            lock (_sync)
+            {
+                _rows += rows;
+                if (queriedClass != null) _rowsOf[queriedClass] = (_rowsOf.TryGetValue(queriedClass, out var n) ? n : 0) + rows;
+            }
+        }
         internal void CountGet(bool job) { lock (_sync) { _get++; if (job) _polls++; } }
         internal void CountInvoke(string method) { lock (_sync) { _invoke++; _methods[method] = (_methods.TryGetValue(method, out var n) ? n : 0) + 1; } }
 
-        public override string ToString() => $"Query={Queries} GetAssociated={GetAssociated} GetInstance={GetInstance} (job polls {JobPolls}) InvokeMethod={InvokeMethod}";
+        public override string ToString() => $"Query={Queries} GetAssociated={GetAssociated} GetInstance={GetInstance} (job polls {JobPolls}) InvokeMethod={InvokeMethod} RowsReturned={RowsReturned}";
     }
 
     /// <summary>When a job-returning Add*Settings call fills ResultingResourceSettings / ResultingFeatureSettings (pitfall 11).</summary>
