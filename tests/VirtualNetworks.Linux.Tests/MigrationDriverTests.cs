@@ -278,3 +278,252 @@ namespace VirtualNetworks.Linux.Tests
         }
     }
 }
+
+namespace VirtualNetworks.Linux.Tests
+{
+    /// <summary>ICMP echo probes every <c>interval</c> from the host (raw socket, root), recording send and reply times.</summary>
+    internal sealed class IcmpProber : IDisposable
+    {
+        private readonly System.Net.Sockets.Socket _socket;
+        private readonly System.Net.IPEndPoint _target;
+        private readonly TimeSpan _interval;
+        private readonly ushort _id = (ushort)Random.Shared.Next(1, 65535);
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> _sent = new System.Collections.Concurrent.ConcurrentDictionary<int, double>();
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> _received = new System.Collections.Concurrent.ConcurrentDictionary<int, double>();
+        private volatile bool _stop;
+        private readonly Thread _sender;
+        private readonly Thread _receiver;
+
+        public IcmpProber(string address, TimeSpan interval)
+        {
+            _target = new System.Net.IPEndPoint(System.Net.IPAddress.Parse(address), 0);
+            _interval = interval;
+            _socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Raw, System.Net.Sockets.ProtocolType.Icmp);
+            _socket.ReceiveTimeout = 100;
+            _sender = new Thread(Send) { IsBackground = true, Priority = ThreadPriority.Highest };
+            _receiver = new Thread(Receive) { IsBackground = true, Priority = ThreadPriority.Highest };
+            _receiver.Start();
+            _sender.Start();
+        }
+
+        public double NowMs => _clock.Elapsed.TotalMilliseconds;
+
+        private void Send()
+        {
+            int seq = 0;
+            var packet = new byte[16];
+            while (!_stop)
+            {
+                double due = seq * _interval.TotalMilliseconds;
+                double wait = due - NowMs;
+                if (wait > 1.5) Thread.Sleep((int)(wait - 1));
+                while (NowMs < due) Thread.SpinWait(50);
+                packet[0] = 8; packet[1] = 0; packet[2] = 0; packet[3] = 0;
+                packet[4] = (byte)(_id >> 8); packet[5] = (byte)_id;
+                packet[6] = (byte)(seq >> 8); packet[7] = (byte)seq;
+                int sum = 0;
+                for (int i = 0; i < packet.Length; i += 2) sum += (packet[i] << 8) | packet[i + 1];
+                while ((sum >> 16) != 0) sum = (sum & 0xffff) + (sum >> 16);
+                ushort ck = (ushort)~sum;
+                packet[2] = (byte)(ck >> 8); packet[3] = (byte)ck;
+                _sent[seq] = NowMs;
+                try { _socket.SendTo(packet, _target); } catch (System.Net.Sockets.SocketException) { }
+                seq = (seq + 1) & 0xffff;
+            }
+        }
+
+        private void Receive()
+        {
+            var buf = new byte[1500];
+            while (!_stop)
+            {
+                int n;
+                try { n = _socket.Receive(buf); } catch (System.Net.Sockets.SocketException) { continue; } catch (ObjectDisposedException) { return; }
+                int ihl = (buf[0] & 0x0f) * 4;
+                if (n < ihl + 8 || buf[ihl] != 0) continue;
+                int id = (buf[ihl + 4] << 8) | buf[ihl + 5];
+                if (id != _id) continue;
+                int seq = (buf[ihl + 6] << 8) | buf[ihl + 7];
+                _received.TryAdd(seq, NowMs);
+            }
+        }
+
+        /// <summary>Stops and returns (sent, received, longest time without a reply arriving, ms; worst round trip, ms) over [fromMs, toMs].</summary>
+        public (int Sent, int Received, double MaxGapMs, double MaxRttMs) Stop(double fromMs, double toMs)
+        {
+            _stop = true;
+            _sender.Join();
+            Thread.Sleep(300);
+            _receiver.Join();
+            var sent = _sent.Where(kv => kv.Value >= fromMs && kv.Value <= toMs).ToList();
+            int rx = 0;
+            double rtt = 0;
+            var arrivals = new List<double>();
+            foreach (var kv in sent)
+            {
+                if (!_received.TryGetValue(kv.Key, out double at)) continue;
+                rx++;
+                rtt = Math.Max(rtt, at - kv.Value);
+                arrivals.Add(at);
+            }
+            arrivals.Sort();
+            double gap = 0;
+            for (int i = 1; i < arrivals.Count; i++) gap = Math.Max(gap, arrivals[i] - arrivals[i - 1]);
+            return (sent.Count, rx, gap, rtt);
+        }
+
+        public void Dispose()
+        {
+            _stop = true;
+            _socket.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Not a CI test: the data-plane gap experiment of docs/migration.md. Runs only with VN_MIGRATION_GAP_RUNS=&lt;n&gt; (as
+    /// root). One router on a host bridge (two taps, one per "host"), pinged from the host every 10 ms while it is
+    /// migrated back and forth n times per configuration; prints lost probes and the longest time without a reply.
+    /// </summary>
+    [Collection(VmRealCollection.Name)]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public sealed class MigrationDriverGapExperiment : IClassFixture<VmImageFixture>, IDisposable
+    {
+        private readonly VmImageFixture _image;
+        private readonly ITestOutputHelper _out;
+        private readonly string[] _roots = { VmTestHost.NewStateRoot(), VmTestHost.NewStateRoot() };
+        private readonly string[] _taps = { "vnmg" + VmTestHost.Hex(4) + "a", "vnmg" + VmTestHost.Hex(4) + "b" };
+        private readonly string _bridge = "vnmgbr" + VmTestHost.Hex(4);
+        private readonly string _name = "gap-" + VmTestHost.Hex(6);
+        private VmManager[]? _vms;
+
+        public MigrationDriverGapExperiment(VmImageFixture image, ITestOutputHelper output)
+        {
+            _image = image;
+            _out = output;
+        }
+
+        public sealed class GapFactAttribute : FactAttribute
+        {
+            public GapFactAttribute()
+            {
+                if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("VN_MIGRATION_GAP_RUNS"))) Skip = "experiment: set VN_MIGRATION_GAP_RUNS=<n> (root)";
+            }
+        }
+
+        private static void Ip(params string[] args)
+        {
+            var r = VmTestHost.Run(args[0], args.Skip(1).ToArray());
+            Assert.True(r.Succeeded, string.Join(" ", args) + ": " + r.StdErr);
+        }
+
+        [GapFact]
+        public void Data_plane_gap_during_live_migration()
+        {
+            VmTestHost.RequireRoot();
+            _image.EnsureBuilt();
+            int runs = int.Parse(Environment.GetEnvironmentVariable("VN_MIGRATION_GAP_RUNS")!, CultureInfo.InvariantCulture);
+            string only = Environment.GetEnvironmentVariable("VN_MIGRATION_GAP_CONFIGS") ?? "";
+            Ip("ip", "link", "add", _bridge, "type", "bridge");
+            Ip("ip", "addr", "add", "10.98.0.1/24", "dev", _bridge);
+            Ip("ip", "link", "set", _bridge, "up");
+            foreach (var t in _taps)
+            {
+                Ip("ip", "tuntap", "add", "dev", t, "mode", "tap");
+                Ip("ip", "link", "set", t, "master", _bridge);
+                Ip("ip", "link", "set", t, "up");
+            }
+            _vms = _roots.Select(r => { var s = new StateStore(r); s.EnsureLayout(); return new VmManager(s, new QemuLauncher(s)); }).ToArray();
+            string mac = MacAddresses.ForAdapter(_name, "l1");
+            VmLaunchSpec Spec(int side, string? incoming) => new VmLaunchSpec
+            {
+                Name = _name, MemoryMB = 128, ProcessorCount = 1, Accelerator = Accelerator.Tcg,
+                Kernel = _image.Kernel, Initrd = _image.Initrd, Firmware = QemuLauncher.FindQboot(),
+                ConfigText = "name " + _name + "\nif " + mac + " 10.98.0.2/24\n",
+                Adapters = { new VmAdapter(_taps[side], mac) },
+                Incoming = incoming,
+            };
+            int cur = 0;
+            _vms[0].Start(Spec(0, null), TimeSpan.FromSeconds(90));
+            _vms[0].Channel(_name).WaitReady(TimeSpan.FromSeconds(30));
+
+            var configs = new (string Name, MigrationOptions Options, bool Hook)[]
+            {
+                ("qemu-defaults", new MigrationOptions { DowntimeLimitMilliseconds = 300, MaxBandwidthBytesPerSecond = 128L << 20 }, false),
+                ("driver-default", new MigrationOptions(), false),
+                ("tuned", new MigrationOptions { MaxBandwidthBytesPerSecond = MigrationOptions.Unlimited }, false),
+                ("tuned-bw512", new MigrationOptions { MaxBandwidthBytesPerSecond = 512L << 20 }, false),
+                ("tuned+multifd2", new MigrationOptions { MaxBandwidthBytesPerSecond = MigrationOptions.Unlimited, MultifdChannels = 2 }, false),
+                ("tuned+fdb-hook", new MigrationOptions { MaxBandwidthBytesPerSecond = MigrationOptions.Unlimited }, true),
+                ("driver-default+fdb-hook", new MigrationOptions(), true),
+            };
+            var summary = new List<string>();
+            foreach (var (cname, options, hook) in configs)
+            {
+                if (only.Length > 0 && !only.Split(',').Contains(cname)) continue;
+                var gaps = new List<double>();
+                var losses = new List<int>();
+                var totals = new List<double>();
+                var downs = new List<long>();
+                for (int i = 0; i < runs; i++)
+                {
+                    int next = 1 - cur;
+                    _vms[next].Start(Spec(next, "defer"));
+                    using var prober = new IcmpProber("10.98.0.2", TimeSpan.FromMilliseconds(10));
+                    Thread.Sleep(400);
+                    double from = prober.NowMs;
+                    MigrationResult r;
+                    using (var s = _vms[cur].Qmp(_name))
+                    using (var d = _vms[next].Qmp(_name))
+                    {
+                        var drv = new MigrationDriver(_name, s, d, new MigrationTarget("127.0.0.1"), options)
+                        {
+                            AbortDestination = () => RouterProcess.Kill(_vms[next].Paths(_name), TimeSpan.FromSeconds(3)),
+                        };
+                        string nextTap = _taps[next];
+                        if (hook) drv.BeforeSwitchover = _ => Ip("bridge", "fdb", "replace", mac, "dev", nextTap, "master", "dynamic");
+                        r = drv.Run();
+                    }
+                    Thread.Sleep(700);
+                    var (sent, rx, gap, rtt) = prober.Stop(from, prober.NowMs - 300);
+                    _vms[cur].TurnOff(_name);
+                    cur = next;
+                    gaps.Add(gap);
+                    losses.Add(sent - rx);
+                    totals.Add(r.Total.TotalMilliseconds);
+                    downs.Add(r.QemuDowntimeMilliseconds);
+                    _out.WriteLine(cname + " run " + (i + 1) + ": sent " + sent + ", lost " + (sent - rx) + ", longest gap " + gap.ToString("0", CultureInfo.InvariantCulture) +
+                                   " ms, worst rtt " + rtt.ToString("0", CultureInfo.InvariantCulture) + " ms; " + r);
+                }
+                string line = cname + ": runs " + runs + ", gap ms median " + Pct(gaps, 50) + " p95 " + Pct(gaps, 95) + " max " + gaps.Max().ToString("0", CultureInfo.InvariantCulture) +
+                              "; lost probes median " + Pct(losses.Select(x => (double)x).ToList(), 50) + " max " + losses.Max() +
+                              "; total ms median " + Pct(totals, 50) + " max " + totals.Max().ToString("0", CultureInfo.InvariantCulture) +
+                              "; QEMU downtime ms median " + Pct(downs.Select(x => (double)x).ToList(), 50) + " max " + downs.Max();
+                summary.Add(line);
+            }
+            foreach (var l in summary) _out.WriteLine("SUMMARY " + l);
+        }
+
+        private static string Pct(List<double> xs, int p)
+        {
+            var s = xs.OrderBy(x => x).ToList();
+            int i = (int)Math.Ceiling(p / 100.0 * s.Count) - 1;
+            return s[Math.Max(0, Math.Min(s.Count - 1, i))].ToString("0", CultureInfo.InvariantCulture);
+        }
+
+        public void Dispose()
+        {
+            if (_vms != null)
+                foreach (var v in _vms)
+                    try { v.TurnOff(_name); } catch (Exception ex) { _out.WriteLine("clean-up: " + ex.Message); }
+            foreach (var root in _roots)
+            {
+                foreach (var (pid, _) in VmTestHost.ProcessesMentioning(root))
+                    try { Process.GetProcessById(pid).Kill(); } catch (Exception) { }
+                VmTestHost.DeleteTree(root);
+            }
+            foreach (var t in _taps) VmTestHost.Run("ip", "link", "del", t);
+            VmTestHost.Run("ip", "link", "del", _bridge);
+        }
+    }
+}

@@ -271,6 +271,22 @@ namespace VirtualNetworks.Linux.Vm
             }
             result.MigrateToRunning = _clock.Elapsed - migrateStarted;
             result.DestinationStatus = dst;
+            // QEMU sets "completed" a moment before it fills total-time and downtime: read them again if still zero.
+            try
+            {
+                for (int i = 0; i < 20 && Long(_last, "total-time") == 0; i++)
+                {
+                    if (i > 0) Thread.Sleep(5);
+                    _last = Source.QueryMigrate();
+                }
+                result.QemuSetupMilliseconds = Long(_last, "setup-time");
+                result.QemuTotalMilliseconds = Long(_last, "total-time");
+                result.QemuDowntimeMilliseconds = Long(_last, "downtime");
+            }
+            catch (VirtualNetworksException)
+            {
+                // Statistics only.
+            }
             try
             {
                 result.SourceStatus = Source.QueryStatus();
