@@ -473,9 +473,11 @@ namespace VirtualNetworks.Linux
                 var have = ip.ListOwnedRoutes(ct);
                 foreach (var kv in want.OrderBy(k => k.Key, StringComparer.Ordinal))
                 {
-                    if (have.TryGetValue(kv.Key, out var cur) && cur.Via == kv.Value.Via && cur.Device == kv.Value.Device) continue;
+                    if (have.TryGetValue(kv.Key, out var cur) && cur.Via == kv.Value.Via && cur.Device == kv.Value.Device && cur.Source == h.UnderlayAddress) continue;
                     if (ip.GetLink(kv.Value.Device, ct) == null) continue; // the veth drifted away; recreated on repair
-                    ip.ReplaceOwnedRoute(kv.Key, kv.Value.Via, kv.Value.Device, ct);
+                    // src: what this host sends to another host (a tunnel, a migration stream) leaves from its /32, which
+                    // every host has a route to (the /31s of physical links are known to their two ends only).
+                    ip.ReplaceOwnedRoute(kv.Key, kv.Value.Via, kv.Value.Device, h.UnderlayAddress, ct);
                 }
                 foreach (var stale in have.Keys.Where(k => !want.ContainsKey(k)).ToList())
                     ip.DeleteOwnedRoute(stale, ct);

@@ -342,9 +342,9 @@ namespace VirtualNetworks.Linux.Net
         public const int RouteProtocol = 118;
 
         /// <summary>IPv4 routes marked <see cref="RouteProtocol"/> in the main table: destination (CIDR) -> (gateway, device).</summary>
-        public Dictionary<string, (string? Via, string? Device)> ListOwnedRoutes(CancellationToken cancellationToken = default)
+        public Dictionary<string, (string? Via, string? Device, string? Source)> ListOwnedRoutes(CancellationToken cancellationToken = default)
         {
-            var map = new Dictionary<string, (string?, string?)>(StringComparer.Ordinal);
+            var map = new Dictionary<string, (string?, string?, string?)>(StringComparer.Ordinal);
             var r = _tools.RunChecked("ip", new[] { "-j", "-4", "route", "show", "proto", RouteProtocol.ToString(CultureInfo.InvariantCulture) }, "route", cancellationToken);
             if (string.IsNullOrWhiteSpace(r.StdOut)) return map;
             foreach (var o in Newtonsoft.Json.Linq.JArray.Parse(r.StdOut))
@@ -352,17 +352,24 @@ namespace VirtualNetworks.Linux.Net
                 string? dst = (string?)o["dst"];
                 if (dst == null) continue;
                 if (dst.IndexOf('/') < 0) dst += "/32";
-                map[dst] = ((string?)o["gateway"], (string?)o["dev"]);
+                map[dst] = ((string?)o["gateway"], (string?)o["dev"], (string?)o["prefsrc"]);
             }
             return map;
         }
 
         /// <summary>Adds or replaces the route <paramref name="destination"/> via <paramref name="via"/> on <paramref name="device"/> (ours), marked <see cref="RouteProtocol"/>.</summary>
-        public void ReplaceOwnedRoute(string destination, string via, string device, CancellationToken cancellationToken = default)
+        /// <param name="source">Preferred source address (<c>src</c>) for traffic this host originates; null = the kernel's choice.</param>
+        public void ReplaceOwnedRoute(string destination, string via, string device, string? source = null, CancellationToken cancellationToken = default)
         {
             RequireOwned(device, "route through", cancellationToken);
             CheckAddress(via, "gateway");
-            _tools.RunChecked("ip", new[] { "route", "replace", destination, "via", via, "dev", device, "proto", RouteProtocol.ToString(CultureInfo.InvariantCulture) }, destination, cancellationToken);
+            var args = new List<string> { "route", "replace", destination, "via", via, "dev", device, "proto", RouteProtocol.ToString(CultureInfo.InvariantCulture) };
+            if (source != null)
+            {
+                args.Add("src");
+                args.Add(CheckAddress(source, "source"));
+            }
+            _tools.RunChecked("ip", args, destination, cancellationToken);
         }
 
         /// <summary>Deletes the route to <paramref name="destination"/> when it is marked <see cref="RouteProtocol"/>; false when there was none.</summary>
