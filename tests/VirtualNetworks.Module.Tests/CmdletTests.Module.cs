@@ -197,7 +197,7 @@ namespace VirtualNetworks.Module.Tests
             RunOk("Deploy-VirtualNetwork -Path " + Q(Path.Combine(ModuleSession.TopologyFixtures, "good.json")) + " -Confirm:$false");
             Session.SetVariable("samples", new object[]
             {
-                RunOk("Get-VirtualRouter").Output, RunOk("Get-VirtualLink").Output, RunOk("Get-VirtualNetwork").Output,
+                RunOk("Get-VirtualRouter").Output, RunOk("Get-VirtualLink").Output, RunOk("Get-VirtualNetwork").Output, RunOk("Get-VirtualHost").Output,
                 RunOk("Test-VirtualNetwork").Output, RunOk("Deploy-VirtualNetwork -Path " + Q(Path.Combine(ModuleSession.TopologyFixtures, "good.json"))).Output,
             });
             var samples = RunOk("$samples | ForEach-Object { $_ } | ForEach-Object { $_ }; (Test-VirtualNetwork).Results").Output
@@ -206,12 +206,16 @@ namespace VirtualNetworks.Module.Tests
             samples.Add(new LinkMeasurement { Name = "a1-a2", From = "a1", To = "a2", MaximumBandwidth = 10_000_000, MeasuredBandwidth = 9_800_000, Goodput = 9_370_000, Bytes = 3_500_000, Duration = TimeSpan.FromSeconds(3) });
             samples.Add(new LinkMeasurement { Name = "a2-a3", From = "a2", To = "a3", MeasuredBandwidth = 40_000_000, Goodput = 38_000_000, Bytes = 15_000_000, Duration = TimeSpan.FromSeconds(3) });
             samples.Add(new OrphanResource { Kind = OrphanKind.Interface, Name = "vnb0123456789", Owner = "a1-a2", Reason = "no link record", ComputerName = "h1" });
+            samples.Add(new VirtualHost { Name = "h1", Kind = "Linux", IsLabHost = true, CreatedByDeployment = true, UnderlayAddress = "198.18.0.1", Routers = new[] { "a1" }, Neighbors = new[] { "h2" } });
+            samples.Add(new PhysicalLink { From = "h1", To = "h2", FromAddress = "172.31.0.0/31", ToAddress = "172.31.0.1/31", Id = "vnp-h1-h2" });
+            samples.Add(new VirtualLink { Name = "x", From = "a1", To = "c1", FromComputerName = "h1", ToComputerName = "h3", Transport = LinkTransport.Vxlan, TunnelId = 10001, UnderlayPath = new[] { "h1", "h2", "h3" } });
+            samples.Add(new VirtualLink { Name = "y", From = "a1", To = "c1", FromComputerName = "h1", ToComputerName = "h3", UnderlayPath = new[] { "h1", "h3" } });
             var checkedViews = new List<string>();
             foreach (var view in views)
             {
                 var typeName = view.Descendants("TypeName").First().Value.Trim();
-                var sample = samples.FirstOrDefault(o => o.GetType().FullName == typeName);
-                if (sample == null) continue;
+                foreach (var sample in samples.Where(o => o.GetType().FullName == typeName))
+                {
                 checkedViews.Add(typeName);
                 foreach (var prop in view.Descendants("PropertyName").Select(p => p.Value.Trim()))
                     Assert.True(sample.GetType().GetProperty(prop) != null, $"view {typeName}: no property {prop}");
@@ -221,6 +225,7 @@ namespace VirtualNetworks.Module.Tests
                     Session.SetVariable("block", block);
                     var r = Run("$ErrorActionPreference = 'Stop'; Set-StrictMode -Version Latest; $sample | ForEach-Object ([scriptblock]::Create($block))");
                     Assert.True(!r.HadTerminatingError && r.Errors.Count == 0, $"view {typeName}: column script fails: {block}{Environment.NewLine}{r.Describe()}");
+                }
                 }
             }
             foreach (var t in outputTypes) Assert.Contains(t!.FullName!, checkedViews);

@@ -20,7 +20,12 @@ namespace VirtualNetworks.Export
     /// palette by the network's position in <see cref="Snapshot.Networks"/> (so a network keeps its colour when others
     /// are filtered out), and a legend lists the networks shown.</para>
     /// <para>With a network filter only the routers and links of those networks (names compared case-insensitively)
-    /// and the hosts they run on are drawn; without one every observed host is drawn, empty or not.</para>
+    /// and the hosts they run on (and, when there are physical links, the hosts their tunnels cross) are drawn; without
+    /// one every observed host is drawn, empty or not.</para>
+    /// <para>The physical network: when the snapshot has physical links, each host box also holds a node for the machine
+    /// itself (its name and underlay address), and the physical links are drawn between those nodes as thick grey
+    /// edges labelled "physical", distinct from the virtual links. A cross-host link's label then also names its tunnel
+    /// id and, when it crosses more than one physical hop, its underlay path ("via h1 > h2 > h3").</para>
     /// <para>Output is deterministic: hosts, routers and links in name order (ordinal, ignoring case), "\n" line ends.
     /// All text is escaped: DOT IDs and labels are quoted with quotes and backslashes escaped; Mermaid node IDs are
     /// generated ([A-Za-z0-9_] only) and labels are quoted with special characters written as entity codes.</para>
@@ -65,7 +70,13 @@ namespace VirtualNetworks.Export
                 sb.Append("    label=").Append(DotLabel(HostTitle(host))).Append(";\n");
                 sb.Append("    style=\"rounded,dashed\";\n");
                 sb.Append("    color=\"#888888\";\n");
-                if (host.Routers.Count == 0)
+                if (v.HasUnderlay)
+                {
+                    sb.Append("    ").Append(DotId(HostNodeId(host.Name)))
+                      .Append(" [label=").Append(DotLabel(HostNodeLines(host)))
+                      .Append(", shape=\"box3d\", style=\"filled\", fillcolor=\"#dddddd\", color=\"#555555\"];\n");
+                }
+                else if (host.Routers.Count == 0)
                 {
                     sb.Append("    ").Append(DotId("host-empty:" + Int(i + 1)))
                       .Append(" [label=\"(no routers)\", shape=\"plaintext\", style=\"\"];\n");
@@ -100,6 +111,14 @@ namespace VirtualNetworks.Export
                 sb.Append("];\n");
             }
 
+            if (v.Physical.Count > 0) sb.Append('\n');
+            foreach (var p in v.Physical)
+            {
+                sb.Append("  ").Append(DotId(HostNodeId(p.From))).Append(" -- ").Append(DotId(HostNodeId(p.To)))
+                  .Append(" [label=").Append(DotLabel(PhysicalLines(p)))
+                  .Append(", color=\"#555555\", fontcolor=\"#555555\", style=\"bold\", penwidth=\"4\"];\n");
+            }
+
             if (v.Networks.Count > 0)
             {
                 sb.Append('\n');
@@ -122,6 +141,8 @@ namespace VirtualNetworks.Export
         }
 
         private static string RouterId(string name) => "router:" + name;
+
+        private static string HostNodeId(string name) => "host:" + name;
 
         /// <summary>A quoted DOT ID: quotes and backslashes escaped, line breaks as \n, other control characters as spaces.</summary>
         internal static string DotId(string text) => "\"" + DotEscape(text) + "\"";
@@ -172,6 +193,14 @@ namespace VirtualNetworks.Export
                 list.Add(id);
             }
 
+            var hostNodes = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            string HostNode(string hostName)
+            {
+                if (!hostNodes.TryGetValue(hostName, out var id))
+                    hostNodes[hostName] = id = "h" + Int(hostNodes.Count + 1) + "_" + MermaidSanitize(hostName);
+                return id;
+            }
+
             var sb = new StringBuilder();
             sb.Append("flowchart LR\n");
             for (int i = 0; i < v.Hosts.Count; i++)
@@ -179,7 +208,9 @@ namespace VirtualNetworks.Export
                 var host = v.Hosts[i];
                 string hostId = "host_" + Int(i + 1);
                 sb.Append("  subgraph ").Append(hostId).Append('[').Append(MermaidLabel(HostTitle(host))).Append("]\n");
-                if (host.Routers.Count == 0)
+                if (v.HasUnderlay)
+                    sb.Append("    ").Append(HostNode(host.Name)).Append("{{").Append(MermaidLabel(HostNodeLines(host))).Append("}}\n");
+                else if (host.Routers.Count == 0)
                     sb.Append("    ").Append(hostId).Append("_empty[\"(no routers)\"]\n");
                 foreach (var r in host.Routers)
                 {
@@ -204,6 +235,13 @@ namespace VirtualNetworks.Export
                   .Append(tunnel ? " -.-|" : " ---|").Append(MermaidLabel(LinkLines(l, tunnel))).Append("| ")
                   .Append(NodeId(v.Endpoint(l.To))).Append('\n');
                 linkStyles.Add("stroke:" + v.ColorOf(l.NetworkName).Stroke + (tunnel ? ",stroke-width:4px" : ",stroke-width:2px"));
+            }
+
+            foreach (var p in v.Physical)
+            {
+                sb.Append("  ").Append(HostNode(p.From)).Append(" ===|").Append(MermaidLabel(PhysicalLines(p))).Append("| ")
+                  .Append(HostNode(p.To)).Append('\n');
+                linkStyles.Add("stroke:#555555,stroke-width:6px");
             }
 
             if (v.Networks.Count > 0)
@@ -309,7 +347,28 @@ namespace VirtualNetworks.Export
         {
             var lines = new List<string> { l.Name, Bandwidth.Format(l.MaximumBandwidth) };
             if (l.VlanId.HasValue) lines.Add("VLAN " + Int(l.VlanId.Value));
-            if (tunnel) lines.Add(l.Transport == LinkTransport.Unknown ? "tunnel" : "tunnel (" + l.Transport + ")");
+            if (tunnel)
+            {
+                string id = l.TunnelId.HasValue ? " " + Int(l.TunnelId.Value) : "";
+                lines.Add(l.Transport == LinkTransport.Unknown ? "tunnel" + id : "tunnel" + id + " (" + l.Transport + ")");
+                if (l.UnderlayPath.Count > 2) lines.Add("via " + string.Join(" > ", l.UnderlayPath));
+            }
+            return lines;
+        }
+
+        private static List<string> HostNodeLines(HostView h)
+        {
+            var lines = new List<string> { h.Name };
+            if (!string.IsNullOrEmpty(h.UnderlayAddress)) lines.Add(h.UnderlayAddress!);
+            if (h.IsLabHost) lines.Add("lab host");
+            return lines;
+        }
+
+        private static List<string> PhysicalLines(PhysicalLink p)
+        {
+            var lines = new List<string> { "physical" };
+            if (!string.IsNullOrEmpty(p.FromAddress) || !string.IsNullOrEmpty(p.ToAddress))
+                lines.Add((p.FromAddress ?? "?") + " - " + (p.ToAddress ?? "?"));
             return lines;
         }
 
@@ -329,6 +388,8 @@ namespace VirtualNetworks.Export
         {
             public string Name = "";
             public string? Kind;
+            public string? UnderlayAddress;
+            public bool IsLabHost;
             public List<VirtualRouter> Routers = new List<VirtualRouter>();
         }
 
@@ -343,6 +404,10 @@ namespace VirtualNetworks.Export
             public List<HostView> Hosts { get; } = new List<HostView>();
             public List<VirtualLink> Links { get; }
             public List<string> Missing { get; }
+            /// <summary>Physical links whose two hosts are drawn, each once, ends as the drawn hosts spell them, sorted.</summary>
+            public List<PhysicalLink> Physical { get; } = new List<PhysicalLink>();
+            /// <summary>True when the snapshot has physical links: hosts get a node of their own.</summary>
+            public bool HasUnderlay { get; }
 
             public View(Snapshot snapshot, IReadOnlyCollection<string>? filter)
             {
@@ -373,9 +438,18 @@ namespace VirtualNetworks.Export
                     _routers[r.Name] = r;
                     HostOf(HostKey(r.ComputerName)).Routers.Add(r);
                 }
+                HasUnderlay = snapshot.Inventory.PhysicalLinks.Count > 0;
+                if (HasUnderlay && wanted != null)
+                    foreach (var l in snapshot.Links.Where(l => Wanted(l.NetworkName)))
+                        foreach (var h in l.UnderlayPath)
+                            HostOf(HostKey(h)); // the hosts the shown tunnels cross
                 foreach (var h in snapshot.Inventory.Hosts)
-                    if (hosts.TryGetValue(HostKey(h.Name), out var hv) && hv.Kind == null && !string.IsNullOrEmpty(h.Kind))
-                        hv.Kind = h.Kind;
+                    if (hosts.TryGetValue(HostKey(h.Name), out var hv))
+                    {
+                        if (hv.Kind == null && !string.IsNullOrEmpty(h.Kind)) hv.Kind = h.Kind;
+                        hv.UnderlayAddress ??= h.UnderlayAddress;
+                        hv.IsLabHost |= h.IsLabHost;
+                    }
 
                 foreach (var h in hosts.Values)
                     h.Routers.Sort((a, b) => CompareNames(a.Name, b.Name));
@@ -388,6 +462,23 @@ namespace VirtualNetworks.Export
                         if (!_routers.ContainsKey(end ?? "") && !_missing.ContainsKey(end ?? ""))
                             _missing[end ?? ""] = end ?? "";
                 Missing = _missing.Values.OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ThenBy(n => n, StringComparer.Ordinal).ToList();
+
+                var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+                foreach (var p in snapshot.Inventory.PhysicalLinks)
+                {
+                    if (!hosts.TryGetValue(HostKey(p.From), out var a) || !hosts.TryGetValue(HostKey(p.To), out var b)) continue;
+                    bool swap = CompareNames(a.Name, b.Name) > 0;
+                    var drawn = new PhysicalLink
+                    {
+                        From = swap ? b.Name : a.Name,
+                        To = swap ? a.Name : b.Name,
+                        FromAddress = swap ? p.ToAddress : p.FromAddress,
+                        ToAddress = swap ? p.FromAddress : p.ToAddress,
+                        Id = p.Id,
+                    };
+                    if (seen.Add(drawn.Name)) Physical.Add(drawn);
+                }
+                Physical.Sort((x, y) => { int c = CompareNames(x.From, y.From); return c != 0 ? c : CompareNames(x.To, y.To); });
             }
 
             private static string HostKey(string? host) => string.IsNullOrEmpty(host) ? HostNames.LocalName : host!;
