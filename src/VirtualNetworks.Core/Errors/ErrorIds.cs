@@ -58,8 +58,6 @@ namespace VirtualNetworks
         public const string HostInUse = "HostInUse";
         /// <summary>The host is a real machine, not a lab host the module can create or remove.</summary>
         public const string NotALabHost = "NotALabHost";
-        /// <summary>No physical link joins the two hosts.</summary>
-        public const string PhysicalLinkNotFound = "PhysicalLinkNotFound";
         /// <summary>Move-VirtualRouter to the host the router already runs on.</summary>
         public const string RouterAlreadyOnHost = "RouterAlreadyOnHost";
         public const string RouterAlreadyExists = "RouterAlreadyExists";
