@@ -23,8 +23,8 @@ namespace VirtualNetworks.HyperV.Tests.Backend
 
         /// <summary>
         /// n routers and min(n/2, 50) links between consecutive pairs (every other one with a bandwidth limit), built
-        /// through the backend with instant jobs. The linked routers are created first, so each CreateLink's host read
-        /// stays small and seeding 1000 routers takes seconds. Seeded once per size and shared by the tests of this class.
+        /// through the backend with instant jobs (the linked routers first). Seeded once per size and shared by the tests of
+        /// this class.
         /// </summary>
         internal static SimRig Seeded(int n) => SeededRigs.GetOrAdd(n, k => new Lazy<SimRig>(() => Seed(k))).Value;
 
