@@ -63,8 +63,8 @@ namespace VirtualNetworks.Linux
             MaxMemoryMB = 65_536,
             MaxProcessorCount = 16,
             SupportsVlanTagging = Features.BridgeVlanFiltering,
-            SupportsLiveMigration = false,
-            SupportsColdMigration = false,
+            SupportsLiveMigration = true,
+            SupportsColdMigration = true,
             SupportsRouterConfiguration = true,
             SupportsProbes = true,
         };
@@ -272,6 +272,10 @@ namespace VirtualNetworks.Linux
                     if (HostNames.IsLocalHost(h) || LabNetwork.NamespaceExists(InterfaceNames.Namespace(h))) DeleteOwned(Lab.IpFor(h), tap, cancellationToken);
             }
             RouterProcess.RemoveRunFiles(paths, includeConsole: true);
+            // The other run slot (an instance of an interrupted live migration).
+            var other = Store.RunPaths(rec.Name, StateStore.OtherRunSlot(rec.RunSlot));
+            RouterProcess.Kill(other, TimeSpan.FromSeconds(3), cancellationToken);
+            RouterProcess.RemoveRunFiles(other, includeConsole: true);
             if (rec.Disk != null && File.Exists(rec.Disk)) File.Delete(rec.Disk);
             Store.DeleteRouter(rec.Name);
         }
@@ -279,13 +283,25 @@ namespace VirtualNetworks.Linux
         public void StartRouter(string name, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = RequireRouter(name);
+            StartRouterLocked(RequireRouter(name), cancellationToken);
+        }
+
+        /// <summary>Starts the router's QEMU on its record's host (wiring its links first); the caller holds the state lock.</summary>
+        private void StartRouterLocked(RouterRecord rec, CancellationToken cancellationToken)
+        {
             var paths = Store.RunPaths(rec.Name);
             if (RouterProcess.Inspect(paths).IsRunning)
             {
                 rec.DesiredState = RouterState.Running;
                 Store.WriteRouter(rec);
                 return; // already running: nothing to do
+            }
+            if (rec.RunSlot != null)
+            {
+                // Last run after a live migration in run/m/: a fresh start goes back to run/.
+                RouterProcess.RemoveRunFiles(paths, includeConsole: true);
+                rec.RunSlot = null;
+                Store.WriteRouter(rec);
             }
             var image = _images.Require(rec.Image, rec.Name);
             var links = Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name))
@@ -300,27 +316,36 @@ namespace VirtualNetworks.Linux
                 adapters.Add(new VmAdapter(link.Taps[rec.Name], mac));
             }
             var accel = Launcher.ChooseAccelerator(image.Kernel, cancellationToken);
-            var spec = new VmLaunchSpec
-            {
-                Name = rec.Name,
-                MemoryMB = rec.MemoryMB,
-                ProcessorCount = rec.ProcessorCount,
-                Accelerator = accel.Accelerator,
-                Kernel = image.Kernel,
-                Initrd = image.Initrd,
-                Disk = rec.Disk,
-                Firmware = image.Kernel != null ? QemuLauncher.FindQboot() : null,
-                Adapters = adapters,
-                ConfigText = GuestConfigText.Render(rec.Name, rec.Configuration, rec.Macs, MtusOf(rec)),
-                NetworkNamespace = Lab.NamespaceOf(host),
-            };
+            var spec = LaunchSpecFor(rec, image, adapters, accel.Accelerator, host,
+                GuestConfigText.Render(rec.Name, rec.Configuration, rec.Macs, MtusOf(rec)));
             Vms.Start(spec, TimeSpan.Zero, cancellationToken); // readiness is awaited by whoever needs the guest
             rec.Accelerator = accel.Accelerator.ToString();
             rec.DesiredState = RouterState.Running;
             rec.LastStartedUtc = DateTime.UtcNow;
             rec.ConfigText = spec.ConfigText;
+            rec.AdaptersChanged = false;
             Store.WriteRouter(rec);
         }
+
+        /// <summary>
+        /// The launch of a router's QEMU: what a start uses, and exactly what a live migration's destination repeats (same
+        /// devices in the same order, MACs, firmware, kernel, accelerator), so the two must not diverge.
+        /// </summary>
+        private VmLaunchSpec LaunchSpecFor(RouterRecord rec, RouterImage image, List<VmAdapter> adapters, Accelerator accelerator, string host, string configText) =>
+            new VmLaunchSpec
+            {
+                Name = rec.Name,
+                MemoryMB = rec.MemoryMB,
+                ProcessorCount = rec.ProcessorCount,
+                Accelerator = accelerator,
+                Kernel = image.Kernel,
+                Initrd = image.Initrd,
+                Disk = rec.Disk,
+                Firmware = image.Kernel != null ? QemuLauncher.FindQboot() : null,
+                Adapters = adapters,
+                ConfigText = configText,
+                NetworkNamespace = Lab.NamespaceOf(host),
+            };
 
         public void StopRouter(string name, bool turnOff, CancellationToken cancellationToken)
         {
@@ -372,10 +397,6 @@ namespace VirtualNetworks.Linux
             if (File.Exists(paths.ConfigFile) || RouterProcess.Inspect(paths).IsRunning)
                 AtomicFile.WriteAllText(paths.ConfigFile, text, QemuLauncher.PrivateFileMode);
         }
-
-        public void MoveRouter(string name, string destinationHost, MigrationMode mode, IProgress<string>? progress, CancellationToken cancellationToken) =>
-            throw new VirtualNetworksException(ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, name,
-                $"{mode} migration is not supported by the Linux backend yet.");
 
         // ================================================================================================ links
 
@@ -431,6 +452,8 @@ namespace VirtualNetworks.Linux
                 ["driver"] = "virtio-net-pci", ["id"] = "d" + id, ["netdev"] = "n" + id, ["mac"] = router.Macs[link.Name], ["romfile"] = "",
                 ["host_tso4"] = false, ["host_tso6"] = false, // see QemuArguments.NicOffloads
             }, null, ct);
+            router.AdaptersChanged = true; // its devices now differ from a fresh launch (live migration refuses)
+            Store.WriteRouter(router);
         }
 
         /// <summary>Removes a link's adapter from a running router; best effort (the tap is deleted afterwards anyway).</summary>
@@ -439,6 +462,12 @@ namespace VirtualNetworks.Linux
             var paths = Store.RunPaths(routerName);
             if (!RouterProcess.Inspect(paths).IsRunning) return;
             var id = AdapterId(linkName);
+            var rec = Store.ReadRouter(routerName);
+            if (rec != null && !rec.AdaptersChanged)
+            {
+                rec.AdaptersChanged = true;
+                Store.WriteRouter(rec);
+            }
             try
             {
                 using var qmp = Vms.Qmp(routerName, TimeSpan.FromSeconds(5), ct);

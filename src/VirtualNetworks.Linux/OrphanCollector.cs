@@ -44,14 +44,18 @@ namespace VirtualNetworks.Linux
             var physical = _store.ListPhysicalLinks();
             bool RouterWanted(string name) => routers.TryGetValue(name, out var r) && r.DesiredState != RouterState.Off;
 
-            // QEMU processes whose pidfile lies in our run directory.
-            foreach (var (pid, router) in OurProcesses())
+            // QEMU processes whose pidfile lies in our run directory (run/ or a run slot such as run/m/).
+            bool ActiveInstance(string router, string pidFile) =>
+                routers.TryGetValue(router, out var r) && string.Equals(pidFile, SafeRunPaths(router, r.RunSlot)?.PidFile, StringComparison.Ordinal);
+            foreach (var (pid, router, pidFile) in OurProcesses())
             {
-                if (includeOwned || !RouterWanted(router))
+                bool active = ActiveInstance(router, pidFile);
+                if (includeOwned || !RouterWanted(router) || !active)
                     found.Add(new OrphanResource
                     {
                         Kind = OrphanKind.Process, Name = pid.ToString(CultureInfo.InvariantCulture), Owner = router, ComputerName = host,
-                        Reason = includeOwned ? "owned by the module" : (routers.ContainsKey(router) ? "router is off but its QEMU runs" : "no router record"),
+                        Reason = includeOwned ? "owned by the module" : !routers.ContainsKey(router) ? "no router record"
+                            : !RouterWanted(router) ? "router is off but its QEMU runs" : InactiveInstanceReason,
                     });
             }
 
@@ -97,19 +101,26 @@ namespace VirtualNetworks.Linux
                 // no routing table to read (no ip program): nothing of ours either
             }
 
-            // Files in run/ (sockets, pidfiles, console logs, configs).
-            if (Directory.Exists(_store.RunDirectory))
+            // Files in run/ and its run slots (sockets, pidfiles, console logs, configs). A router's files in the slot it
+            // does not use belong to an instance that ended (a finished or interrupted live migration) unless it still runs.
+            foreach (var slot in new[] { (string?)null, StateStore.MigrationSlot })
             {
-                foreach (var f in Directory.GetFiles(_store.RunDirectory).OrderBy(f => f, StringComparer.Ordinal))
+                var dir = _store.RunSlotDirectory(slot);
+                if (!Directory.Exists(dir)) continue;
+                foreach (var f in Directory.GetFiles(dir).OrderBy(f => f, StringComparer.Ordinal))
                 {
                     var router = Path.GetFileNameWithoutExtension(f);
                     bool stale = AtomicFile.IsTemporaryName(Path.GetFileName(f));
-                    if (includeOwned || stale || !routers.ContainsKey(router))
+                    bool known = routers.TryGetValue(router, out var rr);
+                    bool otherSlot = known && !string.Equals(rr!.RunSlot ?? "", slot ?? "", StringComparison.Ordinal) &&
+                                     (SafeRunPaths(router, slot) is RouterRunPaths sp && !RouterProcess.Inspect(sp).IsRunning);
+                    if (includeOwned || stale || !known || otherSlot)
                         found.Add(new OrphanResource
                         {
                             Kind = f.EndsWith(".qmp", StringComparison.Ordinal) || f.EndsWith(".chan", StringComparison.Ordinal) ? OrphanKind.Socket : OrphanKind.RunFile,
                             Name = f, Owner = router, ComputerName = host,
-                            Reason = includeOwned ? "owned by the module" : stale ? "temporary file of an interrupted write" : "no router record",
+                            Reason = includeOwned ? "owned by the module" : stale ? "temporary file of an interrupted write" : !known ? "no router record"
+                                : "run file of an instance the router no longer uses (after a live migration)",
                         });
                 }
             }
@@ -162,7 +173,13 @@ namespace VirtualNetworks.Linux
                     if (!int.TryParse(resource.Name, NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) return;
                     var match = OurProcesses().FirstOrDefault(p => p.Pid == pid);
                     if (match.Router == null) return; // gone, or no longer ours: leave it alone
-                    var paths = _store.RunPaths(match.Router);
+                    var paths = new RouterRunPaths(Path.GetDirectoryName(match.PidFile)!, match.Router);
+                    if (resource.Reason == InactiveInstanceReason)
+                    {
+                        // Listed during a live migration whose destination has since become the router's instance: keep it.
+                        var now = _store.ReadRouter(match.Router);
+                        if (now != null && now.DesiredState != RouterState.Off && SafeRunPaths(match.Router, now.RunSlot)?.PidFile == match.PidFile) return;
+                    }
                     if (RouterProcess.IsOurs(pid, paths)) RouterProcess.Kill(paths, TimeSpan.FromSeconds(3), ct);
                     else
                     {
@@ -279,8 +296,16 @@ namespace VirtualNetworks.Linux
             return d;
         }
 
-        /// <summary>QEMU processes whose -pidfile lies in our run directory, with the router name taken from it.</summary>
-        private IEnumerable<(int Pid, string Router)> OurProcesses()
+        private const string InactiveInstanceReason = "QEMU of a run slot the router does not use (interrupted live migration)";
+
+        private RouterRunPaths? SafeRunPaths(string router, string? slot)
+        {
+            try { return _store.RunPaths(router, slot); }
+            catch (Exception ex) when (ex is VirtualNetworksException || ex is ArgumentException) { return null; }
+        }
+
+        /// <summary>QEMU processes whose -pidfile lies in our run directory (or a run slot under it), with the router name taken from it.</summary>
+        private IEnumerable<(int Pid, string Router, string PidFile)> OurProcesses()
         {
             if (!Directory.Exists("/proc")) yield break;
             var prefix = _store.RunDirectory.TrimEnd('/') + "/";
@@ -298,7 +323,7 @@ namespace VirtualNetworks.Linux
                     if (pidfile.StartsWith(prefix, StringComparison.Ordinal) && pidfile.EndsWith(".pid", StringComparison.Ordinal))
                     {
                         var router = Path.GetFileNameWithoutExtension(pidfile);
-                        if (NameRules.IsValid(router)) yield return (pid, router);
+                        if (NameRules.IsValid(router)) yield return (pid, router, pidfile);
                     }
                     break;
                 }

@@ -100,6 +100,22 @@ namespace VirtualNetworks.Linux.State
 
         [JsonProperty("lastStarted", NullValueHandling = NullValueHandling.Ignore)]
         public DateTime? LastStartedUtc { get; set; }
+
+        /// <summary>
+        /// Which run directory holds the running instance's pidfile, sockets and logs: null = run/ (every normal start),
+        /// <see cref="StateStore.MigrationSlot"/> = run/m/. A live migration starts the destination QEMU in the slot the
+        /// source does not use and switches this field (with <see cref="Host"/>) in one record write once it completed;
+        /// QEMU's -pidfile argument cannot change, so the instance keeps its directory until it stops.
+        /// </summary>
+        [JsonProperty("runSlot", NullValueHandling = NullValueHandling.Ignore)]
+        public string? RunSlot { get; set; }
+
+        /// <summary>
+        /// True when adapters were hot-plugged or unplugged since the running instance started: its devices then differ
+        /// from a fresh launch, which a live migration's destination needs to match; cleared at each start.
+        /// </summary>
+        [JsonProperty("adaptersChanged", DefaultValueHandling = DefaultValueHandling.Ignore)]
+        public bool AdaptersChanged { get; set; }
     }
 
     /// <summary>What the module knows about one link (links/&lt;name&gt;.json): spec, bridge and tap names.</summary>

@@ -136,8 +136,35 @@ namespace VirtualNetworks.Linux.State
             return Path.Combine(DisksDirectory, routerName.ToLowerInvariant() + ".qcow2");
         }
 
-        /// <summary>The run-time files of a router (name validated).</summary>
-        public RouterRunPaths RunPaths(string routerName) => new RouterRunPaths(RunDirectory, routerName);
+        /// <summary>The run slot a live migration's destination uses while the source's instance is in run/ (and back).</summary>
+        public const string MigrationSlot = "m";
+
+        /// <summary>
+        /// The run-time files of a router's active instance (name validated): in run/, or in the run slot its record names
+        /// (<see cref="RouterRecord.RunSlot"/>, after a live migration). An unreadable or missing record means run/.
+        /// </summary>
+        public RouterRunPaths RunPaths(string routerName)
+        {
+            string? slot = null;
+            try { slot = ReadRouter(routerName)?.RunSlot; }
+            catch (VirtualNetworksException) { }
+            return RunPaths(routerName, slot);
+        }
+
+        /// <summary>The run-time files of a router's instance in <paramref name="slot"/> (null = run/).</summary>
+        public RouterRunPaths RunPaths(string routerName, string? slot) => new RouterRunPaths(RunSlotDirectory(slot), routerName);
+
+        /// <summary>run/ for slot null, run/&lt;slot&gt;/ otherwise (only <see cref="MigrationSlot"/> is used).</summary>
+        public string RunSlotDirectory(string? slot)
+        {
+            if (string.IsNullOrEmpty(slot)) return RunDirectory;
+            if (slot != MigrationSlot) throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidData, slot!,
+                "Unknown run slot '" + slot + "' in a router record.");
+            return Path.Combine(RunDirectory, slot);
+        }
+
+        /// <summary>The other run slot: where a live migration's destination instance starts.</summary>
+        public static string? OtherRunSlot(string? slot) => string.IsNullOrEmpty(slot) ? MigrationSlot : null;
 
         // ------------------------------------------------------------------------------------------------ routers
 
