@@ -1,25 +1,47 @@
 <#
 .SYNOPSIS
-    The paper's Figure 1 on one host: two independent virtual networks, "a" (IPv4) and "b" (IPv6), built from real
-    QEMU virtual routers, tested, measured, reshaped live, paused and resumed, drawn, and torn down.
+    The paper's Figure 1 for real: two isolated virtual networks, "a" (IPv4) and "b" (IPv6), of real QEMU virtual
+    routers spread over three hosts in a chain h1 - h2 - h3; tested, measured, reshaped live, paused, live-migrated
+    while it forwards traffic, drawn with the physical network under them, and torn down.
 
 .DESCRIPTION
-    Runs in vnpwsh (./build.sh demo) as well as in pwsh; it uses only the engine's core cmdlets and the module.
+    Runs in vnpwsh (./build.sh demo) as well as in pwsh, as root on Linux; it uses only the engine's core cmdlets and
+    the module (and, for the probe stream during the migration, the router's command channel, below).
+
+    figure1.json declares three lab hosts (on Linux: network namespaces standing in for machines) joined by two
+    physical links h1 - h2 - h3, so h1 and h3 are two physical hops apart:
+
+        h1: a1 a2 b1        a1 - a2         bridge on h1
+        h2: b2              a2 - a3         VXLAN h1 > h2 > h3 (two hops, 10 Mbit/s)
+        h3: a3 a4 b3        a3 - a4         bridge on h3
+                            b1 - b2         VXLAN h1 > h2 (20 Mbit/s),  b2 - b3  VXLAN h2 > h3
+
+    a2 is the transit router of network a: a1 reaches a3 and a4 only through it.
+
     Steps:
-      1. Deploy-VirtualNetwork -Path figure1.json
-      2. Get-VirtualNetwork / Get-VirtualRouter / Get-VirtualLink
+      1. Deploy-VirtualNetwork -Path figure1.json: lab hosts, physical links, routers, links
+      2. Get-VirtualHost (routers and neighbours of each host), Get-VirtualNetwork (the hosts each network spans),
+         Get-VirtualRouter, Get-VirtualLink (Transport, underlay path, tunnel id)
       3. Test-VirtualNetwork (reachability inside each network, isolation between them) - the script fails if it fails
-      4. Measure-VirtualLink on the shaped link a1-a2, Set-VirtualLink to a new limit live, measure again
-      5. Suspend-VirtualRouter a2 (the transit router between a1 and a3/a4): probes through it fail;
-         Resume-VirtualRouter a2: they pass again
-      6. Export-VirtualNetwork to out/figure1.dot, out/figure1.mmd and, when Graphviz is installed, out/figure1.svg
-      7. Remove-VirtualNetwork for every network of the file (always, in a finally block, unless -KeepRunning)
+      4. Measure-VirtualLink on the two-hop link a2-a3, Set-VirtualLink to a new limit live, measure again
+      5. Suspend-VirtualRouter a2: probes through it fail; Resume-VirtualRouter a2: they pass again
+      6. Move-VirtualRouter a2 -DestinationHost h2 -Mode Live while a1 pings a3 through a2 every 10 ms: the probes
+         lost, a2's addresses and guest uptime before and after (no reboot), its links' new paths, the limit measured
+         again, Test-VirtualNetwork
+      7. Export-VirtualNetwork to out/figure1.dot, out/figure1.mmd and, when Graphviz is installed, out/figure1.svg
+      8. Remove-VirtualNetwork for every network of the file, which also removes the lab hosts the deployment created
+         (always, in a finally block, unless -KeepRunning)
+
+    The probe stream of step 6 runs inside a1 through its command channel (docs/guest-contract.md section 3, the
+    channel Test-VirtualNetwork uses): busybox ping, 100 probes a second, so each lost probe is 10 ms without
+    forwarding. The guest's uptime comes from the same channel ("ready").
 
 .PARAMETER Path
     The topology file. Default: figure1.json next to this script.
 
 .PARAMETER KeepRunning
-    Leaves the networks deployed at the end (remove them later with Remove-VirtualNetwork a, b -Force -Confirm:$false).
+    Leaves the networks deployed at the end (remove them later with Remove-VirtualNetwork a, b -Force -Confirm:$false;
+    that also removes the lab hosts h1, h2, h3).
 
 .PARAMETER OutputDirectory
     Where the drawings go. Default: <repository>/out.
@@ -40,13 +62,19 @@ param(
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3
 
-$shapedLink = 'a1-a2'      # the link whose bandwidth is measured and changed live
+$shapedLink = 'a2-a3'      # the link whose bandwidth is measured and changed live: VXLAN across two physical hops
 $firstLimit = 10000000     # its limit in figure1.json (10 Mbit/s)
 $secondLimit = '5Mbps'     # the limit Set-VirtualLink gives it
-$transitRouter = 'a2'      # the router paused: a1 reaches a3 and a4 only through it
+$transitRouter = 'a2'      # paused, then live-migrated: a1 reaches a3 and a4 only through it
+$destination = 'h2'        # where the transit router is moved
+$probeSource = 'a1'        # the probe stream of the migration: a1 -> a3, through a2
+$probeTarget = 'a3'
+$probeCount = 1000         # at 10 ms: 10 s of probes (the guest's ping takes at most 1000)
+$probeLead = 1500          # ms of probes before Move-VirtualRouter is called
 
 $clock = [Diagnostics.Stopwatch]::StartNew()
 $sectionClock = [Diagnostics.Stopwatch]::new()
+$inv = [Globalization.CultureInfo]::InvariantCulture
 
 function Write-Section([string] $Title) {
     $sectionClock.Restart()
@@ -70,17 +98,35 @@ function Show-Measurement($Measurement) {
         $Measurement.From, $Measurement.To, (Format-Rate $Measurement.MaximumBandwidth),
         (Format-Rate $Measurement.MeasuredBandwidth), (Format-Rate $Measurement.Goodput),
         $Measurement.Ratio, $Measurement.Bytes, $Measurement.Duration.TotalSeconds)
+    if ($null -ne $Measurement.Ratio -and [Math]::Abs($Measurement.Ratio - 1) -gt 0.15) {
+        Write-Warning ('{0}: measured {1} is more than 15 % away from the limit {2}' -f $Measurement.Name,
+            (Format-Rate $Measurement.MeasuredBandwidth), (Format-Rate $Measurement.MaximumBandwidth))
+    }
+}
+
+function Format-Link($Link) {
+    if ($Link.IsCrossHost) {
+        return ('{0}: {1} {2} > {3}, {4} over {5} (VNI {6})' -f $Link.Name, $Link.From, $Link.FromComputerName,
+            $Link.ToComputerName, $Link.To, ($Link.UnderlayPath -join ' > '), $Link.TunnelId)
+    }
+    return ('{0}: {1} and {2} both on {3}, {4}' -f $Link.Name, $Link.From, $Link.To, $Link.FromComputerName, $Link.Transport)
 }
 
 $Path = [IO.Path]::GetFullPath($Path)
 $OutputDirectory = [IO.Path]::GetFullPath($OutputDirectory)
 if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { throw "Topology file not found: $Path" }
 
-# The routers the file declares: whatever happens, teardown removes the networks they belong to and nothing else.
+# The routers and hosts the file declares: whatever happens, teardown removes the networks they belong to and nothing
+# else, then checks that the lab hosts are gone.
 $null = [Reflection.Assembly]::Load('System.Text.Json')
 $jsonOptions = [System.Text.Json.JsonDocumentOptions]@{ CommentHandling = 'Skip'; AllowTrailingCommas = $true }
 $topology = [System.Text.Json.JsonDocument]::Parse([IO.File]::ReadAllText($Path), $jsonOptions)
 $routerNames = @($topology.RootElement.GetProperty('routers').EnumerateArray() | ForEach-Object { $_.GetProperty('name').GetString() })
+$hostNames = @()
+$hostsElement = [System.Text.Json.JsonElement]::new()
+if ($topology.RootElement.TryGetProperty('hosts', [ref] $hostsElement) -and $hostsElement.ValueKind -eq 'Array') {
+    $hostNames = @($hostsElement.EnumerateArray() | ForEach-Object { $_.GetProperty('name').GetString() })
+}
 $topology.Dispose()
 
 function Get-FigureNetwork {
@@ -90,17 +136,91 @@ function Get-FigureNetwork {
         })
 }
 
+# ------------------------------------------------------------------------------------------ the router's command channel
+# Linux backend only: the guest's command channel is the Unix socket run/<router>.chan in the state directory.
+$stateDirectory = if ($env:VIRTUALNETWORKS_STATE_DIR) { $env:VIRTUALNETWORKS_STATE_DIR } else { '/var/lib/virtualnetworks' }
+
+function Get-ChannelSocket([string] $Router) {
+    Join-Path (Join-Path $stateDirectory 'run') ($Router.ToLowerInvariant() + '.chan')
+}
+
+function Get-GuestUptime([string] $Router) {
+    $channel = [VirtualNetworks.Linux.Vm.GuestChannel]::new((Get-ChannelSocket $Router), $Router)
+    $channel.WaitReady([TimeSpan]::FromSeconds(30), [Threading.CancellationToken]::None).UptimeMilliseconds / 1000.0
+}
+
+# A ping stream inside the guest, in a second runspace of this process so that Move-VirtualRouter can run meanwhile.
+$pingScript = @'
+param([string] $Socket, [string] $Router, [string] $Target, [int] $Count)
+$channel = [VirtualNetworks.Linux.Vm.GuestChannel]::new($Socket, $Router)
+$deadline = [int][Math]::Ceiling($Count / 100.0) + 5
+$result = $channel.Run('ping', [string[]]@($Target, "$Count", "$deadline", '0.01'), [TimeSpan]::FromSeconds($deadline + 30), [Threading.CancellationToken]::None)
+, [string[]]@($result.Lines)
+'@
+
+function Start-ProbeStream([string] $From, [string] $Target, [int] $Count) {
+    $runspace = [runspacefactory]::CreateRunspace([initialsessionstate]::CreateDefault2())
+    $runspace.Open()
+    $ps = [powershell]::Create()
+    $ps.Runspace = $runspace
+    [void]$ps.AddScript($pingScript).AddArgument((Get-ChannelSocket $From)).AddArgument($From).AddArgument($Target).AddArgument($Count)
+    [pscustomobject]@{ PowerShell = $ps; Runspace = $runspace; Handle = $ps.BeginInvoke() }
+}
+
+function Receive-ProbeStream($Stream) {
+    try {
+        $lines = @($Stream.PowerShell.EndInvoke($Stream.Handle) | ForEach-Object { $_ })
+        if ($Stream.PowerShell.Streams.Error.Count -gt 0) { throw $Stream.PowerShell.Streams.Error[0] }
+        return , $lines
+    } finally {
+        $Stream.PowerShell.Dispose()
+        $Stream.Runspace.Dispose()
+    }
+}
+
+# busybox ping lines "64 bytes from ...: seq=N ttl=T time=X ms": sent, received, the longest run of lost probes,
+# the largest round-trip time.
+function Measure-ProbeStream([string[]] $Lines, [int] $Count) {
+    $seen = [Collections.Generic.HashSet[int]]::new()
+    $maxRtt = 0.0
+    foreach ($line in $Lines) {
+        $m = [regex]::Match($line, 'seq=(\d+) .*time=([0-9.]+) ms')
+        if ($m.Success) {
+            [void]$seen.Add([int]$m.Groups[1].Value)
+            $maxRtt = [Math]::Max($maxRtt, [double]::Parse($m.Groups[2].Value, $inv))
+        }
+    }
+    $sent = $Count
+    $summary = [regex]::Match(($Lines -join "`n"), '(\d+) packets transmitted')
+    if ($summary.Success) { $sent = [int]$summary.Groups[1].Value }
+    $longest = 0; $run = 0
+    for ($s = 0; $s -lt $sent; $s++) {
+        if ($seen.Contains($s)) { $run = 0 } else { $run++; $longest = [Math]::Max($longest, $run) }
+    }
+    [pscustomobject]@{ Sent = $sent; Received = $seen.Count; Lost = $sent - $seen.Count; LongestLoss = $longest; MaxRtt = $maxRtt }
+}
+
 $failed = $true
 try {
-    Write-Section "1. Deploy $([IO.Path]::GetFileName($Path)): $($routerNames.Count) routers ($($routerNames -join ', '))"
-    $deployment = Deploy-VirtualNetwork -Path $Path
+    Write-Section "1. Deploy $([IO.Path]::GetFileName($Path)): $($hostNames.Count) lab hosts ($($hostNames -join ', ')), $($routerNames.Count) routers ($($routerNames -join ', '))"
+    # -ComputerName localhost: the lab hosts the file declares do not exist before this deployment creates them; the
+    # local machine's backend creates and manages them.
+    $deployment = Deploy-VirtualNetwork -Path $Path -ComputerName localhost
     Write-Host ('   {0} change(s) in {1:0.0} s; networks: {2}' -f $deployment.Changes, $deployment.Duration.TotalSeconds, ($deployment.Networks -join ', '))
+    $deployment.Steps | Where-Object { $_ -match 'lab host|physical link' } | ForEach-Object { Write-Host "     $_" }
     Write-Done 'deployed'
 
-    Write-Section '2. What is deployed: virtual networks (computed), routers, links'
+    Write-Section '2. What is deployed: hosts and the physical network, virtual networks (computed), routers, links'
+    Get-VirtualHost | Out-Host
     Get-VirtualNetwork | Out-Host
     Get-VirtualRouter | Out-Host
-    Get-VirtualLink | Out-Host
+    $links = @(Get-VirtualLink)
+    $links | Out-Host
+    foreach ($link in $links) { Write-Host ('   ' + (Format-Link $link)) }
+    $twoHop = @($links | Where-Object { $_.UnderlayPath.Count -ge 3 })
+    if ($twoHop.Count -eq 0) { Write-Warning 'no virtual link crosses two physical hops' }
+    else { Write-Host ('   {0} crosses {1} physical hops: its ends have no physical link of their own' -f (($twoHop | ForEach-Object Name) -join ', '), ($twoHop[0].UnderlayPath.Count - 1)) }
+    Write-Done 'listed'
 
     Write-Section '3. Test-VirtualNetwork: reachability inside each network, isolation between them'
     $report = Test-VirtualNetwork
@@ -109,25 +229,21 @@ try {
         $report.Results | Where-Object { -not $_.Passed } | Out-Host
         throw "Test-VirtualNetwork failed: $($report.FailedCount) of $($report.ProbeCount) probes did not behave as expected."
     }
-    Write-Host ('   all {0} probes as expected: every router reaches its own network, none reaches the other' -f $report.ProbeCount)
+    Write-Host ('   all {0} probes as expected: every router reaches its own network across the hosts, none reaches the other network' -f $report.ProbeCount)
     Write-Done 'tested'
 
-    Write-Section "4. Bandwidth of $shapedLink, measured through the guests, then changed live"
+    $shaped = Get-VirtualLink -Name $shapedLink
+    Write-Section "4. Bandwidth of $shapedLink ($(($shaped.UnderlayPath) -join ' > '), VXLAN), measured through the guests, then changed live"
     $before = Measure-VirtualLink -Name $shapedLink
     Show-Measurement $before
     if ($before.MaximumBandwidth -ne $firstLimit) { Write-Warning "expected a limit of $(Format-Rate $firstLimit) from $Path" }
-    Write-Host "   Set-VirtualLink $shapedLink -MaximumBandwidth $secondLimit   (the qdisc is changed in place; the routers keep running)"
+    Write-Host "   Set-VirtualLink $shapedLink -MaximumBandwidth $secondLimit   (the qdiscs are changed in place in both hosts; the routers keep running)"
     $changeClock = [Diagnostics.Stopwatch]::StartNew()
     Set-VirtualLink -Name $shapedLink -MaximumBandwidth $secondLimit
     Write-Host ('   changed in {0:0} ms' -f $changeClock.Elapsed.TotalMilliseconds)
     Get-VirtualLink -Name $shapedLink | Out-Host
     $after = Measure-VirtualLink -Name $shapedLink
     Show-Measurement $after
-    foreach ($m in $before, $after) {
-        if ($null -ne $m.Ratio -and [Math]::Abs($m.Ratio - 1) -gt 0.15) {
-            Write-Warning ('{0}: measured {1} is more than 15 % away from the limit {2}' -f $m.Name, (Format-Rate $m.MeasuredBandwidth), (Format-Rate $m.MaximumBandwidth))
-        }
-    }
     Write-Done 'measured'
 
     Write-Section "5. Pause the transit router ${transitRouter}: nothing is forwarded through it"
@@ -153,7 +269,65 @@ try {
     Get-VirtualRouter -Name $transitRouter | Out-Host
     Write-Done 'forwarding back'
 
-    Write-Section '6. Export the graph'
+    $routerBefore = Get-VirtualRouter -Name $transitRouter
+    Write-Section "6. Live migration of the transit router $transitRouter from $($routerBefore.ComputerName) to $destination while $probeSource pings $probeTarget through it"
+    $targetAddress = @(Get-VirtualLink -RouterName $probeTarget | ForEach-Object {
+            if ($_.From -eq $probeTarget) { $_.FromAddress } elseif ($_.To -eq $probeTarget) { $_.ToAddress }
+        } | Where-Object { $_ } | ForEach-Object { $_.Split('/')[0] })[0]
+    $linksBefore = @(Get-VirtualLink -RouterName $transitRouter)
+    Write-Host "   before: $transitRouter on $($routerBefore.ComputerName), addresses $($routerBefore.Addresses -join ', ')"
+    foreach ($link in $linksBefore) { Write-Host ('     ' + (Format-Link $link)) }
+    $uptimeBefore = Get-GuestUptime $transitRouter
+    $uptimeClock = [Diagnostics.Stopwatch]::StartNew()
+    Write-Host ('     guest uptime {0:0.0} s' -f $uptimeBefore)
+    Move-VirtualRouter -Name $transitRouter -DestinationHost $destination -Mode Live -WhatIf
+
+    Write-Host ('   {0} pings {1} ({2}) every 10 ms, {3} probes; Move-VirtualRouter starts {4:0.0} s into them' -f $probeSource, $probeTarget, $targetAddress, $probeCount, ($probeLead / 1000))
+    $stream = Start-ProbeStream $probeSource $targetAddress $probeCount
+    $moveClock = $null
+    try {
+        Start-Sleep -Milliseconds $probeLead
+        $moveClock = [Diagnostics.Stopwatch]::StartNew()
+        Move-VirtualRouter -Name $transitRouter -DestinationHost $destination -Mode Live -Confirm:$false
+        $moveClock.Stop()
+    } finally {
+        $lines = Receive-ProbeStream $stream
+    }
+    $probes = Measure-ProbeStream $lines $probeCount
+    Write-Host ('   Move-VirtualRouter -Mode Live returned after {0:0.00} s' -f $moveClock.Elapsed.TotalSeconds)
+    Write-Host ('   probes {0} -> {1} through {2}: {3} sent, {4} answered, {5} lost; longest run lost {6} (about {7} ms without forwarding); largest round trip {8:0.0} ms' -f
+        $probeSource, $probeTarget, $transitRouter, $probes.Sent, $probes.Received, $probes.Lost, $probes.LongestLoss, ($probes.LongestLoss * 10), $probes.MaxRtt)
+    if ($probes.Received -eq 0) { throw "No probe from $probeSource reached $probeTarget during the migration." }
+    if ($probes.Sent * 10 -lt $probeLead + $moveClock.Elapsed.TotalMilliseconds) {
+        Write-Warning 'the probe stream ended before Move-VirtualRouter returned: the end of the migration was not probed'
+    }
+
+    $routerAfter = Get-VirtualRouter -Name $transitRouter
+    $uptimeAfter = Get-GuestUptime $transitRouter
+    $elapsed = $uptimeClock.Elapsed.TotalSeconds
+    Write-Host "   after:  $transitRouter on $($routerAfter.ComputerName) ($($routerAfter.State)), addresses $($routerAfter.Addresses -join ', ')"
+    foreach ($link in @(Get-VirtualLink -RouterName $transitRouter)) { Write-Host ('     ' + (Format-Link $link)) }
+    Write-Host ('     guest uptime {0:0.0} s: {1:0.0} s more than before, {2:0.0} s of wall-clock time later' -f $uptimeAfter, ($uptimeAfter - $uptimeBefore), $elapsed)
+    if ($routerAfter.ComputerName -ne $destination) { throw "$transitRouter is on $($routerAfter.ComputerName), not on $destination, after Move-VirtualRouter." }
+    if (($routerAfter.Addresses -join ',') -ne ($routerBefore.Addresses -join ',')) {
+        throw "$transitRouter changed its addresses: $($routerBefore.Addresses -join ', ') before, $($routerAfter.Addresses -join ', ') after."
+    }
+    if ($uptimeAfter -lt $uptimeBefore) { throw "$transitRouter rebooted: guest uptime $uptimeAfter s after the move, $uptimeBefore s before." }
+    Write-Host "   same addresses, uptime kept: $transitRouter did not reboot; its links followed it"
+    Get-VirtualHost | Out-Host
+    Get-VirtualNetwork | Out-Host
+
+    Write-Host "   $shapedLink after the move (the limit set in step 4 moved with the router):"
+    Show-Measurement (Measure-VirtualLink -Name $shapedLink)
+    $report = Test-VirtualNetwork
+    Write-Host ('   Test-VirtualNetwork: Passed {0}, {1} of {2} probes as expected' -f $report.Passed, $report.PassedCount, $report.ProbeCount)
+    if (-not $report.Passed) {
+        $report.Results | Where-Object { -not $_.Passed } | Out-Host
+        throw "Test-VirtualNetwork failed after the migration: $($report.FailedCount) of $($report.ProbeCount) probes did not behave as expected."
+    }
+    Write-Done 'migrated'
+
+    Write-Section '7. Export the graph: the virtual networks over the physical network'
     if (-not (Test-Path -LiteralPath $OutputDirectory -PathType Container)) { [void][IO.Directory]::CreateDirectory($OutputDirectory) }
     $names = @(Get-FigureNetwork | ForEach-Object Name)
     $dot = Join-Path $OutputDirectory 'figure1.dot'
@@ -178,9 +352,9 @@ try {
 finally {
     if ($KeepRunning -and -not $failed) {
         Write-Section 'Leaving the networks running (-KeepRunning)'
-        Write-Host '   Remove them with: Remove-VirtualNetwork -Name a, b -Force -Confirm:$false'
+        Write-Host '   Remove them with: Remove-VirtualNetwork -Name a, b -Force -Confirm:$false   (the lab hosts go with them)'
     } else {
-        Write-Section '7. Tear down'
+        Write-Section '8. Tear down: the networks, then the lab hosts the deployment created'
         $networks = @(Get-FigureNetwork)
         if ($networks.Count -gt 0) {
             $networks | Remove-VirtualNetwork -Force -Confirm:$false -ErrorAction Continue
@@ -191,6 +365,17 @@ finally {
         } else {
             Write-Host ('   removed {0} network(s): {1}' -f $networks.Count, (($networks | ForEach-Object Name) -join ', '))
         }
+        # A deployment's lab hosts go with the last network that used them; one left over (a run that failed half-way)
+        # is removed here when no router is on it.
+        $hostsLeft = @(Get-VirtualHost | Where-Object { $_.IsLabHost -and $_.CreatedByDeployment -and $hostNames -contains $_.Name })
+        $hostsLeft | Where-Object { $_.Routers.Count -eq 0 } | Remove-VirtualLabHost -Confirm:$false -ErrorAction Continue
+        $hostsLeft = @(Get-VirtualHost | Where-Object { $_.IsLabHost -and $hostNames -contains $_.Name })
+        if ($hostsLeft.Count -gt 0) {
+            Write-Warning ('lab hosts still present: {0}' -f (($hostsLeft | ForEach-Object Name) -join ', '))
+        } else {
+            Write-Host ('   lab hosts {0} removed with them' -f ($hostNames -join ', '))
+        }
+        Get-VirtualHost | Out-Host
         Write-Done 'torn down'
     }
     Write-Host ''
