@@ -6,6 +6,7 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using VirtualNetworks.Backends;
+using VirtualNetworks.Linux.Net;
 using VirtualNetworks.Linux.State;
 using VirtualNetworks.Linux.Vm;
 using VirtualNetworks.Topology;
@@ -21,6 +22,14 @@ namespace VirtualNetworks.Linux
     {
         /// <summary>Tuning and bound of live migrations (see <see cref="MigrationOptions"/>); tests and the bench may change it.</summary>
         public MigrationOptions LiveMigrationOptions { get; set; } = new MigrationOptions();
+
+        /// <summary>
+        /// Repoint the bridges' forwarding entries for the router's MACs in the before-switch-over hook (one <c>bridge -batch</c>
+        /// per host, prepared beforehand): on the destination to its new taps, on the source (where a peer runs there) to the
+        /// link's tunnel. Without it, frames keep going where the bridges learned the MACs until the guest's announce after
+        /// the switch-over; see docs/migration.md for the measured effect.
+        /// </summary>
+        public bool RepointFdbAtSwitchover { get; set; } = true;
 
         /// <summary>Timings of the last live migration this backend completed (null before the first).</summary>
         public MigrationResult? LastLiveMigration { get; private set; }
@@ -82,6 +91,7 @@ namespace VirtualNetworks.Linux
             var clock = Stopwatch.StartNew();
             bool committed = false;
             MigrationResult? result = null;
+            var fdbBatches = new List<(IpCommand Ip, string File)>();
             progress?.Report($"preparing {links.Count} link(s) of {name} on {destination}");
             // An instance left in the destination slot by an interrupted earlier attempt is not the router's: end it.
             RouterProcess.Kill(targetPaths, TimeSpan.FromSeconds(3), ct);
@@ -111,7 +121,9 @@ namespace VirtualNetworks.Linux
                 Launcher.Launch(spec, ct);
                 MigrationStageHook?.Invoke("launched", targetPaths);
 
-                // 3. The stream, over the underlay to the destination's address.
+                // 3. The stream, over the underlay to the destination's address; the switch-over hook only runs the prepared
+                //    FDB batches (the guest is stopped meanwhile).
+                if (RepointFdbAtSwitchover) fdbBatches = PrepareFdbBatches(rec, links, source, destination);
                 bool transferring = false;
                 var relay = new Relay(line =>
                 {
@@ -130,6 +142,7 @@ namespace VirtualNetworks.Linux
                         Progress = relay,
                         AbortDestination = () => RouterProcess.Kill(targetPaths, TimeSpan.FromSeconds(3)),
                     };
+                    if (fdbBatches.Count > 0) driver.BeforeSwitchover = _ => RunFdbBatches(fdbBatches);
                     result = driver.Run(ct);
 
                     // 4. The destination runs the router: one record write switches host and run slot (Get/Stop/Suspend
@@ -143,6 +156,7 @@ namespace VirtualNetworks.Linux
             }
             catch (Exception ex) when (!committed)
             {
+                DeleteFdbBatches(fdbBatches);
                 var left = RollBackLive(name, source, destination, links, targetPaths);
                 if (ex is OperationCanceledException) throw;
                 throw LiveFailure(name, source, destination, ex, left, clock.Elapsed);
@@ -151,6 +165,7 @@ namespace VirtualNetworks.Linux
             // 5. After completion: the source's QEMU (postmigrate) ends, the links follow the router (peers' FDB to the
             //    destination only, the source's taps/tunnels/bridges go), the source's run files go.
             LastLiveMigration = result;
+            DeleteFdbBatches(fdbBatches);
             var problems = new List<string>();
             try
             {
@@ -250,6 +265,62 @@ namespace VirtualNetworks.Linux
                 if (Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any()) Directory.Delete(directory);
             }
             catch (IOException) { /* another router's instance arrived meanwhile */ }
+        }
+
+        /// <summary>
+        /// <c>bridge -batch</c> files for the switch-over: destination host: each of the router's MACs to its tap there; source
+        /// host, for links whose peer runs there: the MAC to the link's VXLAN device (the router is on the other side now).
+        /// </summary>
+        private List<(IpCommand Ip, string File)> PrepareFdbBatches(RouterRecord rec, List<LinkRecord> links, string source, string destination)
+        {
+            var perHost = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+            void Add(string host, string line)
+            {
+                if (!perHost.TryGetValue(host, out var l)) perHost[host] = l = new List<string>();
+                l.Add(line);
+            }
+            foreach (var link in links)
+            {
+                if (!rec.Macs.TryGetValue(link.Name, out var mac)) continue;
+                Add(destination, $"fdb replace {mac} dev {link.Taps[rec.Name]} master dynamic");
+                var peer = Is(link.From, rec.Name) ? link.To : link.From;
+                if (!Is(peer, rec.Name) && Is(HostOfRouter(peer), source))
+                    Add(source, $"fdb replace {mac} dev {Net.InterfaceNames.Vxlan(link.Name)} master dynamic");
+            }
+            var batches = new List<(IpCommand, string)>();
+            foreach (var kv in perHost)
+            {
+                var file = Path.Combine(Path.GetTempPath(), "vn-fdb-" + Guid.NewGuid().ToString("N") + ".batch");
+                File.WriteAllLines(file, kv.Value);
+                batches.Add((Lab.IpFor(kv.Key), file));
+            }
+            return batches;
+        }
+
+        /// <summary>
+        /// Runs the batches (one per host; a second host's on its own thread, not the thread pool, which may be starved by
+        /// blocking callers); a failure is ignored (the guest's announce repairs the entries a little later).
+        /// </summary>
+        private static void RunFdbBatches(List<(IpCommand Ip, string File)> batches)
+        {
+            void RunOne((IpCommand Ip, string File) b)
+            {
+                try { b.Ip.Tools.Run("bridge", new[] { "-force", "-batch", b.File }, CancellationToken.None); }
+                catch (VirtualNetworksException) { }
+            }
+            var others = batches.Skip(1).Select(b => new Thread(() => RunOne(b)) { IsBackground = true }).ToList();
+            others.ForEach(t => t.Start());
+            if (batches.Count > 0) RunOne(batches[0]);
+            others.ForEach(t => t.Join(TimeSpan.FromSeconds(2)));
+        }
+
+        private static void DeleteFdbBatches(List<(IpCommand Ip, string File)> batches)
+        {
+            foreach (var b in batches)
+            {
+                try { File.Delete(b.File); } catch (IOException) { }
+            }
+            batches.Clear();
         }
 
         private static Accelerator ParseAccelerator(string? value) =>
