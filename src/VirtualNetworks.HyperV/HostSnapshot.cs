@@ -17,6 +17,9 @@ namespace VirtualNetworks.HyperV
         public int Processors;
         public int MemoryMB;
         public string? DiskPath;
+        /// <summary>InstanceID of the VHD's Msvm_StorageAllocationSettingData (storage migration names it).</summary>
+        public string? DiskInstanceId;
+        public CimObject? DiskSettings;
         public bool HasScsi;
         public List<NicRecord> Nics = new List<NicRecord>();
         public Dictionary<string, string> HostKvp = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -31,6 +34,8 @@ namespace VirtualNetworks.HyperV
         public string Link = "";
         public string Mac = "";
         public string? EpasdInstanceId;
+        /// <summary>The connection as read (SELECT *): re-pointing it sends this instance back with another HostResource.</summary>
+        public CimObject? Epasd;
         public string? SwitchGuid;
         public string? VlanInstanceId;
         public int? AccessVlan;
@@ -74,6 +79,8 @@ namespace VirtualNetworks.HyperV
         public string? FabricGuid;
         public bool FabricOwned;
         public string? FabricInstanceId;
+        /// <summary>The external transport switch (ElementName = option TransportSwitchName; never owned, never created).</summary>
+        public string? TransportGuid;
 
         /// <summary>The enumerations of a full read, in order (documented; tests count them).</summary>
         public static readonly string[] FullQueries =
@@ -154,10 +161,15 @@ namespace VirtualNetworks.HyperV
                     kvps = host.Query(op, "SELECT * FROM Msvm_KvpExchangeComponentSettingData WHERE " + prefixes, ct);
             }
             if ((parts & ReadParts.Switch) != 0)
-                switches = host.Query(op, "SELECT * FROM Msvm_VirtualEthernetSwitchSettingData WHERE ElementName = '" + HyperVNames.Wql(host.Options.SwitchName) + "'", ct);
+                switches = host.Query(op, SwitchQuery(host.Options), ct);
             snap.Join(host, kept.Values.ToList(), systems, devices, features, kvps, switches);
             return snap;
         }
+
+        /// <summary>The switch settings named SwitchName (the fabric) or TransportSwitchName (when set): one query.</summary>
+        public static string SwitchQuery(HyperVBackendOptions o) =>
+            "SELECT * FROM Msvm_VirtualEthernetSwitchSettingData WHERE ElementName = '" + HyperVNames.Wql(o.SwitchName) + "'" +
+            (string.IsNullOrEmpty(o.TransportSwitchName) ? "" : " OR ElementName = '" + HyperVNames.Wql(o.TransportSwitchName!) + "'");
 
         /// <summary>
         /// The synthetic NICs named <c>vn:&lt;link&gt;</c> for any of <paramref name="links"/>, on any VM (one query,
@@ -234,6 +246,10 @@ namespace VirtualNetworks.HyperV
             // Fabric switch: ElementName = option SwitchName; owned when its Notes carry the fabric marker.
             foreach (var s in switches)
             {
+                if (!string.IsNullOrEmpty(host.Options.TransportSwitchName) && TransportGuid == null &&
+                    string.Equals(s.GetString("ElementName"), host.Options.TransportSwitchName, StringComparison.OrdinalIgnoreCase) &&
+                    !HyperVNames.IsOwned(s.GetStrings("Notes")))
+                    TransportGuid = VmGuid(s);
                 if (!string.Equals(s.GetString("ElementName"), host.Options.SwitchName, StringComparison.OrdinalIgnoreCase)) continue;
                 bool owned = HyperVNames.IsFabric(s.GetStrings("Notes"));
                 if (FabricGuid != null && !(owned && !FabricOwned)) continue;
@@ -283,7 +299,12 @@ namespace VirtualNetworks.HyperV
                         break;
                     case "Microsoft:Hyper-V:Virtual Hard Disk":
                         var path = d.GetStrings("HostResource").FirstOrDefault();
-                        if (path != null && path.EndsWith("\\" + HyperVNames.DiskFileName(vm.Marker.Router), StringComparison.OrdinalIgnoreCase)) vm.DiskPath = path;
+                        if (path != null && path.EndsWith("\\" + HyperVNames.DiskFileName(vm.Marker.Router), StringComparison.OrdinalIgnoreCase))
+                        {
+                            vm.DiskPath = path;
+                            vm.DiskInstanceId = id;
+                            vm.DiskSettings = d;
+                        }
                         break;
                     case "Microsoft:Hyper-V:Synthetic Ethernet Port":
                         var link = HyperVNames.LinkOfNic(d.GetString("ElementName"));
@@ -304,6 +325,7 @@ namespace VirtualNetworks.HyperV
                 if (!CimReference.TryParse(parent, out var pref, out _) || pref!.Key("InstanceID") is not string nicId) continue;
                 if (!nics.TryGetValue(nicId, out var owner)) continue;
                 owner.Nic.EpasdInstanceId = e.GetString("InstanceID");
+                owner.Nic.Epasd = e;
                 var hr = e.GetStrings("HostResource").FirstOrDefault();
                 if (CimReference.TryParse(hr, out var sref, out _)) owner.Nic.SwitchGuid = sref!.Key("Name");
                 if (owner.Nic.EpasdInstanceId != null) nicByEpasd[owner.Nic.EpasdInstanceId] = owner.Nic;

@@ -33,9 +33,10 @@ namespace VirtualNetworks.HyperV
                 var a = FindRouter(spec.From, operation, ct)!.Value; // which host; the read below checks them again
                 var b = FindRouter(spec.To, operation, ct)!.Value;
                 if (!Same(a.Host.Name, b.Host.Name))
-                    throw HyperVErrors.Error(HyperVErrorIds.CrossHostLink, ErrorKind.NotImplemented, spec.Name,
-                        $"{operation}: '{spec.From}' is on {a.Host.Name} and '{spec.To}' on {b.Host.Name}; links across Hyper-V hosts are not supported yet (a later issue: VLAN over an external switch).",
-                        "Place both routers on the same host.");
+                {
+                    CreateCrossHostLink(spec, operation, a.Host, b.Host, ct);
+                    return;
+                }
                 host = a.Host;
             }
             var op = host.Op(operation, spec.Name);
@@ -90,6 +91,9 @@ namespace VirtualNetworks.HyperV
                     // AccessVlanId, OperationMode only), except this link's own leftover ports, which are removed below.
                     var own = new HashSet<string>(leftovers.Select(x => x.n.VlanInstanceId).Where(i => i != null)!, StringComparer.OrdinalIgnoreCase);
                     var used = new HashSet<int>(VlanPorts(host, op, null, ct).Where(p => !own.Contains(p.InstanceId)).Select(p => p.Vlan));
+                    // With several hosts, ids are kept unique across all of them, so a router (and its links) can later
+                    // move to another host, where its links may cross the shared transport switch, without a clash.
+                    used.UnionWith(OtherHostsVlans(host, ct));
                     vlan = Enumerable.Range(FirstVlan, LastVlan - FirstVlan + 1).FirstOrDefault(v => !used.Contains(v));
                     if (vlan == 0) throw op.Fail(HyperVErrorIds.VlanExhausted, ErrorKind.LimitsExceeded, $"all VLAN ids {FirstVlan}..{LastVlan} of the fabric switch are in use.");
                 }
@@ -129,6 +133,101 @@ namespace VirtualNetworks.HyperV
                 result.Add((id, v));
             }
             return result;
+        }
+
+        /// <summary>Access VLAN ids in use on every other known host (one small enumeration each; unreachable hosts are skipped).</summary>
+        private IEnumerable<int> OtherHostsVlans(HyperVHost except, CancellationToken ct)
+        {
+            var used = new List<int>();
+            foreach (var h in KnownHosts().Where(h => !Same(h, except.Name)))
+            {
+                try
+                {
+                    var other = Host(h);
+                    used.AddRange(VlanPorts(other, other.Op("Allocating a VLAN id", h), null, ct).Select(p => p.Vlan));
+                }
+                catch (VirtualNetworksException ex) when (ex.Kind == ErrorKind.ConnectionError) { }
+            }
+            return used;
+        }
+
+        /// <summary>
+        /// A link whose routers are on two hosts: each end's NIC on that host's transport switch (an external switch the
+        /// hosts share at L2, option TransportSwitchName) in VLAN access mode with the link's id, unique on both hosts
+        /// (and, when allocated, on every known host). Everything is checked on both hosts before anything changes.
+        /// </summary>
+        private void CreateCrossHostLink(LinkSpec spec, string operation, HyperVHost ha, HyperVHost hb, CancellationToken ct)
+        {
+            if (string.IsNullOrEmpty(Options.TransportSwitchName))
+                throw HyperVErrors.Error(HyperVErrorIds.CrossHostLink, ErrorKind.InvalidOperation, spec.Name,
+                    $"{operation}: '{spec.From}' is on {ha.Name} and '{spec.To}' on {hb.Name}; a link across Hyper-V hosts needs a transport switch, and the backend option TransportSwitchName is not set.",
+                    "Create an external switch with the same name on both hosts (New-VMSwitch -NetAdapterName, on an adapter the hosts share at L2) and pass it as the Hyper-V backend option TransportSwitchName; or place both routers on one host.");
+            var first = string.Compare(ha.Name, hb.Name, StringComparison.OrdinalIgnoreCase) <= 0 ? ha : hb;
+            var second = ReferenceEquals(first, ha) ? hb : ha;
+            lock (first.Gate)
+                lock (second.Gate)
+                {
+                    var ends = new List<(HyperVHost Host, HostOp Op, HostSnapshot Snap, VmRecord Vm, List<(VmRecord v, NicRecord n)> Leftovers)>();
+                    foreach (var (host, router) in new[] { (ha, spec.From), (hb, spec.To) })
+                    {
+                        var op = host.Op(operation, spec.Name);
+                        var linkNics = HostSnapshot.LinkNics(host, op, new[] { spec.Name }, ct);
+                        var conditions = new List<string> { HostSnapshot.ByName(router) };
+                        conditions.AddRange(linkNics.Select(n => HostSnapshot.ById(n.Owner)));
+                        var snap = HostSnapshot.ReadVms(host, op, conditions, ReadParts.Features | ReadParts.Switch, ct);
+                        var routers = snap.RoutersByName();
+                        if (!routers.TryGetValue(router, out var l) || l.Count != 1)
+                            throw op.Fail(l != null && l.Count > 1 ? HyperVErrorIds.AmbiguousRouter : ErrorIds.RouterNotFound,
+                                l != null && l.Count > 1 ? ErrorKind.InvalidData : ErrorKind.ObjectNotFound,
+                                l != null && l.Count > 1 ? $"{l.Count} virtual machines carry the marker of router '{router}'; nothing is guessed." : $"no virtual router named '{router}' exists.");
+                        var leftovers = snap.Vms.SelectMany(v => v.Nics.Where(n => Same(n.Link, spec.Name)).Select(n => (v, n))).ToList();
+                        ends.Add((host, op, snap, l[0], leftovers));
+                    }
+                    var missing = ends.Where(e => e.Snap.TransportGuid == null).Select(e => e.Host.Name).ToList();
+                    if (missing.Count > 0)
+                        throw HyperVErrors.Error(HyperVErrorIds.TransportSwitchMissing, ErrorKind.ObjectNotFound, spec.Name,
+                            $"{operation}: the transport switch '{Options.TransportSwitchName}' does not exist on {string.Join(" and ", missing)}" +
+                            (missing.Count < 2 ? $" (it exists on {ends.First(e => e.Snap.TransportGuid != null).Host.Name})" : "") +
+                            $"; a link between {ha.Name} and {hb.Name} needs it on both hosts. Nothing was changed.",
+                            $"Create the external switch '{Options.TransportSwitchName}' on {string.Join(" and ", missing)} (New-VMSwitch -Name '{Options.TransportSwitchName}' -NetAdapterName <adapter on the shared L2 network>); the module never creates external switches.");
+                    var existing = CrossHostLinks(ends.SelectMany(e => TransportEnds(e.Host.Name, e.Snap)));
+                    if (existing.Any(x => Same(x.Name, spec.Name)))
+                        throw ends[0].Op.Fail(ErrorIds.LinkAlreadyExists, ErrorKind.ResourceExists, $"a virtual link named '{spec.Name}' already exists.");
+                    foreach (var e in ends)
+                        if (e.Vm.Nics.Count(n => !Same(n.Link, spec.Name)) >= MaxAdapters)
+                            throw e.Op.Fail(ErrorIds.AdapterLimitExceeded, ErrorKind.LimitsExceeded, $"router '{e.Vm.Marker.Router}' already has {MaxAdapters} adapters.");
+                    int vlan;
+                    var own = new HashSet<string>(ends.SelectMany(e => e.Leftovers).Select(x => x.n.VlanInstanceId).Where(i => i != null)!, StringComparer.OrdinalIgnoreCase);
+                    if (spec.VlanId.HasValue)
+                    {
+                        vlan = spec.VlanId.Value;
+                        if (vlan < 1 || vlan > LastVlan)
+                            throw ends[0].Op.Fail(ErrorIds.InvalidVlanId, ErrorKind.InvalidArgument, $"VLAN {vlan} is outside 1..{LastVlan}.");
+                        foreach (var e in ends)
+                            if (VlanPorts(e.Host, e.Op, vlan, ct).Any(p => !own.Contains(p.InstanceId)))
+                                throw e.Op.Fail(HyperVErrorIds.VlanInUse, ErrorKind.ResourceExists,
+                                    $"VLAN {vlan} is already used on host {e.Host.Name}; a link across hosts needs an id free on both.",
+                                    "Choose another vlanId, or leave it out to have one allocated.");
+                    }
+                    else
+                    {
+                        var used = new HashSet<int>();
+                        foreach (var e in ends) used.UnionWith(VlanPorts(e.Host, e.Op, null, ct).Where(p => !own.Contains(p.InstanceId)).Select(p => p.Vlan));
+                        foreach (var h in KnownHosts().Where(h => !Same(h, ha.Name) && !Same(h, hb.Name)))
+                            try { var other = Host(h); used.UnionWith(VlanPorts(other, other.Op(operation, spec.Name), null, ct).Select(p => p.Vlan)); }
+                            catch (VirtualNetworksException ex) when (ex.Kind == ErrorKind.ConnectionError) { }
+                        vlan = Enumerable.Range(FirstVlan, LastVlan - FirstVlan + 1).FirstOrDefault(v => !used.Contains(v));
+                        if (vlan == 0) throw ends[0].Op.Fail(HyperVErrorIds.VlanExhausted, ErrorKind.LimitsExceeded, $"all VLAN ids {FirstVlan}..{LastVlan} are in use on {ha.Name} or {hb.Name}.");
+                    }
+                    long? limit = Planning.Planner.Normalize(spec.MaximumBandwidth) is long lim ? EffectiveBandwidth(lim) : (long?)null;
+                    foreach (var e in ends)
+                        foreach (var (_, nic) in e.Leftovers) RemoveNic(e.Host, e.Op, nic, $"RemoveResourceSettings (leftover adapter of link '{spec.Name}')", ct);
+                    for (int i = 0; i < 2; i++)
+                    {
+                        var e = ends[i];
+                        AddEnd(e.Host, e.Op, e.Vm, spec, i == 0, e.Host.SwitchRef(e.Snap.TransportGuid!).ToPath(), vlan, limit, ct);
+                    }
+                }
         }
 
         private static void AddEnd(HyperVHost host, HostOp op, VmRecord vm, LinkSpec spec, bool isFrom, string switchPath, int vlan, long? limit, CancellationToken ct)
@@ -199,6 +298,7 @@ namespace VirtualNetworks.HyperV
         {
             var ct = cancellationToken;
             long? limit = Planning.Planner.Normalize(bitsPerSecond) is long l ? EffectiveBandwidth(l) : (long?)null;
+            var transport = new List<(HyperVHost Host, HostOp Op, List<string> Owners, HostSnapshot Snap)>();
             foreach (var h in KnownHosts())
             {
                 var host = Host(h);
@@ -209,7 +309,11 @@ namespace VirtualNetworks.HyperV
                     var owners = HostSnapshot.LinkNics(host, op, new[] { name }, ct).Select(n => HostSnapshot.ById(n.Owner)).ToList();
                     if (owners.Count == 0) continue;
                     var snap = HostSnapshot.ReadVms(host, op, owners, ReadParts.Features | ReadParts.Switch, ct);
-                    if (!CompleteLinks(snap).Any(x => Same(x.Name, name))) continue;
+                    if (!CompleteLinks(snap).Any(x => Same(x.Name, name)))
+                    {
+                        if (TransportEnds(host.Name, snap).Any(e => Same(e.Nic.Link, name))) transport.Add((host, op, owners, snap));
+                        continue;
+                    }
                     var ends = snap.RoutersByName().Values.Where(v => v.Count == 1).Select(v => v[0])
                         .SelectMany(v => v.Nics.Where(n => Same(n.Link, name)).Select(n => (v, n))).ToList();
                     foreach (var (vm, nic) in ends)
@@ -236,7 +340,40 @@ namespace VirtualNetworks.HyperV
                     return;
                 }
             }
+            // A link across hosts: one end on each host's transport switch.
+            if (CrossHostLinks(transport.SelectMany(t => TransportEnds(t.Host.Name, t.Snap))).Any(x => Same(x.Name, name)))
+            {
+                foreach (var t in transport)
+                    lock (t.Host.Gate)
+                        foreach (var (_, vm, nic) in TransportEnds(t.Host.Name, t.Snap).Where(e => Same(e.Nic.Link, name)))
+                            ApplyBandwidth(t.Host, t.Op, vm, nic, limit, ct);
+                var ends = transport.SelectMany(t => TransportEnds(t.Host.Name,
+                    HostSnapshot.ReadVms(t.Host, t.Op, t.Owners, ReadParts.Features | ReadParts.Switch, ct))).ToList();
+                var check = CrossHostLinks(ends).FirstOrDefault(x => Same(x.Name, name));
+                if (check == null || check.MaximumBandwidth != limit || check.Status != null)
+                    throw HyperVErrors.Error(HyperVErrorIds.BandwidthNotApplied, ErrorKind.InvalidResult, name,
+                        $"Changing the bandwidth of link '{name}': after the change the link reads {(check == null ? "as missing" : Bandwidth.Format(check.MaximumBandwidth))}, not {Bandwidth.Format(limit)}.",
+                        "Run Set-VirtualLink again.");
+                return;
+            }
             throw HyperVErrors.Error(ErrorIds.LinkNotFound, ErrorKind.ObjectNotFound, name, $"No virtual link named '{name}' exists.");
+        }
+
+        /// <summary>Removes and re-adds the bandwidth feature of one end (pitfall 5: never Modify); null = remove only.</summary>
+        private static void ApplyBandwidth(HyperVHost host, HostOp op, VmRecord vm, NicRecord nic, long? limit, CancellationToken ct)
+        {
+            string who = $"router '{vm.Marker.Router}'";
+            if (nic.BandwidthInstanceId != null)
+                host.Invoke(op, $"RemoveFeatureSettings (bandwidth on {who})", host.Vsms(op, ct), "RemoveFeatureSettings", ct, new[]
+                {
+                    CimMethodParameter.References("FeatureSettings", new[] { host.ById("Msvm_EthernetSwitchPortBandwidthSettingData", nic.BandwidthInstanceId) }),
+                });
+            if (limit.HasValue)
+                host.Invoke(op, $"AddFeatureSettings (bandwidth on {who})", host.Vsms(op, ct), "AddFeatureSettings", ct, new[]
+                {
+                    CimMethodParameter.Reference("AffectedConfiguration", host.ById("Msvm_EthernetPortAllocationSettingData", nic.EpasdInstanceId!)),
+                    CimMethodParameter.Strings("FeatureSettings", new[] { CimXml.Write(BandwidthFeature(limit.Value)) }),
+                });
         }
 
         // ================================================================================================ preflight
@@ -268,13 +405,38 @@ namespace VirtualNetworks.HyperV
                 }
             }
             var hostOf = desired.Routers.ToDictionary(r => r.Name, r => HostNames.Canonical(r.Host), StringComparer.OrdinalIgnoreCase);
+            var transportChecked = new Dictionary<string, bool>(StringComparer.OrdinalIgnoreCase);
             foreach (var l in desired.Links)
                 if (hostOf.TryGetValue(l.From, out var hf) && hostOf.TryGetValue(l.To, out var ht) && !Same(hf, ht))
-                    missing.Add($"link '{l.Name}' joins {hf} and {ht}: links across Hyper-V hosts are not supported yet");
+                {
+                    if (string.IsNullOrEmpty(Options.TransportSwitchName))
+                    {
+                        missing.Add($"link '{l.Name}' joins {hf} and {ht}: links across Hyper-V hosts need the backend option TransportSwitchName (an external switch on both hosts)");
+                        continue;
+                    }
+                    foreach (var h in new[] { hf, ht })
+                    {
+                        if (transportChecked.ContainsKey(h)) continue;
+                        bool present;
+                        try { present = HasTransportSwitch(Host(h), ct); }
+                        catch (VirtualNetworksException ex) when (ex.Kind != ErrorKind.OperationStopped) { missing.Add(ex.Message); present = true; }
+                        transportChecked[h] = present;
+                        if (!present) missing.Add($"the transport switch '{Options.TransportSwitchName}' on {h} (needed by link '{l.Name}' between {hf} and {ht})");
+                    }
+                }
             if (missing.Count > 0)
                 throw HyperVErrors.Error(ErrorIds.BackendNotAvailable, ErrorKind.NotInstalled, KindName,
                     "The Hyper-V backend cannot build this topology: " + string.Join("; ", missing) + ".",
-                    "Copy the router image to every host (option ImagePath) and keep each link's routers on one host.");
+                    "Copy the router image to every host (option ImagePath); for links across hosts create the external transport switch on each host and set the option TransportSwitchName.");
+        }
+
+        /// <summary>Whether the host has an unowned switch named TransportSwitchName (one query).</summary>
+        private bool HasTransportSwitch(HyperVHost host, CancellationToken ct)
+        {
+            var op = host.Op("Checking the transport switch on " + host.Name, host.Name);
+            return host.Query(op, "SELECT InstanceID, ElementName, Notes FROM Msvm_VirtualEthernetSwitchSettingData WHERE ElementName = '" +
+                                  HyperVNames.Wql(Options.TransportSwitchName!) + "'", ct)
+                .Any(s => !HyperVNames.IsOwned(s.GetStrings("Notes")));
         }
     }
 }

@@ -15,11 +15,14 @@ namespace VirtualNetworks.HyperV
         public IReadOnlyList<OrphanResource> FindOrphans(bool includeOwned, CancellationToken cancellationToken)
         {
             var result = new List<OrphanResource>();
-            foreach (var h in KnownHosts())
+            var snaps = KnownHosts().Select(h => (Host: Host(h), Snap: HostSnapshot.Read(Host(h), Host(h).Op("Looking for leftovers", h), cancellationToken))).ToList();
+            // A NIC on the transport switch is the end of a complete link when its peer end is on another host.
+            var crossHost = new HashSet<string>(CrossHostLinks(snaps.SelectMany(x => TransportEnds(x.Host.Name, x.Snap))).Select(l => l.Name), StringComparer.OrdinalIgnoreCase);
+            foreach (var (host, snap) in snaps)
             {
-                var host = Host(h);
-                var snap = HostSnapshot.Read(host, host.Op("Looking for leftovers", h), cancellationToken);
+                var h = host.Name;
                 var complete = new HashSet<string>(CompleteLinks(snap).Select(l => l.Name), StringComparer.OrdinalIgnoreCase);
+                complete.UnionWith(crossHost);
                 var unique = snap.RoutersByName().Where(k => k.Value.Count == 1).Select(k => k.Value[0]).ToList();
                 foreach (var vm in snap.Vms)
                 {

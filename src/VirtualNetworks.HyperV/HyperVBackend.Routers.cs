@@ -281,7 +281,14 @@ namespace VirtualNetworks.HyperV
                 RequestState(host, op, vm.Guid, 3, "RequestStateChange (3, turn off)", ct);
                 return;
             }
+            GracefulStop(host, op, vm, ct);
+        }
+
+        /// <summary>Msvm_ShutdownComponent.InitiateShutdown (no forced fallback), then EnabledState polled until Off.</summary>
+        private void GracefulStop(HyperVHost host, HostOp op, VmRecord vm, CancellationToken ct)
+        {
             const string hint = "Use Stop-VirtualRouter -TurnOff to power the VM off without a guest shutdown.";
+            string name = vm.Marker.Router;
             if (vm.EnabledState != 2)
                 throw op.Fail(ErrorIds.InvalidStateTransition, ErrorKind.InvalidOperation,
                     $"a graceful shutdown needs a running guest, but the VM is {MapState(vm.EnabledState)}.", hint);

@@ -53,8 +53,8 @@ namespace VirtualNetworks.HyperV
                 MaxProcessorCount = 64,
                 SupportsVlanTagging = true,
                 BandwidthGranularity = 8,
-                SupportsLiveMigration = false,
-                SupportsColdMigration = false,
+                SupportsLiveMigration = true,
+                SupportsColdMigration = true,
                 SupportsRouterConfiguration = true,
                 SupportsProbes = true,
             };
@@ -121,11 +121,23 @@ namespace VirtualNetworks.HyperV
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
             }
             var inventory = new BackendInventory();
+            var ends = new List<(string Host, VmRecord Vm, NicRecord Nic)>();
             foreach (var t in tasks)
             {
                 var (host, snap) = t.Result;
                 inventory.Hosts.Add(new VirtualHost { Name = host.Name, Kind = KindName });
                 AddToInventory(inventory, host, snap);
+                ends.AddRange(TransportEnds(host.Name, snap));
+            }
+            // Links across hosts: one end on each host's transport switch, joined here.
+            foreach (var l in CrossHostLinks(ends))
+            {
+                if (inventory.Configurations.TryGetValue(l.From, out var fc)) l.FromAddress = fc.Interfaces.FirstOrDefault(i => Same(i.LinkName, l.Name))?.Address;
+                if (inventory.Configurations.TryGetValue(l.To, out var tc)) l.ToAddress = tc.Interfaces.FirstOrDefault(i => Same(i.LinkName, l.Name))?.Address;
+                inventory.Links.Add(l);
+                foreach (var r in inventory.Routers.Where(r => (Same(r.Name, l.From) && Same(r.ComputerName, l.FromComputerName)) ||
+                                                              (Same(r.Name, l.To) && Same(r.ComputerName, l.ToComputerName))))
+                    r.Links = r.Links.Append(l.Name).OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToList();
             }
             return inventory;
         }
@@ -197,34 +209,82 @@ namespace VirtualNetworks.HyperV
                 if (!snap.FabricOwned || snap.FabricGuid == null) continue;
                 if (e.Any(x => x.Nic.SwitchGuid == null || !string.Equals(x.Nic.SwitchGuid, snap.FabricGuid, StringComparison.OrdinalIgnoreCase))) continue;
                 if (e.Any(x => x.Nic.AccessVlan == null) || e[0].Nic.AccessVlan != e[1].Nic.AccessVlan) continue;
-                string a = e[0].Vm.Marker.Router, b = e[1].Vm.Marker.Router;
-                string from = a, to = b;
-                string? status = null;
-                var (fromEnd, toEnd) = (e[0], e[1]);
-                if (e[0].Nic.Mac == HyperVNames.Mac(kv.Key, a, b, true) && e[1].Nic.Mac == HyperVNames.Mac(kv.Key, a, b, false)) { }
-                else if (e[1].Nic.Mac == HyperVNames.Mac(kv.Key, b, a, true) && e[0].Nic.Mac == HyperVNames.Mac(kv.Key, b, a, false))
-                {
-                    from = b; to = a; (fromEnd, toEnd) = (e[1], e[0]);
-                }
-                else
-                {
-                    if (string.Compare(a, b, StringComparison.OrdinalIgnoreCase) > 0) { from = b; to = a; (fromEnd, toEnd) = (e[1], e[0]); }
-                    status = "the adapters' MAC addresses were changed outside the module";
-                }
-                if (fromEnd.Nic.Limit != toEnd.Nic.Limit)
-                    status = (status == null ? "" : status + "; ") +
-                             $"bandwidth differs between the ends ({Bandwidth.Format(fromEnd.Nic.Limit)} at {from}, {Bandwidth.Format(toEnd.Nic.Limit)} at {to}); Set-VirtualLink re-applies it";
-                result.Add(new VirtualLink
-                {
-                    Name = kv.Key,
-                    From = from,
-                    To = to,
-                    MaximumBandwidth = fromEnd.Nic.Limit,
-                    VlanId = fromEnd.Nic.AccessVlan,
-                    Transport = LinkTransport.Vlan,
-                    Id = snap.FabricGuid + "/vlan" + fromEnd.Nic.AccessVlan!.Value.ToString(CultureInfo.InvariantCulture),
-                    Status = status,
-                });
+                var link = MakeLink(kv.Key, e[0], e[1]);
+                link.Id = snap.FabricGuid + "/vlan" + link.VlanId!.Value.ToString(CultureInfo.InvariantCulture);
+                result.Add(link);
+            }
+            return result;
+        }
+
+        /// <summary>
+        /// A link from its two ends (same VLAN checked by the caller): From/To told apart by the MACs (lowest bit 0 at
+        /// the From end), drift (MACs changed, bandwidth differing) in Status. Id and hosts are the caller's.
+        /// </summary>
+        private static VirtualLink MakeLink(string name, (VmRecord Vm, NicRecord Nic) e0, (VmRecord Vm, NicRecord Nic) e1)
+        {
+            string a = e0.Vm.Marker.Router, b = e1.Vm.Marker.Router;
+            string from = a, to = b;
+            string? status = null;
+            var (fromEnd, toEnd) = (e0, e1);
+            if (e0.Nic.Mac == HyperVNames.Mac(name, a, b, true) && e1.Nic.Mac == HyperVNames.Mac(name, a, b, false)) { }
+            else if (e1.Nic.Mac == HyperVNames.Mac(name, b, a, true) && e0.Nic.Mac == HyperVNames.Mac(name, b, a, false))
+            {
+                from = b; to = a; (fromEnd, toEnd) = (e1, e0);
+            }
+            else
+            {
+                if (string.Compare(a, b, StringComparison.OrdinalIgnoreCase) > 0) { from = b; to = a; (fromEnd, toEnd) = (e1, e0); }
+                status = "the adapters' MAC addresses were changed outside the module";
+            }
+            if (fromEnd.Nic.Limit != toEnd.Nic.Limit)
+                status = (status == null ? "" : status + "; ") +
+                         $"bandwidth differs between the ends ({Bandwidth.Format(fromEnd.Nic.Limit)} at {from}, {Bandwidth.Format(toEnd.Nic.Limit)} at {to}); Set-VirtualLink re-applies it";
+            return new VirtualLink
+            {
+                Name = name,
+                From = from,
+                To = to,
+                MaximumBandwidth = fromEnd.Nic.Limit,
+                VlanId = fromEnd.Nic.AccessVlan,
+                Transport = LinkTransport.Vlan,
+                Status = status,
+            };
+        }
+
+        /// <summary>
+        /// The ends of links across hosts on one host: NICs vn:&lt;link&gt; of unique complete routers connected to the
+        /// transport switch (option TransportSwitchName) in VLAN access mode.
+        /// </summary>
+        internal static List<(string Host, VmRecord Vm, NicRecord Nic)> TransportEnds(string host, HostSnapshot snap)
+        {
+            var result = new List<(string, VmRecord, NicRecord)>();
+            if (snap.TransportGuid == null) return result;
+            foreach (var kv in snap.RoutersByName().Where(k => k.Value.Count == 1))
+                foreach (var nic in kv.Value[0].Nics)
+                    if (nic.AccessVlan != null && string.Equals(nic.SwitchGuid, snap.TransportGuid, StringComparison.OrdinalIgnoreCase))
+                        result.Add((host, kv.Value[0], nic));
+            return result;
+        }
+
+        /// <summary>
+        /// Links across hosts, joined from the transport ends of every host read: exactly two ends of one link name, on
+        /// two different hosts, in the same VLAN. Transport Vlan; UnderlayPath = the two hosts.
+        /// </summary>
+        internal List<VirtualLink> CrossHostLinks(IEnumerable<(string Host, VmRecord Vm, NicRecord Nic)> ends)
+        {
+            var result = new List<VirtualLink>();
+            foreach (var g in ends.GroupBy(e => e.Nic.Link, StringComparer.OrdinalIgnoreCase).OrderBy(g => g.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                var e = g.ToList();
+                if (e.Count != 2 || Same(e[0].Host, e[1].Host) || e[0].Nic.AccessVlan != e[1].Nic.AccessVlan) continue;
+                var link = MakeLink(g.Key, (e[0].Vm, e[0].Nic), (e[1].Vm, e[1].Nic));
+                var fromEnd = Same(link.From, e[0].Vm.Marker.Router) ? e[0] : e[1];
+                var toEnd = ReferenceEquals(fromEnd.Nic, e[0].Nic) ? e[1] : e[0];
+                link.FromComputerName = fromEnd.Host;
+                link.ToComputerName = toEnd.Host;
+                link.UnderlayPath = new[] { fromEnd.Host, toEnd.Host };
+                link.Id = "transport:" + Options.TransportSwitchName + "/vlan" + link.VlanId!.Value.ToString(CultureInfo.InvariantCulture);
+                result.Add(link);
             }
             return result;
         }
@@ -285,9 +345,5 @@ namespace VirtualNetworks.HyperV
             throw HyperVErrors.Error(ErrorIds.RouterNotFound, ErrorKind.ObjectNotFound, name, $"{operation}: no virtual router named '{name}' exists on {string.Join(", ", KnownHosts())}.");
         }
 
-        public void MoveRouter(string name, string destinationHost, MigrationMode mode, IProgress<string>? progress, CancellationToken cancellationToken) =>
-            throw HyperVErrors.Error(ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, name,
-                $"Moving router '{name}' to '{destinationHost}': {mode.ToString().ToLowerInvariant()} migration is not implemented by the Hyper-V backend yet " +
-                "(planned: Msvm_VirtualSystemMigrationService.MigrateVirtualSystemToHost, a later issue).");
     }
 }

@@ -7,7 +7,8 @@ namespace VirtualNetworks.HyperV
 {
     /// <summary>
     /// Options of the Hyper-V backend, read by name from <see cref="Backends.BackendRequest.Options"/>
-    /// (docs/hyperv-backend.md §1): SwitchName, VirtualHardDiskPath, ImagePath, JobTimeout, ShutdownTimeout, ProbeTimeout.
+    /// (docs/hyperv-backend.md §1): SwitchName, TransportSwitchName, VirtualHardDiskPath, ImagePath, JobTimeout,
+    /// MigrationTimeout, ShutdownTimeout, ProbeTimeout.
     /// Credentials and CIM session options belong to the connector and are passed through untouched.
     /// </summary>
     public sealed class HyperVBackendOptions
@@ -18,9 +19,19 @@ namespace VirtualNetworks.HyperV
         public const string JobTimeoutOption = "JobTimeout";
         public const string ShutdownTimeoutOption = "ShutdownTimeout";
         public const string ProbeTimeoutOption = "ProbeTimeout";
+        public const string TransportSwitchNameOption = "TransportSwitchName";
+        public const string MigrationTimeoutOption = "MigrationTimeout";
 
         /// <summary>ElementName of the private fabric switch (default VirtualNetworks-Fabric).</summary>
         public string SwitchName { get; set; } = HyperVNames.DefaultSwitchName;
+        /// <summary>
+        /// ElementName of the external switch that carries links between hosts (the link's VLAN id in access mode). The
+        /// administrator creates it on every host (the backend never creates or binds an external switch: binding the
+        /// wrong adapter cuts the host off). Null: links across hosts are refused.
+        /// </summary>
+        public string? TransportSwitchName { get; set; }
+        /// <summary>Longest wait for one MigrateVirtualSystemToHost job (default 30 minutes).</summary>
+        public TimeSpan MigrationTimeout { get; set; } = TimeSpan.FromMinutes(30);
         /// <summary>Directory of the differencing disks; null = &lt;host DefaultVirtualHardDiskPath&gt;\VirtualNetworks.</summary>
         public string? VirtualHardDiskPath { get; set; }
         /// <summary>Directory where a bare image name is looked up as &lt;ImagePath&gt;\&lt;name&gt;.vhdx.</summary>
@@ -51,6 +62,8 @@ namespace VirtualNetworks.HyperV
             if (!string.IsNullOrWhiteSpace(S(SwitchNameOption))) o.SwitchName = S(SwitchNameOption)!.Trim();
             if (!string.IsNullOrWhiteSpace(S(VirtualHardDiskPathOption))) o.VirtualHardDiskPath = S(VirtualHardDiskPathOption)!.Trim();
             if (!string.IsNullOrWhiteSpace(S(ImagePathOption))) o.ImagePath = S(ImagePathOption)!.Trim();
+            if (!string.IsNullOrWhiteSpace(S(TransportSwitchNameOption))) o.TransportSwitchName = S(TransportSwitchNameOption)!.Trim();
+            o.MigrationTimeout = Duration(bag, MigrationTimeoutOption, o.MigrationTimeout);
             o.JobTimeout = Duration(bag, JobTimeoutOption, o.JobTimeout);
             o.ShutdownTimeout = Duration(bag, ShutdownTimeoutOption, o.ShutdownTimeout);
             o.ProbeTimeout = Duration(bag, ProbeTimeoutOption, o.ProbeTimeout);

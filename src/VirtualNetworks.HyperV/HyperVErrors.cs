@@ -26,6 +26,10 @@ namespace VirtualNetworks.HyperV
         public const string InvalidOption = "HyperVInvalidOption";
         public const string BandwidthNotApplied = "HyperVBandwidthNotApplied";
         public const string OrphanChanged = "HyperVOrphanChanged";
+        public const string TransportSwitchMissing = "HyperVTransportSwitchMissing";
+        public const string MigrationNotEnabled = "HyperVMigrationNotEnabled";
+        public const string NotMigratable = "HyperVNotMigratable";
+        public const string MigrationFailed = "HyperVMigrationFailed";
     }
 
     /// <summary>

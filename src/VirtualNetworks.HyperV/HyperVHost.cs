@@ -46,7 +46,7 @@ namespace VirtualNetworks.HyperV
     internal sealed class HyperVHost : IDisposable
     {
         private readonly ConcurrentDictionary<string, CimObject> _templates = new ConcurrentDictionary<string, CimObject>(StringComparer.OrdinalIgnoreCase);
-        private CimReference? _vsms, _ims, _vesms;
+        private CimReference? _vsms, _ims, _vesms, _migration;
         private string? _defaultVhdPath;
 
         public HyperVHost(string name, ICimGateway gateway, HyperVBackendOptions options)
@@ -87,6 +87,7 @@ namespace VirtualNetworks.HyperV
         public CimReference Vsms(HostOp op, CancellationToken ct) => Singleton(op, "Msvm_VirtualSystemManagementService", ref _vsms, ct);
         public CimReference ImageService(HostOp op, CancellationToken ct) => Singleton(op, "Msvm_ImageManagementService", ref _ims, ct);
         public CimReference SwitchService(HostOp op, CancellationToken ct) => Singleton(op, "Msvm_VirtualEthernetSwitchManagementService", ref _vesms, ct);
+        public CimReference MigrationService(HostOp op, CancellationToken ct) => Singleton(op, "Msvm_VirtualSystemMigrationService", ref _migration, ct);
 
         /// <summary>Where differencing disks go: option VirtualHardDiskPath, else &lt;DefaultVirtualHardDiskPath&gt;\VirtualNetworks.</summary>
         public string VhdDirectory(HostOp op, CancellationToken ct)

@@ -21,13 +21,31 @@ namespace VirtualNetworks.HyperV.Simulator
         public void Dispose() { }
     }
 
+    /// <summary>A datacenter gateway: every call first checks that the host is reachable (SimulatedDatacenter.SetReachable).</summary>
+    internal sealed class ReachabilityGateway : ICimGateway
+    {
+        private readonly SimulatedDatacenter _dc;
+        private readonly ICimGateway _inner;
+        private readonly UnreachableGateway _down;
+        public ReachabilityGateway(SimulatedDatacenter dc, string name, ICimGateway inner) { _dc = dc; _inner = inner; _down = new UnreachableGateway(name); }
+        private ICimGateway Target => _dc.IsReachable(_inner.ComputerName) ? _inner : _down;
+        public string ComputerName => _inner.ComputerName;
+        public IReadOnlyList<CimObject> Query(string @namespace, string wql, CancellationToken cancellationToken) => Target.Query(@namespace, wql, cancellationToken);
+        public IReadOnlyList<CimObject> GetAssociated(CimReference source, string associationClass, string? resultClass, string? sourceRole, string? resultRole,
+            CancellationToken cancellationToken) => Target.GetAssociated(source, associationClass, resultClass, sourceRole, resultRole, cancellationToken);
+        public CimObject? GetInstance(CimReference reference, CancellationToken cancellationToken) => Target.GetInstance(reference, cancellationToken);
+        public CimMethodResult InvokeMethod(CimReference target, string method, IReadOnlyList<CimMethodParameter> parameters, CancellationToken cancellationToken) =>
+            Target.InvokeMethod(target, method, parameters, cancellationToken);
+        public void Dispose() => _inner.Dispose();
+    }
+
     /// <summary>A gateway to a host that does not exist: every call throws ConnectionFailed.</summary>
     internal sealed class UnreachableGateway : ICimGateway
     {
         public UnreachableGateway(string name) { ComputerName = name; }
         public string ComputerName { get; }
         private Exception Fail(string op) => new CimGatewayException(CimErrorCode.ConnectionFailed, ComputerName, op,
-            $"The WinRM client cannot connect to '{ComputerName}' (simulated: no such host in the datacenter).");
+            $"The WinRM client cannot connect to '{ComputerName}' (simulated: no such host in the datacenter, or it was made unreachable).");
         public IReadOnlyList<CimObject> Query(string @namespace, string wql, CancellationToken cancellationToken) => throw Fail("Query");
         public IReadOnlyList<CimObject> GetAssociated(CimReference source, string associationClass, string? resultClass, string? sourceRole, string? resultRole,
             CancellationToken cancellationToken) => throw Fail("GetAssociated");
@@ -246,7 +264,16 @@ namespace VirtualNetworks.HyperV.Simulator
             public readonly Dictionary<string, object?> Out = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
             public readonly List<Action> Now = new List<Action>();
             public readonly List<Action> AtEnd = new List<Action>();
+            /// <summary>Run when the job ends whatever the outcome (also for an injected job failure).</summary>
+            public readonly List<Action> Always = new List<Action>();
             public readonly List<CimReference> Affected = new List<CimReference>();
+            /// <summary>Fills job-class properties (Msvm_MigrationJob) when the job instance is created.</summary>
+            public Action<CimObject>? JobInit;
+            /// <summary>How long this job runs (null: JobDuration).</summary>
+            public TimeSpan? Duration;
+            /// <summary>The job fails at its end with this description and <see cref="JobErrors"/> as its Msvm_Errors (checks).</summary>
+            public string? FailJobWith;
+            public List<string>? JobErrors;
             public bool Job;
             public bool Hidden;
             public ushort JobType;
@@ -334,6 +361,8 @@ namespace VirtualNetworks.HyperV.Simulator
                     failing.FailMessage = jobRule.Message;
                     failing.AfterPartialWork = jobRule.AfterPartialWork;
                     if (jobRule.AfterPartialWork) { failing.AtEnd.AddRange(plan.Now); failing.AtEnd.AddRange(plan.AtEnd); }
+                    failing.Always.AddRange(plan.Always);
+                    if (plan.JobInit != null) plan.JobInit(failing.Instance!);
                     var outs = new Dictionary<string, object?>(plan.Out, StringComparer.OrdinalIgnoreCase) { ["Job"] = failing.Instance!.ToReference() };
                     return new CimMethodResult(CimJobs.JobStarted, outs);
                 }
@@ -351,6 +380,11 @@ namespace VirtualNetworks.HyperV.Simulator
 
                 var job = StartJob(method, plan.JobClass, plan.JobType, plan.Hidden);
                 job.AtEnd.AddRange(plan.AtEnd);
+                job.Always.AddRange(plan.Always);
+                if (plan.JobInit != null && job.Instance != null) plan.JobInit(job.Instance);
+                if (plan.Duration is TimeSpan d) job.Due = job.Created + Ticks(d);
+                if (plan.JobErrors != null) job.Errors.AddRange(plan.JobErrors);
+                if (plan.FailJobWith != null) { job.FailCode = 32768; job.FailDescription = plan.FailJobWith; }
                 job.Affected.AddRange(plan.Affected);
                 foreach (var a in plan.Now) a();
                 var output = new Dictionary<string, object?>(plan.Out, StringComparer.OrdinalIgnoreCase);

@@ -18,20 +18,28 @@ namespace VirtualNetworks.HyperV.Simulator
         private readonly Dictionary<string, CimObject> _all = new Dictionary<string, CimObject>(StringComparer.Ordinal);
         private readonly Dictionary<string, Dictionary<string, CimObject>> _byClass = new Dictionary<string, Dictionary<string, CimObject>>(StringComparer.OrdinalIgnoreCase);
         private readonly Dictionary<string, List<SimLink>> _links = new Dictionary<string, List<SimLink>>(StringComparer.Ordinal);
-        private readonly Dictionary<string, SimFile> _files = new Dictionary<string, SimFile>(StringComparer.OrdinalIgnoreCase);
+        private readonly SimFileStore _files = new SimFileStore();
         private readonly List<SimJob> _jobs = new List<SimJob>();
         private readonly Dictionary<string, VmRuntime> _vms = new Dictionary<string, VmRuntime>(StringComparer.OrdinalIgnoreCase);
         private int _addSettingsJobs;
         private long _macCounter;
 
-        public HyperVSimulator(string computerName)
+        public HyperVSimulator(string computerName) : this(computerName, null)
         {
+        }
+
+        internal HyperVSimulator(string computerName, SimulatedDatacenter? datacenter)
+        {
+            Datacenter = datacenter;
+            if (datacenter != null) _files.Shared = datacenter.SharedFiles;
             if (string.IsNullOrWhiteSpace(computerName)) throw new ArgumentException("A simulated host needs a name.", nameof(computerName));
             ComputerName = computerName;
             Seed();
         }
 
         public string ComputerName { get; }
+        /// <summary>The datacenter this host belongs to (null for a stand-alone host: migration has no destination).</summary>
+        public SimulatedDatacenter? Datacenter { get; }
         public SimulatorFaults Faults { get; } = new SimulatorFaults();
         public SimulatorCounters Counters { get; } = new SimulatorCounters();
 
@@ -87,6 +95,63 @@ namespace VirtualNetworks.HyperV.Simulator
                 Put(port);
                 Link("Msvm_SystemDevice", "GroupComponent", HostSystem, "PartComponent", port);
                 return port.ToReference();
+            }
+        }
+
+        /// <summary>
+        /// Msvm_VirtualSystemMigrationServiceSettingData.EnableVirtualSystemMigration (default false, as on a fresh Hyper-V
+        /// host: live migration is off until Enable-VMMigration). Enabling also fills the service's
+        /// MigrationServiceListenerIPAddressList with <see cref="MigrationAddress"/>; disabling empties it.
+        /// </summary>
+        public bool MigrationEnabled
+        {
+            get { lock (Sync) return MigrationSettings.GetBoolean("EnableVirtualSystemMigration") ?? false; }
+            set
+            {
+                lock (Sync)
+                {
+                    MigrationSettings.Set("EnableVirtualSystemMigration", value);
+                    MigrationService.Set("MigrationServiceListenerIPAddressList", value ? new[] { MigrationAddress } : new string[0]);
+                }
+            }
+        }
+
+        /// <summary>The migration listener address this host reports when migration is enabled.</summary>
+        public string MigrationAddress { get; set; } = "192.0.2.1";
+
+        /// <summary>
+        /// Seeds an external switch as an administrator would create it (New-VMSwitch -NetAdapterName): a physical
+        /// adapter <c>&lt;name&gt; NIC</c> and a switch named <paramref name="name"/> bound to it, no internal port.
+        /// Returns the switch GUID.
+        /// </summary>
+        public string AddExternalSwitch(string name)
+        {
+            lock (Sync)
+            {
+                var portRef = AddExternalPort(name + " NIC", NextMac());
+                var port = Get(portRef)!;
+                string guid = NewGuid();
+                var sw = New("Msvm_VirtualEthernetSwitch");
+                sw.Set("CreationClassName", "Msvm_VirtualEthernetSwitch");
+                sw.Set("Name", guid);
+                sw.Set("ElementName", name);
+                sw.Set("Caption", "Virtual Switch");
+                sw.Set("EnabledState", 2);
+                sw.Set("HealthState", 5);
+                sw.Set("OperationalStatus", new ushort[] { 2 });
+                Put(sw);
+                var s = New("Msvm_VirtualEthernetSwitchSettingData");
+                s.Set("InstanceID", "Microsoft:" + guid);
+                s.Set("VirtualSystemIdentifier", guid);
+                s.Set("ConfigurationID", guid);
+                s.Set("ElementName", name);
+                s.Set("Notes", new[] { "" });
+                Put(s);
+                Link("Msvm_SettingsDefineState", "ManagedElement", sw, "SettingData", s);
+                Link("Msvm_ElementSettingData", "ManagedElement", sw, "SettingData", s);
+                var e = new Embedded { Obj = New("Msvm_EthernetPortAllocationSettingData") };
+                AddHostPort(sw, s, e, port);
+                return guid;
             }
         }
 
@@ -264,6 +329,8 @@ namespace VirtualNetworks.HyperV.Simulator
         internal CimObject SwitchService { get; private set; } = null!;
         internal CimObject ImageService { get; private set; } = null!;
         internal CimObject VsmsSettings { get; private set; } = null!;
+        internal CimObject MigrationService { get; private set; } = null!;
+        internal CimObject MigrationSettings { get; private set; } = null!;
 
         private void Seed()
         {
@@ -283,6 +350,23 @@ namespace VirtualNetworks.HyperV.Simulator
             Vsms = Service("Msvm_VirtualSystemManagementService", "vmms", "Virtual Machine Management Service");
             SwitchService = Service("Msvm_VirtualEthernetSwitchManagementService", "nvspwmi", "Virtual Ethernet Switch Management Service");
             ImageService = Service("Msvm_ImageManagementService", "vhdsvc", "Image Management Service");
+
+            MigrationService = Service("Msvm_VirtualSystemMigrationService", "migrationwmi", "Virtual System Migration Service");
+            MigrationService.Set("ActiveVirtualSystemMigrationCount", 0U);
+            MigrationService.Set("ActiveStorageMigrationCount", 0U);
+            MigrationService.Set("MigrationServiceListenerIPAddressList", new string[0]);
+            var migSd = New("Msvm_VirtualSystemMigrationServiceSettingData");
+            migSd.Set("InstanceID", @"Microsoft:" + ComputerName + @"\MigrationService");
+            migSd.Set("ElementName", "Virtual System Migration Service Settings");
+            migSd.Set("EnableVirtualSystemMigration", false);
+            migSd.Set("MaximumActiveVirtualSystemMigration", 2U);
+            migSd.Set("MaximumActiveStorageMigration", 2U);
+            migSd.Set("AuthenticationType", 1U);
+            migSd.Set("EnableCompression", true);
+            migSd.Set("EnableSmbTransport", false);
+            Put(migSd);
+            MigrationSettings = migSd;
+            Link("Msvm_ElementSettingData", "ManagedElement", MigrationService, "SettingData", migSd);
 
             var vsmsSd = New("Msvm_VirtualSystemManagementServiceSettingData");
             vsmsSd.Set("InstanceID", "Microsoft:" + ComputerName);
@@ -452,6 +536,8 @@ namespace VirtualNetworks.HyperV.Simulator
             public CimObject? Instance;          // null: hidden timer (shutdown)
             public long Created, Due;
             public readonly List<Action> AtEnd = new List<Action>();
+            /// <summary>Run when the job ends, whatever the outcome (after AtEnd).</summary>
+            public readonly List<Action> Always = new List<Action>();
             public readonly List<CimReference> Affected = new List<CimReference>();
             public bool Done;
             public long Ended;
@@ -548,10 +634,12 @@ namespace VirtualNetworks.HyperV.Simulator
                         job.FailCode = 32768;
                         job.FailDescription = f.Message;
                         error = f.Message;
+                        job.Errors.AddRange(f.Reasons);
                         break;
                     }
                 }
             }
+            foreach (var a in job.Always) a();
             if (job.Instance != null)
             {
                 var j = job.Instance;
@@ -564,7 +652,7 @@ namespace VirtualNetworks.HyperV.Simulator
                     j.Set("ErrorSummaryDescription", job.FailDescription);
                     j.Set("OperationalStatus", new ushort[] { 6 });
                     j.Set("HealthState", 20);
-                    if (error != null) job.Errors.Add(error);
+                    if (error != null && job.Errors.Count == 0) job.Errors.Add(error);
                 }
                 else
                 {
@@ -599,6 +687,8 @@ namespace VirtualNetworks.HyperV.Simulator
         public SimFailure(Kinds kind, string message, uint code = 0) : base(message) { Kind = kind; ExplicitCode = code; }
         public Kinds Kind { get; }
         public uint ExplicitCode { get; }
+        /// <summary>Several Msvm_Error messages for a failed job (one per reason); empty = the message alone.</summary>
+        public List<string> Reasons { get; } = new List<string>();
         public uint CodeFor(SimMethodDef m) => Kind switch
         {
             Kinds.InvalidParameter => m.InvalidParameter,

@@ -41,6 +41,7 @@ namespace VirtualNetworks.HyperV.Simulator
                 }
                 throw new SimFailure(SimFailure.Kinds.NotSupported, $"{m} on the switch service is not simulated.");
             }
+            if (cls == "Msvm_VirtualSystemMigrationService") return Migration(c);
             if (cls == "Msvm_ImageManagementService")
                 return m == "CreateVirtualHardDisk" ? CreateVhd(c) : GetVhdSettings(c);
             if (cls == "Msvm_ComputerSystem") return RequestStateChange(c);

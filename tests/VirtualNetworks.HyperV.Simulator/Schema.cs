@@ -235,6 +235,12 @@ namespace VirtualNetworks.HyperV.Simulator
                 "uint16 Type; uint16 Format; string Path; string ParentPath; datetime ParentTimestamp; string ParentIdentifier; " +
                 "uint64 MaxInternalSize; uint32 BlockSize; uint32 LogicalSectorSize; uint32 PhysicalSectorSize; string VirtualDiskId; " +
                 "uint64 DataAlignment; uint16 PmemAddressAbstractionType; boolean IsPmemCompatible", embeddedOnly: true);
+            Def("Msvm_VirtualSystemMigrationSettingData", "CIM_SettingData",
+                "uint16 MigrationType; string OtherMigrationType; uint16 TransportType; string OtherTransportType; uint16 Priority; " +
+                "uint16 Bandwidth; string BandwidthUnit; string[] DestinationIPAddressList; string DestinationPlannedVirtualSystemId; " +
+                "boolean RetainVhdCopiesOnSource; boolean EnableCompression; string[] UnmanagedVhds; boolean RemoveSourceUnmanagedVhds; " +
+                "boolean AllowOverwriteExistingFile; uint16 CPUCappingMagnitude; boolean CancelIfBlackoutThresholdExceeded",
+                embeddedOnly: true);
             Def("Msvm_KvpExchangeDataItem", null, "string Caption; string Description; string ElementName; string Name; string Data; uint16 Source",
                 embeddedOnly: true);
             Def("Msvm_Error", null,
@@ -263,11 +269,16 @@ namespace VirtualNetworks.HyperV.Simulator
                 "uint64 OnTimeInMilliseconds; datetime TimeOfLastConfigurationChange; uint32 ProcessID; uint16[] AssignedNumaNodeList; " +
                 "uint16 NumberOfNumaNodes; uint16 ReplicationState; uint16 ReplicationHealth; uint16 ReplicationMode; uint16 EnhancedSessionModeState");
             Def("Msvm_VirtualEthernetSwitch", "CIM_ComputerSystem", "uint32 MaxVMQOffloads; uint32 MaxChimneyOffloads");
+            Def("Msvm_VirtualSystemMigrationServiceSettingData", "CIM_SettingData",
+                "boolean EnableVirtualSystemMigration; uint32 MaximumActiveVirtualSystemMigration; uint32 MaximumActiveStorageMigration; " +
+                "uint32 AuthenticationType; boolean EnableCompression; boolean EnableSmbTransport");
             Def("CIM_Service", null, "string CreationClassName key; string Name key; string SystemCreationClassName key; string SystemName key; " +
                 ManagedSystem + "; boolean Started; string StartMode; string PrimaryOwnerName", isAbstract: true);
             Def("Msvm_VirtualSystemManagementService", "CIM_Service", "");
             Def("Msvm_VirtualEthernetSwitchManagementService", "CIM_Service", "");
             Def("Msvm_ImageManagementService", "CIM_Service", "");
+            Def("Msvm_VirtualSystemMigrationService", "CIM_Service",
+                "uint32 ActiveVirtualSystemMigrationCount; uint32 ActiveStorageMigrationCount; string[] MigrationServiceListenerIPAddressList");
             Def("CIM_LogicalDevice", null, "string CreationClassName key; string DeviceID key; string SystemCreationClassName key; string SystemName key; " +
                 ManagedSystem + "; string Name", isAbstract: true);
             Def("Msvm_ShutdownComponent", "CIM_LogicalDevice", "");
@@ -283,6 +294,8 @@ namespace VirtualNetworks.HyperV.Simulator
                 "datetime StartTime; datetime ElapsedTime; datetime TimeOfLastStateChange; datetime TimeBeforeRemoval; boolean DeleteOnCompletion; " +
                 "uint16 LocalOrUtcTime; string Owner; uint32 Priority", isAbstract: true);
             Def("Msvm_ConcreteJob", "CIM_ConcreteJob", "");
+            Def("Msvm_MigrationJob", "CIM_ConcreteJob",
+                "uint16 MigrationType; string VirtualSystemName; string DestinationHost; string VirtualSystemElementName; string NewVirtualSystemName");
             Def("Msvm_StorageJob", "CIM_ConcreteJob", "string Child; string Parent; uint32 Lun; uint16 PathId; uint16 PortNumber; uint16 TargetId");
 
             // ---------------------------------------------------------------- associations
@@ -333,6 +346,12 @@ namespace VirtualNetworks.HyperV.Simulator
                     "in ref TargetSystem required; in string[] DataItems required embedded=Msvm_KvpExchangeDataItem; out ref Job");
             Method("Msvm_VirtualSystemManagementService", "GetSummaryInformation", SimReturnFamily.Service,
                 "in ref[] SettingData; in uint32[] RequestedInformation required; out instance[] SummaryInformation");
+            const string MigrationInputs = "in ref ComputerSystem required; in string DestinationHost; " +
+                "in string MigrationSettingData embedded=Msvm_VirtualSystemMigrationSettingData; in string NewSystemSettingData embedded=Msvm_VirtualSystemSettingData; " +
+                "in string[] NewResourceSettingData embedded=CIM_ResourceAllocationSettingData";
+            Method("Msvm_VirtualSystemMigrationService", "MigrateVirtualSystemToHost", SimReturnFamily.HyperV, MigrationInputs + "; out ref Job");
+            Method("Msvm_VirtualSystemMigrationService", "CheckVirtualSystemIsMigratableToHost", SimReturnFamily.Service, MigrationInputs + "; out boolean IsMigratable");
+            Method("Msvm_VirtualSystemMigrationService", "CheckVirtualSystemIsMigratable", SimReturnFamily.Service, MigrationInputs + "; out ref Job");
             Method("Msvm_ImageManagementService", "CreateVirtualHardDisk", SimReturnFamily.HyperV,
                 "in string VirtualDiskSettingData required embedded=Msvm_VirtualHardDiskSettingData; out ref Job");
             Method("Msvm_ImageManagementService", "GetVirtualHardDiskSettingData", SimReturnFamily.HyperV,
