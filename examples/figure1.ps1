@@ -29,6 +29,7 @@
          lost, a2's addresses and guest uptime before and after (no reboot), its links' new paths, the limit measured
          again, Test-VirtualNetwork
       7. Export-VirtualNetwork to out/figure1.dot, out/figure1.mmd and, when Graphviz is installed, out/figure1.svg
+         (step 6 also draws the networks before the move: out/figure1-before-move.svg, or .dot without Graphviz)
       8. Remove-VirtualNetwork for every network of the file, which also removes the lab hosts the deployment created
          (always, in a finally block, unless -KeepRunning)
 
@@ -137,11 +138,11 @@ function Get-FigureNetwork {
 }
 
 # ------------------------------------------------------------------------------------------ the router's command channel
-# Linux backend only: the guest's command channel is the Unix socket run/<router>.chan in the state directory.
-$stateDirectory = if ($env:VIRTUALNETWORKS_STATE_DIR) { $env:VIRTUALNETWORKS_STATE_DIR } else { '/var/lib/virtualnetworks' }
-
+# Linux backend only: the guest's command channel is a Unix socket among the router's run files in the state directory
+# ($env:VIRTUALNETWORKS_STATE_DIR, else /var/lib/virtualnetworks): run/<router>.chan, or run/m/<router>.chan after a live
+# migration started the router's new instance in the other run slot. The backend's state store knows which.
 function Get-ChannelSocket([string] $Router) {
-    Join-Path (Join-Path $stateDirectory 'run') ($Router.ToLowerInvariant() + '.chan')
+    [VirtualNetworks.Linux.State.StateStore]::new($null).RunPaths($Router).ChannelSocket
 }
 
 function Get-GuestUptime([string] $Router) {
@@ -277,6 +278,11 @@ try {
     $linksBefore = @(Get-VirtualLink -RouterName $transitRouter)
     Write-Host "   before: $transitRouter on $($routerBefore.ComputerName), addresses $($routerBefore.Addresses -join ', ')"
     foreach ($link in $linksBefore) { Write-Host ('     ' + (Format-Link $link)) }
+    # The picture before the move (a2-a3 drawn across two physical hops); step 7 draws the one after it.
+    if (-not (Test-Path -LiteralPath $OutputDirectory -PathType Container)) { [void][IO.Directory]::CreateDirectory($OutputDirectory) }
+    $beforeDrawing = Join-Path $OutputDirectory $(if (Get-Command -Name dot -CommandType Application -ErrorAction SilentlyContinue) { 'figure1-before-move.svg' } else { 'figure1-before-move.dot' })
+    Export-VirtualNetwork -Name @(Get-FigureNetwork | ForEach-Object Name) -Path $beforeDrawing
+    Write-Host "     drawn in $beforeDrawing"
     $uptimeBefore = Get-GuestUptime $transitRouter
     $uptimeClock = [Diagnostics.Stopwatch]::StartNew()
     Write-Host ('     guest uptime {0:0.0} s' -f $uptimeBefore)

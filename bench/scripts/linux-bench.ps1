@@ -13,6 +13,12 @@
     examples/figure1.json with every name prefixed (-Prefix, default "vb": a1 -> vb-a1), so its bridges and taps never
     clash with a demo or a test running on the same machine. Everything is torn down at the end.
 
+    Figure 1 on ONE host, as measured in docs/benchmarks.md ("Linux backend: Figure 1 with real QEMU routers"): the
+    file's "hosts", "physicalLinks" and router placements are dropped (every router runs on the local machine), and the
+    limits are those of that measurement: a1-a2 at 10 Mbit/s, b1-b2 at 20 Mbit/s, the other links unlimited (the
+    demo's file limits a2-a3, its two-hop link, instead). The several-hosts measurements are
+    bench/scripts/multihost-bench.ps1.
+
     Sections and definitions (all times are wall-clock, Stopwatch, in this process):
 
     Cold        Per run: delete the state directory, then
@@ -143,15 +149,21 @@ function Name([string] $Original) { '{0}-{1}' -f $Prefix, $Original }
 # Figure 1 with prefixed names, written next to the results.
 $jsonOptions = [System.Text.Json.JsonDocumentOptions]@{ CommentHandling = 'Skip'; AllowTrailingCommas = $true }
 $root = [System.Text.Json.Nodes.JsonNode]::Parse([IO.File]::ReadAllText($Topology), $null, $jsonOptions)
-[void]$root.AsObject().Remove('$schema')
+foreach ($k in '$schema', 'hosts', 'physicalLinks') { [void]$root.AsObject().Remove($k) }
+if ($null -ne $root['defaults']) { [void]$root['defaults'].AsObject().Remove('host') }
+$limits = @{ 'a1-a2' = '10Mbps'; 'b1-b2' = '20Mbps' }
 $routerNames = @()
 foreach ($r in $root['routers'].AsArray()) {
+    [void]$r.AsObject().Remove('host')
     $n = Name ($r['name'].GetValue[string]())
     $r['name'] = [System.Text.Json.Nodes.JsonValue]::Create($n)
     $routerNames += $n
     if ($null -ne $r['network']) { $r['network'] = [System.Text.Json.Nodes.JsonValue]::Create((Name ($r['network'].GetValue[string]()))) }
 }
 foreach ($l in $root['links'].AsArray()) {
+    $original = '{0}-{1}' -f $l['from'].GetValue[string](), $l['to'].GetValue[string]()
+    [void]$l.AsObject().Remove('maximumBandwidth')
+    if ($limits.ContainsKey($original)) { $l['maximumBandwidth'] = [System.Text.Json.Nodes.JsonValue]::Create($limits[$original]) }
     foreach ($k in 'from', 'to', 'name') {
         if ($null -ne $l[$k]) { $l[$k] = [System.Text.Json.Nodes.JsonValue]::Create((Name ($l[$k].GetValue[string]()))) }
     }
