@@ -47,13 +47,7 @@ namespace VirtualNetworks.HyperV
             var operation = $"Moving router '{name}' to '{destinationHost}' ({kind})";
 
             // ---------------------------------------------------------------- pre-flight: reads and checks only
-            var (source, srcSnap, vm) = FindRouter(name, operation, ct, ReadParts.Features | ReadParts.Switch)!.Value;
-            var sop = source.Op(operation, name);
-            if (Same(HostNames.Canonical(destinationHost), source.Name))
-            {
-                progress?.Report($"{name} already runs on {source.Name}");
-                return;
-            }
+            // The destination first: when it cannot be reached, say so (and not that some host failed a lookup).
             HyperVHost dest;
             HostOp dop;
             try
@@ -65,8 +59,15 @@ namespace VirtualNetworks.HyperV
             catch (VirtualNetworksException ex) when (ex.Kind != ErrorKind.OperationStopped)
             {
                 throw HyperVErrors.Error(HyperVErrorIds.MigrationFailed, ex.Kind, name,
-                    $"{operation}: the destination host '{destinationHost}' cannot be reached ({ex.Message}). Nothing was changed; '{name}' stays on {source.Name}.",
+                    $"{operation}: the destination host '{destinationHost}' cannot be reached ({ex.Message}). Nothing was changed; '{name}' stays where it is.",
                     "Check the host name, WinRM and the credentials (docs/hyperv-remoting.md).");
+            }
+            var (source, srcSnap, vm) = FindRouter(name, operation, ct, ReadParts.Features | ReadParts.Switch)!.Value;
+            var sop = source.Op(operation, name);
+            if (Same(dest.Name, source.Name))
+            {
+                progress?.Report($"{name} already runs on {source.Name}");
+                return;
             }
             progress?.Report($"checking the migration of {name} from {source.Name} to {dest.Name}");
 

@@ -184,11 +184,11 @@ namespace VirtualNetworks.HyperV.Tests.Backend
         }
 
         [Fact]
-        public void MoveRouterIsNotSupported()
+        public void CapabilitiesIncludeLiveAndColdMigration()
         {
             using var b = new HyperVBackend(new BackendRequest(), _ => throw new InvalidOperationException("no host needed"));
-            var ex = Assert.Throws<VirtualNetworksException>(() => b.MoveRouter("r1", "HV02", MigrationMode.Live, null, default));
-            Assert.Equal(ErrorIds.OperationNotSupported, ex.ErrorId);
+            Assert.True(b.Capabilities.SupportsLiveMigration);
+            Assert.True(b.Capabilities.SupportsColdMigration);
             Assert.Equal("HyperV", b.Kind);
             Assert.True(b.Capabilities.SupportsVlanTagging);
             Assert.Equal(8, b.Capabilities.MaxAdaptersPerRouter);
