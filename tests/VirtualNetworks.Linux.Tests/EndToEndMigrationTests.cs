@@ -26,7 +26,7 @@ namespace VirtualNetworks.Linux.Tests
     /// two injected failures towards h1 (destination QEMU killed mid-stream; underlay cut mid-stream), each leaving a2
     /// serving from h2 with nothing left on h1; removal at the end leaves nothing. Three VMs (TCG).
     /// <para><c>VN_MIGRATION_BENCH_RUNS=20</c> (+ <c>VN_MIGRATION_BENCH_COLD=5</c>) runs the VROOM measurement instead
-    /// (<see cref="VroomMeasurement"/>, docs/migration.md).</para>
+    /// (<see cref="VroomMeasurement"/>, docs/migration.md; <c>VN_MIGRATION_BENCH_HOOK=1</c> repoints the FDB at the switch-over).</para>
     /// </summary>
     [Collection(EndToEndCollection.Name)]
     public sealed class EndToEndMigrationTests : IDisposable
@@ -338,7 +338,7 @@ namespace VirtualNetworks.Linux.Tests
             if (!int.TryParse(Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_RUNS"), out int runs) || runs <= 0) return;
             int coldRuns = int.TryParse(Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_COLD"), out int c) ? c : 5;
             using var service = Deploy();
-            _backend!.RepointFdbAtSwitchover = Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_NOHOOK") != "1";
+            _backend!.RepointFdbAtSwitchover = Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_HOOK") == "1";
             Assert.True(_backend.Probe(A(1), A3Address(), CancellationToken.None).Reachable);
             var report = new List<string>();
             void Say(string s) { _out.WriteLine(s); report.Add(s); }
