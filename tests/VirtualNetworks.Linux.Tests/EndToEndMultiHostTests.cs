@@ -46,7 +46,8 @@ namespace VirtualNetworks.Linux.Tests
             {
                 try
                 {
-                    foreach (var o in _backend.FindOrphans(true, CancellationToken.None))
+                    // Only this test's things: other runs (other engineers, CI jobs) may have lab hosts on the machine too.
+                    foreach (var o in _backend.FindOrphans(true, CancellationToken.None).Where(Ours))
                     {
                         try { _backend.RemoveOrphan(o, CancellationToken.None); }
                         catch (Exception ex) { _out.WriteLine("clean-up " + o + ": " + ex.Message); }
@@ -61,6 +62,10 @@ namespace VirtualNetworks.Linux.Tests
             foreach (var i in new[] { 1, 2, 3 }) NetTestHost.RunQuietly("ip", "netns", "del", InterfaceNames.Namespace(H(i)));
             try { Directory.Delete(_root, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+
+        /// <summary>An orphan of this test: named after its prefix (routers, links, hosts) or inside its state directory.</summary>
+        private bool Ours(OrphanResource o) =>
+            (o.Owner != null && o.Owner.StartsWith(_p + "-", StringComparison.OrdinalIgnoreCase)) || o.Name.StartsWith(_root + "/", StringComparison.Ordinal);
 
         private TopologySpec Topology() => new TopologySpec
         {

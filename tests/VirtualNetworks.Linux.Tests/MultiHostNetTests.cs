@@ -47,7 +47,10 @@ namespace VirtualNetworks.Linux.Tests
             {
                 try
                 {
-                    foreach (var o in _backend.FindOrphans(true, CancellationToken.None))
+                    // Only this test's things (its host names, its state directory): never another run's lab.
+                    foreach (var o in _backend.FindOrphans(true, CancellationToken.None).Where(o =>
+                                 (o.Owner != null && o.Owner.StartsWith("mh" + _s + "-", StringComparison.OrdinalIgnoreCase)) ||
+                                 o.Name.StartsWith(_root + "/", StringComparison.Ordinal) || o.Name.Contains("mh" + _s + "-")))
                     {
                         try { _backend.RemoveOrphan(o, CancellationToken.None); }
                         catch (Exception ex) { _out.WriteLine("clean-up " + o + ": " + ex.Message); }
