@@ -40,6 +40,8 @@ namespace VirtualNetworks.Module.Tests
             var host = _dc.AddHost(name);
             host.JobDuration = TimeSpan.Zero;
             host.AddFile(Image);
+            host.MigrationEnabled = true;
+            host.AddExternalSwitch("Transport");
             SimulatedRouterAgent.Install(_dc.Hosts.ToArray());
             return host;
         }
@@ -48,6 +50,7 @@ namespace VirtualNetworks.Module.Tests
             new HyperVBackend(request, host => dc.Connect(host), new HyperVBackendOptions
             {
                 ImagePath = ImageDir,
+                TransportSwitchName = "Transport",
                 PollInterval = TimeSpan.FromMilliseconds(1),
                 ProbeTimeout = TimeSpan.FromSeconds(5),
             });
@@ -257,12 +260,70 @@ namespace VirtualNetworks.Module.Tests
         }
 
         [Fact]
-        public void MoveVirtualRouter_IsNotSupportedYet_AndChangesNothing()
+        public void MoveVirtualRouter_LiveThenColdBack_MovesTheVmAndItsLinkFollows()
         {
+            var hv02 = AddHost("HV02");
             RunOk("New-VirtualRouter -Name m1 -Image router -Start");
-            var r = Run("Move-VirtualRouter -Name m1 -DestinationHost HV02 -Confirm:$false");
-            AssertFails(r, Fqid(ErrorIds.OperationNotSupported, "MoveVirtualRouterCommand"));
+            RunOk("New-VirtualRouter -Name m2 -Image router -Start");
+            var vlan = Assert.Single(RunOk("New-VirtualLink -From m1 -To m2").Objects<VirtualLink>()).VlanId;
+            var guid = _local.FindVm("m1")!.GetString("Name");
+            const string Hosts = " -ComputerName localhost, HV02";
+
+            var moved = Assert.Single(RunOk("Move-VirtualRouter -Name m1 -DestinationHost HV02 -PassThru -Confirm:$false" + Hosts).Objects<VirtualRouter>());
+            Assert.Equal("HV02", moved.ComputerName, ignoreCase: true);
+            Assert.Equal(RouterState.Running, moved.State);
+            // What Hyper-V holds: the same VM (GUID) running on HV02, nothing on the first host, both link ends on the
+            // transport switch in the link's VLAN.
+            Assert.Equal(guid, hv02.FindVm("m1")!.GetString("Name"));
+            Assert.Equal((ushort)2, hv02.FindVm("m1")!.GetUInt16("EnabledState"));
+            Assert.Null(_local.FindVm("m1"));
+            var ends = _dc.Hosts.SelectMany(h => h.Guests()).SelectMany(g => g.Nics).Where(n => n.ElementName.StartsWith("vn:", StringComparison.Ordinal)).ToList();
+            Assert.Equal(2, ends.Count);
+            Assert.All(ends, n => Assert.Equal(("Transport", (ushort?)vlan), (n.SwitchName, n.AccessVlanId)));
+            var link = Assert.Single(RunOk("Get-VirtualLink" + Hosts).Objects<VirtualLink>());
+            Assert.True(link.IsCrossHost);
+            Assert.Equal(LinkTransport.Vlan, link.Transport);
+            Assert.Equal(1, _local.Counters.Method("MigrateVirtualSystemToHost"));
+
+            RunOk("Move-VirtualRouter -Name m1 -DestinationHost " + HostNames.LocalName + " -Mode Cold -Confirm:$false" + Hosts);
+            Assert.Equal(guid, _local.FindVm("m1")!.GetString("Name"));
             Assert.Equal((ushort)2, StateOf("m1"));
+            Assert.Null(hv02.FindVm("m1"));
+            Assert.All(NicsOf(Assert.Single(RunOk("Get-VirtualLink" + Hosts).Objects<VirtualLink>()).Name), n => Assert.Equal("VirtualNetworks-Fabric", n.SwitchName));
+            Assert.Empty(RunOk("Remove-VirtualNetworkOrphan -WhatIf" + Hosts).Objects<OrphanResource>());
+        }
+
+        [Fact]
+        public void MoveVirtualRouter_WhatIf_ShowsTheSteps_AndCallsNoHyperVMethod()
+        {
+            AddHost("HV02");
+            RunOk("New-VirtualRouter -Name m1 -Image router -Start");
+            _local.Counters.Reset();
+            var r = RunOk("Move-VirtualRouter -Name m1 -DestinationHost HV02 -WhatIf -ComputerName localhost, HV02");
+            Assert.Contains(r.HostLines, l => l.StartsWith("What if:", StringComparison.Ordinal) && l.Contains("m1") && l.Contains("HV02"));
+            Assert.Empty(MutatingCalls());
+            Assert.NotNull(_local.FindVm("m1"));
+        }
+
+        [Fact]
+        public void MoveVirtualRouter_ThatHyperVRefuses_ShowsTheReasons_AndLeavesTheRouterRunning()
+        {
+            var hv02 = AddHost("HV02");
+            hv02.MigrationEnabled = false;
+            RunOk("New-VirtualRouter -Name m1 -Image router -Start");
+            var r = Run("Move-VirtualRouter -Name m1 -DestinationHost HV02 -Confirm:$false -ComputerName localhost, HV02");
+            AssertFails(r, Fqid(HyperVErrorIds.MigrationNotEnabled, "MoveVirtualRouterCommand"));
+            Assert.Contains("not enabled on HV02", r.Describe());
+            Assert.Equal((ushort)2, StateOf("m1"));
+            Assert.Null(hv02.FindVm("m1"));
+
+            hv02.MigrationEnabled = true;
+            _local.Faults.FailJob("MigrateVirtualSystemToHost", message: "The destination host rejected the migration (simulated).");
+            r = Run("Move-VirtualRouter -Name m1 -DestinationHost HV02 -Confirm:$false -ComputerName localhost, HV02");
+            AssertFails(r, Fqid(HyperVErrorIds.MigrationFailed, "MoveVirtualRouterCommand"));
+            Assert.Contains("rejected the migration", r.Describe());
+            Assert.Equal((ushort)2, StateOf("m1"));
+            Assert.Null(hv02.FindVm("m1"));
         }
 
         [Fact]
