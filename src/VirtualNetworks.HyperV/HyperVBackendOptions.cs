@@ -27,9 +27,10 @@ namespace VirtualNetworks.HyperV
         /// <summary>
         /// ElementName of the external switch that carries links between hosts (the link's VLAN id in access mode). The
         /// administrator creates it on every host (the backend never creates or binds an external switch: binding the
-        /// wrong adapter cuts the host off). Null: links across hosts are refused.
+        /// wrong adapter cuts the host off). Default <see cref="HyperVNames.DefaultTransportSwitchName"/>; null: links
+        /// across hosts are refused.
         /// </summary>
-        public string? TransportSwitchName { get; set; }
+        public string? TransportSwitchName { get; set; } = HyperVNames.DefaultTransportSwitchName;
         /// <summary>Longest wait for one MigrateVirtualSystemToHost job (default 30 minutes).</summary>
         public TimeSpan MigrationTimeout { get; set; } = TimeSpan.FromMinutes(30);
         /// <summary>Directory of the differencing disks; null = &lt;host DefaultVirtualHardDiskPath&gt;\VirtualNetworks.</summary>

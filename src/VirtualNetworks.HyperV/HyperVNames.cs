@@ -19,6 +19,8 @@ namespace VirtualNetworks.HyperV
         public const string KindFabric = "kind=fabric";
         /// <summary>Default ElementName of the fabric switch (option SwitchName).</summary>
         public const string DefaultSwitchName = "VirtualNetworks-Fabric";
+        /// <summary>Default ElementName of the external transport switch (option TransportSwitchName), created by the administrator.</summary>
+        public const string DefaultTransportSwitchName = "VirtualNetworks-Transport";
         /// <summary>Prefix of the ElementName of a link's NIC: <c>vn:&lt;link&gt;</c>.</summary>
         public const string NicPrefix = "vn:";
         public const string GenerationTwo = "Microsoft:Hyper-V:SubType:2";

@@ -81,6 +81,17 @@ BeforeDiscovery {
     else {
         try { $null = Hyper-V\Get-VMHost -ComputerName $SecondHost -ErrorAction Stop }
         catch { $MigrationSkipReason = "Get-VMHost failed on the second host '$SecondHost': $($_.Exception.Message)" }
+        if (-not $MigrationSkipReason) {
+            # Migration needs it enabled on both hosts, and the link across them an external switch
+            # 'VirtualNetworks-Transport' on both (the module never creates external switches).
+            foreach ($on in @($hv, @{ ComputerName = $SecondHost })) {
+                $vmHost = Hyper-V\Get-VMHost @on
+                $label = if ($on.ContainsKey('ComputerName')) { $on['ComputerName'] } else { 'the first host' }
+                if (-not $vmHost.VirtualMachineMigrationEnabled) { $MigrationSkipReason = "live migration is not enabled on $label (Enable-VMMigration)"; break }
+                $transport = Hyper-V\Get-VMSwitch @on -Name 'VirtualNetworks-Transport' -ErrorAction SilentlyContinue
+                if (-not $transport -or [string]$transport.SwitchType -ne 'External') { $MigrationSkipReason = "$label has no external switch 'VirtualNetworks-Transport' (New-VMSwitch -Name VirtualNetworks-Transport -NetAdapterName <adapter>)"; break }
+            }
+        }
     }
 
     # The topology under test, by key; real names get a per-run prefix at run time (Get-TestName). Bandwidths are
@@ -113,11 +124,13 @@ BeforeDiscovery {
         )
     }
 
-    # One case per migration mode. Migration lands in a later issue: flip Supported to $true for a mode and the same
-    # It checks the move instead of the documented OperationNotSupported error.
+    # One case per migration mode (Supported = $false would check the documented OperationNotSupported error instead).
+    # Both hosts need live migration enabled (Enable-VMMigration) and Kerberos constrained delegation or CredSSP
+    # (docs/hyperv-remoting.md); the link m12 crosses the hosts over the external switch 'VirtualNetworks-Transport'
+    # (the backend's default TransportSwitchName), which the administrator creates on both (checked at discovery).
     $MigrationCases = @(
-        @{ Mode = 'Live'; Supported = $false }
-        @{ Mode = 'Cold'; Supported = $false }
+        @{ Mode = 'Live'; Supported = $true }
+        @{ Mode = 'Cold'; Supported = $true }
     )
 }
 
@@ -125,6 +138,7 @@ BeforeAll {
     # Run-time settings and helpers shared by every Describe. Nothing here contacts a host.
     $Marker = 'virtualnetworks:v1'
     $FabricSwitchName = 'VirtualNetworks-Fabric'
+    $TransportSwitchName = 'VirtualNetworks-Transport'
     $Computer = $env:VIRTUALNETWORKS_HYPERV_COMPUTER
     $SecondHost = $env:VIRTUALNETWORKS_HYPERV_HOST2
     $Image = $env:VIRTUALNETWORKS_HYPERV_IMAGE
@@ -788,6 +802,9 @@ Describe 'Move-VirtualRouter to a second Hyper-V host' -Tag 'HyperV', 'HyperVMig
         Deploy-VirtualNetwork -Path $TopologyPath @VN -Confirm:$false -ErrorAction Stop | Out-Null
         $Subject = Get-TestName 'm1'
         $SubjectId = [string](Hyper-V\Get-VM @HV -Name $Subject).Id
+        $FirstHost = if ($Computer) { $Computer } else { $env:COMPUTERNAME }
+        $SubjectVlan = (Hyper-V\Get-VMNetworkAdapterVlan @HV -VMName $Subject -VMNetworkAdapterName (Get-NicName 'm12')).AccessVlanId
+        $SubjectNicIds = @(Hyper-V\Get-VMNetworkAdapter @HV -VMName $Subject | ForEach-Object { [string]$_.Id })
     }
 
     AfterAll {
@@ -802,7 +819,7 @@ Describe 'Move-VirtualRouter to a second Hyper-V host' -Tag 'HyperV', 'HyperVMig
     It '<Mode> migration behaves as documented (supported now: <Supported>)' -ForEach $MigrationCases {
         # Every error the command reports, non-terminating (per router) or terminating.
         $moveErrors = @()
-        try { Move-VirtualRouter -Name $Subject -DestinationHost $SecondHost -Mode $Mode @VN -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable moveErrors }
+        try { Move-VirtualRouter -Name $Subject -DestinationHost $SecondHost -Mode $Mode -ComputerName $FirstHost, $SecondHost -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable moveErrors }
         catch { $moveErrors = @($moveErrors) + $_ }
         $errors = @($moveErrors | ForEach-Object { if ($_ -is [System.Management.Automation.ErrorRecord]) { $_ } else { $_.ErrorRecord } } | Where-Object { $_ })
         if (-not $Supported) {
@@ -816,16 +833,39 @@ Describe 'Move-VirtualRouter to a second Hyper-V host' -Tag 'HyperV', 'HyperVMig
             Hyper-V\Get-VM @Target -Name $Subject -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         }
         else {
-            # Extend here when migration lands: the router, its adapters and its disk are on the second host, marked,
-            # and gone from the first; its links are carried across (see docs/help/Move-VirtualRouter.md).
+            # The router, its adapter and its disk are on the second host (the same VM: same Id), marked, running, and
+            # gone from the first; its link m12 to m2 (which stayed) crosses the hosts on the transport switch, both ends
+            # in the link's VLAN with its limit (docs/help/Move-VirtualRouter.md, docs/hyperv-backend.md §10).
             ($errors | ForEach-Object { $_.FullyQualifiedErrorId }) -join ', ' | Should -Be ''
             $moved = Hyper-V\Get-VM @Target -Name $Subject -ErrorAction SilentlyContinue
             @($moved).Count | Should -Be 1
+            [string]$moved.Id | Should -Be $SubjectId
             Test-OwnedNotes -Notes $moved.Notes -Kind 'router' -Router $Subject | Should -BeTrue
             [string]$moved.State | Should -Be 'Running'
             Hyper-V\Get-VM @HV -Name $Subject -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-            # Move it back so the next case starts from the same place.
-            Move-VirtualRouter -Name $Subject -DestinationHost $(if ($Computer) { $Computer } else { $env:COMPUTERNAME }) -Mode $Mode -ComputerName $SecondHost -Confirm:$false -ErrorAction Stop
+            $movedNic = Hyper-V\Get-VMNetworkAdapter @Target -VMName $Subject -Name (Get-NicName 'm12')
+            $peerNic = Hyper-V\Get-VMNetworkAdapter @HV -VMName (Get-TestName 'm2') -Name (Get-NicName 'm12')
+            $movedNic.SwitchName | Should -Be $TransportSwitchName
+            $peerNic.SwitchName | Should -Be $TransportSwitchName
+            $movedVlan = Hyper-V\Get-VMNetworkAdapterVlan @Target -VMName $Subject -VMNetworkAdapterName (Get-NicName 'm12')
+            $peerVlan = Hyper-V\Get-VMNetworkAdapterVlan @HV -VMName (Get-TestName 'm2') -VMNetworkAdapterName (Get-NicName 'm12')
+            [string]$movedVlan.OperationMode | Should -Be 'Access'
+            $movedVlan.AccessVlanId | Should -Be $SubjectVlan
+            $peerVlan.AccessVlanId | Should -Be $SubjectVlan
+            Get-MaximumBandwidth $movedNic | Should -Be (ConvertTo-HyperVBandwidth 5000000)
+            # The disk moved with the VM (local storage: MigrationType 32771) unless it is on a share.
+            $disk = @(Hyper-V\Get-VMHardDiskDrive @Target -VMName $Subject)
+            $disk.Count | Should -Be 1
+            Split-Path -Path $disk[0].Path -Leaf | Should -Be "$Subject.vhdx"
+            (Hyper-V\Get-VHD @Target -Path $disk[0].Path).ParentPath | Should -Be $Image
+            if (-not $disk[0].Path.StartsWith('\\')) { Test-HostFile -Path "$VhdDir\$Subject.vhdx" | Should -BeFalse }
+            @(Get-LinkAdapterId | Where-Object { $SubjectNicIds -contains $_ }).Count | Should -Be 0
+            # Move it back so the next case starts from the same place; the link returns to the fabric.
+            Move-VirtualRouter -Name $Subject -DestinationHost $(if ($Computer) { $Computer } else { $env:COMPUTERNAME }) -Mode $Mode -ComputerName $FirstHost, $SecondHost -Confirm:$false -ErrorAction Stop
+            $back = Hyper-V\Get-VM @HV -Name $Subject
+            [string]$back.Id | Should -Be $SubjectId
+            (Hyper-V\Get-VMNetworkAdapter @HV -VMName $Subject -Name (Get-NicName 'm12')).SwitchName | Should -Be $FabricSwitchName
+            Hyper-V\Get-VM @Target -Name $Subject -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         }
     }
 }
