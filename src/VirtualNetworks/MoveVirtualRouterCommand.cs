@@ -18,7 +18,7 @@ namespace VirtualNetworks.Commands
         [Parameter]
         public MigrationMode Mode { get; set; } = MigrationMode.Live;
 
-        /// <summary>The migration's steps, e.g. "Live migration of r2 from h1 to h3: prepare taps/bridges/tunnels on h3 ...".</summary>
+        /// <summary>The migration's steps, e.g. "Live migration of r2 from h1 to h3: prepare the network attachments on h3 ...".</summary>
         protected override string ActionText(VirtualRouter router) =>
             VirtualNetworkService.DescribeMoveText(router, DestinationHost, Mode);
 

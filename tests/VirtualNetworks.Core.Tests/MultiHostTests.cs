@@ -215,8 +215,8 @@ namespace VirtualNetworks.Core.Tests
         {
             var s = new Snapshot(Lab());
             var text = VirtualNetworkService.DescribeMoveText(s.FindRouter("r3")!, "h2", MigrationMode.Live);
-            Assert.Equal("Live migration of r3 from h3 to h2: prepare taps/bridges/tunnels on h2 for its 2 link(s) (r1-r3, r3-r4), " +
-                         "migrate memory while it keeps running, then switch over, repoint peers' tunnels to h2, remove leftovers on h3", text);
+            Assert.Equal("Live migration of r3 from h3 to h2: prepare the network attachments on h2 for its 2 link(s) (r1-r3, r3-r4), " +
+                         "migrate memory while it keeps running, then switch over, repoint the peers' ends of its links to h2, remove leftovers on h3", text);
             Assert.Contains("stop it gracefully", VirtualNetworkService.DescribeMoveText(s.FindRouter("r3")!, "h2", MigrationMode.Cold));
         }
 

@@ -296,8 +296,8 @@ namespace VirtualNetworks.Module.Tests
             int before = Backend.MutatingCallCount;
             var r = RunOk("Move-VirtualRouter -Name r2 -DestinationHost h3 -WhatIf");
             var line = Assert.Single(r.HostLines.Where(l => l.StartsWith("What if:", StringComparison.Ordinal)));
-            Assert.Contains("Live migration of r2 from h2 to h3: prepare taps/bridges/tunnels on h3 for its 1 link(s) (r1-r2), migrate memory", line);
-            Assert.Contains("repoint peers' tunnels to h3, remove leftovers on h2", line);
+            Assert.Contains("Live migration of r2 from h2 to h3: prepare the network attachments on h3 for its 1 link(s) (r1-r2), migrate memory", line);
+            Assert.Contains("repoint the peers' ends of its links to h3, remove leftovers on h2", line);
             Assert.Equal(before, Backend.MutatingCallCount);
             Assert.Equal("h2", Backend.HostOf("r2"));
         }

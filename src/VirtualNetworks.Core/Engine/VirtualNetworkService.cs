@@ -122,7 +122,7 @@ namespace VirtualNetworks.Engine
             var links = router.Links.OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToList();
             string prepare = links.Count == 0
                 ? $"prepare the router on {destinationHost}"
-                : $"prepare taps/bridges/tunnels on {destinationHost} for its {links.Count} link(s) ({string.Join(", ", links)})";
+                : $"prepare the network attachments on {destinationHost} for its {links.Count} link(s) ({string.Join(", ", links)})";
             var steps = new List<string>();
             if (mode == MigrationMode.Live)
             {
@@ -136,7 +136,7 @@ namespace VirtualNetworks.Engine
                 steps.Add($"move its disk and state to {destinationHost}");
                 steps.Add($"start it on {destinationHost} if it was running");
             }
-            if (links.Count > 0) steps.Add($"repoint peers' tunnels to {destinationHost}");
+            if (links.Count > 0) steps.Add($"repoint the peers' ends of its links to {destinationHost}");
             steps.Add($"remove leftovers on {DisplayHost(router.ComputerName)}");
             return steps;
         }
