@@ -145,9 +145,21 @@ function Get-ChannelSocket([string] $Router) {
     [VirtualNetworks.Linux.State.StateStore]::new($null).RunPaths($Router).ChannelSocket
 }
 
-function Get-GuestUptime([string] $Router) {
+function Get-GuestUptime([string] $Router, [int] $TimeoutSeconds = 30) {
     $channel = [VirtualNetworks.Linux.Vm.GuestChannel]::new((Get-ChannelSocket $Router), $Router)
-    $channel.WaitReady([TimeSpan]::FromSeconds(30), [Threading.CancellationToken]::None).UptimeMilliseconds / 1000.0
+    $channel.WaitReady([TimeSpan]::FromSeconds($TimeoutSeconds), [Threading.CancellationToken]::None).UptimeMilliseconds / 1000.0
+}
+
+# Until the guest answers "ready" with its configuration applied.
+function Wait-Guest([string] $Router, [int] $TimeoutSeconds) {
+    $until = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
+    $channel = [VirtualNetworks.Linux.Vm.GuestChannel]::new((Get-ChannelSocket $Router), $Router)
+    while ($true) {
+        $left = $until - [DateTime]::UtcNow
+        if ($left -le [TimeSpan]::Zero) { throw "$Router did not boot and apply its configuration within $TimeoutSeconds s." }
+        if ($channel.WaitReady($left, [Threading.CancellationToken]::None).ConfigState -eq 'ok') { return }
+        Start-Sleep -Milliseconds 200
+    }
 }
 
 # A ping stream inside the guest, in a second runspace of this process so that Move-VirtualRouter can run meanwhile.
@@ -209,6 +221,11 @@ try {
     $deployment = Deploy-VirtualNetwork -Path $Path -ComputerName localhost
     Write-Host ('   {0} change(s) in {1:0.0} s; networks: {2}' -f $deployment.Changes, $deployment.Duration.TotalSeconds, ($deployment.Networks -join ', '))
     $deployment.Steps | Where-Object { $_ -match 'lab host|physical link' } | ForEach-Object { Write-Host "     $_" }
+    # Deploy-VirtualNetwork starts the routers without waiting for their guests; Test-VirtualNetwork waits for each
+    # probe's source, not its destination. So wait here until every guest answers on its command channel.
+    $bootClock = [Diagnostics.Stopwatch]::StartNew()
+    foreach ($router in $routerNames) { Wait-Guest $router 120 }
+    Write-Host ('   every guest booted and configured {0:0.0} s after Deploy-VirtualNetwork returned' -f $bootClock.Elapsed.TotalSeconds)
     Write-Done 'deployed'
 
     Write-Section '2. What is deployed: hosts and the physical network, virtual networks (computed), routers, links'

@@ -22,6 +22,7 @@ namespace VirtualNetworks.Linux.Tests
         private readonly string _prefix = EndToEndHost.NewPrefix();
         private readonly string _stateRoot = EndToEndHost.NewStateRoot();
         private readonly string _work;
+        private IReadOnlyList<string> _labHosts = Array.Empty<string>();
 
         public EndToEndCrashTests(ITestOutputHelper output)
         {
@@ -35,6 +36,7 @@ namespace VirtualNetworks.Linux.Tests
             EndToEndHost.RequireReady();
             bool Ours(string alias) => EndToEndHost.TagNamesPrefix(alias, _prefix);
             var topology = new Figure1Topology(_prefix, _work);
+            _labHosts = topology.Hosts;
 
             // ---- deploy in a child vnpwsh and SIGKILL it as soon as the first router's QEMU runs ----------------------
             var start = new ProcessStartInfo(EndToEndHost.VnpwshPath)
@@ -44,7 +46,7 @@ namespace VirtualNetworks.Linux.Tests
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (var a in new[] { "-Module", EndToEndHost.ManifestPath, "-NonInteractive", "-Command", "Deploy-VirtualNetwork -Path " + EndToEndHost.Q(topology.Path) })
+            foreach (var a in new[] { "-Module", EndToEndHost.ManifestPath, "-NonInteractive", "-Command", "Deploy-VirtualNetwork -Path " + EndToEndHost.Q(topology.Path) + " -ComputerName localhost" })
                 start.ArgumentList.Add(a);
             start.Environment[EndToEndHost.StateVariable] = _stateRoot;
             start.Environment[EndToEndHost.ImagePathVariable] = EndToEndHost.ImageRoot;
@@ -77,7 +79,7 @@ namespace VirtualNetworks.Linux.Tests
 
             // QEMU daemonizes (fork, parent exits); let the ones that were starting settle before scanning.
             Thread.Sleep(1000);
-            var before = EndToEndHost.Leftovers(_stateRoot, Ours);
+            var before = EndToEndHost.Leftovers(_stateRoot, Ours, topology.Hosts);
             _output.WriteLine("left by the killed deployment:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", before));
             Assert.Contains(before, l => l.StartsWith("process ", StringComparison.Ordinal));
             Assert.Contains(before, l => l.StartsWith("interface ", StringComparison.Ordinal));
@@ -94,11 +96,11 @@ namespace VirtualNetworks.Linux.Tests
                 Assert.Empty(ps.Invoke("Get-VirtualLink").Ok("Get-VirtualLink").Output);
             }
 
-            var after = EndToEndHost.Leftovers(_stateRoot, Ours);
+            var after = EndToEndHost.Leftovers(_stateRoot, Ours, topology.Hosts);
             for (int i = 0; i < 20 && after.Count > 0; i++)
             {
                 Thread.Sleep(250);
-                after = EndToEndHost.Leftovers(_stateRoot, Ours);
+                after = EndToEndHost.Leftovers(_stateRoot, Ours, topology.Hosts);
             }
             Assert.True(after.Count == 0, LeftoverReport.Format("after a killed deployment and Remove-VirtualNetworkOrphan -All", after,
                 EndToEndHost.DescribeScan(_stateRoot, "an object '" + _prefix + "-*' of this test"),
@@ -109,7 +111,7 @@ namespace VirtualNetworks.Linux.Tests
         public void Dispose()
         {
             if (EndToEndHost.SkipReason == null)
-                EndToEndHost.ForceCleanUp(_stateRoot, _prefix);
+                EndToEndHost.ForceCleanUp(_stateRoot, _prefix, _labHosts);
             try
             {
                 if (Directory.Exists(_work)) Directory.Delete(_work, true);

@@ -5,6 +5,8 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using VirtualNetworks.Linux.State;
+using VirtualNetworks.Linux.Vm;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -58,12 +60,19 @@ namespace VirtualNetworks.Linux.Tests
             if (!Deployed) Assert.Fail("Figure 1 is not deployed (step 1 failed or did not run); this step depends on it.");
         }
 
+        /// <summary>The run files of a router's active instance: run/, or run/m/ after a live migration (the record's run slot).</summary>
+        public RouterRunPaths RunPaths(string router) => new StateStore(StateRoot).RunPaths(router);
+
         public int Pid(string router)
         {
-            var file = Path.Combine(StateRoot, "run", router.ToLowerInvariant() + ".pid");
+            var file = RunPaths(router).PidFile;
             Assert.True(File.Exists(file), "no pidfile " + file);
             return int.Parse(File.ReadAllText(file).Trim(), NumberStyles.None, CultureInfo.InvariantCulture);
         }
+
+        /// <summary>The guest's uptime, from its command channel ("ready").</summary>
+        public long UptimeMilliseconds(string router) =>
+            new GuestChannel(RunPaths(router).ChannelSocket, router).WaitReady(TimeSpan.FromSeconds(30)).UptimeMilliseconds;
 
         public void Dispose()
         {
@@ -82,7 +91,7 @@ namespace VirtualNetworks.Linux.Tests
                     }
                 }
                 _session.Dispose();
-                EndToEndHost.ForceCleanUp(StateRoot, Prefix);
+                EndToEndHost.ForceCleanUp(StateRoot, Prefix, Topology.Hosts);
             }
             try
             {
@@ -95,9 +104,10 @@ namespace VirtualNetworks.Linux.Tests
     }
 
     /// <summary>
-    /// The paper's Figure 1 end to end on the real Linux backend, in steps that share one deployment: deploy and test,
-    /// redeploy without changes, measure and reshape a link live, pause and resume a transit router, recover a killed
-    /// QEMU, remove and leave nothing tagged behind.
+    /// The paper's Figure 1 end to end on the real Linux backend, in steps that share one deployment: deploy over three lab
+    /// hosts in a chain and test, redeploy without changes, measure and reshape the two-hop VXLAN link live, pause and
+    /// resume the transit router, recover a killed QEMU, live-migrate the transit router with Move-VirtualRouter, remove
+    /// and leave nothing tagged behind (lab hosts included).
     /// </summary>
     [Collection(EndToEndCollection.Name)]
     [TestCaseOrderer(StepOrderer.TypeName, StepOrderer.AssemblyName)]
@@ -117,15 +127,18 @@ namespace VirtualNetworks.Linux.Tests
 
         private static string Q(string s) => EndToEndHost.Q(s);
 
-        private string ShapedLink => _lab.Topology.Link("a1", "a2");
+        /// <summary>a2-a3: a2 on h1, a3 on h3, so the link is a VXLAN tunnel across h1 > h2 > h3 (figure1.json).</summary>
+        private string ShapedLink => _lab.Topology.Link("a2", "a3");
         private string Transit => _lab.Topology.Name("a2");
+        private string H(int i) => _lab.Topology.Name("h" + i.ToString(CultureInfo.InvariantCulture));
 
         [EndToEndFact]
         [Step(1)]
         public void Step1_Figure1_Deploys_AndTestVirtualNetworkPasses()
         {
             var ps = _lab.Start(_output);
-            var deploy = ps.Invoke("Deploy-VirtualNetwork -Path " + Q(_lab.Topology.Path) + " -Confirm:$false", TimeSpan.FromMinutes(5));
+            // -ComputerName localhost: the file's lab hosts do not exist before this deployment creates them (as in the demo).
+            var deploy = ps.Invoke("Deploy-VirtualNetwork -Path " + Q(_lab.Topology.Path) + " -ComputerName localhost -Confirm:$false", TimeSpan.FromMinutes(5));
             _lab.Deployed = true; // whatever happened, later steps and Dispose clean up
             deploy.Ok("Deploy-VirtualNetwork");
             var summary = deploy.Single();
@@ -139,6 +152,23 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Equal(3, EndToEndSession.Items(b, "Routers").Count);
             Assert.Equal("IPv4", EndToEndSession.Text(a, "AddressFamily"));
             Assert.Equal("IPv6", EndToEndSession.Text(b, "AddressFamily"));
+            // The hosts each network spans: a on h1 and h3 (h2 only carries its tunnel), b on all three.
+            Assert.Equal(new[] { H(1), H(3) }, EndToEndSession.Items(a, "Hosts").Select(h => h.ToString()).ToArray());
+            Assert.Equal(new[] { H(1), H(2), H(3) }, EndToEndSession.Items(b, "Hosts").Select(h => h.ToString()).ToArray());
+
+            // Three lab hosts in a chain, created by this deployment, each with the routers the file places on it.
+            var hosts = ps.Invoke("Get-VirtualHost").Ok("Get-VirtualHost").Output
+                .Where(h => _lab.Topology.Hosts.Contains(EndToEndSession.Text(h, "Name"))).ToList();
+            Assert.Equal(_lab.Topology.Hosts.ToArray(), hosts.Select(h => EndToEndSession.Text(h, "Name")).ToArray());
+            Assert.All(hosts, h => Assert.True((bool)EndToEndSession.Prop(h, "IsLabHost")! && (bool)EndToEndSession.Prop(h, "CreatedByDeployment")!, EndToEndSession.Text(h, "Name")));
+            foreach (var h in hosts)
+            {
+                var name = EndToEndSession.Text(h, "Name");
+                Assert.Equal(_lab.Topology.Placement.Where(p => p.Value == name).Select(p => p.Key).OrderBy(r => r, StringComparer.OrdinalIgnoreCase),
+                    EndToEndSession.Items(h, "Routers").Select(r => r.ToString()!).OrderBy(r => r, StringComparer.OrdinalIgnoreCase));
+            }
+            Assert.Equal(new[] { H(2) }, EndToEndSession.Items(hosts[0], "Neighbors").Select(n => n.ToString()).ToArray());
+            Assert.Equal(new[] { H(1), H(3) }, EndToEndSession.Items(hosts[1], "Neighbors").Select(n => n.ToString()).ToArray());
 
             var routers = ps.Invoke("Get-VirtualRouter").Ok("Get-VirtualRouter").Output;
             Assert.Equal(_lab.Topology.Routers.OrderBy(r => r, StringComparer.OrdinalIgnoreCase), routers.Select(r => EndToEndSession.Text(r, "Name")));
@@ -147,7 +177,27 @@ namespace VirtualNetworks.Linux.Tests
 
             var links = ps.Invoke("Get-VirtualLink").Ok("Get-VirtualLink").Output;
             Assert.Equal(_lab.Topology.Links.OrderBy(l => l, StringComparer.OrdinalIgnoreCase), links.Select(l => EndToEndSession.Text(l, "Name")));
-            Assert.Equal(10_000_000L, Convert.ToInt64(EndToEndSession.Prop(links.Single(l => EndToEndSession.Text(l, "Name") == ShapedLink), "MaximumBandwidth"), CultureInfo.InvariantCulture));
+            var shaped = links.Single(l => EndToEndSession.Text(l, "Name") == ShapedLink);
+            Assert.Equal(10_000_000L, Convert.ToInt64(EndToEndSession.Prop(shaped, "MaximumBandwidth"), CultureInfo.InvariantCulture));
+            // The two-hop link: VXLAN between h1 and h3, whose path crosses h2; the links inside one host stay bridges.
+            Assert.Equal("Vxlan", EndToEndSession.Text(shaped, "Transport"));
+            Assert.NotNull(EndToEndSession.Prop(shaped, "TunnelId"));
+            Assert.Equal(new[] { H(1), H(2), H(3) }, EndToEndSession.Items(shaped, "UnderlayPath").Select(h => h.ToString()).ToArray());
+            var local = links.Single(l => EndToEndSession.Text(l, "Name") == _lab.Topology.Link("a1", "a2"));
+            Assert.Equal("Bridge", EndToEndSession.Text(local, "Transport"));
+            Assert.Equal(new[] { H(1) }, EndToEndSession.Items(local, "UnderlayPath").Select(h => h.ToString()).ToArray());
+
+            // Test-VirtualNetwork waits for each probe's source to be ready, not for its destination: wait until every
+            // guest has booted (VN-READY on its console), or a probe towards a router still booting under TCG fails.
+            var boot = Stopwatch.StartNew();
+            var pending = _lab.Topology.Routers.ToList();
+            while (pending.Count > 0 && boot.Elapsed < TimeSpan.FromSeconds(120))
+            {
+                pending.RemoveAll(r => ConsoleSays(_lab.RunPaths(r).ConsoleLog, "VN-READY " + r));
+                if (pending.Count > 0) Thread.Sleep(100);
+            }
+            Assert.True(pending.Count == 0, "not booted (no VN-READY) 120 s after the deployment: " + string.Join(", ", pending));
+            _output.WriteLine("every guest ready {0:0} ms after Deploy-VirtualNetwork returned", boot.Elapsed.TotalMilliseconds);
 
             var test = ps.Invoke("Test-VirtualNetwork", TimeSpan.FromMinutes(4));
             var report = test.Single();
@@ -185,8 +235,8 @@ namespace VirtualNetworks.Linux.Tests
         {
             var ps = _lab.Start(_output);
             _lab.RequireDeployed();
-            var from = _lab.Topology.Name("a1");
-            var to = _lab.Topology.Name("a2");
+            var from = _lab.Topology.Name("a2");
+            var to = _lab.Topology.Name("a3");
             var pids = new[] { from, to }.ToDictionary(r => r, _lab.Pid);
             try
             {
@@ -288,7 +338,7 @@ namespace VirtualNetworks.Linux.Tests
             // "After it boots": the guest prints VN-READY <name> on its console once its configuration is applied
             // (docs/guest-contract.md section 4). Test-VirtualNetwork waits for each probe's source to be ready, not for
             // its destination, so probes towards a router still booting would fail.
-            var console = Path.Combine(_lab.StateRoot, "run", victim.ToLowerInvariant() + ".console");
+            var console = _lab.RunPaths(victim).ConsoleLog;
             var booted = Stopwatch.StartNew();
             while (booted.Elapsed < TimeSpan.FromSeconds(90) && !ConsoleSays(console, "VN-READY " + victim)) Thread.Sleep(100);
             Assert.True(ConsoleSays(console, "VN-READY " + victim), victim + " did not print VN-READY within 90 s of Start-VirtualRouter; console: " + ReadShared(console));
@@ -303,7 +353,50 @@ namespace VirtualNetworks.Linux.Tests
 
         [EndToEndFact]
         [Step(6)]
-        public void Step6_RemoveVirtualNetwork_LeavesNothingTagged()
+        public void Step6_TheTransitRouter_MigratesLive_WithItsAddressesUptimeAndLinks()
+        {
+            var ps = _lab.Start(_output);
+            _lab.RequireDeployed();
+            var before = ps.Invoke("Get-VirtualRouter -Name " + Q(Transit)).Ok("Get-VirtualRouter").Single();
+            Assert.Equal(H(1), EndToEndSession.Text(before, "ComputerName"));
+            var addresses = EndToEndSession.Items(before, "Addresses").Select(x => x.ToString()).ToArray();
+            int pid = _lab.Pid(Transit);
+            long uptime = _lab.UptimeMilliseconds(Transit);
+
+            var clock = Stopwatch.StartNew();
+            var moved = ps.Invoke("Move-VirtualRouter -Name " + Q(Transit) + " -DestinationHost " + Q(H(2)) + " -Mode Live -Confirm:$false -PassThru", TimeSpan.FromMinutes(3))
+                .Ok("Move-VirtualRouter -Mode Live").Single();
+            _output.WriteLine("Move-VirtualRouter -Mode Live {0} -> {1}: {2:0} ms", H(1), H(2), clock.Elapsed.TotalMilliseconds);
+            Assert.Equal(H(2), EndToEndSession.Text(moved, "ComputerName"));
+            Assert.Equal("Running", EndToEndSession.Text(moved, "State"));
+            Assert.Equal(addresses, EndToEndSession.Items(moved, "Addresses").Select(x => x.ToString()).ToArray());
+            Assert.NotEqual(pid, _lab.Pid(Transit)); // another QEMU process, on h2 ...
+            long after = _lab.UptimeMilliseconds(Transit);
+            Assert.True(after > uptime, $"guest uptime {after} ms after the move, {uptime} ms before: {Transit} rebooted"); // ... the same guest
+
+            // The links followed: a1-a2 is now a tunnel h1 > h2, a2-a3 one hop h2 > h3 with its limit; nothing of a2 is left on h1.
+            var links = ps.Invoke("Get-VirtualLink -RouterName " + Q(Transit)).Ok("Get-VirtualLink").Output;
+            var a12 = links.Single(l => EndToEndSession.Text(l, "Name") == _lab.Topology.Link("a1", "a2"));
+            var a23 = links.Single(l => EndToEndSession.Text(l, "Name") == ShapedLink);
+            Assert.Equal("Vxlan", EndToEndSession.Text(a12, "Transport"));
+            Assert.Equal(new[] { H(1), H(2) }, EndToEndSession.Items(a12, "UnderlayPath").Select(h => h.ToString()).ToArray());
+            Assert.Equal(new[] { H(2), H(3) }, EndToEndSession.Items(a23, "UnderlayPath").Select(h => h.ToString()).ToArray());
+            Assert.Equal(10_000_000L, Convert.ToInt64(EndToEndSession.Prop(a23, "MaximumBandwidth"), CultureInfo.InvariantCulture));
+            var onSource = EndToEndHost.TaggedInterfaces(VirtualNetworks.Linux.Net.InterfaceNames.Namespace(H(1)))
+                .Where(i => i.Value.Contains(":tap:" + Transit + "/", StringComparison.OrdinalIgnoreCase) || EndToEndHost.TagObjectNames(i.Value).Contains(ShapedLink, StringComparer.OrdinalIgnoreCase))
+                .Select(i => i.Key + " (" + i.Value + ")").ToList();
+            Assert.True(onSource.Count == 0, "left on " + H(1) + " after the move: " + string.Join(", ", onSource));
+
+            var test = ps.Invoke("Test-VirtualNetwork", TimeSpan.FromMinutes(4));
+            var report = test.Single();
+            var bad = EndToEndSession.Items(report, "Results").Where(r => !(bool)EndToEndSession.Prop(r, "Passed")!).ToList();
+            Assert.True((bool)EndToEndSession.Prop(report, "Passed")!,
+                "Test-VirtualNetwork failed after " + Transit + " moved to " + H(2) + ":" + Environment.NewLine + string.Join(Environment.NewLine, bad.Select(DescribeProbe)));
+        }
+
+        [EndToEndFact]
+        [Step(7)]
+        public void Step7_RemoveVirtualNetwork_LeavesNothingTagged_AndRemovesTheLabHosts()
         {
             var ps = _lab.Start(_output);
             _lab.RequireDeployed();
@@ -313,16 +406,20 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Empty(ps.Invoke("Get-VirtualRouter").Ok("Get-VirtualRouter").Output);
             Assert.Empty(ps.Invoke("Get-VirtualLink").Ok("Get-VirtualLink").Output);
 
+            // The lab hosts the deployment created went with the last network that used them.
+            Assert.DoesNotContain(ps.Invoke("Get-VirtualHost").Ok("Get-VirtualHost").Output, h => _lab.Topology.Hosts.Contains(EndToEndSession.Text(h, "Name")));
+
             // QEMU exits asynchronously after the kill; give the kernel a moment before scanning.
             bool Ours(string alias) => EndToEndHost.TagNamesPrefix(alias, _lab.Prefix);
-            var leftovers = EndToEndHost.Leftovers(_lab.StateRoot, Ours);
+            var leftovers = EndToEndHost.Leftovers(_lab.StateRoot, Ours, _lab.Topology.Hosts);
             for (int i = 0; i < 20 && leftovers.Count > 0; i++)
             {
                 Thread.Sleep(250);
-                leftovers = EndToEndHost.Leftovers(_lab.StateRoot, Ours);
+                leftovers = EndToEndHost.Leftovers(_lab.StateRoot, Ours, _lab.Topology.Hosts);
             }
             Assert.True(leftovers.Count == 0,
-                LeftoverReport.Format("after Remove-VirtualNetwork", leftovers, EndToEndHost.DescribeScan(_lab.StateRoot, "an object '" + _lab.Prefix + "-*' of this test")));
+                LeftoverReport.Format("after Remove-VirtualNetwork", leftovers, EndToEndHost.DescribeScan(_lab.StateRoot, "an object '" + _lab.Prefix + "-*' of this test") +
+                    "; the network namespaces of the lab hosts " + string.Join(", ", _lab.Topology.Hosts) + " and the tagged interfaces in them"));
         }
 
         private static bool ConsoleSays(string path, string line) =>

@@ -194,10 +194,14 @@ namespace VirtualNetworks.Linux.Tests
         // ------------------------------------------------------------------------------------------------ scans
 
         /// <summary>Every interface whose ifalias starts with "virtualnetworks:" (name -> alias), from <c>ip -j link show</c>.</summary>
-        public static SortedDictionary<string, string> TaggedInterfaces()
+        public static SortedDictionary<string, string> TaggedInterfaces() => TaggedInterfaces(null);
+
+        /// <summary>The same inside the network namespace <paramref name="networkNamespace"/> (null: this process's).</summary>
+        public static SortedDictionary<string, string> TaggedInterfaces(string? networkNamespace)
         {
             var ip = ProcessRunner.FindExecutable("ip") ?? "/usr/sbin/ip";
-            var r = ProcessRunner.Run(ip, new[] { "-j", "link", "show" }, null, TimeSpan.FromSeconds(30));
+            var arguments = networkNamespace == null ? new[] { "-j", "link", "show" } : new[] { "-n", networkNamespace, "-j", "link", "show" };
+            var r = ProcessRunner.Run(ip, arguments, null, TimeSpan.FromSeconds(30));
             if (!r.Succeeded) throw new InvalidOperationException(r.CommandLine + " failed: " + r.StdErr);
             var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
             using var doc = JsonDocument.Parse(r.StdOut);
@@ -273,6 +277,24 @@ namespace VirtualNetworks.Linux.Tests
             return found;
         }
 
+        /// <summary>
+        /// <see cref="Leftovers(string, Func{string, bool})"/> plus what is left of the lab hosts <paramref name="labHosts"/>
+        /// (unique names of the test): each one's network namespace that still exists, and every tagged interface in it.
+        /// </summary>
+        public static List<string> Leftovers(string stateRoot, Func<string, bool> isOurs, IEnumerable<string> labHosts)
+        {
+            var found = Leftovers(stateRoot, isOurs);
+            foreach (var host in labHosts)
+            {
+                var ns = VirtualNetworks.Linux.Net.InterfaceNames.Namespace(host);
+                if (!File.Exists(Path.Combine("/run/netns", ns))) continue;
+                found.Add("namespace " + ns + " (lab host " + host + ")");
+                foreach (var i in TaggedInterfaces(ns))
+                    found.Add("interface " + ns + "/" + i.Key + " (ifalias " + i.Value + ")");
+            }
+            return found;
+        }
+
         /// <summary>True when a tag (ifalias) names an object whose name starts with <paramref name="prefix"/> + "-".</summary>
         public static bool TagNamesPrefix(string alias, string prefix) =>
             TagObjectNames(alias).Any(n => n.StartsWith(prefix + "-", StringComparison.OrdinalIgnoreCase));
@@ -295,7 +317,10 @@ namespace VirtualNetworks.Linux.Tests
         /// processes of the state directory, deletes tagged interfaces naming the prefix, deletes the state directory.
         /// Never touches anything that is not this test's.
         /// </summary>
-        public static void ForceCleanUp(string stateRoot, string prefix)
+        public static void ForceCleanUp(string stateRoot, string prefix) => ForceCleanUp(stateRoot, prefix, Array.Empty<string>());
+
+        /// <summary>The same, and deletes the network namespaces of the test's lab hosts <paramref name="labHosts"/> (with their veths, bridges, taps).</summary>
+        public static void ForceCleanUp(string stateRoot, string prefix, IEnumerable<string> labHosts)
         {
             foreach (var pid in QemuProcesses(stateRoot).Keys)
             {
@@ -319,6 +344,13 @@ namespace VirtualNetworks.Linux.Tests
             }
             catch (InvalidOperationException)
             {
+            }
+            // A lab host is a namespace: deleting it deletes everything in it (the other ends of its veths included).
+            foreach (var host in labHosts)
+            {
+                var ns = VirtualNetworks.Linux.Net.InterfaceNames.Namespace(host);
+                if (File.Exists(Path.Combine("/run/netns", ns)))
+                    ProcessRunner.Run(ip, new[] { "netns", "delete", ns }, null, TimeSpan.FromSeconds(30));
             }
             try
             {
@@ -344,8 +376,9 @@ namespace VirtualNetworks.Linux.Tests
     // =================================================================================================== Figure 1
 
     /// <summary>
-    /// examples/figure1.json with every router, link and network label prefixed ("a1" -> "e3f9a1-a1"), so the test's
-    /// interfaces (named from hashes of link and router names) never clash with the demo's or another run's.
+    /// examples/figure1.json with every router, link, network label and lab host prefixed ("a1" -> "e3f9a1-a1", "h1" ->
+    /// "e3f9a1-h1"), so the test's interfaces and network namespaces (named from hashes of host, link and router names)
+    /// never clash with the demo's or another run's.
     /// </summary>
     public sealed class Figure1Topology
     {
@@ -355,13 +388,30 @@ namespace VirtualNetworks.Linux.Tests
             var root = JsonNode.Parse(File.ReadAllText(EndToEndHost.Figure1Json),
                 documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!.AsObject();
             root.Remove("$schema");
+            var hosts = new List<string>();
+            foreach (var host in root["hosts"]?.AsArray() ?? new JsonArray())
+            {
+                var o = host!.AsObject();
+                o["name"] = Name((string)o["name"]!);
+                hosts.Add((string)o["name"]!);
+            }
+            foreach (var physical in root["physicalLinks"]?.AsArray() ?? new JsonArray())
+            {
+                var o = physical!.AsObject();
+                o["from"] = HostName((string?)o["from"]);
+                o["to"] = HostName((string?)o["to"]);
+            }
+            if (root["defaults"] is JsonObject defaults && defaults["host"] != null) defaults["host"] = HostName((string?)defaults["host"]);
             var routers = new List<string>();
+            var placement = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             foreach (var router in root["routers"]!.AsArray())
             {
                 var o = router!.AsObject();
                 o["name"] = Name((string)o["name"]!);
                 routers.Add((string)o["name"]!);
                 if (o["network"] != null) o["network"] = Name((string)o["network"]!);
+                if (o["host"] != null) o["host"] = HostName((string?)o["host"]);
+                placement[(string)o["name"]!] = (string?)o["host"] ?? (string?)root["defaults"]?["host"] ?? "";
             }
             var links = new List<string>();
             var limits = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
@@ -375,7 +425,9 @@ namespace VirtualNetworks.Linux.Tests
                 links.Add(name);
                 limits[name] = o["maximumBandwidth"]?.ToJsonString();
             }
+            Hosts = hosts;
             Routers = routers;
+            Placement = placement;
             Links = links;
             Limits = limits;
             Path = System.IO.Path.Combine(directory, prefix + "-figure1.json");
@@ -385,13 +437,21 @@ namespace VirtualNetworks.Linux.Tests
 
         public string Prefix { get; }
         public string Path { get; }
+        /// <summary>The lab hosts the file declares (prefixed), in file order.</summary>
+        public IReadOnlyList<string> Hosts { get; }
         public IReadOnlyList<string> Routers { get; }
+        /// <summary>Each router's host as the file places it (prefixed; "" = the local machine).</summary>
+        public IReadOnlyDictionary<string, string> Placement { get; }
         public IReadOnlyList<string> Links { get; }
         /// <summary>Each link's maximumBandwidth as written in the file (JSON text), null when not given.</summary>
         public IReadOnlyDictionary<string, string?> Limits { get; }
 
         /// <summary>The prefixed form of a name used in examples/figure1.json.</summary>
         public string Name(string original) => Prefix + "-" + original;
+
+        /// <summary>A host name of the file, prefixed unless it names the local machine.</summary>
+        private string HostName(string? original) =>
+            original == null || VirtualNetworks.Topology.HostNames.IsLocalHost(original) ? original ?? "" : Name(original);
 
         /// <summary>The default name of the link between two routers of the example ("a1", "a2" -> "e..-a1-e..-a2").</summary>
         public string Link(string from, string to) => Name(from) + "-" + Name(to);
