@@ -216,9 +216,8 @@ function Measure-ProbeStream([string[]] $Lines, [int] $Count) {
 $failed = $true
 try {
     Write-Section "1. Deploy $([IO.Path]::GetFileName($Path)): $($hostNames.Count) lab hosts ($($hostNames -join ', ')), $($routerNames.Count) routers ($($routerNames -join ', '))"
-    # -ComputerName localhost: the lab hosts the file declares do not exist before this deployment creates them; the
-    # local machine's backend creates and manages them.
-    $deployment = Deploy-VirtualNetwork -Path $Path -ComputerName localhost
+    # The lab hosts the file declares do not exist yet: this deployment creates them (plan steps) on this machine.
+    $deployment = Deploy-VirtualNetwork -Path $Path
     Write-Host ('   {0} change(s) in {1:0.0} s; networks: {2}' -f $deployment.Changes, $deployment.Duration.TotalSeconds, ($deployment.Networks -join ', '))
     $deployment.Steps | Where-Object { $_ -match 'lab host|physical link' } | ForEach-Object { Write-Host "     $_" }
     # Deploy-VirtualNetwork starts the routers without waiting for their guests; Test-VirtualNetwork waits for each

@@ -47,8 +47,14 @@ namespace VirtualNetworks.Linux
             _images = new ImageLocator(Store.Root);
             Lab = new LabNetwork(Store, _ip);
             // The local machine, or a lab host of this state directory (a network namespace standing in for a machine).
+            // Hosts a deployment is about to create are accepted by name; operations on them still need them to exist.
             foreach (var host in request.ComputerName)
-                Lab.Resolve(host);
+            {
+                if (request.HostsMayNotExistYet && !Lab.IsKnown(host))
+                    NameRules.Ensure(host, "host");
+                else
+                    Lab.Resolve(host);
+            }
         }
 
         public StateStore Store { get; }

@@ -63,7 +63,8 @@ namespace VirtualNetworks.Commands
             }
 
             // 3. Only now a backend: validate against what it has and can do, and plan.
-            var service = GetService(ComputerName ?? HostsOf(desired));
+            // The file's hosts may be lab hosts this deployment creates (plan steps), so they need not exist yet.
+            var service = GetService(ComputerName ?? HostsOf(desired), hostsMayNotExistYet: ComputerName == null);
             var plan = OrTerminate(() => service.PlanDeployment(desired, Force, CancellationToken));
             foreach (var warning in plan.Warnings) WriteWarning(warning);
 

@@ -52,7 +52,13 @@ namespace VirtualNetworks.Commands
         /// The engine service for <paramref name="computerName"/> (empty or null = the local machine), created on first
         /// use and reused for the rest of the command. No backend available is a terminating error.
         /// </summary>
-        protected VirtualNetworkService GetService(IEnumerable<string>? computerName)
+        protected VirtualNetworkService GetService(IEnumerable<string>? computerName) => GetService(computerName, hostsMayNotExistYet: false);
+
+        /// <summary>
+        /// As <see cref="GetService(IEnumerable{string})"/>; with <paramref name="hostsMayNotExistYet"/> the backend accepts
+        /// host names the command is about to create (the declared lab hosts of a topology file).
+        /// </summary>
+        protected VirtualNetworkService GetService(IEnumerable<string>? computerName, bool hostsMayNotExistYet)
         {
             var sessions = SessionObjects();
             var hosts = (computerName ?? Enumerable.Empty<string>())
@@ -69,7 +75,12 @@ namespace VirtualNetworks.Commands
             try
             {
                 BackendBootstrap.EnsureRegistered();
-                var request = new BackendRequest { ComputerName = hosts, Kind = sessions.Count > 0 ? BackendBootstrap.HyperVKind : null };
+                var request = new BackendRequest
+                {
+                    ComputerName = hosts,
+                    Kind = sessions.Count > 0 ? BackendBootstrap.HyperVKind : null,
+                    HostsMayNotExistYet = hostsMayNotExistYet,
+                };
                 if (sessions.Count > 0) request.Options[BackendBootstrap.CimSessionOption] = sessions.ToArray();
                 if (Credential != null && Credential != PSCredential.Empty)
                     request.Options[BackendBootstrap.CredentialOption] = Credential.GetNetworkCredential();

@@ -137,8 +137,8 @@ namespace VirtualNetworks.Linux.Tests
         public void Step1_Figure1_Deploys_AndTestVirtualNetworkPasses()
         {
             var ps = _lab.Start(_output);
-            // -ComputerName localhost: the file's lab hosts do not exist before this deployment creates them (as in the demo).
-            var deploy = ps.Invoke("Deploy-VirtualNetwork -Path " + Q(_lab.Topology.Path) + " -ComputerName localhost -Confirm:$false", TimeSpan.FromMinutes(5));
+            // The file's lab hosts do not exist before this deployment creates them (as in the demo): the plain form must work.
+            var deploy = ps.Invoke("Deploy-VirtualNetwork -Path " + Q(_lab.Topology.Path) + " -Confirm:$false", TimeSpan.FromMinutes(5));
             _lab.Deployed = true; // whatever happened, later steps and Dispose clean up
             deploy.Ok("Deploy-VirtualNetwork");
             var summary = deploy.Single();

@@ -52,6 +52,8 @@ namespace VirtualNetworks.Module.Tests
                                  "CreatePhysicalLink h1 h2", "CreatePhysicalLink h3 h2" }, calls.Take(5));
             Assert.Equal("h1", Backend.HostOf("r1"));
             Assert.Equal("h3", Backend.HostOf("r3"));
+            // The file's hosts reach the backend as hosts the deployment may create (a backend must not refuse them).
+            Assert.Contains(Requests, q => q.HostsMayNotExistYet && q.ComputerName.Contains("h2"));
 
             int before = Backend.MutatingCallCount;
             var again = RunOk("Deploy-VirtualNetwork -Path " + Q(file) + " -Confirm:$false").Objects<DeploymentResult>().Single();

@@ -58,6 +58,11 @@ namespace VirtualNetworks.Backends
         public string? Kind { get; set; }
         /// <summary>Host names the command targets; empty = the local machine.</summary>
         public IReadOnlyList<string> ComputerName { get; set; } = Array.Empty<string>();
+        /// <summary>
+        /// True when hosts in <see cref="ComputerName"/> may not exist yet because the command will create them (a
+        /// topology's declared lab hosts, for Deploy-VirtualNetwork): the backend must not refuse them up front.
+        /// </summary>
+        public bool HostsMayNotExistYet { get; set; }
         /// <summary>Backend-specific options (state directory, credentials, ...), by name.</summary>
         public IDictionary<string, object?> Options { get; set; } = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
     }
