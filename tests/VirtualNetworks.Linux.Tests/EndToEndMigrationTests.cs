@@ -185,6 +185,8 @@ namespace VirtualNetworks.Linux.Tests
             return i < 0 ? new List<string>() : lines.Skip(i + 1).TakeWhile(l => !l.StartsWith("#", StringComparison.Ordinal)).Where(l => l.Length > 0)
                 // addresses and routes, not link flags/lifetimes (carrier, tentative, linkdown change with timing)
                 .Where(l => !l.Contains("valid_lft", StringComparison.Ordinal) && !l.Contains(": <", StringComparison.Ordinal) && !l.TrimStart().StartsWith("link/", StringComparison.Ordinal))
+                // IPv6 link-local addresses are the kernel's, not the plan's; one may appear late on an adapter (timing)
+                .Where(l => !l.Contains(" scope link", StringComparison.Ordinal))
                 .Select(l => string.Join(" ", l.Trim().Split(' ').Where(w => w != "linkdown" && w != "tentative" && w != "dadfailed" && w.Length > 0)))
                 .ToList();
         }
