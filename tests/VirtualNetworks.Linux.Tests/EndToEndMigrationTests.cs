@@ -316,7 +316,12 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Equal(H(2), HostOfA2());
             Assert.Equal(RouterState.Running, _backend!.GetInventory(CancellationToken.None).Routers.Single(r => r.Name == a2).State);
             Assert.True(Channel(a2).WaitReady(TimeSpan.FromSeconds(10)).UptimeMilliseconds > uptimeBefore, "a2 rebooted");
-            Assert.True(_backend.Probe(A(1), A3Address(), CancellationToken.None).Reachable, "a1 -> a3 through a2 after the failure");
+            // After an underlay cut is repaired the path needs a moment (neighbour entries, routes re-applied): retry up to 10 s.
+            var until = DateTime.UtcNow.AddSeconds(10);
+            bool reachable;
+            while (!(reachable = _backend.Probe(A(1), A3Address(), CancellationToken.None).Reachable) && DateTime.UtcNow < until)
+                Thread.Sleep(250);
+            Assert.True(reachable, "a1 -> a3 through a2 after the failure (10 s)");
             // Nothing of a2 on h1: its tap there, l23's bridge and tunnel; l12's tunnel on h1 sends to h2 only; no incoming QEMU.
             Assert.Equal(new[] { InterfaceNames.Bridge(L12), InterfaceNames.Tap(A(1), L12), InterfaceNames.Vxlan(L12) }.OrderBy(x => x),
                 ns[1].ListLinks().Where(l => l.Tag?.LinkName == L12).Select(l => l.Name).OrderBy(x => x));
