@@ -317,20 +317,7 @@ namespace VirtualNetworks.HyperV
                     var ends = snap.RoutersByName().Values.Where(v => v.Count == 1).Select(v => v[0])
                         .SelectMany(v => v.Nics.Where(n => Same(n.Link, name)).Select(n => (v, n))).ToList();
                     foreach (var (vm, nic) in ends)
-                    {
-                        string who = $"router '{vm.Marker.Router}'";
-                        if (nic.BandwidthInstanceId != null)
-                            host.Invoke(op, $"RemoveFeatureSettings (bandwidth on {who})", host.Vsms(op, ct), "RemoveFeatureSettings", ct, new[]
-                            {
-                                CimMethodParameter.References("FeatureSettings", new[] { host.ById("Msvm_EthernetSwitchPortBandwidthSettingData", nic.BandwidthInstanceId) }),
-                            });
-                        if (limit.HasValue)
-                            host.Invoke(op, $"AddFeatureSettings (bandwidth on {who})", host.Vsms(op, ct), "AddFeatureSettings", ct, new[]
-                            {
-                                CimMethodParameter.Reference("AffectedConfiguration", host.ById("Msvm_EthernetPortAllocationSettingData", nic.EpasdInstanceId!)),
-                                CimMethodParameter.Strings("FeatureSettings", new[] { CimXml.Write(BandwidthFeature(limit.Value)) }),
-                            });
-                    }
+                        ApplyBandwidth(host, op, vm, nic, limit, ct);
                     var again = HostSnapshot.ReadVms(host, op, owners.Concat(ends.Select(e => HostSnapshot.ByName(e.Item1.Marker.Router))), ReadParts.Features | ReadParts.Switch, ct);
                     var check = CompleteLinks(again).FirstOrDefault(x => Same(x.Name, name));
                     if (check == null || check.MaximumBandwidth != limit || check.Status != null)

@@ -56,28 +56,7 @@ namespace VirtualNetworks.Linux.Tests
             public void Report(string value) { lock (All) All.Add(value); }
         }
 
-        public void Dispose()
-        {
-            if (_backend != null)
-            {
-                try
-                {
-                    // Only this test's things: other runs (other engineers, CI jobs) may have lab hosts on the machine too.
-                    foreach (var o in _backend.FindOrphans(true, CancellationToken.None).Where(Ours))
-                    {
-                        try { _backend.RemoveOrphan(o, CancellationToken.None); }
-                        catch (Exception ex) { _out.WriteLine("clean-up " + o + ": " + ex.Message); }
-                    }
-                }
-                catch (Exception ex)
-                {
-                    _out.WriteLine("orphan scan: " + ex.Message);
-                }
-                _backend.Dispose();
-            }
-            foreach (var i in new[] { 1, 2, 3 }) NetTestHost.RunQuietly("ip", "netns", "del", InterfaceNames.Namespace(H(i)));
-            try { Directory.Delete(_root, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
+        public void Dispose() => EndToEndHost.CleanUpOwn(_backend, _p, _root, new[] { H(1), H(2), H(3) }, _out);
 
         /// <summary>An orphan of this test: named after its prefix (routers, links, hosts) or inside its state directory.</summary>
         private bool Ours(OrphanResource o) =>

@@ -40,32 +40,7 @@ namespace VirtualNetworks.Linux.Tests
             public void OnStepStarting(PlanStep step, int index, int count) => _out.WriteLine($"step {index + 1}/{count}: {step}");
         }
 
-        public void Dispose()
-        {
-            if (_backend != null)
-            {
-                try
-                {
-                    // Only this test's things: other runs (other engineers, CI jobs) may have lab hosts on the machine too.
-                    foreach (var o in _backend.FindOrphans(true, CancellationToken.None).Where(Ours))
-                    {
-                        try { _backend.RemoveOrphan(o, CancellationToken.None); }
-                        catch (Exception ex) { _out.WriteLine("clean-up " + o + ": " + ex.Message); }
-                    }
-                }
-                catch (Exception ex)
-                {
-                    _out.WriteLine("orphan scan: " + ex.Message);
-                }
-                _backend.Dispose();
-            }
-            foreach (var i in new[] { 1, 2, 3 }) NetTestHost.RunQuietly("ip", "netns", "del", InterfaceNames.Namespace(H(i)));
-            try { Directory.Delete(_root, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-
-        /// <summary>An orphan of this test: named after its prefix (routers, links, hosts) or inside its state directory.</summary>
-        private bool Ours(OrphanResource o) =>
-            (o.Owner != null && o.Owner.StartsWith(_p + "-", StringComparison.OrdinalIgnoreCase)) || o.Name.StartsWith(_root + "/", StringComparison.Ordinal);
+        public void Dispose() => EndToEndHost.CleanUpOwn(_backend, _p, _root, new[] { H(1), H(2), H(3) }, _out);
 
         private TopologySpec Topology() => new TopologySpec
         {

@@ -82,6 +82,35 @@ namespace VirtualNetworks.Linux.Tests
     /// <summary>Facts about this machine and the repository, and scans for what the module leaves behind.</summary>
     internal static class EndToEndHost
     {
+        /// <summary>
+        /// Disposes a test's backend after removing only that test's leftovers (objects named after
+        /// <paramref name="prefix"/> or inside <paramref name="root"/>: other runs may have labs on the machine), deletes
+        /// the lab namespaces of <paramref name="hosts"/> and the state directory.
+        /// </summary>
+        public static void CleanUpOwn(LinuxBackend? backend, string prefix, string root, IEnumerable<string> hosts, Xunit.Abstractions.ITestOutputHelper output)
+        {
+            if (backend != null)
+            {
+                try
+                {
+                    foreach (var o in backend.FindOrphans(true, System.Threading.CancellationToken.None).Where(o =>
+                                 (o.Owner != null && o.Owner.StartsWith(prefix + "-", StringComparison.OrdinalIgnoreCase)) ||
+                                 o.Name.StartsWith(root + "/", StringComparison.Ordinal)))
+                    {
+                        try { backend.RemoveOrphan(o, System.Threading.CancellationToken.None); }
+                        catch (Exception ex) { output.WriteLine("clean-up " + o + ": " + ex.Message); }
+                    }
+                }
+                catch (Exception ex)
+                {
+                    output.WriteLine("orphan scan: " + ex.Message);
+                }
+                backend.Dispose();
+            }
+            foreach (var h in hosts) NetTestHost.RunQuietly("ip", "netns", "del", Net.InterfaceNames.Namespace(h));
+            try { System.IO.Directory.Delete(root, true); } catch (System.IO.IOException) { } catch (UnauthorizedAccessException) { }
+        }
+
         public const string StateVariable = "VIRTUALNETWORKS_STATE_DIR";
         public const string ImagePathVariable = "VIRTUALNETWORKS_IMAGE_PATH";
         public const string ModuleVariable = "VIRTUALNETWORKS_MODULE";
