@@ -16,7 +16,7 @@ namespace VirtualNetworks.Linux
     /// <list type="bullet">
     /// <item>A lab host is a network namespace <c>vnh-</c> + 10 hex (SHA-256 of the lower-case host name) with forwarding
     /// on (IPv4 and IPv6), reverse-path filtering off, <c>lo</c> up, and an underlay anchor <c>vnu</c> + 10 hex: a
-    /// port-less bridge tagged <c>virtualnetworks:v1:host:&lt;host&gt;</c> that holds the host's underlay /32 and marks the
+    /// port-less bridge tagged <c>virtualnetworks:v2:&lt;stateid&gt;:host:&lt;host&gt;</c> that holds the host's underlay /32 and marks the
     /// namespace as ours (a namespace without it is never touched).</item>
     /// <item>The local machine gets an anchor (and a host record) only while it has a physical link.</item>
     /// <item>A physical link is a veth pair <c>vnv</c> + hash(host/peer) with a /31 from <see cref="LinkPool"/>, MTU 1500.</item>
@@ -102,8 +102,12 @@ namespace VirtualNetworks.Linux
                 .Select(n => n!).OrderBy(n => n, StringComparer.Ordinal).ToList();
         }
 
-        /// <summary>The host whose tagged anchor lives in <paramref name="ns"/> and whose namespace name it is; null when the namespace is not ours.</summary>
-        public static string? OwnerOfNamespace(string ns, CancellationToken ct)
+        /// <summary>
+        /// The tag of the underlay anchor in <paramref name="ns"/> that marks it as a lab host's namespace (the anchor of the
+        /// host whose namespace name it is, under its expected name); null when the namespace carries no such anchor.
+        /// The tag's <see cref="OwnershipTag.StateId"/> says which state directory the namespace belongs to.
+        /// </summary>
+        public static OwnershipTag? AnchorTagOfNamespace(string ns, CancellationToken ct)
         {
             IReadOnlyList<LinkInfo> links;
             try { links = new IpCommand(ns).ListLinks(ct); }
@@ -112,9 +116,21 @@ namespace VirtualNetworks.Linux
             {
                 if (l.Tag?.Role == OwnedRole.Host && l.Tag.HostName != null && l.Name == InterfaceNames.Anchor(l.Tag.HostName) &&
                     InterfaceNames.Namespace(l.Tag.HostName) == ns)
-                    return l.Tag.HostName;
+                    return l.Tag;
             }
             return null;
+        }
+
+        /// <summary>
+        /// The host whose tagged anchor lives in <paramref name="ns"/> and whose namespace name it is, when the anchor
+        /// belongs to state directory <paramref name="stateId"/> or is a legacy v1 anchor (no state id); null when the
+        /// namespace is not ours (untagged, or another state directory's).
+        /// </summary>
+        public static string? OwnerOfNamespace(string ns, string? stateId, CancellationToken ct)
+        {
+            var tag = AnchorTagOfNamespace(ns, ct);
+            if (tag == null) return null;
+            return tag.StateId == null || tag.BelongsTo(stateId) ? tag.HostName : null;
         }
 
         /// <summary>Creates lab host <paramref name="name"/> (idempotent: an existing one is checked and repaired).</summary>
@@ -130,11 +146,11 @@ namespace VirtualNetworks.Linux
                 var ns = InterfaceNames.Namespace(name);
                 if (NamespaceExists(ns))
                 {
-                    var owner = OwnerOfNamespace(ns, ct);
+                    var owner = OwnerOfNamespace(ns, _store.StateId, ct);
                     if (owner == null || !string.Equals(owner, name, StringComparison.OrdinalIgnoreCase))
                         throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceExists, name,
                             $"Cannot create lab host '{name}': the network namespace {ns} exists and is not marked as this host's " +
-                            "(no tagged underlay anchor); it is left alone.");
+                            "(no tagged underlay anchor of this state directory; it may be another state directory's); it is left alone.");
                 }
                 rec = new HostRecord
                 {
@@ -165,7 +181,7 @@ namespace VirtualNetworks.Linux
             var anchor = InterfaceNames.Anchor(rec.Name);
             if (rec.IsLocal)
             {
-                _root.CreateBridge(anchor, OwnershipTag.ForHost(rec.Name), false, ct);
+                _root.CreateBridge(anchor, OwnershipTag.ForHost(_store.StateId, rec.Name), false, ct);
                 _root.SetUp(anchor, ct);
                 _root.SetAddresses(anchor, new[] { rec.UnderlayAddress + "/32" }, ct);
                 return;
@@ -173,13 +189,13 @@ namespace VirtualNetworks.Linux
             var ns = InterfaceNames.Namespace(rec.Name);
             bool existed = NamespaceExists(ns);
             var ip = new IpCommand(ns);
-            if (existed && !full && ip.GetLink(anchor, ct)?.Tag != null) return;
+            if (existed && !full && ip.GetLink(anchor, ct)?.Tag is OwnershipTag at && (at.StateId == null || at.BelongsTo(_store.StateId))) return;
             if (!existed)
             {
                 var r = _root.Tools.Run("ip", new[] { "netns", "add", ns }, ct);
                 if (!r.Succeeded && !NamespaceExists(ns)) throw NetTools.Failure(r, ns);
             }
-            ip.CreateBridge(anchor, OwnershipTag.ForHost(rec.Name), false, ct);
+            ip.CreateBridge(anchor, OwnershipTag.ForHost(_store.StateId, rec.Name), false, ct);
             ip.SetUp(anchor, ct);
             ip.SetAddresses(anchor, new[] { rec.UnderlayAddress + "/32" }, ct);
             ip.Tools.RunChecked("ip", new[] { "link", "set", "dev", "lo", "up" }, "lo", ct);
@@ -220,10 +236,10 @@ namespace VirtualNetworks.Linux
             var ns = InterfaceNames.Namespace(rec.Name);
             if (NamespaceExists(ns))
             {
-                var owner = OwnerOfNamespace(ns, ct);
+                var owner = OwnerOfNamespace(ns, _store.StateId, ct);
                 if (owner == null || !Is(owner, rec.Name))
                     throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, name,
-                        $"The network namespace {ns} is not marked as lab host '{rec.Name}' (no tagged underlay anchor); it was left alone.");
+                        $"The network namespace {ns} is not marked as lab host '{rec.Name}' of this state directory (no tagged underlay anchor with its state id); it was left alone.");
                 DeleteNamespace(ns, ct);
             }
             _store.DeleteHost(rec.Name);
@@ -325,7 +341,7 @@ namespace VirtualNetworks.Linux
             var ipTo = IpFor(rec.To);
             if (!HostNames.IsLocalHost(rec.From) && !NamespaceExists(InterfaceNames.Namespace(rec.From))) return; // host drifted; its EnsureHost repairs
             if (!HostNames.IsLocalHost(rec.To) && !NamespaceExists(InterfaceNames.Namespace(rec.To))) return;
-            ipFrom.CreateVethPair(rec.FromDevice, OwnershipTag.ForVeth(rec.From, rec.To), ipTo, rec.ToDevice, OwnershipTag.ForVeth(rec.To, rec.From), ct);
+            ipFrom.CreateVethPair(rec.FromDevice, OwnershipTag.ForVeth(_store.StateId, rec.From, rec.To), ipTo, rec.ToDevice, OwnershipTag.ForVeth(_store.StateId, rec.To, rec.From), ct);
             ipFrom.SetMtu(rec.FromDevice, rec.Mtu, ct);
             ipTo.SetMtu(rec.ToDevice, rec.Mtu, ct);
             ipFrom.SetAddresses(rec.FromDevice, new[] { rec.FromAddress }, ct);

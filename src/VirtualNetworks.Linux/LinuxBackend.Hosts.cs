@@ -213,12 +213,12 @@ namespace VirtualNetworks.Linux
                 var shaper = new TrafficShaper(ip);
                 var existing = ip.ListLinks(ct).ToDictionary(l => l.Name, StringComparer.Ordinal);
                 if (!existing.ContainsKey(rec.Bridge))
-                    ip.CreateBridge(rec.Bridge, OwnershipTag.ForBridge(rec.Name), tagged && !cross, ct);
+                    ip.CreateBridge(rec.Bridge, OwnershipTag.ForBridge(Store.StateId, rec.Name), tagged && !cross, ct);
                 foreach (var kv in desired.Where(d => d.Value.Any(x => Is(x, h))))
                 {
                     var tap = rec.Taps[kv.Key];
                     if (!existing.TryGetValue(tap, out var info))
-                        ip.CreateTap(tap, OwnershipTag.ForTap(kv.Key, rec.Name), ct);
+                        ip.CreateTap(tap, OwnershipTag.ForTap(Store.StateId, kv.Key, rec.Name), ct);
                     ip.SetMtu(tap, mtu, ct);
                     if (info?.Master != rec.Bridge) ip.SetMaster(tap, rec.Bridge, ct);
                     ip.SetUp(tap, ct);
@@ -236,13 +236,13 @@ namespace VirtualNetworks.Linux
                 var vx = InterfaceNames.Vxlan(rec.Name);
                 if (cross)
                 {
-                    if (existing.TryGetValue(vx, out var vinfo) && vinfo.Tag != null && !VxlanMatches(ip, vx, rec.Vni!.Value, underlay[h], ct))
+                    if (existing.TryGetValue(vx, out var vinfo) && IsOurs(vinfo.Tag) && !VxlanMatches(ip, vx, rec.Vni!.Value, underlay[h], ct))
                     {
                         ip.Delete(vx, ct); // different VNI or local address (host re-addressed): make it again
                         vinfo = null;
                     }
                     if (vinfo == null)
-                        ip.CreateVxlan(vx, OwnershipTag.ForVxlan(rec.Name), new VxlanOptions
+                        ip.CreateVxlan(vx, OwnershipTag.ForVxlan(Store.StateId, rec.Name), new VxlanOptions
                         {
                             Vni = rec.Vni!.Value, Local = underlay[h], Remote = null, DestinationPort = LabNetwork.VxlanPort,
                         }, ct);
@@ -251,7 +251,7 @@ namespace VirtualNetworks.Linux
                     ip.SetUp(vx, ct);
                     ip.SetDefaultDestinations(vx, used.Where(o => !Is(o, h)).Select(o => underlay[o]).ToList(), ct);
                 }
-                else if (existing.TryGetValue(vx, out var leftover) && leftover.Tag != null)
+                else if (existing.TryGetValue(vx, out var leftover) && IsOurs(leftover.Tag))
                 {
                     ip.Delete(vx, ct);
                 }
@@ -319,7 +319,14 @@ namespace VirtualNetworks.Linux
             if (info.Tag == null)
                 throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, device,
                     $"Interface '{device}'" + (ip.NetworkNamespace == null ? "" : " in " + ip.NetworkNamespace) + " is not tagged as created by VirtualNetworks; it was left alone.");
+            if (!IsOurs(info.Tag))
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, device,
+                    $"Interface '{device}'" + (ip.NetworkNamespace == null ? "" : " in " + ip.NetworkNamespace) + $" ({info.Tag.Alias}) belongs to another " +
+                    $"state directory (this one's id is {Store.StateId}); it was left alone.");
             ip.Delete(device, ct);
         }
+
+        /// <summary>A tag of this state directory, or a legacy v1 tag (no state id); false for untagged devices and other state directories'.</summary>
+        private bool IsOurs(OwnershipTag? tag) => tag != null && (tag.StateId == null || tag.BelongsTo(Store.StateId));
     }
 }

@@ -59,17 +59,25 @@ namespace VirtualNetworks.Linux
                     });
             }
 
+            // The id in this state directory's tags; null when it never tagged anything (then only legacy v1 tags and
+            // probe leftovers can be ours). Devices and namespaces of other state directories are never listed.
+            var stateId = _store.ExistingStateId;
+
             // Tagged interfaces of this namespace (the local machine).
             if (File.Exists("/sys/class/net/lo/ifindex") || Directory.Exists("/sys/class/net"))
-                ScanInterfaces(_ip, host, null, includeOwned, links, hosts, physical, found, ct);
+                ScanInterfaces(_ip, host, null, includeOwned, stateId, links, hosts, physical, found, ct);
 
             // Lab hosts' namespaces: whole when unrecorded (or a full reset), else their unused tagged interfaces.
             foreach (var ns in LabNetwork.ListCandidateNamespaces())
             {
-                var owner = LabNetwork.OwnerOfNamespace(ns, ct);
-                if (owner == null) continue; // not ours: never listed
+                var anchor = LabNetwork.AnchorTagOfNamespace(ns, ct);
+                if (anchor?.HostName == null) continue; // not the module's: never listed
+                bool legacy = anchor.StateId == null;
+                if (!legacy && !anchor.BelongsTo(stateId)) continue; // another state directory's lab host: never listed
+                var owner = anchor.HostName;
                 bool recorded = hosts.TryGetValue(owner, out var hr) && !hr.IsLocal;
-                if (includeOwned || !recorded)
+                // A legacy (v1) namespace no record names may be another state directory's: only a full reset takes it.
+                if (includeOwned || (!recorded && !legacy))
                 {
                     found.Add(new OrphanResource
                     {
@@ -78,7 +86,8 @@ namespace VirtualNetworks.Linux
                     });
                     continue;
                 }
-                ScanInterfaces(new IpCommand(ns), owner, ns, false, links, hosts, physical, found, ct);
+                if (!recorded) continue;
+                ScanInterfaces(new IpCommand(ns), owner, ns, false, stateId, links, hosts, physical, found, ct);
             }
 
             // Our underlay routes here that no host record wants.
@@ -86,8 +95,13 @@ namespace VirtualNetworks.Linux
             bool localRecorded = hosts.Values.Any(h => h.IsLocal);
             try
             {
-                foreach (var dst in _ip.ListOwnedRoutes(ct).Keys.Where(LabNetwork.IsUnderlayHostRoute).OrderBy(d => d, StringComparer.Ordinal))
+                var routes = _ip.ListOwnedRoutes(ct);
+                var rootLinks = _ip.ListLinks(ct).ToDictionary(l => l.Name, StringComparer.Ordinal);
+                foreach (var dst in routes.Keys.Where(LabNetwork.IsUnderlayHostRoute).OrderBy(d => d, StringComparer.Ordinal))
                 {
+                    // A route through another state directory's device is that state directory's.
+                    var dev = routes[dst].Device;
+                    if (dev != null && rootLinks.TryGetValue(dev, out var via) && via.Tag?.StateId != null && !via.Tag.BelongsTo(stateId)) continue;
                     if (includeOwned || !localRecorded || !wantedRoutes.Contains(dst))
                         found.Add(new OrphanResource
                         {
@@ -193,9 +207,10 @@ namespace VirtualNetworks.Linux
                         var ns = resource.Name.Substring(NamespacePrefix.Length);
                         InterfaceNames.EnsureValidNamespaceName(ns);
                         if (!ns.StartsWith(InterfaceNames.NamespacePrefix, StringComparison.Ordinal) || !LabNetwork.NamespaceExists(ns)) return;
-                        if (LabNetwork.OwnerOfNamespace(ns, ct) == null)
+                        if (LabNetwork.OwnerOfNamespace(ns, _store.ExistingStateId, ct) == null)
                             throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, ns,
-                                $"Network namespace {ns} has no tagged underlay anchor (not created by VirtualNetworks); it was left alone.");
+                                $"Network namespace {ns} has no tagged underlay anchor of this state directory (not created by VirtualNetworks, " +
+                                "or another state directory's); it was left alone.");
                         new LabNetwork(_store, _ip).DeleteNamespace(ns, ct);
                         return;
                     }
@@ -217,7 +232,11 @@ namespace VirtualNetworks.Linux
                         ipc = new IpCommand(ns);
                     }
                     var info = ipc.GetLink(name, ct);
-                    if (info?.Tag != null) ipc.Delete(name, ct);
+                    if (info?.Tag == null) return;
+                    if (info.Tag.StateId != null && !info.Tag.BelongsTo(_store.ExistingStateId))
+                        throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, resource.Name,
+                            $"Interface '{resource.Name}' ({info.Tag.Alias}) belongs to another state directory; it was left alone.");
+                    ipc.Delete(name, ct);
                     return;
                 default:
                     var full = Path.GetFullPath(resource.Name);
@@ -233,11 +252,16 @@ namespace VirtualNetworks.Linux
         private const string RoutePrefix = "route:";
 
         /// <summary>Lists the tagged interfaces of one namespace (<paramref name="ns"/> null = this one) that nothing uses.</summary>
-        private void ScanInterfaces(IpCommand ip, string host, string? ns, bool includeOwned, Dictionary<string, LinkRecord> links,
+        /// <remarks>
+        /// Only devices of state directory <paramref name="stateId"/> are considered, plus probe leftovers (no state
+        /// directory) and, in a full reset (<paramref name="includeOwned"/>), legacy v1 tags; another state directory's
+        /// devices are never listed.
+        /// </remarks>
+        private void ScanInterfaces(IpCommand ip, string host, string? ns, bool includeOwned, string? stateId, Dictionary<string, LinkRecord> links,
             Dictionary<string, HostRecord> hosts, List<PhysicalLinkRecord> physical, List<OrphanResource> found, CancellationToken ct)
         {
             IReadOnlyList<OwnedInterface> owned;
-            try { owned = NetworkOrphanScanner.FindOwned(ip, null, null, ct); }
+            try { owned = NetworkOrphanScanner.FindOwned(ip, stateId, includeLegacy: includeOwned, cancellationToken: ct); }
             catch (VirtualNetworksException) { return; }
             foreach (var o in owned)
             {

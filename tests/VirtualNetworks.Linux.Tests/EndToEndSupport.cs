@@ -281,7 +281,7 @@ namespace VirtualNetworks.Linux.Tests
         public static List<string> StateFiles(string stateRoot)
         {
             if (!Directory.Exists(stateRoot)) return new List<string>();
-            var allowed = new HashSet<string>(StringComparer.Ordinal) { "lock", "lock.holder", "kvm-probe.json" };
+            var allowed = new HashSet<string>(StringComparer.Ordinal) { "lock", "lock.holder", "kvm-probe.json", "state-id" };
             return Directory.EnumerateFileSystemEntries(stateRoot, "*", SearchOption.AllDirectories)
                 .Where(p => !Directory.Exists(p)) // files, sockets, fifos; not the folders themselves
                 .Where(p => !(Path.GetDirectoryName(p) == stateRoot.TrimEnd('/') && allowed.Contains(Path.GetFileName(p))))
@@ -328,18 +328,22 @@ namespace VirtualNetworks.Linux.Tests
         public static bool TagNamesPrefix(string alias, string prefix) =>
             TagObjectNames(alias).Any(n => n.StartsWith(prefix + "-", StringComparison.OrdinalIgnoreCase));
 
-        /// <summary>The object names in a tag: "virtualnetworks:v1:tap:r1/l1" gives r1 and l1; a bridge's gives its link.</summary>
+        /// <summary>
+        /// The object names in a tag: "virtualnetworks:v2:&lt;stateid&gt;:tap:r1/l1" (or the v1 form without state id) gives
+        /// r1 and l1; a bridge's gives its link.
+        /// </summary>
         public static IEnumerable<string> TagObjectNames(string alias)
         {
             var parts = alias.Split(':');
-            return parts.Length < 4 ? Array.Empty<string>() : string.Join(":", parts.Skip(3)).Split('/');
+            int skip = parts.Length > 1 && parts[1] == "v2" ? 4 : 3;
+            return parts.Length < skip + 1 ? Array.Empty<string>() : string.Join(":", parts.Skip(skip)).Split('/');
         }
 
         /// <summary>What <see cref="Leftovers"/> looked at, for assertion messages.</summary>
         public static string DescribeScan(string stateRoot, string whose) =>
             "checked: QEMU processes in /proc whose -pidfile lies under " + stateRoot + "/run/; interfaces from 'ip -j link show' whose ifalias starts with '" +
             TagPrefix + "' and names " + whose + "; every file under " + stateRoot +
-            " except lock, lock.holder and kvm-probe.json (records in routers/ and links/, sockets, pidfiles, consoles and configs in run/, overlays in disks/, *.tmp)";
+            " except lock, lock.holder, kvm-probe.json and state-id (records in routers/ and links/, sockets, pidfiles, consoles and configs in run/, overlays in disks/, *.tmp)";
 
         /// <summary>
         /// Best-effort clean-up of one test's objects without the module (used when a test failed half-way): kills the QEMU

@@ -124,9 +124,10 @@ namespace VirtualNetworks.Linux.Tests
             var ns = InterfaceNames.Namespace(H(1));
             Assert.Matches("^vnh-[0-9a-f]{10}$", ns);
             Assert.True(LabNetwork.NamespaceExists(ns));
-            Assert.Equal(H(1), LabNetwork.OwnerOfNamespace(ns, CancellationToken.None));
+            Assert.Equal(H(1), LabNetwork.OwnerOfNamespace(ns, b.Store.StateId, CancellationToken.None));
             var anchor = new IpCommand(ns).GetLink(InterfaceNames.Anchor(H(1)))!;
-            Assert.Equal("virtualnetworks:v1:host:" + H(1), anchor.Alias);
+            Assert.Equal("virtualnetworks:v2:" + b.Store.StateId + ":host:" + H(1), anchor.Alias);
+            Assert.Null(LabNetwork.OwnerOfNamespace(ns, "0ther1d0", CancellationToken.None)); // another state directory's view
             var inv = b.GetInventory(CancellationToken.None);
             var host = inv.Hosts.Single(h => h.Name == H(1));
             Assert.True(host.IsLabHost);
@@ -279,7 +280,7 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Empty(b.FindOrphans(false, CancellationToken.None));
 
             // A device left on a host the link does not use is an orphan (only tagged ones are listed).
-            new IpCommand(ns3).CreateVxlan(vx, OwnershipTag.ForVxlan(link), new VxlanOptions { Vni = 4242, Local = a3 });
+            new IpCommand(ns3).CreateVxlan(vx, OwnershipTag.ForVxlan(b.Store.StateId, link), new VxlanOptions { Vni = 4242, Local = a3 });
             var orphan = Assert.Single(b.FindOrphans(false, CancellationToken.None));
             Assert.Equal(ns3 + ":" + vx, orphan.Name);
             b.RemoveOrphan(orphan, CancellationToken.None);
@@ -288,6 +289,66 @@ namespace VirtualNetworks.Linux.Tests
             b.RemoveLink(link, CancellationToken.None);
             Assert.Null(new IpCommand(ns1).GetLink(vx));
             Assert.Null(new IpCommand(ns2).GetLink(InterfaceNames.Bridge(link)));
+        }
+
+        [RootFact]
+        public void Orphan_clean_up_never_takes_another_state_directorys_devices_or_lab_hosts()
+        {
+            var a = Backend();
+            var ct = CancellationToken.None;
+            string otherRoot = _root + "-other";
+            var other = new LinuxBackend(new BackendRequest { Options = new Dictionary<string, object?> { [LinuxBackend.StateDirectoryOption] = otherRoot } });
+            string linkA = "mh" + _s + "-la", linkB = "mh" + _s + "-lb";
+            string mine = InterfaceNames.Bridge(linkA), theirs = InterfaceNames.Bridge(linkB);
+            string ns = InterfaceNames.Namespace(H(1));
+            var ip = new IpCommand();
+            try
+            {
+                Assert.Matches("^[0-9a-f]{8}$", a.Store.StateId);
+                Assert.NotEqual(a.Store.StateId, other.Store.StateId);
+                Assert.Equal(a.Store.StateId, File.ReadAllText(a.Store.StateIdPath).Trim()); // stored, so it survives a move
+                // The other state directory's lab host and an unrecorded bridge of each state directory.
+                other.CreateLabHost(H(1), true, ct);
+                ip.CreateBridge(mine, OwnershipTag.ForBridge(a.Store.StateId, linkA));
+                ip.CreateBridge(theirs, OwnershipTag.ForBridge(other.Store.StateId, linkB));
+
+                foreach (var full in new[] { false, true })
+                {
+                    var found = a.FindOrphans(full, ct);
+                    Assert.Contains(found, o => o.Name == mine);
+                    Assert.DoesNotContain(found, o => o.Name == theirs);
+                    Assert.DoesNotContain(found, o => o.Name.Contains(ns) || string.Equals(o.Owner, H(1), StringComparison.OrdinalIgnoreCase));
+                }
+                // Even when asked directly, this state directory removes neither.
+                Assert.ThrowsAny<VirtualNetworksException>(() => a.RemoveOrphan(
+                    new OrphanResource { Kind = OrphanKind.Interface, Name = theirs, ComputerName = HostNames.LocalName }, ct));
+                Assert.ThrowsAny<VirtualNetworksException>(() => a.RemoveOrphan(
+                    new OrphanResource { Kind = OrphanKind.Interface, Name = "netns:" + ns, ComputerName = H(1) }, ct));
+                a.RemoveOrphan(a.FindOrphans(false, ct).Single(o => o.Name == mine), ct);
+                Assert.Null(ip.GetLink(mine));
+                Assert.NotNull(ip.GetLink(theirs));
+                Assert.True(LabNetwork.NamespaceExists(ns));
+                Assert.Null(LabNetwork.OwnerOfNamespace(ns, a.Store.StateId, ct));
+                Assert.Equal(H(1), LabNetwork.OwnerOfNamespace(ns, other.Store.StateId, ct));
+                // Creating a lab host of the same name here is refused (the namespace is the other state directory's).
+                Assert.ThrowsAny<VirtualNetworksException>(() => a.CreateLabHost(H(1), true, ct));
+                Assert.DoesNotContain(a.Store.ListHosts(), h => !h.IsLocal);
+
+                // The other state directory still sees its own bridge as an orphan and takes it.
+                var theirsOrphan = other.FindOrphans(false, ct).Single(o => o.Name == theirs);
+                other.RemoveOrphan(theirsOrphan, ct);
+                Assert.Null(ip.GetLink(theirs));
+            }
+            finally
+            {
+                NetTestHost.RunQuietly("ip", "link", "del", "dev", mine);
+                NetTestHost.RunQuietly("ip", "link", "del", "dev", theirs);
+                try { other.RemoveLabHost(H(1), ct); }
+                catch (Exception ex) { _out.WriteLine("clean-up of the other state directory: " + ex.Message); }
+                NetTestHost.RunQuietly("ip", "netns", "del", ns);
+                other.Dispose();
+                try { Directory.Delete(otherRoot, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
         }
 
         [RootFact]
@@ -320,7 +381,7 @@ namespace VirtualNetworks.Linux.Tests
             var local = inv.Hosts.Single(h => !h.IsLabHost);
             Assert.NotNull(local.UnderlayAddress);
             var anchor = new IpCommand().GetLink(InterfaceNames.Anchor(HostNames.LocalName))!;
-            Assert.Equal("virtualnetworks:v1:host:" + HostNames.LocalName, anchor.Alias);
+            Assert.Equal("virtualnetworks:v2:" + b.Store.StateId + ":host:" + HostNames.LocalName, anchor.Alias);
             var veth = InterfaceNames.Veth(HostNames.LocalName, H(1));
             Assert.Equal("1", File.ReadAllText("/proc/sys/net/ipv4/conf/" + veth + "/forwarding").Trim());
             Assert.True(new IpCommand().ListOwnedRoutes().ContainsKey(UnderlayOf(inv, H(1)) + "/32"));

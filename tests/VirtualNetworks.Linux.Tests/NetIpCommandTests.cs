@@ -44,12 +44,12 @@ namespace VirtualNetworks.Linux.Tests
             string bridge = InterfaceNames.Bridge(link), tap1 = InterfaceNames.Tap(r1, link), tap2 = InterfaceNames.Tap(r2, link);
             try
             {
-                Assert.True(ip.CreateBridge(bridge, OwnershipTag.ForBridge(link)));
-                Assert.True(ip.CreateTap(tap1, OwnershipTag.ForTap(r1, link)));
-                Assert.True(ip.CreateTap(tap2, OwnershipTag.ForTap(r2, link)));
+                Assert.True(ip.CreateBridge(bridge, OwnershipTag.ForBridge(NetTestHost.StateId, link)));
+                Assert.True(ip.CreateTap(tap1, OwnershipTag.ForTap(NetTestHost.StateId, r1, link)));
+                Assert.True(ip.CreateTap(tap2, OwnershipTag.ForTap(NetTestHost.StateId, r2, link)));
                 // Idempotent: the same objects again change nothing.
-                Assert.False(ip.CreateBridge(bridge, OwnershipTag.ForBridge(link)));
-                Assert.False(ip.CreateTap(tap1, OwnershipTag.ForTap(r1, link)));
+                Assert.False(ip.CreateBridge(bridge, OwnershipTag.ForBridge(NetTestHost.StateId, link)));
+                Assert.False(ip.CreateTap(tap1, OwnershipTag.ForTap(NetTestHost.StateId, r1, link)));
 
                 ip.SetMaster(tap1, bridge);
                 ip.SetMaster(tap2, bridge);
@@ -63,8 +63,8 @@ namespace VirtualNetworks.Linux.Tests
                 var b = links[bridge];
                 Assert.True(b.IsBridge);
                 Assert.True(b.AdminUp);
-                Assert.Equal(OwnershipTag.ForBridge(link), b.Tag);
-                Assert.Equal("virtualnetworks:v1:bridge:" + link, b.Alias);
+                Assert.Equal(OwnershipTag.ForBridge(NetTestHost.StateId, link), b.Tag);
+                Assert.Equal("virtualnetworks:v2:" + NetTestHost.StateId + ":bridge:" + link, b.Alias);
                 foreach (var (tap, router) in new[] { (tap1, r1), (tap2, r2) })
                 {
                     var t = links[tap];
@@ -141,15 +141,15 @@ namespace VirtualNetworks.Linux.Tests
                 Refused(() => new TrafficShaper(ip).Remove(untagged));
 
                 // Enslaving into, or out of, a foreign device is refused too.
-                ip.CreateBridge(bridge, OwnershipTag.ForBridge(link));
+                ip.CreateBridge(bridge, OwnershipTag.ForBridge(NetTestHost.StateId, link));
                 Refused(() => ip.SetMaster(untagged, bridge));
                 var tap = InterfaceNames.Tap("vntest-r-" + s, link);
-                ip.CreateTap(tap, OwnershipTag.ForTap("vntest-r-" + s, link));
+                ip.CreateTap(tap, OwnershipTag.ForTap(NetTestHost.StateId, "vntest-r-" + s, link));
                 Refused(() => ip.SetMaster(tap, untagged));
                 ip.Delete(tap);
 
                 // A name held by an untagged device is not taken over.
-                var taken = Assert.ThrowsAny<VirtualNetworksException>(() => ip.CreateBridge(untagged, OwnershipTag.ForBridge(link)));
+                var taken = Assert.ThrowsAny<VirtualNetworksException>(() => ip.CreateBridge(untagged, OwnershipTag.ForBridge(NetTestHost.StateId, link)));
                 Assert.Equal(ErrorKind.ResourceExists, taken.Kind);
                 Assert.Contains("was not created by VirtualNetworks", taken.Message);
 
@@ -179,17 +179,17 @@ namespace VirtualNetworks.Linux.Tests
             string tapB = InterfaceNames.Tap(router, linkB);
             try
             {
-                ip.CreateBridge(bridgeA, OwnershipTag.ForBridge(linkA));
+                ip.CreateBridge(bridgeA, OwnershipTag.ForBridge(NetTestHost.StateId, linkA));
                 // Simulate a hash collision: link B's tag asks for link A's device name.
-                var ex = Assert.ThrowsAny<VirtualNetworksException>(() => ip.CreateBridge(bridgeA, OwnershipTag.ForBridge(linkB)));
+                var ex = Assert.ThrowsAny<VirtualNetworksException>(() => ip.CreateBridge(bridgeA, OwnershipTag.ForBridge(NetTestHost.StateId, linkB)));
                 Assert.Equal(ErrorKind.ResourceExists, ex.Kind);
                 Assert.Contains(linkA, ex.Message);
                 // Same tag, wrong kind.
-                var kind = Assert.ThrowsAny<VirtualNetworksException>(() => ip.CreateTap(bridgeA, OwnershipTag.ForBridge(linkA)));
+                var kind = Assert.ThrowsAny<VirtualNetworksException>(() => ip.CreateTap(bridgeA, OwnershipTag.ForBridge(NetTestHost.StateId, linkA)));
                 Assert.Contains("not tap", kind.Message);
 
-                ip.CreateBridge(bridgeB, OwnershipTag.ForBridge(linkB));
-                ip.CreateTap(tapB, OwnershipTag.ForTap(router, linkB));
+                ip.CreateBridge(bridgeB, OwnershipTag.ForBridge(NetTestHost.StateId, linkB));
+                ip.CreateTap(tapB, OwnershipTag.ForTap(NetTestHost.StateId, router, linkB));
                 var cross = Assert.ThrowsAny<VirtualNetworksException>(() => ip.SetMaster(tapB, bridgeA));
                 Assert.Contains("different links", cross.Message);
                 var notBridge = Assert.ThrowsAny<VirtualNetworksException>(() => ip.SetMaster(bridgeB, tapB));
@@ -216,15 +216,15 @@ namespace VirtualNetworks.Linux.Tests
             try
             {
                 var options = new VxlanOptions { Vni = 4242, Local = "127.0.0.1", Remote = "127.0.0.2", DestinationPort = 4789 };
-                Assert.True(ip.CreateVxlan(vx, OwnershipTag.ForVxlan(link), options));
-                Assert.False(ip.CreateVxlan(vx, OwnershipTag.ForVxlan(link), options));
-                ip.CreateBridge(bridge, OwnershipTag.ForBridge(link));
+                Assert.True(ip.CreateVxlan(vx, OwnershipTag.ForVxlan(NetTestHost.StateId, link), options));
+                Assert.False(ip.CreateVxlan(vx, OwnershipTag.ForVxlan(NetTestHost.StateId, link), options));
+                ip.CreateBridge(bridge, OwnershipTag.ForBridge(NetTestHost.StateId, link));
                 ip.SetMaster(vx, bridge);
                 var v = ip.GetLink(vx)!;
                 Assert.Equal("vxlan", v.Kind);
                 Assert.Equal(OwnedRole.Vxlan, v.Tag!.Role);
                 Assert.Equal(bridge, v.Master);
-                Assert.Throws<ArgumentException>(() => ip.CreateVxlan(vx, OwnershipTag.ForVxlan(link),
+                Assert.Throws<ArgumentException>(() => ip.CreateVxlan(vx, OwnershipTag.ForVxlan(NetTestHost.StateId, link),
                     new VxlanOptions { Vni = 1, Local = "127.0.0.1; reboot", Remote = "127.0.0.2" }));
             }
             finally

@@ -48,7 +48,7 @@ namespace VirtualNetworks.Linux.Tests
             var ex = Assert.ThrowsAny<VirtualNetworksException>(() => InterfaceNames.Bridge(bad));
             Assert.Equal(ErrorKind.InvalidArgument, ex.Kind);
             Assert.ThrowsAny<VirtualNetworksException>(() => InterfaceNames.Tap("r1", bad));
-            Assert.ThrowsAny<VirtualNetworksException>(() => OwnershipTag.ForTap(bad, "l1"));
+            Assert.ThrowsAny<VirtualNetworksException>(() => OwnershipTag.ForTap(NetTestHost.StateId, bad, "l1"));
         }
 
         [Theory]
@@ -86,19 +86,24 @@ namespace VirtualNetworks.Linux.Tests
         [Fact]
         public void Tags_round_trip()
         {
-            var b = OwnershipTag.ForBridge("Link-1");
-            Assert.Equal("virtualnetworks:v1:bridge:Link-1", b.Alias);
-            var t = OwnershipTag.ForTap("R1", "Link-1");
-            Assert.Equal("virtualnetworks:v1:tap:R1/Link-1", t.Alias);
-            var x = OwnershipTag.ForVxlan("l2");
-            Assert.Equal("virtualnetworks:v1:vxlan:l2", x.Alias);
+            var b = OwnershipTag.ForBridge(NetTestHost.StateId, "Link-1");
+            Assert.Equal("virtualnetworks:v2:7e57da7a:bridge:Link-1", b.Alias);
+            var t = OwnershipTag.ForTap(NetTestHost.StateId, "R1", "Link-1");
+            Assert.Equal("virtualnetworks:v2:7e57da7a:tap:R1/Link-1", t.Alias);
+            var x = OwnershipTag.ForVxlan(NetTestHost.StateId, "l2");
+            Assert.Equal("virtualnetworks:v2:7e57da7a:vxlan:l2", x.Alias);
+            var h = OwnershipTag.ForHost(NetTestHost.StateId, "H1");
+            Assert.Equal("virtualnetworks:v2:7e57da7a:host:H1", h.Alias);
+            var v = OwnershipTag.ForVeth(NetTestHost.StateId, "H1", "H2");
+            Assert.Equal("virtualnetworks:v2:7e57da7a:veth:H1/H2", v.Alias);
             var p = OwnershipTag.ForProbe("vnp01020304");
             Assert.Equal("virtualnetworks:v1:probe:vnp01020304", p.Alias);
 
-            foreach (var tag in new[] { b, t, x, p })
+            foreach (var tag in new[] { b, t, x, h, v, p })
             {
                 Assert.True(OwnershipTag.TryParse(tag.Alias, out var back));
                 Assert.Equal(tag, back);
+                Assert.Equal(tag.StateId, back!.StateId);
                 Assert.Equal(tag.Role, back!.Role);
                 Assert.Equal(tag.ObjectName, back.ObjectName);
             }
@@ -108,7 +113,33 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Equal(InterfaceNames.Tap("r1", "link-1"), tb.ExpectedInterfaceName);
             Assert.Equal(InterfaceNames.Bridge("link-1"), OwnershipTag.Parse(b.Alias)!.ExpectedInterfaceName);
             Assert.Null(p.ExpectedInterfaceName);
-            Assert.Equal(OwnershipTag.ForBridge("LINK-1"), b); // case-insensitive like all names
+            Assert.Equal(OwnershipTag.ForBridge(NetTestHost.StateId, "LINK-1"), b); // case-insensitive like all names
+            Assert.Null(p.StateId); // probes belong to no state directory
+        }
+
+        [Fact]
+        public void A_tag_belongs_only_to_the_state_directory_whose_id_it_carries()
+        {
+            var mine = OwnershipTag.ForBridge(NetTestHost.StateId, "l1");
+            var theirs = OwnershipTag.Parse("virtualnetworks:v2:0ther1d0:bridge:l1")!;
+            Assert.Equal("0ther1d0", theirs.StateId);
+            Assert.True(mine.BelongsTo(NetTestHost.StateId));
+            Assert.False(theirs.BelongsTo(NetTestHost.StateId));
+            Assert.False(mine.BelongsTo(null));
+            Assert.NotEqual(mine, theirs); // same object, other state directory: not the same device
+            Assert.False(theirs.IsLegacyOf(mine));
+
+            // v1 tags (written before state ids) still parse, belong to no state directory, and are adoptable.
+            var legacy = OwnershipTag.Parse("virtualnetworks:v1:bridge:L1")!;
+            Assert.Null(legacy.StateId);
+            Assert.False(legacy.BelongsTo(NetTestHost.StateId));
+            Assert.True(legacy.IsLegacyOf(mine));
+            Assert.NotEqual(mine, legacy);
+
+            Assert.Throws<ArgumentException>(() => OwnershipTag.ForBridge("Not-Hex", "l1"));
+            Assert.Throws<ArgumentException>(() => OwnershipTag.ForBridge("", "l1"));
+            Assert.True(OwnershipTag.IsValidStateId("0123abcd"));
+            Assert.False(OwnershipTag.IsValidStateId(new string('a', 33)));
         }
 
         [Theory]
@@ -117,6 +148,11 @@ namespace VirtualNetworks.Linux.Tests
         [InlineData("uplink to switch 3")]
         [InlineData("virtualnetworks:")]
         [InlineData("virtualnetworks:v2:bridge:l1")]
+        [InlineData("virtualnetworks:v2::bridge:l1")]
+        [InlineData("virtualnetworks:v2:ABCD0123:bridge:l1")]
+        [InlineData("virtualnetworks:v2:7e57da7a:probe:vnp01020304")]
+        [InlineData("virtualnetworks:v2:7e57da7a:tap:r1")]
+        [InlineData("virtualnetworks:v3:7e57da7a:bridge:l1")]
         [InlineData("virtualnetworks:v1:router:l1")]
         [InlineData("virtualnetworks:v1:bridge:")]
         [InlineData("virtualnetworks:v1:bridge:a b")]

@@ -8,7 +8,7 @@ namespace VirtualNetworks.Linux.Tests
     public class NetOrphanScannerTests
     {
         [RootFact]
-        public void Tagged_leftovers_are_found_by_object_and_removed_untagged_ones_are_not_listed()
+        public void Tagged_leftovers_are_found_by_object_and_removed_untagged_and_other_state_directories_ones_are_not_listed()
         {
             NetTestHost.RequireRoot();
             string s = NetTestHost.Suffix();
@@ -19,44 +19,69 @@ namespace VirtualNetworks.Linux.Tests
             {
                 var ip = new IpCommand(ns);
                 string l1 = "vntest-l1-" + s, l2 = "vntest-l2-" + s, ra = "vntest-ra-" + s, rb = "vntest-rb-" + s;
-                ip.CreateBridge(InterfaceNames.Bridge(l1), OwnershipTag.ForBridge(l1));
-                ip.CreateTap(InterfaceNames.Tap(ra, l1), OwnershipTag.ForTap(ra, l1));
-                ip.CreateTap(InterfaceNames.Tap(rb, l1), OwnershipTag.ForTap(rb, l1));
+                ip.CreateBridge(InterfaceNames.Bridge(l1), OwnershipTag.ForBridge(NetTestHost.StateId, l1));
+                ip.CreateTap(InterfaceNames.Tap(ra, l1), OwnershipTag.ForTap(NetTestHost.StateId, ra, l1));
+                ip.CreateTap(InterfaceNames.Tap(rb, l1), OwnershipTag.ForTap(NetTestHost.StateId, rb, l1));
                 ip.SetMaster(InterfaceNames.Tap(ra, l1), InterfaceNames.Bridge(l1));
-                ip.CreateBridge(InterfaceNames.Bridge(l2), OwnershipTag.ForBridge(l2));
-                ip.CreateTap(InterfaceNames.Tap(rb, l2), OwnershipTag.ForTap(rb, l2));
+                ip.CreateBridge(InterfaceNames.Bridge(l2), OwnershipTag.ForBridge(NetTestHost.StateId, l2));
+                ip.CreateTap(InterfaceNames.Tap(rb, l2), OwnershipTag.ForTap(NetTestHost.StateId, rb, l2));
                 NetTestHost.Run("ip", "-netns", ns, "link", "add", "name", "vntest-untag", "type", "bridge");
                 NetTestHost.Run("ip", "-netns", ns, "link", "add", "name", "vntest-other", "type", "bridge");
                 NetTestHost.Run("ip", "-netns", ns, "link", "set", "dev", "vntest-other", "alias", "somebody else's bridge");
+                // Another state directory's bridge and tap (a test run next to a user's lab): never listed, never removed.
+                string lx = "vntest-lx-" + s;
+                ip.CreateBridge(InterfaceNames.Bridge(lx), OwnershipTag.ForBridge("0ther1d0", lx));
+                ip.CreateTap(InterfaceNames.Tap(ra, lx), OwnershipTag.ForTap("0ther1d0", ra, lx));
+                // A v1 bridge (before state ids): only a full reset (includeLegacy) lists it.
+                string lv = "vntest-lv-" + s;
+                NetTestHost.Run("ip", "-netns", ns, "link", "add", "name", InterfaceNames.Bridge(lv), "type", "bridge");
+                NetTestHost.Run("ip", "-netns", ns, "link", "set", "dev", InterfaceNames.Bridge(lv), "alias", "virtualnetworks:v1:bridge:" + lv);
 
-                var all = NetworkOrphanScanner.FindOwned(ip);
+                var all = NetworkOrphanScanner.FindOwned(ip, NetTestHost.StateId);
                 Assert.Equal(5, all.Count);
+                Assert.DoesNotContain(all, o => o.Tag.LinkName == lx || o.Tag.LinkName == lv);
+                Assert.Equal(2, NetworkOrphanScanner.FindOwned(ip, "0ther1d0").Count);
+                Assert.Empty(NetworkOrphanScanner.FindOwned(ip, null, new[] { lx }));
+                var withLegacy = NetworkOrphanScanner.FindOwned(ip, NetTestHost.StateId, includeLegacy: true);
+                Assert.Equal(6, withLegacy.Count);
+                Assert.Contains(withLegacy, o => o.Name == InterfaceNames.Bridge(lv) && o.Tag.StateId == null);
+                Assert.DoesNotContain(withLegacy, o => o.Tag.LinkName == lx);
+                // Re-creating an object of another state directory under the same name is refused, not adopted.
+                Assert.ThrowsAny<VirtualNetworksException>(() => ip.CreateBridge(InterfaceNames.Bridge(lx), OwnershipTag.ForBridge(NetTestHost.StateId, lx)));
+                Assert.Equal("0ther1d0", ip.GetLink(InterfaceNames.Bridge(lx))!.Tag!.StateId);
+                // A v1 device of the same object is adopted (re-tagged with this state id).
+                Assert.False(ip.CreateBridge(InterfaceNames.Bridge(lv), OwnershipTag.ForBridge(NetTestHost.StateId, lv)));
+                Assert.Equal(OwnershipTag.ForBridge(NetTestHost.StateId, lv).Alias, ip.GetLink(InterfaceNames.Bridge(lv))!.Alias);
+                NetTestHost.Run("ip", "-netns", ns, "link", "del", "dev", InterfaceNames.Bridge(lv));
                 Assert.All(all, o => Assert.True(o.NameMatchesTag));
                 Assert.All(all, o => Assert.Equal(ns, o.NetworkNamespace));
                 Assert.DoesNotContain(all, o => o.Name.StartsWith("vntest-"));
 
-                var ofRouterA = NetworkOrphanScanner.FindOwned(ip, new[] { ra.ToUpperInvariant() });
+                var ofRouterA = NetworkOrphanScanner.FindOwned(ip, NetTestHost.StateId, new[] { ra.ToUpperInvariant() });
                 Assert.Equal(new[] { InterfaceNames.Tap(ra, l1) }, ofRouterA.Select(o => o.Name));
 
-                var ofLink2 = NetworkOrphanScanner.FindOwned(ip, new[] { l2 });
+                var ofLink2 = NetworkOrphanScanner.FindOwned(ip, NetTestHost.StateId, new[] { l2 });
                 Assert.Equal(2, ofLink2.Count);
 
-                var bridges = NetworkOrphanScanner.FindOwned(ip, null, new[] { OwnedRole.Bridge });
+                var bridges = NetworkOrphanScanner.FindOwned(ip, NetTestHost.StateId, null, new[] { OwnedRole.Bridge });
                 Assert.Equal(2, bridges.Count);
 
                 // A tag moved to a device with another name is reported as not matching.
                 string odd = "vntest-odd";
                 NetTestHost.Run("ip", "-netns", ns, "link", "add", "name", odd, "type", "bridge");
-                NetTestHost.Run("ip", "-netns", ns, "link", "set", "dev", odd, "alias", OwnershipTag.ForBridge("vntest-elsewhere").Alias);
-                var oddOne = Assert.Single(NetworkOrphanScanner.FindOwned(ip, new[] { "vntest-elsewhere" }));
+                NetTestHost.Run("ip", "-netns", ns, "link", "set", "dev", odd, "alias", OwnershipTag.ForBridge(NetTestHost.StateId, "vntest-elsewhere").Alias);
+                var oddOne = Assert.Single(NetworkOrphanScanner.FindOwned(ip, NetTestHost.StateId, new[] { "vntest-elsewhere" }));
                 Assert.False(oddOne.NameMatchesTag);
 
-                var removed = NetworkOrphanScanner.Remove(ip, NetworkOrphanScanner.FindOwned(ip));
+                var removed = NetworkOrphanScanner.Remove(ip, NetworkOrphanScanner.FindOwned(ip, NetTestHost.StateId));
                 Assert.Equal(6, removed.Count);
-                Assert.Empty(NetworkOrphanScanner.FindOwned(ip));
+                Assert.Empty(NetworkOrphanScanner.FindOwned(ip, NetTestHost.StateId));
                 var names = ip.ListLinks().Select(l => l.Name).ToList();
                 Assert.Contains("vntest-untag", names);
                 Assert.Contains("vntest-other", names);
+                // The other state directory's devices survived this state directory's clean-up.
+                Assert.Contains(InterfaceNames.Bridge(lx), names);
+                Assert.Contains(InterfaceNames.Tap(ra, lx), names);
             }
             finally
             {

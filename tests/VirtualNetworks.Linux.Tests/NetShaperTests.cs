@@ -35,7 +35,7 @@ namespace VirtualNetworks.Linux.Tests
             string tap = InterfaceNames.Tap(router, link);
             try
             {
-                ip.CreateTap(tap, OwnershipTag.ForTap(router, link));
+                ip.CreateTap(tap, OwnershipTag.ForTap(NetTestHost.StateId, router, link));
                 // A tap that is down has no qdisc at all yet: adding works there too.
                 Assert.Null(shaper.GetRoot(tap));
                 var first = shaper.SetRate(tap, 5_000_000);

@@ -35,6 +35,9 @@ namespace VirtualNetworks.Linux.Tests
 
     internal static class NetTestHost
     {
+        /// <summary>The state id the Net* tests tag their devices with (no state directory of a backend uses it).</summary>
+        public const string StateId = "7e57da7a";
+
         public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
         public static void RequireRoot()

@@ -469,7 +469,15 @@ namespace VirtualNetworks.Linux.Net
                                         "' and delete it by hand ('ip link del dev " + existing.Name + "').",
                 };
             }
-            if (!existing.Tag.Equals(tag))
+            if (existing.Tag.StateId != null && tag.StateId != null && !existing.Tag.BelongsTo(tag.StateId))
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceExists, existing.Name,
+                    "Cannot create interface '" + existing.Name + "'" + InNamespace() + " for " + tag.Alias + ": the name is taken by " +
+                    existing.Tag.Alias + ", a device of another state directory (state id " + existing.Tag.StateId + "). It is left alone; " +
+                    "rename the object, or remove it with that state directory.");
+            }
+            bool legacy = existing.Tag.IsLegacyOf(tag) && tag.StateId != null;
+            if (!legacy && !existing.Tag.Equals(tag))
             {
                 throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceExists, existing.Name,
                     "Cannot create interface '" + existing.Name + "'" + InNamespace() + " for " + tag.Alias + ": the name is taken by " +
@@ -483,6 +491,8 @@ namespace VirtualNetworks.Linux.Net
                     "Interface '" + existing.Name + "'" + InNamespace() + " (" + existing.Tag.Alias + ") exists but is a " + (existing.Kind ?? "plain") +
                     " device, not " + (tunType ?? kind) + ". Remove it (orphan clean-up) and try again.");
             }
+            // A v1 tag (written before state ids) of the same object: adopt it for this state directory.
+            if (legacy) Tag(existing.Name, tag, CancellationToken.None);
             return false;
         }
 
@@ -490,7 +500,7 @@ namespace VirtualNetworks.Linux.Net
             new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, link.Name,
                 "Refusing to " + action + " interface '" + link.Name + "'" + InNamespace() + ": it was not created by VirtualNetworks (" +
                 (link.Alias == null ? "it has no ifalias" : "its ifalias is " + NetText.Quote(link.Alias)) +
-                "). Only interfaces whose ifalias starts with '" + OwnershipTag.V1Prefix + "' are changed or removed.");
+                "). Only interfaces whose ifalias starts with '" + OwnershipTag.V2Prefix + "' (or the older '" + OwnershipTag.V1Prefix + "') are changed or removed.");
 
         private string InNamespace() => NetworkNamespace == null ? "" : " in network namespace '" + NetworkNamespace + "'";
 

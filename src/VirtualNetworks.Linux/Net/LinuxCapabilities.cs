@@ -144,7 +144,7 @@ namespace VirtualNetworks.Linux.Net
     /// <summary>
     /// Finds out, cheaply and once per process (per network namespace), which host-network features work here: the
     /// iproute2 programs, privilege, /dev/net/tun, and by trying them on short-lived tagged probe devices (named
-    /// <c>vnp</c> + 8 random hex + a role letter, tagged <c>virtualnetworks:v1:probe:...</c>, deleted right away): bridge,
+    /// <c>vnp</c> + 8 random hex + a role letter, tagged <c>virtualnetworks:v1:probe:...</c> (no state id: probes belong to no state directory), deleted right away): bridge,
     /// bridge VLAN filtering, tap, veth, vxlan, tbf (add and in-place change), htb (class change), netem.
     /// </summary>
     public static class LinuxCapabilities

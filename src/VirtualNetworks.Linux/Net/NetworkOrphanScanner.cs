@@ -37,18 +37,22 @@ namespace VirtualNetworks.Linux.Net
     }
 
     /// <summary>
-    /// The network side of orphan clean-up: finds every interface whose ifalias is a VirtualNetworks tag (optionally only
-    /// those of given routers or links) and removes them. Untagged interfaces are never listed, so never removed.
+    /// The network side of orphan clean-up: finds every interface whose ifalias is a VirtualNetworks tag of one state
+    /// directory (optionally only those of given routers or links) and removes them. Untagged interfaces and other state
+    /// directories' interfaces are never listed, so never removed.
     /// </summary>
     public static class NetworkOrphanScanner
     {
         /// <summary>
-        /// Every tagged interface in <paramref name="ip"/>'s namespace. With <paramref name="objectNames"/>, only those
-        /// whose tag names one of them (case-insensitive) as its link, its router, or its whole object ("router/link" or a
-        /// probe id); with <paramref name="roles"/>, only those roles.
+        /// Every tagged interface in <paramref name="ip"/>'s namespace that belongs to state directory
+        /// <paramref name="stateId"/> (<see cref="OwnershipTag.BelongsTo"/>), plus probe leftovers (no state directory);
+        /// legacy v1 tags of other roles only with <paramref name="includeLegacy"/>. Another state directory's devices are
+        /// never listed (so never removed). With <paramref name="objectNames"/>, only those whose tag names one of them
+        /// (case-insensitive) as its link, its router, or its whole object ("router/link" or a probe id); with
+        /// <paramref name="roles"/>, only those roles.
         /// </summary>
-        public static IReadOnlyList<OwnedInterface> FindOwned(IpCommand ip, IEnumerable<string>? objectNames = null,
-            IEnumerable<OwnedRole>? roles = null, CancellationToken cancellationToken = default)
+        public static IReadOnlyList<OwnedInterface> FindOwned(IpCommand ip, string? stateId, IEnumerable<string>? objectNames = null,
+            IEnumerable<OwnedRole>? roles = null, bool includeLegacy = false, CancellationToken cancellationToken = default)
         {
             if (ip == null) throw new ArgumentNullException(nameof(ip));
             var names = objectNames == null ? null : new HashSet<string>(objectNames, StringComparer.OrdinalIgnoreCase);
@@ -58,6 +62,7 @@ namespace VirtualNetworks.Linux.Net
             {
                 var tag = link.Tag;
                 if (tag == null) continue;
+                if (tag.StateId != null ? !tag.BelongsTo(stateId) : tag.Role != OwnedRole.Probe && !includeLegacy) continue;
                 if (roleSet != null && !roleSet.Contains(tag.Role)) continue;
                 if (names != null && !Matches(tag, names)) continue;
                 found.Add(new OwnedInterface(link, ip.NetworkNamespace));
@@ -76,6 +81,9 @@ namespace VirtualNetworks.Linux.Net
             foreach (var item in interfaces.OrderBy(i => i.Tag.Role == OwnedRole.Bridge ? 1 : 0).ThenBy(i => i.Name, StringComparer.Ordinal))
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                // Re-check right before deleting: the device of that name must still carry the listed tag (same state id).
+                var now = ip.GetLink(item.Name, cancellationToken);
+                if (now?.Tag == null || !now.Tag.Equals(item.Tag)) continue;
                 if (ip.Delete(item.Name, cancellationToken)) removed.Add(item.Name);
             }
             return removed;

@@ -22,12 +22,19 @@ namespace VirtualNetworks.Linux.Net
 
     /// <summary>
     /// The ownership marker every interface the module creates carries in its ifalias:
-    /// <c>virtualnetworks:v1:&lt;role&gt;:&lt;object&gt;</c>, role one of bridge, tap, vxlan, probe, host, veth; object the
-    /// link name (bridge, vxlan), "router/link" (tap), the probe id, the host name (host: the underlay anchor) or
-    /// "host/peer" (veth: the end in host towards peer). Set with <c>ip link set dev X alias ...</c>. Only devices whose
-    /// alias parses as a tag are ever modified or deleted; everything else belongs to someone else.
+    /// <c>virtualnetworks:v2:&lt;stateid&gt;:&lt;role&gt;:&lt;object&gt;</c>, stateid the id of the state directory that
+    /// created it (<see cref="State.StateStore.StateId"/>: 8 lowercase hex, random, stored in the state directory's
+    /// <c>state-id</c> file), role one of bridge, tap, vxlan, host, veth; object the link name (bridge, vxlan),
+    /// "router/link" (tap), the host name (host: the underlay anchor) or "host/peer" (veth: the end in host towards peer).
+    /// Probe devices (short-lived, random names) belong to no state directory and keep the v1 form
+    /// <c>virtualnetworks:v1:probe:&lt;id&gt;</c>. Set with <c>ip link set dev X alias ...</c>. Only devices whose alias
+    /// parses as a tag are ever modified or deleted; everything else belongs to someone else. Orphan clean-up only takes
+    /// devices whose <see cref="StateId"/> is its own state directory's (see <see cref="BelongsTo"/>).
     /// </summary>
     /// <remarks>
+    /// v1 tags of other roles (written before state ids existed) still parse, with <see cref="StateId"/> null: they are
+    /// the module's (so they may be deleted or re-tagged), belong to no state directory, are adopted (re-tagged v2) when
+    /// a state directory re-creates the same object, and are only listed as orphans by a full reset (-All).
     /// Object names follow <see cref="NameRules"/> (no ':' and no '/'), so the alias parses back unambiguously. Names keep
     /// the case they were created with and compare case-insensitively, like everywhere in the module.
     /// </remarks>
@@ -35,8 +42,10 @@ namespace VirtualNetworks.Linux.Net
     {
         /// <summary>Every alias the module writes starts with this (any version).</summary>
         public const string Prefix = "virtualnetworks:";
-        /// <summary>The current format version's prefix.</summary>
+        /// <summary>The legacy format's prefix (probe tags; tags of other roles written before state ids).</summary>
         public const string V1Prefix = "virtualnetworks:v1:";
+        /// <summary>The current format's prefix; the state id follows.</summary>
+        public const string V2Prefix = "virtualnetworks:v2:";
 
         private OwnershipTag(OwnedRole role, string objectName, string? routerName, string? linkName, string? hostName = null, string? peerHostName = null)
         {
@@ -47,6 +56,41 @@ namespace VirtualNetworks.Linux.Net
             HostName = hostName;
             PeerHostName = peerHostName;
         }
+
+        /// <summary>
+        /// The id of the state directory that created the device; null for probe tags and legacy v1 tags (no state
+        /// directory).
+        /// </summary>
+        public string? StateId { get; private set; }
+
+        /// <summary>True when <paramref name="stateId"/> is a valid state id: 1 to 32 characters of [0-9a-z].</summary>
+        public static bool IsValidStateId(string? stateId)
+        {
+            if (string.IsNullOrEmpty(stateId) || stateId!.Length > 32) return false;
+            foreach (char c in stateId) if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'))) return false;
+            return true;
+        }
+
+        private static string CheckStateId(string stateId)
+        {
+            if (!IsValidStateId(stateId))
+                throw new ArgumentException("The state id " + NetText.Quote(stateId) + " is not 1 to 32 characters of [0-9a-z].", nameof(stateId));
+            return stateId;
+        }
+
+        private OwnershipTag WithState(string stateId)
+        {
+            StateId = CheckStateId(stateId);
+            return this;
+        }
+
+        /// <summary>True when the tag carries state id <paramref name="stateId"/> (never for null on either side).</summary>
+        public bool BelongsTo(string? stateId) => StateId != null && stateId != null && string.Equals(StateId, stateId, StringComparison.Ordinal);
+
+        /// <summary>True for a tag without state id that names the same object as <paramref name="other"/> (a v1 tag to adopt).</summary>
+        public bool IsLegacyOf(OwnershipTag other) =>
+            other != null && StateId == null && Role != OwnedRole.Probe && Role == other.Role &&
+            string.Equals(ObjectName, other.ObjectName, StringComparison.OrdinalIgnoreCase);
 
         /// <summary>The host of an anchor or of a veth end; null for other roles.</summary>
         public string? HostName { get; }
@@ -62,7 +106,7 @@ namespace VirtualNetworks.Linux.Net
         public string? LinkName { get; }
 
         /// <summary>The ifalias text.</summary>
-        public string Alias => V1Prefix + RoleText(Role) + ":" + ObjectName;
+        public string Alias => (StateId == null ? V1Prefix : V2Prefix + StateId + ":") + RoleText(Role) + ":" + ObjectName;
 
         /// <summary>The interface name this tag's object gets from <see cref="InterfaceNames"/>; null for probes (random names).</summary>
         public string? ExpectedInterfaceName
@@ -81,38 +125,38 @@ namespace VirtualNetworks.Linux.Net
             }
         }
 
-        public static OwnershipTag ForBridge(string linkName)
+        public static OwnershipTag ForBridge(string stateId, string linkName)
         {
             NameRules.Ensure(linkName, "link");
-            return new OwnershipTag(OwnedRole.Bridge, linkName, null, linkName);
+            return new OwnershipTag(OwnedRole.Bridge, linkName, null, linkName).WithState(stateId);
         }
 
-        public static OwnershipTag ForTap(string routerName, string linkName)
+        public static OwnershipTag ForTap(string stateId, string routerName, string linkName)
         {
             NameRules.Ensure(routerName, "router");
             NameRules.Ensure(linkName, "link");
-            return new OwnershipTag(OwnedRole.Tap, routerName + "/" + linkName, routerName, linkName);
+            return new OwnershipTag(OwnedRole.Tap, routerName + "/" + linkName, routerName, linkName).WithState(stateId);
         }
 
-        public static OwnershipTag ForVxlan(string linkName)
+        public static OwnershipTag ForVxlan(string stateId, string linkName)
         {
             NameRules.Ensure(linkName, "link");
-            return new OwnershipTag(OwnedRole.Vxlan, linkName, null, linkName);
+            return new OwnershipTag(OwnedRole.Vxlan, linkName, null, linkName).WithState(stateId);
         }
 
         /// <summary>The tag of <paramref name="hostName"/>'s underlay anchor.</summary>
-        public static OwnershipTag ForHost(string hostName)
+        public static OwnershipTag ForHost(string stateId, string hostName)
         {
             NameRules.Ensure(hostName, "host");
-            return new OwnershipTag(OwnedRole.Host, hostName, null, null, hostName);
+            return new OwnershipTag(OwnedRole.Host, hostName, null, null, hostName).WithState(stateId);
         }
 
         /// <summary>The tag of the veth end living in <paramref name="hostName"/> towards <paramref name="peerHostName"/>.</summary>
-        public static OwnershipTag ForVeth(string hostName, string peerHostName)
+        public static OwnershipTag ForVeth(string stateId, string hostName, string peerHostName)
         {
             NameRules.Ensure(hostName, "host");
             NameRules.Ensure(peerHostName, "host");
-            return new OwnershipTag(OwnedRole.Veth, hostName + "/" + peerHostName, null, null, hostName, peerHostName);
+            return new OwnershipTag(OwnedRole.Veth, hostName + "/" + peerHostName, null, null, hostName, peerHostName).WithState(stateId);
         }
 
         /// <summary>A probe device's tag; <paramref name="probeId"/> follows <see cref="NameRules"/>.</summary>
@@ -122,12 +166,39 @@ namespace VirtualNetworks.Linux.Net
             return new OwnershipTag(OwnedRole.Probe, probeId, null, null);
         }
 
-        /// <summary>True when <paramref name="alias"/> is a tag this version understands. Null, empty or foreign text gives false.</summary>
+        /// <summary>
+        /// True when <paramref name="alias"/> is a tag this version understands (v2 with a state id; v1 without, a v2
+        /// probe tag is not written and not accepted). Null, empty or foreign text gives false.
+        /// </summary>
         public static bool TryParse(string? alias, out OwnershipTag? tag)
         {
             tag = null;
-            if (alias == null || !alias.StartsWith(V1Prefix, StringComparison.Ordinal)) return false;
-            string rest = alias.Substring(V1Prefix.Length);
+            if (alias == null) return false;
+            string? stateId = null;
+            string rest;
+            if (alias.StartsWith(V1Prefix, StringComparison.Ordinal)) rest = alias.Substring(V1Prefix.Length);
+            else if (alias.StartsWith(V2Prefix, StringComparison.Ordinal))
+            {
+                rest = alias.Substring(V2Prefix.Length);
+                int sc = rest.IndexOf(':');
+                if (sc <= 0) return false;
+                stateId = rest.Substring(0, sc);
+                if (!IsValidStateId(stateId)) return false;
+                rest = rest.Substring(sc + 1);
+            }
+            else return false;
+            if (!TryParseBody(rest, out tag)) return false;
+            if (stateId != null)
+            {
+                if (tag!.Role == OwnedRole.Probe) { tag = null; return false; }
+                tag!.StateId = stateId;
+            }
+            return true;
+        }
+
+        private static bool TryParseBody(string rest, out OwnershipTag? tag)
+        {
+            tag = null;
             int colon = rest.IndexOf(':');
             if (colon <= 0) return false;
             string role = rest.Substring(0, colon);
@@ -189,12 +260,14 @@ namespace VirtualNetworks.Linux.Net
             }
         }
 
+        /// <summary>Same role, object (case-insensitive) and state id (ordinal; both null counts as equal).</summary>
         public bool Equals(OwnershipTag? other) =>
-            other != null && Role == other.Role && string.Equals(ObjectName, other.ObjectName, StringComparison.OrdinalIgnoreCase);
+            other != null && Role == other.Role && string.Equals(ObjectName, other.ObjectName, StringComparison.OrdinalIgnoreCase) &&
+            string.Equals(StateId, other.StateId, StringComparison.Ordinal);
 
         public override bool Equals(object? obj) => Equals(obj as OwnershipTag);
 
-        public override int GetHashCode() => ((int)Role * 397) ^ StringComparer.OrdinalIgnoreCase.GetHashCode(ObjectName);
+        public override int GetHashCode() => ((int)Role * 397) ^ StringComparer.OrdinalIgnoreCase.GetHashCode(ObjectName) ^ (StateId?.GetHashCode() ?? 0);
 
         public override string ToString() => Alias;
     }

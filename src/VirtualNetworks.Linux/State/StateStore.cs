@@ -15,6 +15,7 @@ namespace VirtualNetworks.Linux.State
     /// &lt;root&gt;/                  default /var/lib/virtualnetworks (or VIRTUALNETWORKS_STATE_DIR, or an explicit path)
     ///   lock, lock.holder        <see cref="StateLock"/>
     ///   kvm-probe.json           cached KVM probe outcome
+    ///   state-id                 this state directory's id in the interfaces' ownership tags (<see cref="StateId"/>)
     ///   routers/&lt;name&gt;.json     <see cref="RouterRecord"/>
     ///   links/&lt;name&gt;.json       <see cref="LinkRecord"/>
     ///   hosts/&lt;name&gt;.json       <see cref="HostRecord"/> (lab hosts, and the local machine once it has an underlay address)
@@ -79,6 +80,73 @@ namespace VirtualNetworks.Linux.State
         public string DisksDirectory { get; }
         public string LockPath { get; }
         public string KvmProbePath => Path.Combine(Root, "kvm-probe.json");
+        /// <summary>state-id: the state directory's id (8 lowercase hex, random, written once), see <see cref="StateId"/>.</summary>
+        public string StateIdPath => Path.Combine(Root, "state-id");
+
+        private string? _stateId;
+
+        /// <summary>
+        /// The id of this state directory, carried in the ownership tag of every interface it creates
+        /// (<c>virtualnetworks:v2:&lt;id&gt;:...</c>) so that orphan clean-up never takes another state directory's
+        /// devices. Random (8 lowercase hex) and stored in <see cref="StateIdPath"/> the first time it is needed, so moving
+        /// or renaming the directory keeps it. Creates the layout when missing.
+        /// </summary>
+        public string StateId
+        {
+            get
+            {
+                if (_stateId != null) return _stateId;
+                var existing = ExistingStateId;
+                if (existing != null) return existing;
+                EnsureLayout();
+                var bytes = new byte[4];
+                using (var rng = System.Security.Cryptography.RandomNumberGenerator.Create()) rng.GetBytes(bytes);
+                string id = BitConverter.ToString(bytes).Replace("-", "").ToLowerInvariant();
+                try
+                {
+                    // CreateNew: the first writer wins; a concurrent one reads the winner's id below.
+                    using (var fs = new FileStream(StateIdPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read))
+                    {
+                        var data = System.Text.Encoding.ASCII.GetBytes(id + "\n");
+                        fs.Write(data, 0, data.Length);
+                        fs.Flush(flushToDisk: true);
+                    }
+                    Posix.Chmod(StateIdPath, 0x1A4);
+                    return _stateId = id;
+                }
+                catch (IOException) when (File.Exists(StateIdPath))
+                {
+                    for (int i = 0; i < 50; i++)
+                    {
+                        var other = ExistingStateId;
+                        if (other != null) return other;
+                        Thread.Sleep(20);
+                    }
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, StateIdPath,
+                        "Cannot write the state directory's id file " + StateIdPath + ": " + ex.Message, ex);
+                }
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, StateIdPath,
+                    "The state directory's id file " + StateIdPath + " does not hold a valid id (1 to 32 characters of [0-9a-z]). " +
+                    "Restore it, or delete it if nothing of this state directory exists any more.");
+            }
+        }
+
+        /// <summary>The stored id of this state directory; null when none was stored yet (so nothing of it is tagged) or the file is unreadable.</summary>
+        public string? ExistingStateId
+        {
+            get
+            {
+                if (_stateId != null) return _stateId;
+                string text;
+                try { text = File.ReadAllText(StateIdPath).Trim(); }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { return null; }
+                if (!Net.OwnershipTag.IsValidStateId(text)) return null;
+                return _stateId = text;
+            }
+        }
 
         /// <summary>Creates the directories (root 0755, routers/links 0755, run/disks 0700) when missing and enforces the modes.</summary>
         public void EnsureLayout()
