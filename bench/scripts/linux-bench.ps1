@@ -107,30 +107,7 @@ $inv = [Globalization.CultureInfo]::InvariantCulture
 function Now { [Diagnostics.Stopwatch]::GetTimestamp() }
 function Ms([long] $from, [long] $to) { ($to - $from) * 1000.0 / $freq }
 
-function Log([string] $Text) {
-    Write-Host $Text
-    [IO.File]::AppendAllText($OutFile, $Text + "`n")
-}
-
-function Raw([string] $Name, $Values) {
-    $text = @($Values | ForEach-Object { if ($null -eq $_) { 'none' } else { ([double]$_).ToString('0.###', $inv) } }) -join ' '
-    [IO.File]::AppendAllText($OutFile, ('raw {0}: {1}' -f $Name, $text) + "`n")
-}
-
-function First($Items) {
-    foreach ($item in $Items) { return $item }
-    return $null
-}
-
-# Median, min and max of the values that are not $null (a run that never saw the event counts as missing, and N says so).
-function Stats($Values) {
-    $s = [double[]]@($Values | Where-Object { $null -ne $_ } | ForEach-Object { [double]$_ })
-    [Array]::Sort($s)
-    $n = $s.Length
-    if ($n -eq 0) { return [pscustomobject]@{ N = 0; Median = [double]::NaN; Min = [double]::NaN; Max = [double]::NaN } }
-    $median = if ($n % 2) { $s[($n - 1) / 2] } else { ($s[$n / 2 - 1] + $s[$n / 2]) / 2 }
-    [pscustomobject]@{ N = $n; Median = $median; Min = $s[0]; Max = $s[$n - 1] }
-}
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')   # Log, Raw, First, Stats
 
 function Row([string] $What, $Values, [string] $Format = '0', [string] $Unit = 'ms') {
     $st = Stats $Values

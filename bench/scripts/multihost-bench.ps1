@@ -79,29 +79,7 @@ $moduleManifest = (Get-Module VirtualNetworks).Path
 $null = [Reflection.Assembly]::Load('System.Text.Json')
 $inv = [Globalization.CultureInfo]::InvariantCulture
 
-function Log([string] $Text) {
-    Write-Host $Text
-    [IO.File]::AppendAllText($OutFile, $Text + "`n")
-}
-
-function Raw([string] $Name, $Values) {
-    $text = @($Values | ForEach-Object { if ($null -eq $_) { 'none' } else { ([double]$_).ToString('0.####', $inv) } }) -join ' '
-    [IO.File]::AppendAllText($OutFile, ('raw {0}: {1}' -f $Name, $text) + "`n")
-}
-
-function First($Items) {
-    foreach ($item in $Items) { return $item }
-    return $null
-}
-
-function Stats($Values) {
-    $s = [double[]]@($Values | Where-Object { $null -ne $_ } | ForEach-Object { [double]$_ })
-    [Array]::Sort($s)
-    $n = $s.Length
-    if ($n -eq 0) { return [pscustomobject]@{ N = 0; Median = [double]::NaN; Min = [double]::NaN; Max = [double]::NaN } }
-    $median = if ($n % 2) { $s[($n - 1) / 2] } else { ($s[$n / 2 - 1] + $s[$n / 2]) / 2 }
-    [pscustomobject]@{ N = $n; Median = $median; Min = $s[0]; Max = $s[$n - 1] }
-}
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')   # Log, Raw, First, Stats
 
 function Cell($Values, [string] $Format) {
     $st = Stats $Values
@@ -238,7 +216,7 @@ try {
         Log ('  {0,-10} {1,-26} {2,-26} {3,-26} {4,-26}' -f 'link', 'Measured Mbit/s', 'Ratio', 'Tap frames Mbit/s', 'Tap ratio')
         foreach ($c in $cases) {
             $d = $data[$c.Case]
-            foreach ($k in 'Measured', 'Ratio', 'Goodput', 'TapRate', 'TapRatio') { Raw ('{0} {1} {2}' -f $label, $c.Case, $k) $d.$k }
+            foreach ($k in 'Measured', 'Ratio', 'Goodput', 'TapRate', 'TapRatio') { Raw ('{0} {1} {2}' -f $label, $c.Case, $k) $d.$k '0.####' }
             Log ('  {0,-10} {1,-26} {2,-26} {3,-26} {4,-26}' -f $c.Case, (Cell $d.Measured '0.00'), (Cell $d.Ratio '0.000'), (Cell $d.TapRate '0.00'), (Cell $d.TapRatio '0.000'))
             $summary += [pscustomobject]@{ Limit = $label; Link = $c.Case; Measured = (Cell $d.Measured '0.00'); Ratio = (Cell $d.Ratio '0.000'); TapRatio = (Cell $d.TapRatio '0.000') }
         }

@@ -32,14 +32,6 @@ namespace VirtualNetworks.Linux.Tests
 
         private string H(int i) => _p + "-h" + i;
 
-        private sealed class ApplyAll : IPlanObserver
-        {
-            private readonly ITestOutputHelper _out;
-            public ApplyAll(ITestOutputHelper o) => _out = o;
-            public bool ShouldRun(PlanStep step) => true;
-            public void OnStepStarting(PlanStep step, int index, int count) => _out.WriteLine($"step {index + 1}/{count}: {step}");
-        }
-
         public void Dispose() => EndToEndHost.CleanUpOwn(_backend, _p, _root, new[] { H(1), H(2), H(3) }, _out);
 
         private TopologySpec Topology() => new TopologySpec
@@ -67,7 +59,7 @@ namespace VirtualNetworks.Linux.Tests
             var clock = Stopwatch.StartNew();
 
             var plan = service.PlanDeployment(Topology(), false, CancellationToken.None);
-            var result = service.Apply(plan, new ApplyAll(_out), CancellationToken.None);
+            var result = service.Apply(plan, new ApplyAllSteps(_out), CancellationToken.None);
             Assert.True(result.Success, "deploy failed at " + result.Failed + ": " + result.Error);
             _out.WriteLine("deployed in " + clock.ElapsedMilliseconds + " ms");
 
@@ -106,7 +98,7 @@ namespace VirtualNetworks.Linux.Tests
             // Removal through the engine: routers, the link, and the lab hosts the deployment created.
             var snapshot = service.Observe(CancellationToken.None);
             var removal = service.PlanRemoval(snapshot, snapshot.Networks.ToList());
-            var removed = service.Apply(removal, new ApplyAll(_out), CancellationToken.None);
+            var removed = service.Apply(removal, new ApplyAllSteps(_out), CancellationToken.None);
             Assert.True(removed.Success, "removal failed at " + removed.Failed + ": " + removed.Error);
             _out.WriteLine("deploy + checks + removal in " + clock.ElapsedMilliseconds + " ms");
 

@@ -80,6 +80,16 @@ namespace VirtualNetworks.Linux.Tests
     // =================================================================================================== the host
 
     /// <summary>Facts about this machine and the repository, and scans for what the module leaves behind.</summary>
+    /// <summary>A plan observer for engine-driven tests: runs every step, and logs it when given an output.</summary>
+    internal sealed class ApplyAllSteps : VirtualNetworks.Planning.IPlanObserver
+    {
+        private readonly ITestOutputHelper? _out;
+        public ApplyAllSteps(ITestOutputHelper? output = null) => _out = output;
+        public bool ShouldRun(VirtualNetworks.Planning.PlanStep step) => true;
+        public void OnStepStarting(VirtualNetworks.Planning.PlanStep step, int index, int count) =>
+            _out?.WriteLine($"step {index + 1}/{count}: {step}");
+    }
+
     internal static class EndToEndHost
     {
         /// <summary>
