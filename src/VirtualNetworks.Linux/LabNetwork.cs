@@ -490,7 +490,9 @@ namespace VirtualNetworks.Linux
                 foreach (var kv in want.OrderBy(k => k.Key, StringComparer.Ordinal))
                 {
                     if (have.TryGetValue(kv.Key, out var cur) && cur.Via == kv.Value.Via && cur.Device == kv.Value.Device && cur.Source == h.UnderlayAddress) continue;
-                    if (ip.GetLink(kv.Value.Device, ct) == null) continue; // the veth drifted away; recreated on repair
+                    // The veth drifted away (recreated on repair), or is down (the kernel dropped the routes over it and
+                    // takes none until it is up again: the next call, e.g. the next Move-VirtualRouter, puts them back).
+                    if (!(ip.GetLink(kv.Value.Device, ct) is LinkInfo dev) || !dev.AdminUp) continue;
                     // src: what this host sends to another host (a tunnel, a migration stream) leaves from its /32, which
                     // every host has a route to (the /31s of physical links are known to their two ends only).
                     ip.ReplaceOwnedRoute(kv.Key, kv.Value.Via, kv.Value.Device, h.UnderlayAddress, ct);

@@ -159,10 +159,17 @@ namespace VirtualNetworks.Linux
         /// allocated on first need; <c>local</c> = H's underlay address; dstport 4789; nolearning) on the bridge with one
         /// default FDB entry per other host of the placement. Devices on hosts no longer in the placement are deleted (tagged
         /// ones only). Records the placement in the link record.</para>
+        /// <para>The VXLAN port of the bridge does not learn MACs (frames for a MAC not learned on a local tap are flooded, which
+        /// on a point-to-point segment means: into the tunnel), so no bridge ever remembers a router behind a tunnel it has
+        /// just moved away from.</para>
+        /// <para><paramref name="standby"/> (a live migration's destination): that router's tap on that host is made and
+        /// attached but kept DOWN, so it receives nothing (no stale frames queued for a QEMU that does not read yet); the
+        /// switch-over brings it up.</para>
         /// Returns true when the link's MTU had to be lowered to <see cref="LabNetwork.TunnelMtu"/> (a link created at 1500
         /// now crossing hosts): the caller pushes the routers' configurations again (their mtu lines changed).
         /// </summary>
-        internal bool WireLinkLocked(LinkRecord rec, IReadOnlyDictionary<string, IReadOnlyCollection<string>>? endpointHosts, CancellationToken ct)
+        internal bool WireLinkLocked(LinkRecord rec, IReadOnlyDictionary<string, IReadOnlyCollection<string>>? endpointHosts, CancellationToken ct,
+            (string Router, string Host)? standby = null)
         {
             var desired = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
             foreach (var router in rec.Taps.Keys.OrderBy(k => k, StringComparer.OrdinalIgnoreCase))
@@ -221,7 +228,11 @@ namespace VirtualNetworks.Linux
                         ip.CreateTap(tap, OwnershipTag.ForTap(Store.StateId, kv.Key, rec.Name), ct);
                     ip.SetMtu(tap, mtu, ct);
                     if (info?.Master != rec.Bridge) ip.SetMaster(tap, rec.Bridge, ct);
-                    ip.SetUp(tap, ct);
+                    if (standby is (string sr, string sh) && Is(sr, kv.Key) && Is(sh, h))
+                    {
+                        if (info != null && info.AdminUp) ip.SetDown(tap, ct);
+                    }
+                    else ip.SetUp(tap, ct);
                     if (!cross && tagged && rec.VlanId.HasValue) ip.SetPortVlan(tap, rec.VlanId.Value, ct);
                     if (rec.MaximumBandwidth.HasValue) shaper.SetRate(tap, rec.MaximumBandwidth.Value, ct);
                     else shaper.Remove(tap, ct);
@@ -248,6 +259,7 @@ namespace VirtualNetworks.Linux
                         }, ct);
                     ip.SetMtu(vx, mtu, ct);
                     ip.SetMaster(vx, rec.Bridge, ct);
+                    ip.SetPortLearning(vx, false, ct);
                     ip.SetUp(vx, ct);
                     ip.SetDefaultDestinations(vx, used.Where(o => !Is(o, h)).Select(o => underlay[o]).ToList(), ct);
                 }

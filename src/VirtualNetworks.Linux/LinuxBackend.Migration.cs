@@ -23,14 +23,8 @@ namespace VirtualNetworks.Linux
         /// <summary>Tuning and bound of live migrations (see <see cref="MigrationOptions"/>); tests and the bench may change it.</summary>
         public MigrationOptions LiveMigrationOptions { get; set; } = new MigrationOptions();
 
-        /// <summary>
-        /// Repoint the bridges' forwarding entries for the router's MACs in the before-switch-over hook (one <c>bridge -batch</c>
-        /// per host, prepared beforehand): on the destination to its new taps, on the source (where a peer runs there) to the
-        /// link's tunnel. Without it, frames keep going where the bridges learned the MACs until the guest's announce after
-        /// the switch-over. Off by default: measured (docs/migration.md) it turns lost probes into delayed ones but does not
-        /// shorten the data-plane gap, and it adds a QMP round trip (pause-before-switchover) to QEMU's downtime.
-        /// </summary>
-        public bool RepointFdbAtSwitchover { get; set; }
+        /// <summary>How long the switch-over may take to flip the router's taps (both hosts together); the guest is stopped meanwhile.</summary>
+        public TimeSpan SwitchoverTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
         /// <summary>Timings of the last live migration this backend completed (null before the first).</summary>
         public MigrationResult? LastLiveMigration { get; private set; }
@@ -53,6 +47,8 @@ namespace VirtualNetworks.Linux
                 return;
             }
             EnsureHostReady(destination, cancellationToken);
+            // Underlay routes the kernel dropped while a physical link was down (admin down deletes them) come back first.
+            Lab.ApplyRouting(cancellationToken);
             if (mode == MigrationMode.Live) MoveLive(rec, source, destination, progress, cancellationToken);
             else MoveCold(rec, source, destination, progress, cancellationToken);
         }
@@ -92,7 +88,7 @@ namespace VirtualNetworks.Linux
             var clock = Stopwatch.StartNew();
             bool committed = false;
             MigrationResult? result = null;
-            var fdbBatches = new List<(IpCommand Ip, string File)>();
+            var flips = new List<PreparedIpBatch>();
             progress?.Report($"preparing {links.Count} link(s) of {name} on {destination}");
             // An instance left in the destination slot by an interrupted earlier attempt is not the router's: end it.
             RouterProcess.Kill(targetPaths, TimeSpan.FromSeconds(3), ct);
@@ -100,10 +96,10 @@ namespace VirtualNetworks.Linux
             try
             {
                 // 1. Destination wiring before anything moves: taps, bridges and tunnels on the destination; the peers'
-                //    tunnels send to both hosts meanwhile (so the switch-over needs no change on the network side).
+                //    tunnels send to both hosts meanwhile. The destination's taps stay down (standby) until the switch-over.
                 bool mtuLowered = false;
                 var both = new Dictionary<string, IReadOnlyCollection<string>>(StringComparer.OrdinalIgnoreCase) { [name] = new[] { source, destination } };
-                foreach (var link in links) mtuLowered |= WireLinkLocked(link, both, ct);
+                foreach (var link in links) mtuLowered |= WireLinkLocked(link, both, ct, (name, destination));
                 if (mtuLowered)
                 {
                     progress?.Report("link MTU lowered to " + LabNetwork.TunnelMtu + " for the tunnels: configurations pushed again");
@@ -122,9 +118,11 @@ namespace VirtualNetworks.Linux
                 Launcher.Launch(spec, ct);
                 MigrationStageHook?.Invoke("launched", targetPaths);
 
-                // 3. The stream, over the underlay to the destination's address; the switch-over hook only runs the prepared
-                //    FDB batches (the guest is stopped meanwhile).
-                if (RepointFdbAtSwitchover) fdbBatches = PrepareFdbBatches(rec, links, source, destination);
+                // 3. The stream, over the underlay to the destination's address. At the switch-over (source stopped, destination
+                //    not yet running) the prepared flips run: the destination's taps up, the source's down (which also
+                //    drops what the source's bridges learned on them), so the first frame after the switch-over finds the
+                //    router where it now runs.
+                flips = PrepareSwitchoverFlips(links, name, source, destination);
                 bool transferring = false;
                 var relay = new Relay(line =>
                 {
@@ -143,7 +141,7 @@ namespace VirtualNetworks.Linux
                         Progress = relay,
                         AbortDestination = () => RouterProcess.Kill(targetPaths, TimeSpan.FromSeconds(3)),
                     };
-                    if (fdbBatches.Count > 0) driver.BeforeSwitchover = _ => RunFdbBatches(fdbBatches);
+                    if (flips.Count > 0) driver.BeforeSwitchover = _ => RunSwitchoverFlips(flips);
                     result = driver.Run(ct);
 
                     // 4. The destination runs the router: one record write switches host and run slot (Get/Stop/Suspend
@@ -157,7 +155,7 @@ namespace VirtualNetworks.Linux
             }
             catch (Exception ex) when (!committed)
             {
-                DeleteFdbBatches(fdbBatches);
+                DisposeAll(flips);
                 var left = RollBackLive(name, source, destination, links, targetPaths);
                 if (ex is OperationCanceledException) throw;
                 throw LiveFailure(name, source, destination, ex, left, clock.Elapsed);
@@ -166,7 +164,7 @@ namespace VirtualNetworks.Linux
             // 5. After completion: the source's QEMU (postmigrate) ends, the links follow the router (peers' FDB to the
             //    destination only, the source's taps/tunnels/bridges go), the source's run files go.
             LastLiveMigration = result;
-            DeleteFdbBatches(fdbBatches);
+            DisposeAll(flips);
             var problems = new List<string>();
             try
             {
@@ -269,58 +267,45 @@ namespace VirtualNetworks.Linux
         }
 
         /// <summary>
-        /// <c>bridge -batch</c> files for the switch-over: destination host: each of the router's MACs to its tap there; source
-        /// host, for links whose peer runs there: the MAC to the link's VXLAN device (the router is on the other side now).
+        /// The switch-over's two prepared <c>ip -batch</c> processes (started now, run by the hook): on the destination
+        /// <c>link set dev TAP up</c> for each of the router's taps (standby until then), on the source <c>link set dev TAP
+        /// down</c>.
         /// </summary>
-        private List<(IpCommand Ip, string File)> PrepareFdbBatches(RouterRecord rec, List<LinkRecord> links, string source, string destination)
+        private List<PreparedIpBatch> PrepareSwitchoverFlips(List<LinkRecord> links, string router, string source, string destination)
         {
-            var perHost = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
-            void Add(string host, string line)
+            var flips = new List<PreparedIpBatch>();
+            try
             {
-                if (!perHost.TryGetValue(host, out var l)) perHost[host] = l = new List<string>();
-                l.Add(line);
+                var taps = links.Where(l => l.Taps.ContainsKey(router)).Select(l => l.Taps[router]).ToList();
+                if (taps.Count == 0) return flips;
+                flips.Add(PreparedIpBatch.Start(Lab.IpFor(destination).NetworkNamespace, taps.Select(t => (IReadOnlyList<string>)new[] { "link", "set", "dev", t, "up" })));
+                flips.Add(PreparedIpBatch.Start(Lab.IpFor(source).NetworkNamespace, taps.Select(t => (IReadOnlyList<string>)new[] { "link", "set", "dev", t, "down" })));
+                return flips;
             }
-            foreach (var link in links)
+            catch
             {
-                if (!rec.Macs.TryGetValue(link.Name, out var mac)) continue;
-                Add(destination, $"fdb replace {mac} dev {link.Taps[rec.Name]} master dynamic");
-                var peer = Is(link.From, rec.Name) ? link.To : link.From;
-                if (!Is(peer, rec.Name) && Is(HostOfRouter(peer), source))
-                    Add(source, $"fdb replace {mac} dev {Net.InterfaceNames.Vxlan(link.Name)} master dynamic");
+                DisposeAll(flips);
+                throw;
             }
-            var batches = new List<(IpCommand, string)>();
-            foreach (var kv in perHost)
-            {
-                var file = Path.Combine(Path.GetTempPath(), "vn-fdb-" + Guid.NewGuid().ToString("N") + ".batch");
-                File.WriteAllLines(file, kv.Value);
-                batches.Add((Lab.IpFor(kv.Key), file));
-            }
-            return batches;
         }
 
-        /// <summary>
-        /// Runs the batches (one per host; a second host's on its own thread, not the thread pool, which may be starved by
-        /// blocking callers); a failure is ignored (the guest's announce repairs the entries a little later).
-        /// </summary>
-        private static void RunFdbBatches(List<(IpCommand Ip, string File)> batches)
+        /// <summary>Runs the flips (destination first); a failure cancels the migration (the driver resumes the source and the rollback rewires it).</summary>
+        private void RunSwitchoverFlips(List<PreparedIpBatch> flips)
         {
-            void RunOne((IpCommand Ip, string File) b)
+            var bound = Stopwatch.StartNew();
+            foreach (var f in flips)
             {
-                try { b.Ip.Tools.Run("bridge", new[] { "-force", "-batch", b.File }, CancellationToken.None); }
-                catch (VirtualNetworksException) { }
+                var left = SwitchoverTimeout - bound.Elapsed;
+                string? error = f.Run(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+                if (error != null)
+                    throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, f.NetworkNamespace ?? "ip",
+                        "Flipping the router's taps at the switch-over failed" + (f.NetworkNamespace == null ? "" : " in " + f.NetworkNamespace) + ": " + error);
             }
-            var others = batches.Skip(1).Select(b => new Thread(() => RunOne(b)) { IsBackground = true }).ToList();
-            others.ForEach(t => t.Start());
-            if (batches.Count > 0) RunOne(batches[0]);
-            others.ForEach(t => t.Join(TimeSpan.FromSeconds(2)));
         }
 
-        private static void DeleteFdbBatches(List<(IpCommand Ip, string File)> batches)
+        private static void DisposeAll(List<PreparedIpBatch> batches)
         {
-            foreach (var b in batches)
-            {
-                try { File.Delete(b.File); } catch (IOException) { }
-            }
+            foreach (var b in batches) b.Dispose();
             batches.Clear();
         }
 

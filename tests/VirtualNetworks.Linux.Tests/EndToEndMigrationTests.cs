@@ -14,6 +14,7 @@ using VirtualNetworks.Linux.State;
 using VirtualNetworks.Linux.Vm;
 using VirtualNetworks.Planning;
 using VirtualNetworks.Topology;
+using VirtualNetworks.Util;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -26,7 +27,7 @@ namespace VirtualNetworks.Linux.Tests
     /// two injected failures towards h1 (destination QEMU killed mid-stream; underlay cut mid-stream), each leaving a2
     /// serving from h2 with nothing left on h1; removal at the end leaves nothing. Three VMs (TCG).
     /// <para><c>VN_MIGRATION_BENCH_RUNS=20</c> (+ <c>VN_MIGRATION_BENCH_COLD=5</c>) runs the VROOM measurement instead
-    /// (<see cref="VroomMeasurement"/>, docs/migration.md; <c>VN_MIGRATION_BENCH_HOOK=1</c> repoints the FDB at the switch-over).</para>
+    /// (<see cref="VroomMeasurement"/>, docs/migration.md).</para>
     /// </summary>
     [Collection(EndToEndCollection.Name)]
     public sealed class EndToEndMigrationTests : IDisposable
@@ -48,6 +49,15 @@ namespace VirtualNetworks.Linux.Tests
         {
             public readonly List<string> All = new List<string>();
             public void Report(string value) { lock (All) All.Add(value); }
+        }
+
+        /// <summary>Progress lines with the time since the move started (where a move's wall time goes).</summary>
+        private sealed class TimedLines : IProgress<string>
+        {
+            private readonly Stopwatch _clock;
+            public readonly List<string> All = new List<string>();
+            public TimedLines(Stopwatch clock) => _clock = clock;
+            public void Report(string value) { lock (All) All.Add($"{_clock.ElapsedMilliseconds,5} ms {value}"); }
         }
 
         public void Dispose() => EndToEndHost.CleanUpOwn(_backend, _p, _root, new[] { H(1), H(2), H(3) }, _out);
@@ -254,12 +264,15 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Contains("still runs on " + H(2), ex.Message);
             AssertServingFromH2(uptimeCold, ns);
 
-            // ---- Failure 2: the underlay between h2 and h1 is cut mid-stream; the bound (3 s) cancels it.
+            // ---- Failure 2: the underlay between h2 and h1 is cut mid-stream (both ends of the veth stop carrying anything:
+            //      a tbf of 1 kbit/s, as a broken cable would, rather than an admin "down" that also deletes routes); the
+            //      bound (3 s) cancels it. When the cut heals, everything works again without help.
             _backend.LiveMigrationOptions = new MigrationOptions { MaxBandwidthBytesPerSecond = 16L * 1024 * 1024, TotalTimeout = TimeSpan.FromSeconds(3) };
-            var veth = InterfaceNames.Veth(H(2), H(1));
+            var cut = new[] { (H(2), InterfaceNames.Veth(H(2), H(1))), (H(1), InterfaceNames.Veth(H(1), H(2))) };
             _backend.MigrationStageHook = (stage, paths) =>
             {
-                if (stage == "transferring") NetTestHost.RunQuietly("ip", "-n", InterfaceNames.Namespace(H(2)), "link", "set", veth, "down");
+                if (stage == "transferring")
+                    foreach (var (h, v) in cut) NetTestHost.RunQuietly("tc", "-n", InterfaceNames.Namespace(h), "qdisc", "add", "dev", v, "root", "tbf", "rate", "1kbit", "burst", "1600", "limit", "1600");
             };
             sw.Restart();
             ex = Assert.ThrowsAny<VirtualNetworksException>(() => service.MoveRouter(a2, H(1), MigrationMode.Live, null, CancellationToken.None));
@@ -268,8 +281,12 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Contains(mf.Reason, new[] { MigrationFailureReason.Timeout, MigrationFailureReason.Failed });
             Assert.Contains("still runs on " + H(2), ex.Message);
             _backend.MigrationStageHook = null;
-            NetTestHost.RunQuietly("ip", "-n", InterfaceNames.Namespace(H(2)), "link", "set", veth, "up");
-            _backend.Lab.ApplyRouting(CancellationToken.None); // the kernel dropped the routes over the downed veth
+            foreach (var (h, v) in cut)
+            {
+                var shown = ProcessRunner.Run(ProcessRunner.FindExecutable("tc") ?? "/usr/sbin/tc", new[] { "-n", InterfaceNames.Namespace(h), "qdisc", "show", "dev", v }, null, TimeSpan.FromSeconds(20));
+                Assert.Contains("rate 1Kbit", shown.StdOut); // the cut was really in place
+                NetTestHost.RunQuietly("tc", "-n", InterfaceNames.Namespace(h), "qdisc", "del", "dev", v, "root");
+            }
             AssertServingFromH2(uptimeCold, ns);
 
             // ---- Removal leaves nothing.
@@ -328,31 +345,42 @@ namespace VirtualNetworks.Linux.Tests
             int runs = int.Parse(Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_RUNS")!, CultureInfo.InvariantCulture);
             int coldRuns = int.TryParse(Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_COLD"), out int c) ? c : 5;
             using var service = Deploy();
-            _backend!.RepointFdbAtSwitchover = Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_HOOK") == "1";
             Assert.True(_backend.Probe(A(1), A3Address(), CancellationToken.None).Reachable);
             var report = new List<string>();
             void Say(string s) { _out.WriteLine(s); report.Add(s); }
-            Say($"VROOM measurement {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} CPUs, {runs} live + {coldRuns} cold migrations of a2 (128 MB, TCG) between h2 and h3, a1 -> a3 through a2, FDB repointed at the switch-over: {_backend.RepointFdbAtSwitchover}");
+            Say($"VROOM measurement {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} CPUs, {runs} live + {coldRuns} cold migrations of a2 (128 MB, TCG) between h2 and h3, a1 -> a3 through a2");
             var gaps = new List<double>(); var lost = new List<double>(); var totals = new List<double>(); var backend = new List<double>();
-            var qemuDown = new List<double>(); var walls = new List<double>();
+            var qemuDown = new List<double>(); var walls = new List<double>(); var blackouts = new List<double>(); var control = new List<double>();
+            // Control: the same bursts without a migration (what the path and the machine's load give on their own).
+            for (int i = 0; i < Math.Max(3, runs / 4); i++)
+            {
+                var b = StartBurst(250, Interval).Result;
+                control.Add(b.GapMs);
+                Say($"control {i + 1}: gap {b.GapMs:0} ms, lost {b.Lost}/{b.Sent}");
+            }
             for (int i = 0; i < runs; i++)
             {
                 string to = HostOfA2() == H(2) ? H(3) : H(2);
                 var probe = StartBurst(250, Interval);
                 Thread.Sleep(600);
                 var sw = Stopwatch.StartNew();
-                service.MoveRouter(A(2), to, MigrationMode.Live, null, CancellationToken.None);
+                var steps = new TimedLines(sw);
+                service.MoveRouter(A(2), to, MigrationMode.Live, steps, CancellationToken.None);
                 sw.Stop();
                 var b = probe.Result;
                 var r = _backend.LastLiveMigration!;
+                if (i < 2) foreach (var l in steps.All) Say("    " + l);
                 gaps.Add(b.GapMs); lost.Add(b.Lost); totals.Add(r.Total.TotalMilliseconds); walls.Add(sw.Elapsed.TotalMilliseconds); qemuDown.Add(r.QemuDowntimeMilliseconds);
-                Say($"live {i + 1} -> {to}: gap {b.GapMs:0} ms, lost {b.Lost}/{b.Sent}, driver total {r.Total.TotalMilliseconds:0} ms, hook {r.SwitchoverHook.TotalMilliseconds:0} ms, QEMU downtime {r.QemuDowntimeMilliseconds} ms, Move-VirtualRouter {sw.ElapsedMilliseconds} ms");
+                if (r.GuestBlackoutMilliseconds is double bo) blackouts.Add(bo);
+                Say($"live {i + 1} -> {to}: gap {b.GapMs:0} ms, lost {b.Lost}/{b.Sent}, driver total {r.Total.TotalMilliseconds:0} ms, hook {r.SwitchoverHook.TotalMilliseconds:0} ms, QEMU downtime {r.QemuDowntimeMilliseconds} ms, guest blackout {r.GuestBlackoutMilliseconds:0.0} ms, Move-VirtualRouter {sw.ElapsedMilliseconds} ms");
             }
+            Say("control gap ms (no migration): " + Stats(control));
             Say("live gap ms: " + Stats(gaps));
             Say("live lost probes: " + Stats(lost));
             Say("live driver total ms (migrate-incoming .. destination running): " + Stats(totals));
             Say("live MoveRouter wall ms (engine observe + wiring + migration + rewire): " + Stats(walls));
             Say("live QEMU downtime ms: " + Stats(qemuDown));
+            if (blackouts.Count > 0) Say("live guest blackout ms (source STOP .. destination RESUME, QEMU's timestamps): " + Stats(blackouts));
             var coldGaps = new List<double>(); var coldWalls = new List<double>();
             for (int i = 0; i < coldRuns; i++)
             {

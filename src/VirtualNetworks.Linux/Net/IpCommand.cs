@@ -241,6 +241,21 @@ namespace VirtualNetworks.Linux.Net
         }
 
         /// <summary>
+        /// Turns MAC learning of bridge port <paramref name="port"/> (ours) on or off (<c>bridge link set dev PORT learning
+        /// on|off</c>). A port that does not learn never becomes the known location of a MAC: frames for MACs behind it are
+        /// flooded (to every other port of the bridge) instead. Used for a link's VXLAN port, so a router that moves between
+        /// hosts is never remembered behind the tunnel (docs/migration.md).
+        /// </summary>
+        public void SetPortLearning(string port, bool learning, CancellationToken cancellationToken = default)
+        {
+            var p = RequireOwned(port, "set MAC learning of", cancellationToken);
+            if (p.Master == null)
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, port,
+                    "Cannot set MAC learning of '" + port + "': it is not a bridge port.");
+            _tools.RunChecked("bridge", new[] { "link", "set", "dev", port, "learning", learning ? "on" : "off" }, port, cancellationToken);
+        }
+
+        /// <summary>
         /// Deletes <paramref name="name"/> when it carries an ownership tag. Returns false when it does not exist; throws
         /// (InvalidOperation) when it exists but is not ours.
         /// </summary>

@@ -271,6 +271,7 @@ namespace VirtualNetworks.Linux.Vm
             }
             result.MigrateToRunning = _clock.Elapsed - migrateStarted;
             result.DestinationStatus = dst;
+            result.GuestBlackoutMilliseconds = Blackout(Source.Events, Destination.Events);
             // QEMU sets "completed" a moment before it fills total-time and downtime: read them again if still zero.
             try
             {
@@ -311,6 +312,25 @@ namespace VirtualNetworks.Linux.Vm
                 }
             }
             return result;
+        }
+
+        /// <summary>The source's last STOP event to the destination's last RESUME event, from QEMU's timestamps (ms); null if either is missing.</summary>
+        internal static double? Blackout(IReadOnlyList<JObject> sourceEvents, IReadOnlyList<JObject> destinationEvents)
+        {
+            static double? Stamp(IReadOnlyList<JObject> events, string name)
+            {
+                for (int i = events.Count - 1; i >= 0; i--)
+                {
+                    if (!string.Equals((string?)events[i]["event"], name, StringComparison.Ordinal)) continue;
+                    var t = events[i]["timestamp"];
+                    long? s = (long?)t?["seconds"], us = (long?)t?["microseconds"];
+                    return s.HasValue && us.HasValue ? s.Value * 1000.0 + us.Value / 1000.0 : (double?)null;
+                }
+                return null;
+            }
+            var stop = Stamp(sourceEvents, "STOP");
+            var resume = Stamp(destinationEvents, "RESUME");
+            return stop.HasValue && resume.HasValue && resume.Value >= stop.Value ? resume.Value - stop.Value : (double?)null;
         }
 
         /// <summary>Recovers (cancel, end the destination, resume the source) and builds the exception saying why and how it ended.</summary>

@@ -131,6 +131,11 @@ namespace VirtualNetworks.Linux.Vm
         /// hook, excludes the destination's start and the network's reaction (see docs/migration.md).
         /// </summary>
         public long QemuDowntimeMilliseconds { get; internal set; }
+        /// <summary>
+        /// The guest's blackout as QEMU stamped it (ms): the source's last STOP event until the destination's RESUME event
+        /// (both processes stamp events with the same host clock). Null when an event is missing (e.g. a paused router).
+        /// </summary>
+        public double? GuestBlackoutMilliseconds { get; internal set; }
         /// <summary>Time the before-switch-over hook took (the guest is stopped meanwhile); zero without a hook.</summary>
         public TimeSpan SwitchoverHook { get; internal set; }
         public long RamTotalBytes { get; internal set; }
@@ -145,7 +150,8 @@ namespace VirtualNetworks.Linux.Vm
         public override string ToString() =>
             "total " + Ms(Total) + " ms (preparation " + Ms(Preparation) + ", migrate-to-running " + Ms(MigrateToRunning) + "), QEMU setup " +
             QemuSetupMilliseconds.ToString(CultureInfo.InvariantCulture) + " ms, total " + QemuTotalMilliseconds.ToString(CultureInfo.InvariantCulture) +
-            " ms, downtime " + QemuDowntimeMilliseconds.ToString(CultureInfo.InvariantCulture) + " ms, hook " + Ms(SwitchoverHook) + " ms, " +
+            " ms, downtime " + QemuDowntimeMilliseconds.ToString(CultureInfo.InvariantCulture) + " ms" +
+            (GuestBlackoutMilliseconds is double b ? ", guest blackout " + b.ToString("0.0", CultureInfo.InvariantCulture) + " ms" : "") + ", hook " + Ms(SwitchoverHook) + " ms, " +
             (TransferredBytes / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " of " + (RamTotalBytes / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) +
             " MB in " + Passes.ToString(CultureInfo.InvariantCulture) + " passes";
 
