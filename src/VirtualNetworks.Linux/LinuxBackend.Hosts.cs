@@ -218,24 +218,48 @@ namespace VirtualNetworks.Linux
                 EnsureHostReady(h, ct);
                 var ip = Lab.IpFor(h);
                 var shaper = new TrafficShaper(ip);
+                var vx = InterfaceNames.Vxlan(rec.Name);
+                var here = desired.Where(d => d.Value.Any(x => Is(x, h))).Select(d => d.Key).ToList();
+                // Pass 1: one listing of the host's devices, then what is missing is made (each create tags its device).
                 var existing = ip.ListLinks(ct).ToDictionary(l => l.Name, StringComparer.Ordinal);
+                bool created = false;
                 if (!existing.ContainsKey(rec.Bridge))
-                    ip.CreateBridge(rec.Bridge, OwnershipTag.ForBridge(Store.StateId, rec.Name), tagged && !cross, ct);
-                foreach (var kv in desired.Where(d => d.Value.Any(x => Is(x, h))))
+                    created |= ip.CreateBridge(rec.Bridge, OwnershipTag.ForBridge(Store.StateId, rec.Name), tagged && !cross, ct);
+                foreach (var router in here)
+                    if (!existing.ContainsKey(rec.Taps[router]))
+                        created |= ip.CreateTap(rec.Taps[router], OwnershipTag.ForTap(Store.StateId, router, rec.Name), ct);
+                if (cross)
                 {
-                    var tap = rec.Taps[kv.Key];
-                    if (!existing.TryGetValue(tap, out var info))
-                        ip.CreateTap(tap, OwnershipTag.ForTap(Store.StateId, kv.Key, rec.Name), ct);
-                    ip.SetMtu(tap, mtu, ct);
-                    if (info?.Master != rec.Bridge) ip.SetMaster(tap, rec.Bridge, ct);
-                    if (standby is (string sr, string sh) && Is(sr, kv.Key) && Is(sh, h))
+                    if (existing.TryGetValue(vx, out var vinfo) && IsOurs(vinfo.Tag) && (vinfo.VxlanId != rec.Vni!.Value || vinfo.VxlanLocal != underlay[h]))
                     {
-                        if (info != null && info.AdminUp) ip.SetDown(tap, ct);
+                        ip.Delete(vx, ct); // different VNI or local address (host re-addressed): make it again
+                        vinfo = null;
                     }
-                    else ip.SetUp(tap, ct);
+                    if (vinfo == null)
+                        created |= ip.CreateVxlan(vx, OwnershipTag.ForVxlan(Store.StateId, rec.Name), new VxlanOptions
+                        {
+                            Vni = rec.Vni!.Value, Local = underlay[h], Remote = null, DestinationPort = LabNetwork.VxlanPort,
+                        }, ct);
+                }
+                if (created) existing = ip.ListLinks(ct).ToDictionary(l => l.Name, StringComparer.Ordinal);
+                LinkInfo Known(string device) => existing.TryGetValue(device, out var i) ? i
+                    : throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, device,
+                        $"Interface '{device}' of link '{rec.Name}' vanished on {h} while it was being wired.");
+
+                // Pass 2: each device brought to its state in at most one command (none when it is so already).
+                var bridge = Known(rec.Bridge);
+                ip.Configure(rec.Bridge, bridge, mtu, null, true, ct);
+                foreach (var router in here)
+                {
+                    var tap = rec.Taps[router];
+                    var info = Known(tap);
+                    RequireOurs(ip, info);
+                    ip.CheckAttach(tap, info.Tag!, bridge);
+                    bool standing = standby is (string sr, string sh) && Is(sr, router) && Is(sh, h);
+                    ip.Configure(tap, info, mtu, rec.Bridge, !standing, ct);
                     if (!cross && tagged && rec.VlanId.HasValue) ip.SetPortVlan(tap, rec.VlanId.Value, ct);
-                    if (rec.MaximumBandwidth.HasValue) shaper.SetRate(tap, rec.MaximumBandwidth.Value, ct);
-                    else shaper.Remove(tap, ct);
+                    if (rec.MaximumBandwidth.HasValue) shaper.SetRate(tap, rec.MaximumBandwidth.Value, ct, mtu);
+                    else shaper.Remove(tap, ct, ownershipChecked: true);
                 }
                 // Taps of ends that are no longer placed here (a migration's source after the switch-over).
                 foreach (var kv in previous)
@@ -244,52 +268,26 @@ namespace VirtualNetworks.Linux
                     if (desired.TryGetValue(kv.Key, out var now) && now.Any(x => Is(x, h))) continue;
                     if (rec.Taps.TryGetValue(kv.Key, out var stale)) DeleteOwned(ip, stale, ct);
                 }
-                var vx = InterfaceNames.Vxlan(rec.Name);
                 if (cross)
                 {
-                    if (existing.TryGetValue(vx, out var vinfo) && IsOurs(vinfo.Tag) && !VxlanMatches(ip, vx, rec.Vni!.Value, underlay[h], ct))
-                    {
-                        ip.Delete(vx, ct); // different VNI or local address (host re-addressed): make it again
-                        vinfo = null;
-                    }
-                    if (vinfo == null)
-                        ip.CreateVxlan(vx, OwnershipTag.ForVxlan(Store.StateId, rec.Name), new VxlanOptions
-                        {
-                            Vni = rec.Vni!.Value, Local = underlay[h], Remote = null, DestinationPort = LabNetwork.VxlanPort,
-                        }, ct);
-                    ip.SetMtu(vx, mtu, ct);
-                    ip.SetMaster(vx, rec.Bridge, ct);
-                    ip.SetPortLearning(vx, false, ct);
-                    ip.SetUp(vx, ct);
+                    var vinfo = Known(vx);
+                    RequireOurs(ip, vinfo);
+                    ip.CheckAttach(vx, vinfo.Tag!, bridge);
+                    ip.Configure(vx, vinfo, mtu, rec.Bridge, true, ct);
+                    // No MAC is learned behind the tunnel (see the summary): frames for MACs not on a local tap are flooded into it.
+                    if (vinfo.BridgePortLearning != false || !string.Equals(vinfo.Master, rec.Bridge, StringComparison.Ordinal))
+                        ip.SetPortLearningOfOwnedPort(vx, false, ct);
                     ip.SetDefaultDestinations(vx, used.Where(o => !Is(o, h)).Select(o => underlay[o]).ToList(), ct);
                 }
                 else if (existing.TryGetValue(vx, out var leftover) && IsOurs(leftover.Tag))
                 {
                     ip.Delete(vx, ct);
                 }
-                ip.SetMtu(rec.Bridge, mtu, ct);
-                ip.SetUp(rec.Bridge, ct);
             }
             // Hosts the link has left entirely: its taps, tunnel and bridge there go.
             foreach (var h in previous.Values.SelectMany(x => x).Distinct(StringComparer.OrdinalIgnoreCase).Where(h => !used.Any(u => Is(u, h))))
                 RemoveLinkDevicesOn(rec, h, ct);
             return mtuLowered;
-        }
-
-        private static bool VxlanMatches(IpCommand ip, string device, int vni, string local, CancellationToken ct)
-        {
-            var r = ip.Tools.Run("ip", new[] { "-j", "-d", "link", "show", "dev", device }, ct);
-            if (!r.Succeeded) return false;
-            try
-            {
-                var o = Newtonsoft.Json.Linq.JArray.Parse(r.StdOut).FirstOrDefault();
-                var data = o?["linkinfo"]?["info_data"];
-                return data != null && (int?)data["id"] == vni && (string?)data["local"] == local;
-            }
-            catch (Newtonsoft.Json.JsonException)
-            {
-                return false;
-            }
         }
 
         /// <summary>Deletes the link's taps, VXLAN device and bridge on <paramref name="host"/> (tagged ones; a missing namespace has none).</summary>
@@ -328,6 +326,14 @@ namespace VirtualNetworks.Linux
         {
             var info = ip.GetLink(device, ct);
             if (info == null) return;
+            RequireOurs(ip, info);
+            ip.Delete(device, ct);
+        }
+
+        /// <summary>Throws (PermissionDenied) unless <paramref name="info"/> carries this state directory's tag (or a legacy v1 tag).</summary>
+        private void RequireOurs(IpCommand ip, LinkInfo info)
+        {
+            string device = info.Name;
             if (info.Tag == null)
                 throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, device,
                     $"Interface '{device}'" + (ip.NetworkNamespace == null ? "" : " in " + ip.NetworkNamespace) + " is not tagged as created by VirtualNetworks; it was left alone.");
@@ -335,7 +341,6 @@ namespace VirtualNetworks.Linux
                 throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, device,
                     $"Interface '{device}'" + (ip.NetworkNamespace == null ? "" : " in " + ip.NetworkNamespace) + $" ({info.Tag.Alias}) belongs to another " +
                     $"state directory (this one's id is {Store.StateId}); it was left alone.");
-            ip.Delete(device, ct);
         }
 
         /// <summary>A tag of this state directory, or a legacy v1 tag (no state id); false for untagged devices and other state directories'.</summary>

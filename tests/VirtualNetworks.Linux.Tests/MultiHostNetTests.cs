@@ -231,7 +231,11 @@ namespace VirtualNetworks.Linux.Tests
             rec.Taps[r3] = InterfaceNames.Tap(r3, link);
             b.Store.WriteLink(rec);
             b.WireLink(link, null, CancellationToken.None);
-            b.WireLink(link, null, CancellationToken.None); // idempotent
+            int vxIndex = new IpCommand(InterfaceNames.Namespace(H(1))).GetLink(InterfaceNames.Vxlan(link))!.Index;
+            int tapIndex = new IpCommand(InterfaceNames.Namespace(H(1))).GetLink(rec.Taps[r1])!.Index;
+            b.WireLink(link, null, CancellationToken.None); // idempotent: nothing is made again
+            Assert.Equal(vxIndex, new IpCommand(InterfaceNames.Namespace(H(1))).GetLink(InterfaceNames.Vxlan(link))!.Index);
+            Assert.Equal(tapIndex, new IpCommand(InterfaceNames.Namespace(H(1))).GetLink(rec.Taps[r1])!.Index);
 
             var inv = b.GetInventory(CancellationToken.None);
             string ns1 = InterfaceNames.Namespace(H(1)), ns2 = InterfaceNames.Namespace(H(2)), ns3 = InterfaceNames.Namespace(H(3));
@@ -253,6 +257,7 @@ namespace VirtualNetworks.Linux.Tests
                 Assert.Equal(4789, (int?)info["linkinfo"]!["info_data"]!["port"]);
                 Assert.Equal(1450, (int?)info["mtu"]);
                 Assert.Equal(InterfaceNames.Bridge(link), (string?)info["master"]);
+                Assert.False((bool?)info["linkinfo"]!["info_slave_data"]!["learning"]); // no MAC learned behind the tunnel
                 Assert.Equal(new[] { peer }, new IpCommand(ns).ListDefaultDestinations(vx));
                 Assert.Equal(1450, new IpCommand(ns).GetLink(InterfaceNames.Bridge(link))!.Mtu);
             }
@@ -266,13 +271,15 @@ namespace VirtualNetworks.Linux.Tests
             Ip(ns3, "addr", "add", "10.254.77.3/24", "dev", InterfaceNames.Bridge(link));
             Assert.True(TcpWorks(ns1, "10.254.77.1", ns3, "10.254.77.3"), "over the VXLAN tunnel");
 
-            // Rewire as a migration would: r3 on h3 and h2 (destination prepared), then on h2 only.
-            b.WireLink(link, new Dictionary<string, IReadOnlyCollection<string>> { [r3] = new[] { H(3), H(2) } }, CancellationToken.None);
+            // Rewire as a migration would: r3 on h3 and h2 (destination prepared, its tap on standby: down), then on h2 only.
+            b.WireLinkLocked(b.Store.ReadLink(link)!, new Dictionary<string, IReadOnlyCollection<string>> { [r3] = new[] { H(3), H(2) } }, CancellationToken.None, (r3, H(2)));
             Assert.Equal(new[] { a2, a3 }, new IpCommand(ns1).ListDefaultDestinations(vx).OrderBy(x => x));
-            Assert.NotNull(new IpCommand(ns2).GetLink(rec.Taps[r3]));
-            Assert.NotNull(new IpCommand(ns3).GetLink(rec.Taps[r3]));
+            Assert.False(new IpCommand(ns2).GetLink(rec.Taps[r3])!.AdminUp);
+            Assert.Equal(InterfaceNames.Bridge(link), new IpCommand(ns2).GetLink(rec.Taps[r3])!.Master);
+            Assert.True(new IpCommand(ns3).GetLink(rec.Taps[r3])!.AdminUp);
             b.Store.WriteRouter(new RouterRecord { Name = r3, Host = H(2), Image = "router" });
             b.WireLink(link, null, CancellationToken.None);
+            Assert.True(new IpCommand(ns2).GetLink(rec.Taps[r3])!.AdminUp);
             Assert.Equal(new[] { a2 }, new IpCommand(ns1).ListDefaultDestinations(vx));
             Assert.Null(new IpCommand(ns3).GetLink(vx));
             Assert.Null(new IpCommand(ns3).GetLink(InterfaceNames.Bridge(link)));

@@ -203,6 +203,27 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         [Fact]
+        public void Vxlan_id_local_and_bridge_port_learning_are_parsed()
+        {
+            // Printed by iproute2 6.1 (ip -j -d link show) for a VXLAN device on a bridge, "learning off" on the port: the
+            // device's own "learning" (nolearning) and the port's are different keys.
+            const string json = @"[{""ifindex"":3,""ifname"":""vntestvx"",""flags"":[""BROADCAST"",""MULTICAST""],""mtu"":1500,""master"":""vntestbr"",""operstate"":""DOWN"",
+ ""linkinfo"":{""info_kind"":""vxlan"",""info_data"":{""id"":10042,""local"":""198.19.255.9"",""port"":4789,""learning"":false,""ageing"":300},
+ ""info_slave_kind"":""bridge"",""info_slave_data"":{""state"":""disabled"",""learning"":false,""flood"":true,""id"":""0x8001""}}},
+ {""ifindex"":4,""ifname"":""vntesttap"",""flags"":[""UP""],""mtu"":1450,""master"":""vntestbr"",""operstate"":""UP"",
+ ""linkinfo"":{""info_kind"":""tun"",""info_data"":{""type"":""tap""},""info_slave_kind"":""bridge"",""info_slave_data"":{""learning"":true,""id"":""0x8002""}}},
+ {""ifindex"":5,""ifname"":""vntestvx2"",""flags"":[],""mtu"":1500,""operstate"":""DOWN"",""linkinfo"":{""info_kind"":""vxlan"",""info_data"":{""id"":7,""local"":""10.0.0.1"",""learning"":true}}}]";
+            var links = LinkInfo.ParseList(json);
+            Assert.Equal(10042, links[0].VxlanId);
+            Assert.Equal("198.19.255.9", links[0].VxlanLocal);
+            Assert.False(links[0].BridgePortLearning);
+            Assert.Null(links[1].VxlanId);
+            Assert.True(links[1].BridgePortLearning);
+            Assert.Equal(7, links[2].VxlanId);
+            Assert.Null(links[2].BridgePortLearning); // not a bridge port: the device's own learning flag is not the port's
+        }
+
+        [Fact]
         public void Qdisc_json_is_parsed()
         {
             const string json = @"[{""kind"":""tbf"",""handle"":""766e:"",""root"":true,""refcnt"":2,""options"":{""rate"":1250000,""burst"":15360,""lat"":50000}},

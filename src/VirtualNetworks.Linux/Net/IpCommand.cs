@@ -168,20 +168,30 @@ namespace VirtualNetworks.Linux.Net
         {
             var p = RequireOwned(port, "attach", cancellationToken);
             var b = RequireOwned(bridge, "attach ports to", cancellationToken);
-            if (!b.IsBridge)
-            {
-                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, bridge,
-                    "Cannot attach '" + port + "' to '" + bridge + "': '" + bridge + "' is a " + (b.Kind ?? "plain") + " device, not a bridge.");
-            }
-            if (p.Tag!.LinkName != null && b.Tag!.LinkName != null &&
-                !string.Equals(p.Tag.LinkName, b.Tag.LinkName, StringComparison.OrdinalIgnoreCase))
-            {
-                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, port,
-                    "Cannot attach '" + port + "' (" + p.Tag.Alias + ") to bridge '" + bridge + "' (" + b.Tag.Alias +
-                    "): they belong to different links.");
-            }
+            CheckAttach(port, p.Tag!, b);
             if (string.Equals(p.Master, bridge, StringComparison.Ordinal)) return;
             _tools.RunChecked("ip", new[] { "link", "set", "dev", port, "master", bridge }, port, cancellationToken);
+        }
+
+        /// <summary>
+        /// Throws unless <paramref name="bridge"/> is one of ours, a bridge, and (when both tags name a link) of the same link
+        /// as the port tagged <paramref name="portTag"/>: no cross-wiring of segments.
+        /// </summary>
+        internal void CheckAttach(string port, OwnershipTag portTag, LinkInfo bridge)
+        {
+            if (!bridge.IsOwned) throw NotOwned(bridge, "attach ports to");
+            if (!bridge.IsBridge)
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, bridge.Name,
+                    "Cannot attach '" + port + "' to '" + bridge.Name + "': '" + bridge.Name + "' is a " + (bridge.Kind ?? "plain") + " device, not a bridge.");
+            }
+            if (portTag.LinkName != null && bridge.Tag!.LinkName != null &&
+                !string.Equals(portTag.LinkName, bridge.Tag.LinkName, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, port,
+                    "Cannot attach '" + port + "' (" + portTag.Alias + ") to bridge '" + bridge.Name + "' (" + bridge.Tag.Alias +
+                    "): they belong to different links.");
+            }
         }
 
         /// <summary>Takes <paramref name="port"/> (ours) off its bridge; no-op when it has none.</summary>
@@ -241,6 +251,27 @@ namespace VirtualNetworks.Linux.Net
         }
 
         /// <summary>
+        /// Brings <paramref name="name"/> to the given MTU, bridge (<paramref name="master"/>, null = leave as is) and
+        /// administrative state in ONE <c>ip link set</c>, or none when it is already so. <paramref name="known"/> is its
+        /// state from a <see cref="ListLinks"/> the caller just made (its ownership is checked here), or null for a device
+        /// the caller has just created and tagged (everything is set). The caller checks that <paramref name="master"/> is
+        /// our bridge of the same link (as <see cref="SetMaster"/> does).
+        /// </summary>
+        public void Configure(string name, LinkInfo? known, int mtu, string? master, bool up, CancellationToken cancellationToken = default)
+        {
+            InterfaceNames.EnsureValid(name);
+            if (master != null) InterfaceNames.EnsureValid(master);
+            if (mtu < 68 || mtu > 65535) throw new ArgumentOutOfRangeException(nameof(mtu), "The MTU must be 68 to 65535.");
+            if (known != null && !known.IsOwned) throw NotOwned(known, "configure");
+            var args = new List<string> { "link", "set", "dev", name };
+            if (known == null || known.Mtu != mtu) { args.Add("mtu"); args.Add(mtu.ToString(CultureInfo.InvariantCulture)); }
+            if (master != null && (known == null || !string.Equals(known.Master, master, StringComparison.Ordinal))) { args.Add("master"); args.Add(master); }
+            if (known == null || known.AdminUp != up) args.Add(up ? "up" : "down");
+            if (args.Count == 4) return;
+            _tools.RunChecked("ip", args, name, cancellationToken);
+        }
+
+        /// <summary>
         /// Turns MAC learning of bridge port <paramref name="port"/> (ours) on or off (<c>bridge link set dev PORT learning
         /// on|off</c>). A port that does not learn never becomes the known location of a MAC: frames for MACs behind it are
         /// flooded (to every other port of the bridge) instead. Used for a link's VXLAN port, so a router that moves between
@@ -252,6 +283,13 @@ namespace VirtualNetworks.Linux.Net
             if (p.Master == null)
                 throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, port,
                     "Cannot set MAC learning of '" + port + "': it is not a bridge port.");
+            SetPortLearningOfOwnedPort(port, learning, cancellationToken);
+        }
+
+        /// <summary><see cref="SetPortLearning"/> for a port the caller has just checked (ours, attached to our bridge).</summary>
+        internal void SetPortLearningOfOwnedPort(string port, bool learning, CancellationToken cancellationToken = default)
+        {
+            InterfaceNames.EnsureValid(port);
             _tools.RunChecked("bridge", new[] { "link", "set", "dev", port, "learning", learning ? "on" : "off" }, port, cancellationToken);
         }
 

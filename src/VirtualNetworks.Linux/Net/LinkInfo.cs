@@ -42,6 +42,12 @@ namespace VirtualNetworks.Linux.Net
         public int Mtu { get; }
         /// <summary>The ownership tag parsed from <see cref="Alias"/>; null when the device is not ours.</summary>
         public OwnershipTag? Tag { get; }
+        /// <summary>For a bridge port: whether it learns MACs (linkinfo.info_slave_data.learning); null when not reported.</summary>
+        public bool? BridgePortLearning { get; internal set; }
+        /// <summary>For a VXLAN device: its VNI (linkinfo.info_data.id); null otherwise.</summary>
+        public int? VxlanId { get; internal set; }
+        /// <summary>For a VXLAN device: its local (source) address (linkinfo.info_data.local); null otherwise.</summary>
+        public string? VxlanLocal { get; internal set; }
         public bool IsOwned => Tag != null;
         public bool IsBridge => string.Equals(Kind, "bridge", StringComparison.Ordinal);
         public bool IsTap => string.Equals(Kind, "tun", StringComparison.Ordinal) && string.Equals(TunType, "tap", StringComparison.Ordinal);
@@ -84,8 +90,16 @@ namespace VirtualNetworks.Linux.Net
                 }
                 string? alias = (string?)o["ifalias"];
                 if (alias != null && alias.Length == 0) alias = null;
-                list.Add(new LinkInfo(name!, index, kind, tunType, (string?)o["master"], (string?)o["operstate"] ?? "UNKNOWN", up,
-                    alias, (string?)o["address"], (int?)o["mtu"] ?? 0));
+                var info = new LinkInfo(name!, index, kind, tunType, (string?)o["master"], (string?)o["operstate"] ?? "UNKNOWN", up,
+                    alias, (string?)o["address"], (int?)o["mtu"] ?? 0);
+                if (linkinfo?["info_slave_data"] is JObject slave && slave["learning"] is JValue learning && learning.Type == JTokenType.Boolean)
+                    info.BridgePortLearning = (bool)learning;
+                if (kind == "vxlan" && linkinfo!["info_data"] is JObject vx)
+                {
+                    info.VxlanId = (int?)vx["id"];
+                    info.VxlanLocal = (string?)vx["local"];
+                }
+                list.Add(info);
             }
             return list;
         }

@@ -275,12 +275,13 @@ namespace VirtualNetworks.Linux.Net
         /// <summary>
         /// Limits the egress of <paramref name="device"/> (ours) to <paramref name="bitsPerSecond"/>: adds the tbf the first
         /// time, changes it in place afterwards (never delete-and-re-add), does nothing when the rate is already applied.
-        /// A root qdisc someone else installed is left alone (error).
+        /// A root qdisc someone else installed is left alone (error). <paramref name="ownedDeviceMtu"/>: the caller has just
+        /// checked that the device is ours and knows its MTU (saves reading the device again).
         /// </summary>
-        public ShaperChange SetRate(string device, long bitsPerSecond, CancellationToken cancellationToken = default)
+        public ShaperChange SetRate(string device, long bitsPerSecond, CancellationToken cancellationToken = default, int? ownedDeviceMtu = null)
         {
-            var link = _ip.RequireOwned(device, "shape", cancellationToken);
-            var wanted = ComputeParameters(bitsPerSecond, link.Mtu);
+            int mtu = ownedDeviceMtu ?? _ip.RequireOwned(device, "shape", cancellationToken).Mtu;
+            var wanted = ComputeParameters(bitsPerSecond, mtu);
             var root = GetRoot(device, cancellationToken);
             ShaperAction action;
             if (root != null && root.IsOurs)
@@ -314,13 +315,17 @@ namespace VirtualNetworks.Linux.Net
 
         /// <summary>
         /// Removes the module's shaper from <paramref name="device"/> (ours). Returns false when there is none or the device
-        /// no longer exists; a root qdisc someone else installed is left alone (error).
+        /// no longer exists; a root qdisc someone else installed is left alone (error). <paramref name="ownershipChecked"/>:
+        /// the caller has just checked that the device exists and is ours.
         /// </summary>
-        public bool Remove(string device, CancellationToken cancellationToken = default)
+        public bool Remove(string device, CancellationToken cancellationToken = default, bool ownershipChecked = false)
         {
-            var link = _ip.GetLink(device, cancellationToken);
-            if (link == null) return false;
-            if (!link.IsOwned) throw _ip.NotOwned(link, "remove the shaper of");
+            if (!ownershipChecked)
+            {
+                var link = _ip.GetLink(device, cancellationToken);
+                if (link == null) return false;
+                if (!link.IsOwned) throw _ip.NotOwned(link, "remove the shaper of");
+            }
             var root = GetRoot(device, cancellationToken);
             if (root == null || root.IsDefault) return false;
             if (!root.IsOurs) throw ForeignQdisc(root, "remove the shaper of");
