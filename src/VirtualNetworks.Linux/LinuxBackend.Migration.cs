@@ -289,14 +289,19 @@ namespace VirtualNetworks.Linux
             }
         }
 
-        /// <summary>Runs the flips (destination first); a failure cancels the migration (the driver resumes the source and the rollback rewires it).</summary>
+        /// <summary>
+        /// Runs the flips (handed to both hosts' processes first, then waited for, so they run at the same time); a failure
+        /// cancels the migration (the driver resumes the source and the rollback rewires it).
+        /// </summary>
         private void RunSwitchoverFlips(List<PreparedIpBatch> flips)
         {
             var bound = Stopwatch.StartNew();
-            foreach (var f in flips)
+            var sent = flips.Select(f => f.Send()).ToList();
+            for (int i = 0; i < flips.Count; i++)
             {
+                var f = flips[i];
                 var left = SwitchoverTimeout - bound.Elapsed;
-                string? error = f.Run(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+                string? error = sent[i] ?? f.Wait(left > TimeSpan.Zero ? left : TimeSpan.Zero);
                 if (error != null)
                     throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, f.NetworkNamespace ?? "ip",
                         "Flipping the router's taps at the switch-over failed" + (f.NetworkNamespace == null ? "" : " in " + f.NetworkNamespace) + ": " + error);

@@ -27,6 +27,7 @@ namespace VirtualNetworks.Linux.Net
         private readonly Task<string> _stderr;
         private readonly Task<string> _stdout;
         private bool _ran;
+        private bool _failedToSend;
 
         public string? NetworkNamespace { get; }
         public IReadOnlyList<string> Commands { get; }
@@ -90,7 +91,13 @@ namespace VirtualNetworks.Linux.Net
         /// Runs the prepared commands (once) and waits up to <paramref name="timeout"/> for them. Returns null when all
         /// succeeded, otherwise what went wrong (<c>-force</c>: a failed command does not stop the ones after it).
         /// </summary>
-        public string? Run(TimeSpan timeout)
+        public string? Run(TimeSpan timeout) => Send() ?? Wait(timeout);
+
+        /// <summary>
+        /// Hands the prepared commands over (once) without waiting for them: several batches (one per host) then run at the
+        /// same time; <see cref="Wait"/> collects each. Returns an error text when they could not be handed over.
+        /// </summary>
+        public string? Send()
         {
             if (_ran) throw new InvalidOperationException("The prepared batch ran already.");
             _ran = true;
@@ -99,11 +106,20 @@ namespace VirtualNetworks.Linux.Net
                 var input = _process.StandardInput;
                 foreach (var l in Commands) input.Write(l + "\n");
                 input.Close();
+                return null;
             }
             catch (Exception ex) when (ex is System.IO.IOException || ex is ObjectDisposedException)
             {
+                _failedToSend = true;
                 return _commandLine + ": writing its commands failed: " + ex.Message + Tail();
             }
+        }
+
+        /// <summary>After <see cref="Send"/>: waits up to <paramref name="timeout"/>; null when every command succeeded.</summary>
+        public string? Wait(TimeSpan timeout)
+        {
+            if (!_ran) throw new InvalidOperationException("The prepared batch was not sent.");
+            if (_failedToSend) return _commandLine + ": its commands were not handed over.";
             if (!_process.WaitForExit((int)Math.Min(int.MaxValue, Math.Max(0, timeout.TotalMilliseconds))))
             {
                 Kill();

@@ -175,9 +175,21 @@ namespace VirtualNetworks.Linux.Vm
                 try
                 {
                     Source.WaitForEvent("MIGRATION", null, eventIndex, left < o.PollInterval ? left : o.PollInterval);
+                    bool atSwitchover = false;
+                    for (int i = eventIndex; i < Source.Events.Count; i++)
+                        if ((string?)Source.Events[i]["event"] == "MIGRATION" && (string?)Source.Events[i]["data"]?["status"] == "pre-switchover") atSwitchover = true;
                     eventIndex = Source.Events.Count;
-                    _last = Source.QueryMigrate();
-                    status = (string?)_last["status"] ?? "";
+                    if (atSwitchover && !switching && BeforeSwitchover != null)
+                    {
+                        // QEMU holds the stopped source at pre-switchover until migrate-continue: no query needed (the
+                        // guest is stopped, every millisecond counts).
+                        status = "pre-switchover";
+                    }
+                    else
+                    {
+                        _last = Source.QueryMigrate();
+                        status = (string?)_last["status"] ?? "";
+                    }
                 }
                 catch (VirtualNetworksException ex)
                 {
