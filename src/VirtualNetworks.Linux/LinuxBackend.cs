@@ -20,7 +20,7 @@ namespace VirtualNetworks.Linux
     /// configuration and probes. Truth is read from the kernel and QEMU; the state directory holds each router's and
     /// link's definition so routers can be started again. Every change runs under the state lock.
     /// </summary>
-    public sealed partial class LinuxBackend : IVirtualizationBackend, IPreflightCheck, ILinkMeter, IOrphanCollector
+    public sealed partial class LinuxBackend : IVirtualizationBackend, IPreflightCheck, ILinkMeter, IOrphanCollector, IRouterBatchStarter
     {
         public const string KindName = "Linux";
         /// <summary>Backend option naming the state directory (overrides $VIRTUALNETWORKS_STATE_DIR).</summary>
@@ -141,10 +141,12 @@ namespace VirtualNetworks.Linux
             }
             var hostOf = routers.ToDictionary(x => x.Name, HostOf, StringComparer.OrdinalIgnoreCase);
 
-            foreach (var rec in routers.OrderBy(x => x.Name, StringComparer.OrdinalIgnoreCase))
+            var ordered = routers.OrderBy(x => x.Name, StringComparer.OrdinalIgnoreCase).ToList();
+            var observed = ObserveStates(ordered, cancellationToken);
+            for (int i = 0; i < ordered.Count; i++)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var (state, status) = ObserveState(rec, cancellationToken);
+                var rec = ordered[i];
+                var (state, status) = observed[i];
                 inventory.Routers.Add(new VirtualRouter
                 {
                     Name = rec.Name,
@@ -208,6 +210,55 @@ namespace VirtualNetworks.Linux
             address = null;
             if (inventory.Configurations.TryGetValue(router, out var cfg))
                 address = cfg.Interfaces.FirstOrDefault(i => string.Equals(i.LinkName, link, StringComparison.OrdinalIgnoreCase))?.Address;
+        }
+
+        /// <summary>Most routers' states are observed at the same time (a QMP round trip each; a booting guest under TCG answers slowly).</summary>
+        private const int ObserveThreads = 8;
+
+        /// <summary><see cref="ObserveState"/> of every record, in order, on up to <see cref="ObserveThreads"/> threads.</summary>
+        private (RouterState, string?)[] ObserveStates(IReadOnlyList<RouterRecord> records, CancellationToken cancellationToken)
+        {
+            var results = new (RouterState, string?)[records.Count];
+            int threads = Math.Min(ObserveThreads, records.Count);
+            if (threads <= 1)
+            {
+                for (int i = 0; i < records.Count; i++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    results[i] = ObserveState(records[i], cancellationToken);
+                }
+                return results;
+            }
+            _ = Vms; // made once, before the threads share it
+            int next = -1;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+            void Work()
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < records.Count && Volatile.Read(ref failure) == null)
+                {
+                    try
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        results[i] = ObserveState(records[i], cancellationToken);
+                    }
+                    catch (Exception ex)
+                    {
+                        Interlocked.CompareExchange(ref failure, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex), null);
+                    }
+                }
+            }
+            var workers = new List<Thread>();
+            for (int t = 1; t < threads; t++)
+            {
+                var th = new Thread(Work) { IsBackground = true, Name = "vn-observe" };
+                th.Start();
+                workers.Add(th);
+            }
+            Work(); // this thread takes part too
+            foreach (var th in workers) th.Join();
+            failure?.Throw();
+            return results;
         }
 
         private (RouterState, string?) ObserveState(RouterRecord rec, CancellationToken cancellationToken)
@@ -292,15 +343,81 @@ namespace VirtualNetworks.Linux
             StartRouterLocked(RequireRouter(name), cancellationToken);
         }
 
+        /// <summary>
+        /// Starts several routers under one state lock: first every router's links are checked (one read of each host's
+        /// interfaces and qdiscs; only links that drifted are rewired) and its launch prepared, one router after the
+        /// other; then all QEMU processes are launched together (one thread each), each launch is checked as
+        /// <see cref="StartRouter"/> checks it and the record of a router whose QEMU runs is written. A router that fails
+        /// does not stop the others; its entry is the exception, naming the router.
+        /// </summary>
+        public IReadOnlyList<Exception?> StartRouters(IReadOnlyList<string> names, CancellationToken cancellationToken)
+        {
+            if (names == null) throw new ArgumentNullException(nameof(names));
+            var outcomes = new Exception?[names.Count];
+            using var _ = Store.Lock(null, cancellationToken);
+            var views = new HostDeviceViews(Lab.IpFor);
+            var prepared = new List<(int Index, PreparedStart Start)>();
+            for (int i = 0; i < names.Count; i++)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    outcomes[i] = new OperationCanceledException(cancellationToken);
+                    continue;
+                }
+                try
+                {
+                    var p = PrepareStart(RequireRouter(names[i]), views, cancellationToken);
+                    if (p != null) prepared.Add((i, p));
+                }
+                catch (Exception ex)
+                {
+                    outcomes[i] = ex;
+                }
+            }
+            // Each record is written on its launch's thread as soon as that QEMU runs (its fsyncs overlap the other launches).
+            var launched = Vms.LaunchAll(prepared.Select(p => p.Start.Spec).ToList(), k => FinishStart(prepared[k].Start), cancellationToken);
+            for (int k = 0; k < prepared.Count; k++)
+                if (launched[k] != null) outcomes[prepared[k].Index] = launched[k];
+            return outcomes;
+        }
+
         /// <summary>Starts the router's QEMU on its record's host (wiring its links first); the caller holds the state lock.</summary>
         private void StartRouterLocked(RouterRecord rec, CancellationToken cancellationToken)
+        {
+            var p = PrepareStart(rec, new HostDeviceViews(Lab.IpFor), cancellationToken);
+            if (p == null) return;
+            Vms.Start(p.Spec, TimeSpan.Zero, cancellationToken); // readiness is awaited by whoever needs the guest
+            FinishStart(p);
+        }
+
+        /// <summary>A router whose QEMU is about to be launched: its record and the launch.</summary>
+        private sealed class PreparedStart
+        {
+            public PreparedStart(RouterRecord record, VmLaunchSpec spec, Accelerator accelerator)
+            {
+                Record = record;
+                Spec = spec;
+                Accelerator = accelerator;
+            }
+
+            public RouterRecord Record { get; }
+            public VmLaunchSpec Spec { get; }
+            public Accelerator Accelerator { get; }
+        }
+
+        /// <summary>
+        /// Everything of a start before the QEMU launch: run slot, image, the host, the router's links (rewired unless
+        /// <paramref name="views"/> shows them intact), adapters, accelerator, guest configuration. Null when the router
+        /// already runs (its record then says Running). The caller holds the state lock.
+        /// </summary>
+        private PreparedStart? PrepareStart(RouterRecord rec, HostDeviceViews views, CancellationToken cancellationToken)
         {
             var paths = Store.RunPaths(rec.Name);
             if (RouterProcess.Inspect(paths).IsRunning)
             {
                 rec.DesiredState = RouterState.Running;
                 Store.WriteRouter(rec);
-                return; // already running: nothing to do
+                return null; // already running: nothing to do
             }
             if (rec.RunSlot != null)
             {
@@ -317,20 +434,73 @@ namespace VirtualNetworks.Linux
             var adapters = new List<VmAdapter>();
             foreach (var link in links)
             {
-                WireLinkLocked(link, null, cancellationToken); // recreates what drifted away
+                if (!LinkIntact(link, host, views, cancellationToken))
+                {
+                    views.Clear(); // the rewiring changes devices (on every host the link touches)
+                    WireLinkLocked(link, null, cancellationToken); // recreates what drifted away
+                }
                 var mac = rec.Macs.TryGetValue(link.Name, out var m) ? m : (rec.Macs[link.Name] = MacAddresses.ForAdapter(rec.Name, link.Name));
                 adapters.Add(new VmAdapter(link.Taps[rec.Name], mac));
             }
             var accel = Launcher.ChooseAccelerator(image.Kernel, cancellationToken);
             var spec = LaunchSpecFor(rec, image, adapters, accel.Accelerator, host,
                 GuestConfigText.Render(rec.Name, rec.Configuration, rec.Macs, MtusOf(rec)));
-            Vms.Start(spec, TimeSpan.Zero, cancellationToken); // readiness is awaited by whoever needs the guest
-            rec.Accelerator = accel.Accelerator.ToString();
+            return new PreparedStart(rec, spec, accel.Accelerator);
+        }
+
+        /// <summary>After a successful launch: the record says the router runs with this configuration.</summary>
+        private void FinishStart(PreparedStart p)
+        {
+            var rec = p.Record;
+            rec.Accelerator = p.Accelerator.ToString();
             rec.DesiredState = RouterState.Running;
             rec.LastStartedUtc = DateTime.UtcNow;
-            rec.ConfigText = spec.ConfigText;
+            rec.ConfigText = p.Spec.ConfigText;
             rec.AdaptersChanged = false;
             Store.WriteRouter(rec);
+        }
+
+        /// <summary>
+        /// True when <see cref="WireLinkLocked"/> would change nothing on a link whose ends are all on <paramref name="host"/>:
+        /// its recorded placement is that host, it is a plain bridge link (no VLAN port, no tunnel) and
+        /// <paramref name="views"/> shows the bridge and both taps carrying this state directory's tags, up, at the link's
+        /// MTU, the taps on the bridge, no VXLAN device of the link, and the taps' root qdiscs as the link's limit wants
+        /// them (our tbf at that rate, or none of ours). Anything else (or any doubt) is false: the caller rewires.
+        /// </summary>
+        private bool LinkIntact(LinkRecord link, string host, HostDeviceViews views, CancellationToken ct)
+        {
+            if (link.Endpoints == null || link.Endpoints.Count != link.Taps.Count) return false;
+            foreach (var router in link.Taps.Keys)
+            {
+                if (!Is(HostOfRouter(router), host)) return false;
+                if (!link.Endpoints.TryGetValue(router, out var placed) || placed.Count != 1 || !Is(placed[0], host)) return false;
+            }
+            if (link.Transport != LinkTransport.Bridge || (link.VlanId.HasValue && Features.BridgeVlanFiltering)) return false;
+            int mtu = link.Mtu ?? LabNetwork.UnderlayMtu;
+            var view = views.Of(host, ct);
+            var bridge = view.Link(link.Bridge);
+            if (bridge == null || !bridge.IsBridge || !bridge.AdminUp || bridge.Mtu != mtu ||
+                !OwnershipTag.ForBridge(Store.StateId, link.Name).Equals(bridge.Tag)) return false;
+            if (view.Link(InterfaceNames.Vxlan(link.Name)) != null) return false;
+            foreach (var kv in link.Taps)
+            {
+                var tap = view.Link(kv.Value);
+                if (tap == null || !tap.IsTap || !tap.AdminUp || tap.Mtu != mtu || tap.Master != link.Bridge ||
+                    !OwnershipTag.ForTap(Store.StateId, kv.Key, link.Name).Equals(tap.Tag)) return false;
+                var root = view.Root(tap.Name);
+                if (link.MaximumBandwidth.HasValue)
+                {
+                    // TrafficShaper.SetRate's own test for "already applied".
+                    var wanted = TrafficShaper.ComputeParameters(link.MaximumBandwidth.Value, tap.Mtu);
+                    if (root == null || !root.IsOurs || root.RateBitsPerSecond != wanted.RateBitsPerSecond || !root.BurstBytes.HasValue ||
+                        Math.Abs(root.BurstBytes.Value - wanted.BurstBytes) > wanted.BurstBytes / 50) return false;
+                }
+                else if (root != null && !root.IsDefault)
+                {
+                    return false; // ours is removed by the rewiring; a foreign one is reported by it
+                }
+            }
+            return true;
         }
 
         /// <summary>

@@ -311,6 +311,38 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         [VmRootFact]
+        public void LaunchAll_starts_several_together_and_reports_each_failure_by_router()
+        {
+            var vms = Setup();
+            string a = "vmla-" + VmTestHost.Hex(6), b = "vmlb-" + VmTestHost.Hex(6), bad = "vmlx-" + VmTestHost.Hex(6);
+            string junk = Path.Combine(_store!.DisksDirectory, bad + ".qcow2");
+            Directory.CreateDirectory(_store.DisksDirectory);
+            File.WriteAllText(junk, "not a disk image\n");
+            var broken = Spec(bad, Accelerator.Tcg, "name " + bad + "\n");
+            broken.Disk = junk; // QEMU itself refuses it
+            var specs = new[] { Spec(a, Accelerator.Tcg, "name " + a + "\n"), broken, Spec(b, Accelerator.Tcg, "name " + b + "\n") };
+            var called = new System.Collections.Concurrent.ConcurrentBag<int>();
+
+            var errors = vms.LaunchAll(specs, k => called.Add(k));
+
+            Assert.Equal(3, errors.Count);
+            Assert.Null(errors[0]);
+            Assert.Null(errors[2]);
+            var ex = Assert.IsType<VirtualNetworksException>(errors[1]);
+            Assert.Equal(ErrorIds.BackendOperationFailed, ex.ErrorId);
+            Assert.Contains("QEMU could not start router '" + bad + "'", ex.Message);
+            Assert.Equal(new[] { 0, 2 }, called.OrderBy(k => k).ToArray());
+            Assert.True(RouterProcess.Inspect(vms.Paths(a)).IsRunning);
+            Assert.True(RouterProcess.Inspect(vms.Paths(b)).IsRunning);
+            Assert.Equal(VmProcessState.NotRunning, RouterProcess.Inspect(vms.Paths(bad)).State);
+
+            // What the callback throws is that router's failure (its QEMU still runs; the caller decides).
+            vms.TurnOff(a);
+            var again = vms.LaunchAll(new[] { specs[0] }, k => throw new InvalidOperationException("record not written"));
+            Assert.Equal("record not written", Assert.IsType<InvalidOperationException>(again[0]).Message);
+        }
+
+        [VmRootFact]
         public void Boot_time_to_ready_over_five_runs()
         {
             var vms = Setup();

@@ -14,6 +14,23 @@ namespace VirtualNetworks.Backends
         void EnsureReady(TopologySpec desired, CancellationToken cancellationToken);
     }
 
+    /// <summary>
+    /// A backend that starts several routers in one call so that their start-up overlaps (the Linux backend prepares every
+    /// router's links first, then launches the QEMU processes together and waits for them together). The engine hands it
+    /// a run of StartRouter steps after each of them has passed ShouldProcess; a backend without it gets one
+    /// <see cref="IVirtualizationBackend.StartRouter"/> call per step.
+    /// </summary>
+    public interface IRouterBatchStarter
+    {
+        /// <summary>
+        /// Starts <paramref name="names"/>. Every router succeeds or fails on its own: the result has one entry per name,
+        /// in the same order, null when that router was started (or already ran), else the exception that stopped it
+        /// (an <see cref="OperationCanceledException"/> for a router not started because of cancellation). One router's
+        /// failure does not stop the others. Throws only when no router was started at all (e.g. the state is locked).
+        /// </summary>
+        IReadOnlyList<Exception?> StartRouters(IReadOnlyList<string> names, CancellationToken cancellationToken);
+    }
+
     /// <summary>A backend that can measure a link's throughput through the guests.</summary>
     public interface ILinkMeter
     {

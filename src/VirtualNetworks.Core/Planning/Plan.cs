@@ -82,8 +82,15 @@ namespace VirtualNetworks.Planning
         public List<PlanStep> Completed { get; } = new List<PlanStep>();
         public List<PlanStep> Skipped { get; } = new List<PlanStep>();
         public List<PlanStep> NotAttempted { get; } = new List<PlanStep>();
+        /// <summary>The (first) step that failed.</summary>
         public PlanStep? Failed { get; set; }
+        /// <summary>The exception of <see cref="Failed"/>.</summary>
         public Exception? Error { get; set; }
+        /// <summary>
+        /// Steps run together with <see cref="Failed"/> (router starts handed to the backend as one batch) that failed as
+        /// well, with their exceptions; empty otherwise. The exception's message names every one of them.
+        /// </summary>
+        public List<KeyValuePair<PlanStep, Exception>> OtherFailures { get; } = new List<KeyValuePair<PlanStep, Exception>>();
         public bool Canceled { get; set; }
         public bool Success => Failed == null && !Canceled;
     }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using VirtualNetworks.Backends;
@@ -9,6 +10,12 @@ namespace VirtualNetworks.Planning
     /// Applies a plan step by step on the calling thread: asks the observer before each step (ShouldProcess), reports
     /// progress, stops at the first failure or at cancellation and reports what was and was not done.
     /// </summary>
+    /// <remarks>
+    /// A run of consecutive StartRouter steps (the end of a deployment plan) goes to a backend implementing
+    /// <see cref="IRouterBatchStarter"/> as one call, so the routers' start-up overlaps: every step of the run is asked
+    /// first and announced, on the calling thread, then the approved ones are started together. Routers of the run that
+    /// started stay started when another fails; the failure names every router that did not start.
+    /// </remarks>
     public static class PlanExecutor
     {
         /// <summary>Applies <paramref name="plan"/>. Throws <see cref="PlanApplyException"/> on a failed step or cancellation.</summary>
@@ -16,15 +23,22 @@ namespace VirtualNetworks.Planning
         {
             var result = new ApplyResult();
             var steps = plan.Steps;
+            var batchStarter = backend as IRouterBatchStarter;
             for (int i = 0; i < steps.Count; i++)
             {
                 var step = steps[i];
-                if (cancellationToken.IsCancellationRequested)
+                if (cancellationToken.IsCancellationRequested) ThrowCanceledBefore(result, steps, i);
+
+                if (batchStarter != null && step.Action == PlanAction.StartRouter)
                 {
-                    result.Canceled = true;
-                    result.NotAttempted.AddRange(steps.Skip(i));
-                    throw new PlanApplyException(result, Summarize(result, $"Canceled before step {step.Number} ({step.Description} on '{step.Target}')."),
-                        new VirtualNetworksException(ErrorIds.OperationCanceled, ErrorKind.OperationStopped, step.Target, "The operation was canceled."));
+                    int end = i;
+                    while (end < steps.Count && steps[end].Action == PlanAction.StartRouter) end++;
+                    if (end - i > 1)
+                    {
+                        ApplyStarts(steps, i, end, batchStarter, observer, result, cancellationToken);
+                        i = end - 1;
+                        continue;
+                    }
                 }
 
                 if (!observer.ShouldRun(step))
@@ -41,28 +55,111 @@ namespace VirtualNetworks.Planning
                 }
                 catch (Exception ex) when (!(ex is OutOfMemoryException))
                 {
-                    bool canceled = ex is OperationCanceledException;
-                    result.Canceled = canceled;
-                    result.Failed = canceled ? null : step;
-                    result.Error = ex;
                     result.NotAttempted.AddRange(steps.Skip(i + 1));
-                    var msg = canceled
-                        ? $"Canceled during step {step.Number} ({step.Description} on '{step.Target}')."
-                        : $"Step {step.Number} failed ({step.Description} on '{step.Target}'): {ex.Message}";
-                    var inner = canceled
-                        ? new VirtualNetworksException(ErrorIds.OperationCanceled, ErrorKind.OperationStopped, step.Target, "The operation was canceled.", ex)
-                        : ex;
-                    throw new PlanApplyException(result, Summarize(result, msg), inner);
+                    Fail(result, new List<KeyValuePair<PlanStep, Exception>> { new KeyValuePair<PlanStep, Exception>(step, ex) });
                 }
             }
             return result;
         }
 
+        /// <summary>Steps [<paramref name="start"/>, <paramref name="end"/>) are StartRouter steps: gate each, then start the approved ones together.</summary>
+        private static void ApplyStarts(List<PlanStep> steps, int start, int end, IRouterBatchStarter starter, IPlanObserver observer,
+            ApplyResult result, CancellationToken cancellationToken)
+        {
+            var approved = new List<(PlanStep Step, int Index)>();
+            for (int j = start; j < end; j++)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    // Nothing of this run has been started yet.
+                    result.Canceled = true;
+                    result.NotAttempted.AddRange(approved.Select(a => a.Step));
+                    result.NotAttempted.AddRange(steps.Skip(j));
+                    var step = approved.Count > 0 ? approved[0].Step : steps[j];
+                    throw new PlanApplyException(result, Summarize(result, $"Canceled before step {step.Number} ({step.Description} on '{step.Target}')."),
+                        new VirtualNetworksException(ErrorIds.OperationCanceled, ErrorKind.OperationStopped, step.Target, "The operation was canceled."));
+                }
+                if (observer.ShouldRun(steps[j])) approved.Add((steps[j], j));
+                else result.Skipped.Add(steps[j]);
+            }
+            if (approved.Count == 0) return;
+            foreach (var a in approved) observer.OnStepStarting(a.Step, a.Index, steps.Count);
+
+            // A StartRouter step's target is the router's name (Planner).
+            var names = approved.Select(a => a.Step.Target).ToList();
+            IReadOnlyList<Exception?> outcomes;
+            try
+            {
+                outcomes = starter.StartRouters(names, cancellationToken);
+            }
+            catch (Exception ex) when (!(ex is OutOfMemoryException))
+            {
+                // Nothing was started: the first router carries the error, the others were not attempted.
+                result.NotAttempted.AddRange(approved.Skip(1).Select(a => a.Step));
+                result.NotAttempted.AddRange(steps.Skip(end));
+                Fail(result, new List<KeyValuePair<PlanStep, Exception>> { new KeyValuePair<PlanStep, Exception>(approved[0].Step, ex) });
+                return;
+            }
+            if (outcomes == null || outcomes.Count != names.Count)
+                throw new InvalidOperationException($"The {((IVirtualizationBackend)starter).Kind} backend returned {outcomes?.Count ?? 0} outcome(s) for {names.Count} router start(s).");
+
+            var failures = new List<KeyValuePair<PlanStep, Exception>>();
+            var canceled = new List<PlanStep>();
+            for (int k = 0; k < approved.Count; k++)
+            {
+                var error = outcomes[k];
+                if (error == null) result.Completed.Add(approved[k].Step);
+                else if (error is OperationCanceledException) canceled.Add(approved[k].Step);
+                else failures.Add(new KeyValuePair<PlanStep, Exception>(approved[k].Step, error));
+            }
+            if (failures.Count == 0 && canceled.Count == 0) return;
+            result.NotAttempted.AddRange(canceled);
+            result.NotAttempted.AddRange(steps.Skip(end));
+            if (failures.Count == 0)
+            {
+                result.Canceled = true;
+                var first = canceled[0];
+                throw new PlanApplyException(result, Summarize(result, $"Canceled during step {first.Number} ({first.Description} on '{first.Target}')."),
+                    new VirtualNetworksException(ErrorIds.OperationCanceled, ErrorKind.OperationStopped, first.Target, "The operation was canceled."));
+            }
+            result.Canceled = canceled.Count > 0;
+            Fail(result, failures);
+        }
+
+        /// <summary>Records <paramref name="failures"/> (at least one, in plan order) and throws the apply exception.</summary>
+        private static void Fail(ApplyResult result, List<KeyValuePair<PlanStep, Exception>> failures)
+        {
+            var step = failures[0].Key;
+            var ex = failures[0].Value;
+            bool canceled = ex is OperationCanceledException;
+            result.Canceled |= canceled;
+            result.Failed = canceled ? null : step;
+            result.Error = ex;
+            result.OtherFailures.AddRange(failures.Skip(1));
+            var msg = canceled
+                ? $"Canceled during step {step.Number} ({step.Description} on '{step.Target}')."
+                : $"Step {step.Number} failed ({step.Description} on '{step.Target}'): {ex.Message}" +
+                  string.Concat(failures.Skip(1).Select(f => $" Step {f.Key.Number} failed as well ({f.Key.Description} on '{f.Key.Target}'): {f.Value.Message}"));
+            var inner = canceled
+                ? new VirtualNetworksException(ErrorIds.OperationCanceled, ErrorKind.OperationStopped, step.Target, "The operation was canceled.", ex)
+                : ex;
+            throw new PlanApplyException(result, Summarize(result, msg), inner);
+        }
+
+        private static void ThrowCanceledBefore(ApplyResult result, List<PlanStep> steps, int i)
+        {
+            var step = steps[i];
+            result.Canceled = true;
+            result.NotAttempted.AddRange(steps.Skip(i));
+            throw new PlanApplyException(result, Summarize(result, $"Canceled before step {step.Number} ({step.Description} on '{step.Target}')."),
+                new VirtualNetworksException(ErrorIds.OperationCanceled, ErrorKind.OperationStopped, step.Target, "The operation was canceled."));
+        }
+
         private static string Summarize(ApplyResult r, string head) =>
-            $"{head} Done: {r.Completed.Count} step(s){List(r.Completed)}. Not done: {r.NotAttempted.Count + (r.Failed != null ? 1 : 0)} step(s). " +
+            $"{head} Done: {r.Completed.Count} step(s){List(r.Completed)}. Not done: {r.NotAttempted.Count + (r.Failed != null ? 1 : 0) + r.OtherFailures.Count} step(s). " +
             "Nothing done is rolled back; run the same command again to converge.";
 
-        private static string List(System.Collections.Generic.List<PlanStep> steps) =>
+        private static string List(List<PlanStep> steps) =>
             steps.Count == 0 ? "" : " (" + string.Join("; ", steps.Take(5).Select(s => $"{s.Action} {s.Target}")) + (steps.Count > 5 ? "; ..." : "") + ")";
     }
 }

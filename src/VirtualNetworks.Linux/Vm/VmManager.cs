@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.Threading;
 using VirtualNetworks.Linux.State;
@@ -151,6 +152,54 @@ namespace VirtualNetworks.Linux.Vm
                     " s and was stopped. End of its console: " + tail);
             }
             return pid;
+        }
+
+        /// <summary>
+        /// Launches several routers' QEMU processes at the same time (one thread each, so their start-up overlaps) and
+        /// waits for all of them; no readiness wait. Each launch is exactly <see cref="QemuLauncher.Launch"/>, with its
+        /// checks and its clean-up of a QEMU that failed. <paramref name="launched"/> (given the spec's index) runs on the
+        /// launching thread right after a successful launch, overlapping the other launches; what it throws counts as that
+        /// router's failure. Returns one entry per spec, in order: null when that router's QEMU runs (and
+        /// <paramref name="launched"/> succeeded), else the exception (naming the router) that stopped it.
+        /// </summary>
+        public IReadOnlyList<Exception?> LaunchAll(IReadOnlyList<VmLaunchSpec> specs, Action<int>? launched = null, CancellationToken cancellationToken = default)
+        {
+            if (specs == null) throw new ArgumentNullException(nameof(specs));
+            var errors = new Exception?[specs.Count];
+            void LaunchOne(int k)
+            {
+                try
+                {
+                    Launcher.Launch(specs[k], cancellationToken);
+                    launched?.Invoke(k);
+                }
+                catch (Exception ex)
+                {
+                    errors[k] = ex; // every exception: one escaping a thread would end the process
+                }
+            }
+            if (specs.Count == 1)
+            {
+                LaunchOne(0);
+                return errors;
+            }
+            var threads = new List<Thread>(specs.Count);
+            for (int i = 0; i < specs.Count; i++)
+            {
+                int k = i;
+                var t = new Thread(() => LaunchOne(k)) { IsBackground = true, Name = "vn-launch " + specs[k].Name };
+                try
+                {
+                    t.Start();
+                    threads.Add(t);
+                }
+                catch (OutOfMemoryException)
+                {
+                    LaunchOne(k); // no thread to be had: launch it on this one
+                }
+            }
+            foreach (var t in threads) t.Join();
+            return errors;
         }
 
         /// <summary>

@@ -1,0 +1,150 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using VirtualNetworks.Backends;
+using VirtualNetworks.Planning;
+using Xunit;
+
+namespace VirtualNetworks.Core.Tests
+{
+    /// <summary>PlanExecutor hands a run of StartRouter steps to a backend implementing IRouterBatchStarter as one call.</summary>
+    public sealed class PlanExecutorBatchTests
+    {
+        private static readonly CancellationToken None = CancellationToken.None;
+
+        /// <summary>Records every call in order; StartRouters answers from <see cref="Outcome"/>.</summary>
+        private class RecordingBackend : IVirtualizationBackend
+        {
+            public readonly List<string> Events = new List<string>();
+            public Func<string, Exception?> Outcome = _ => null;
+            public Exception? BatchThrows;
+            public string Kind => "Recording";
+            public BackendCapabilities Capabilities { get; } = new BackendCapabilities();
+            public BackendInventory GetInventory(CancellationToken c) => new BackendInventory();
+            public bool ImageExists(string image, string host) => true;
+            public void CreateRouter(RouterSpec spec, CancellationToken c) => Events.Add("create " + spec.Name);
+            public void RemoveRouter(string name, CancellationToken c) => Events.Add("remove " + name);
+            public void StartRouter(string name, CancellationToken c)
+            {
+                Events.Add("start " + name);
+                var e = Outcome(name);
+                if (e != null) throw e;
+            }
+            public void StopRouter(string name, bool turnOff, CancellationToken c) { }
+            public void SuspendRouter(string name, CancellationToken c) { }
+            public void ResumeRouter(string name, CancellationToken c) { }
+            public void ConfigureRouter(RouterConfiguration configuration, CancellationToken c) { }
+            public void MoveRouter(string name, string destinationHost, MigrationMode mode, IProgress<string>? progress, CancellationToken c) { }
+            public void CreateLink(LinkSpec spec, CancellationToken c) { }
+            public void RemoveLink(string name, CancellationToken c) { }
+            public void SetLinkBandwidth(string name, long? bitsPerSecond, CancellationToken c) { }
+            public ProbeResult Probe(string fromRouter, string address, CancellationToken c) => new ProbeResult();
+            public void Dispose() { }
+        }
+
+        private sealed class BatchBackend : RecordingBackend, IRouterBatchStarter
+        {
+            public IReadOnlyList<Exception?> StartRouters(IReadOnlyList<string> names, CancellationToken c)
+            {
+                Events.Add("batch " + string.Join(",", names));
+                if (BatchThrows != null) throw BatchThrows;
+                return names.Select(n => Outcome(n)).ToList();
+            }
+        }
+
+        private sealed class Observer : IPlanObserver
+        {
+            private readonly List<string> _events;
+            private readonly Func<PlanStep, bool> _yes;
+            public Observer(List<string> events, Func<PlanStep, bool>? yes = null) { _events = events; _yes = yes ?? (_ => true); }
+            public bool ShouldRun(PlanStep step) { _events.Add("ask " + step.Action + " " + step.Target); return _yes(step); }
+            public void OnStepStarting(PlanStep step, int index, int count) => _events.Add("starting " + step.Target);
+        }
+
+        private static DeploymentPlan PlanOf(params string[] routers)
+        {
+            var desired = new TopologySpec();
+            foreach (var r in routers) desired.Routers.Add(new RouterSpec { Name = r, Image = "router" });
+            return Planner.Plan(desired, new BackendInventory());
+        }
+
+        private static VirtualNetworksException Boom(string router) =>
+            new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, router, "QEMU could not start router '" + router + "'.");
+
+        [Fact]
+        public void A_run_of_starts_is_asked_step_by_step_then_started_in_one_call()
+        {
+            var b = new BatchBackend();
+            var result = PlanExecutor.Apply(PlanOf("r1", "r2", "r3"), b, new Observer(b.Events), None);
+
+            Assert.Equal(6, result.Completed.Count);
+            var afterCreates = b.Events.SkipWhile(e => !e.StartsWith("ask StartRouter", StringComparison.Ordinal)).ToList();
+            Assert.Equal(new[]
+            {
+                "ask StartRouter r1", "ask StartRouter r2", "ask StartRouter r3",
+                "starting r1", "starting r2", "starting r3",
+                "batch r1,r2,r3",
+            }, afterCreates);
+            Assert.DoesNotContain(b.Events, e => e.StartsWith("start ", StringComparison.Ordinal));
+        }
+
+        [Fact]
+        public void Declined_starts_are_skipped_and_not_handed_over()
+        {
+            var b = new BatchBackend();
+            var result = PlanExecutor.Apply(PlanOf("r1", "r2", "r3"), b,
+                new Observer(b.Events, s => !(s.Action == PlanAction.StartRouter && s.Target == "r2")), None);
+            Assert.Contains("batch r1,r3", b.Events);
+            Assert.Equal(new[] { "r2" }, result.Skipped.Select(s => s.Target));
+        }
+
+        [Fact]
+        public void Every_router_that_fails_in_the_batch_is_named_and_the_others_count_as_done()
+        {
+            var b = new BatchBackend { Outcome = n => n == "r2" || n == "r3" ? Boom(n) : null };
+            var ex = Assert.Throws<PlanApplyException>(() => PlanExecutor.Apply(PlanOf("r1", "r2", "r3", "r4"), b, new Observer(b.Events), None));
+
+            Assert.Equal(ErrorIds.PlanStepFailed, ex.ErrorId);
+            Assert.Equal("r2", ex.Result.Failed!.Target);
+            Assert.Same(ex.InnerException, ex.Result.Error);
+            Assert.Equal(new[] { "r3" }, ex.Result.OtherFailures.Select(f => f.Key.Target));
+            Assert.Contains("QEMU could not start router 'r2'", ex.Message);
+            Assert.Contains("QEMU could not start router 'r3'", ex.Message);
+            Assert.Equal(new[] { "r1", "r4" }, ex.Result.Completed.Where(s => s.Action == PlanAction.StartRouter).Select(s => s.Target));
+            Assert.Empty(ex.Result.NotAttempted);
+            Assert.Contains("Not done: 2 step(s)", ex.Message);
+        }
+
+        [Fact]
+        public void A_batch_that_throws_fails_its_first_router_and_leaves_the_others_not_attempted()
+        {
+            var b = new BatchBackend { BatchThrows = new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceUnavailable, "lock", "The state directory is locked.") };
+            var ex = Assert.Throws<PlanApplyException>(() => PlanExecutor.Apply(PlanOf("r1", "r2"), b, new Observer(b.Events), None));
+            Assert.Equal("r1", ex.Result.Failed!.Target);
+            Assert.Equal(new[] { "r2" }, ex.Result.NotAttempted.Select(s => s.Target));
+            Assert.Contains("locked", ex.Message);
+        }
+
+        [Fact]
+        public void Routers_canceled_inside_the_batch_are_not_done_and_the_apply_reports_cancellation()
+        {
+            var b = new BatchBackend { Outcome = n => n == "r2" ? new OperationCanceledException() : null };
+            var ex = Assert.Throws<PlanApplyException>(() => PlanExecutor.Apply(PlanOf("r1", "r2"), b, new Observer(b.Events), None));
+            Assert.True(ex.Result.Canceled);
+            Assert.Null(ex.Result.Failed);
+            Assert.Equal(ErrorIds.OperationCanceled, ((VirtualNetworksException)ex.InnerException!).ErrorId);
+            Assert.Equal(new[] { "r2" }, ex.Result.NotAttempted.Select(s => s.Target));
+        }
+
+        [Fact]
+        public void A_backend_without_the_contract_gets_one_start_per_step()
+        {
+            var b = new RecordingBackend { Outcome = n => n == "r2" ? Boom(n) : null };
+            var ex = Assert.Throws<PlanApplyException>(() => PlanExecutor.Apply(PlanOf("r1", "r2", "r3"), b, new Observer(b.Events), None));
+            Assert.Equal(new[] { "start r1", "start r2" }, b.Events.Where(e => e.StartsWith("start ", StringComparison.Ordinal)));
+            Assert.Equal("r2", ex.Result.Failed!.Target);
+            Assert.Equal(new[] { "r3" }, ex.Result.NotAttempted.Select(s => s.Target));
+        }
+    }
+}
