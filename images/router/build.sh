@@ -99,7 +99,7 @@ fi
 # --- initramfs compression ----------------------------------------------------------------
 # zstd: about 14 % smaller than gzip -9 and no slower to unpack under TCG (measured: QEMU CPU
 # time to VN-READY within noise of an uncompressed initramfs). xz is another ~9 % smaller but
-# costs ~0.15-0.2 s more CPU per boot under TCG, and needs a small dictionary: the kernel's
+# costs 0.17-0.25 s more CPU per boot under TCG, and needs a small dictionary: the kernel's
 # unxz allocates the whole dictionary, and xz -9's 64 MiB does not fit a 128 MB guest.
 comp=${VN_INITRAMFS_COMPRESSION:-zstd}
 case $comp in
