@@ -363,6 +363,12 @@ namespace VirtualNetworks.Linux.Tests
                 string to = HostOfA2() == H(2) ? H(3) : H(2);
                 var probe = StartBurst(250, Interval);
                 Thread.Sleep(600);
+                if (i < 2)
+                {
+                    var ob = Stopwatch.StartNew();
+                    service.Observe(CancellationToken.None);
+                    Say($"    (an inventory alone: {ob.ElapsedMilliseconds} ms)");
+                }
                 var sw = Stopwatch.StartNew();
                 var steps = new TimedLines(sw);
                 service.MoveRouter(A(2), to, MigrationMode.Live, steps, CancellationToken.None);
