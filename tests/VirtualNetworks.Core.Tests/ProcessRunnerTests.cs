@@ -191,6 +191,47 @@ namespace VirtualNetworks.Core.Tests
         }
 
         [Fact]
+        public void Run_DoesNotNeedTheThreadPool()
+        {
+            // Every pool thread blocked, and far more blocked work queued than the pool adds threads in the test's time
+            // (about two a second when starved): a run that needs a pool thread for its pipes or its exit notification
+            // waits here for seconds, which is what made a live bandwidth change take 1-2 s (docs/benchmarks.md).
+            ThreadPool.GetMaxThreads(out int maxWorkers, out _);
+            int blockers = Math.Min(maxWorkers, ThreadPool.ThreadCount + Environment.ProcessorCount + 64);
+            using (var release = new ManualResetEventSlim(false))
+            {
+                int started = 0;
+                try
+                {
+                    for (int i = 0; i < blockers; i++)
+                        ThreadPool.UnsafeQueueUserWorkItem(_ =>
+                        {
+                            Interlocked.Increment(ref started);
+                            // Sleeping, not waiting on an event: the pool adds threads at once for threads blocked in its
+                            // own waits, but not for a thread stuck in a system call (a pipe read) or sleeping.
+                            while (!release.IsSet) Thread.Sleep(1);
+                        }, null);
+                    var settle = Stopwatch.StartNew();
+                    while (Volatile.Read(ref started) == 0 && settle.Elapsed < TimeSpan.FromSeconds(5)) Thread.Sleep(5);
+                    Thread.Sleep(50); // every idle pool thread has taken a blocker by now; the rest are queued
+
+                    var clock = Stopwatch.StartNew();
+                    var r = ProcessRunner.Run(Exe("sh"), new[] { "-c", "echo out; echo err >&2" }, "in", TimeSpan.FromSeconds(30));
+                    clock.Stop();
+                    Assert.True(ThreadPool.PendingWorkItemCount > 0, "the pool was not starved, so this test proves nothing");
+                    Assert.Equal(0, r.ExitCode);
+                    Assert.Equal("out\n", r.StdOut);
+                    Assert.Equal("err\n", r.StdErr);
+                    Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(400), "a run with the thread pool starved took " + clock.Elapsed.TotalMilliseconds + " ms");
+                }
+                finally
+                {
+                    release.Set();
+                }
+            }
+        }
+
+        [Fact]
         public void Run_NoInput_ChildSeesEndOfFile()
         {
             var r = ProcessRunner.Run(Exe("cat"), Array.Empty<string>(), timeout: TimeSpan.FromSeconds(20));

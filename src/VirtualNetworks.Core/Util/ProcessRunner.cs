@@ -7,7 +7,6 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
-using System.Threading.Tasks;
 
 namespace VirtualNetworks.Util
 {
@@ -112,11 +111,8 @@ namespace VirtualNetworks.Util
                 }
             }
 
-            using (var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true })
+            using (var process = new Process { StartInfo = startInfo })
             {
-                var exited = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                process.Exited += (s, e) => exited.TrySetResult(true);
-
                 var clock = Stopwatch.StartNew();
                 try
                 {
@@ -129,44 +125,120 @@ namespace VirtualNetworks.Util
                         (FindExecutable(executable) == null ? " ('" + executable + "' was not found in PATH.)" : ""), ex);
                 }
 
-                Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-                Task<string> stderr = process.StandardError.ReadToEndAsync();
-                Task stdin = WriteInputAsync(process.StandardInput, standardInput);
-                if (process.HasExited) exited.TrySetResult(true);
+                // The pipes are drained (and the input written) on threads of their own, never on the thread pool: a pipe
+                // read blocks its thread until the program closes the pipe, and a thread pool shrunk to its minimum (the
+                // number of CPUs after 20 s idle) then has nothing left for the next work item until its starvation
+                // detection adds a thread, about every 0.5 s. Measured: a 3 ms tc run took 0.8-0.9 s that way during a live
+                // bandwidth change (docs/benchmarks.md).
+                using (var pending = new CountdownEvent(3))
+                {
+                    var stdout = PipeWork.Start(pending, () => process.StandardOutput.ReadToEnd(), "vn-stdout");
+                    var stderr = PipeWork.Start(pending, () => process.StandardError.ReadToEnd(), "vn-stderr");
+                    var stdin = PipeWork.Start(pending, () => WriteInput(process.StandardInput, standardInput), "vn-stdin", inline: string.IsNullOrEmpty(standardInput));
 
-                var done = Task.WhenAll(exited.Task, stdout, stderr, stdin);
-                bool finished;
-                try
-                {
-                    finished = done.Wait(Milliseconds(limit), cancellationToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    KillTree(process);
-                    WaitQuietly(done, KillGrace);
-                    throw;
-                }
-                catch (AggregateException ex)
-                {
-                    // Reading a pipe failed: not expected, but report it as this command's failure.
-                    KillTree(process);
-                    throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.NotSpecified, Path.GetFileName(executable),
-                        "Reading the output of " + FormatCommandLine(executable, args) + " failed: " + ex.GetBaseException().Message, ex.GetBaseException());
-                }
+                    bool finished;
+                    try
+                    {
+                        finished = Wait(pending.WaitHandle, limit, clock, cancellationToken) && WaitForExit(process, limit, clock, cancellationToken);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        KillTree(process);
+                        pending.Wait(KillGrace);
+                        throw;
+                    }
 
-                if (!finished)
-                {
-                    KillTree(process);
-                    WaitQuietly(done, KillGrace);
-                    string partial = Completed(stderr);
-                    throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, Path.GetFileName(executable),
-                        FormatCommandLine(executable, args) + " did not finish within " + limit.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) +
-                        " s and was stopped." + (partial.Trim().Length > 0 ? " Error output: " + Shorten(partial.Trim()) : ""));
-                }
+                    if (!finished)
+                    {
+                        KillTree(process);
+                        pending.Wait(KillGrace);
+                        string partial = stderr.Done ? stderr.Result ?? "" : "";
+                        throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, Path.GetFileName(executable),
+                            FormatCommandLine(executable, args) + " did not finish within " + limit.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) +
+                            " s and was stopped." + (partial.Trim().Length > 0 ? " Error output: " + Shorten(partial.Trim()) : ""));
+                    }
 
-                clock.Stop();
-                return new ProcessResult(executable, args.AsReadOnly(), process.ExitCode, stdout.Result, stderr.Result, clock.Elapsed);
+                    var failure = stdout.Error ?? stderr.Error;
+                    if (failure != null)
+                    {
+                        // Reading a pipe failed: not expected, but report it as this command's failure.
+                        KillTree(process);
+                        throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.NotSpecified, Path.GetFileName(executable),
+                            "Reading the output of " + FormatCommandLine(executable, args) + " failed: " + failure.Message, failure);
+                    }
+
+                    clock.Stop();
+                    return new ProcessResult(executable, args.AsReadOnly(), process.ExitCode, stdout.Result ?? "", stderr.Result ?? "", clock.Elapsed);
+                }
             }
+        }
+
+        /// <summary>
+        /// One blocking pipe operation on a dedicated thread (or inline), signalling <c>pending</c> when it ends, whatever
+        /// the outcome; the result or the exception is kept for the caller.
+        /// </summary>
+        private sealed class PipeWork
+        {
+            private volatile bool _done;
+
+            public string? Result { get; private set; }
+            public Exception? Error { get; private set; }
+            public bool Done => _done;
+
+            public static PipeWork Start(CountdownEvent pending, Func<string?> work, string name, bool inline = false)
+            {
+                var w = new PipeWork();
+                void Body()
+                {
+                    try { w.Result = work(); }
+                    catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is InvalidOperationException || ex is DecoderFallbackException)
+                    {
+                        w.Error = ex;
+                    }
+                    finally
+                    {
+                        w._done = true;
+                        pending.Signal();
+                    }
+                }
+                if (inline)
+                {
+                    Body();
+                    return w;
+                }
+                new Thread(Body, 256 * 1024) { IsBackground = true, Name = name }.Start();
+                return w;
+            }
+        }
+
+        /// <summary>True when <paramref name="handle"/> is set within what is left of <paramref name="limit"/>; throws when cancelled.</summary>
+        private static bool Wait(WaitHandle handle, TimeSpan limit, Stopwatch clock, CancellationToken cancellationToken)
+        {
+            int index = WaitHandle.WaitAny(new[] { handle, cancellationToken.WaitHandle }, Remaining(limit, clock));
+            if (index == 1) cancellationToken.ThrowIfCancellationRequested();
+            return index == 0;
+        }
+
+        /// <summary>
+        /// The program closed both output pipes, so it is exiting (or deliberately closed them and runs on): wait for the exit
+        /// within what is left of the limit, in slices so that cancellation is seen.
+        /// </summary>
+        private static bool WaitForExit(Process process, TimeSpan limit, Stopwatch clock, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                int left = Remaining(limit, clock);
+                int slice = left == Timeout.Infinite ? 100 : Math.Min(100, left);
+                if (process.WaitForExit(slice)) return true;
+                cancellationToken.ThrowIfCancellationRequested();
+                if (left != Timeout.Infinite && left <= slice) return false;
+            }
+        }
+
+        private static int Remaining(TimeSpan limit, Stopwatch clock)
+        {
+            if (limit == Timeout.InfiniteTimeSpan) return Timeout.Infinite;
+            return Milliseconds(limit - clock.Elapsed < TimeSpan.Zero ? TimeSpan.Zero : limit - clock.Elapsed);
         }
 
         /// <summary>Runs the program and throws <see cref="EnsureSuccess"/>'s exception when it exits with a non-zero code.</summary>
@@ -372,7 +444,7 @@ namespace VirtualNetworks.Util
 
         // ------------------------------------------------------------------------------------------------ helpers
 
-        private static async Task WriteInputAsync(StreamWriter input, string? text)
+        private static string? WriteInput(StreamWriter input, string? text)
         {
             try
             {
@@ -380,8 +452,8 @@ namespace VirtualNetworks.Util
                 {
                     // Bytes straight to the pipe: the writer's own encoding (console default) might add a preamble.
                     byte[] bytes = Utf8.GetBytes(text);
-                    await input.BaseStream.WriteAsync(bytes, 0, bytes.Length).ConfigureAwait(false);
-                    await input.BaseStream.FlushAsync().ConfigureAwait(false);
+                    input.BaseStream.Write(bytes, 0, bytes.Length);
+                    input.BaseStream.Flush();
                 }
             }
             catch (IOException)
@@ -395,6 +467,7 @@ namespace VirtualNetworks.Util
             {
                 try { input.Dispose(); } catch (IOException) { }
             }
+            return null;
         }
 
         // Process.Kill(bool entireProcessTree) exists from .NET Core 3.0.
@@ -428,21 +501,8 @@ namespace VirtualNetworks.Util
             }
         }
 
-        private static void WaitQuietly(Task task, TimeSpan limit)
-        {
-            try
-            {
-                task.Wait(limit);
-            }
-            catch (AggregateException)
-            {
-            }
-        }
-
         private static int Milliseconds(TimeSpan t) =>
             t == Timeout.InfiniteTimeSpan ? Timeout.Infinite : (int)Math.Min(int.MaxValue - 1, Math.Ceiling(t.TotalMilliseconds));
-
-        private static string Completed(Task<string> task) => task.Status == TaskStatus.RanToCompletion ? task.Result : "";
 
         /// <summary>Long output is cut in the middle of a message: the end of an error output usually says the most.</summary>
         private static string Shorten(string text)
