@@ -205,7 +205,7 @@ namespace VirtualNetworks.Linux
                     mtuLowered = true;
                 }
             }
-            bool tagged = rec.VlanId.HasValue && Features.BridgeVlanFiltering;
+            bool tagged = rec.VlanId.HasValue && VlanFiltering;
             rec.Transport = cross ? LinkTransport.Vxlan : tagged ? LinkTransport.TaggedBridge : LinkTransport.Bridge;
             int mtu = rec.Mtu ?? LabNetwork.UnderlayMtu;
             var previous = EndpointsOf(rec);

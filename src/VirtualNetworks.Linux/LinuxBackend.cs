@@ -68,7 +68,7 @@ namespace VirtualNetworks.Linux
             MinMemoryMB = 64,
             MaxMemoryMB = 65_536,
             MaxProcessorCount = 16,
-            SupportsVlanTagging = Features.BridgeVlanFiltering,
+            SupportsVlanTagging = VlanFiltering,
             SupportsLiveMigration = true,
             SupportsColdMigration = true,
             SupportsRouterConfiguration = true,
@@ -76,6 +76,17 @@ namespace VirtualNetworks.Linux
         };
 
         private LinuxCapabilityReport Features => _features ??= LinuxCapabilities.Probe();
+
+        /// <summary>
+        /// TEST SEAM, not a feature: when set, stands in for the probe's answer on bridge VLAN filtering (the tagged link
+        /// path), so a test can run that path on a kernel without it, together with <see cref="NetTools.InterceptCommands"/>
+        /// for the commands such a kernel refuses. Set it before the first use of <see cref="Capabilities"/>. Nothing in
+        /// the product sets it.
+        /// </summary>
+        internal bool? BridgeVlanFilteringOverride { get; set; }
+
+        /// <summary>True when links with a VLAN id get it as a real port tag (bridge VLAN filtering).</summary>
+        private bool VlanFiltering => BridgeVlanFilteringOverride ?? Features.BridgeVlanFiltering;
         private QemuLauncher Launcher => _launcher ??= new QemuLauncher(Store);
         private VmManager Vms => _vms ??= new VmManager(Store, Launcher);
         private static string LocalHost => HostNames.LocalName;
@@ -475,7 +486,7 @@ namespace VirtualNetworks.Linux
                 if (!Is(HostOfRouter(router), host)) return false;
                 if (!link.Endpoints.TryGetValue(router, out var placed) || placed.Count != 1 || !Is(placed[0], host)) return false;
             }
-            if (link.Transport != LinkTransport.Bridge || (link.VlanId.HasValue && Features.BridgeVlanFiltering)) return false;
+            if (link.Transport != LinkTransport.Bridge || (link.VlanId.HasValue && VlanFiltering)) return false;
             int mtu = link.Mtu ?? LabNetwork.UnderlayMtu;
             var view = views.Of(host, ct);
             var bridge = view.Link(link.Bridge);
@@ -585,7 +596,7 @@ namespace VirtualNetworks.Linux
                     $"A virtual link named '{spec.Name}' already exists.");
             var from = RequireRouter(spec.From);
             var to = RequireRouter(spec.To);
-            bool tagged = spec.VlanId.HasValue && Features.BridgeVlanFiltering;
+            bool tagged = spec.VlanId.HasValue && VlanFiltering;
             int mtu = MtuForNewLink(HostOf(from), HostOf(to));
             var rec = new LinkRecord
             {

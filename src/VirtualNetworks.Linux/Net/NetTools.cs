@@ -21,6 +21,29 @@ namespace VirtualNetworks.Linux.Net
         private static readonly string[] SystemDirectories = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
         private static readonly ConcurrentDictionary<string, string?> Resolved = new ConcurrentDictionary<string, string?>(StringComparer.Ordinal);
 
+        /// <summary>
+        /// TEST SEAM, not a feature: the commands of this flow of execution (an <see cref="AsyncLocal{T}"/>, so it reaches
+        /// the threads the flow starts and nothing else) go through <see cref="ICommandInterceptor"/> first. Only tests
+        /// set it (through InternalsVisibleTo), to run the paths this kernel cannot (bridge VLAN filtering) as far as it
+        /// allows: everything the interceptor lets through runs for real. Nothing in the product sets it.
+        /// </summary>
+        private static readonly AsyncLocal<ICommandInterceptor?> Interceptor = new AsyncLocal<ICommandInterceptor?>();
+
+        /// <summary>Test seam (see <see cref="Interceptor"/>): routes this flow's commands through <paramref name="interceptor"/> until disposed.</summary>
+        internal static IDisposable InterceptCommands(ICommandInterceptor interceptor)
+        {
+            var previous = Interceptor.Value;
+            Interceptor.Value = interceptor ?? throw new ArgumentNullException(nameof(interceptor));
+            return new Restore(previous);
+        }
+
+        private sealed class Restore : IDisposable
+        {
+            private readonly ICommandInterceptor? _previous;
+            public Restore(ICommandInterceptor? previous) => _previous = previous;
+            public void Dispose() => Interceptor.Value = _previous;
+        }
+
         public NetTools(string? networkNamespace, TimeSpan? timeout)
         {
             if (networkNamespace != null) InterfaceNames.EnsureValidNamespaceName(networkNamespace);
@@ -73,6 +96,8 @@ namespace VirtualNetworks.Linux.Net
                 args.Add(NetworkNamespace);
             }
             args.AddRange(arguments);
+            var answer = Interceptor.Value?.Intercept(tool, NetworkNamespace, args);
+            if (answer != null) return answer;
             return ProcessRunner.Run(Require(tool), args, null, Timeout, null, cancellationToken);
         }
 
@@ -123,5 +148,15 @@ namespace VirtualNetworks.Linux.Net
             (result.StdErr.IndexOf("does not exist", StringComparison.OrdinalIgnoreCase) >= 0 ||
              result.StdErr.IndexOf("Cannot find device", StringComparison.OrdinalIgnoreCase) >= 0 ||
              result.StdErr.IndexOf("No such device", StringComparison.OrdinalIgnoreCase) >= 0);
+    }
+
+    /// <summary>
+    /// Test seam (<see cref="NetTools.InterceptCommands"/>): sees every ip/tc/bridge command before it runs. It may change
+    /// <c>arguments</c> (the full list, <c>-netns NAME</c> included) and then return null to run it, or return a result to
+    /// answer without running anything.
+    /// </summary>
+    internal interface ICommandInterceptor
+    {
+        ProcessResult? Intercept(string tool, string? networkNamespace, List<string> arguments);
     }
 }
