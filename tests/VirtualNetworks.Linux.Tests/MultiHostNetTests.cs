@@ -138,6 +138,8 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Contains(host.UnderlayAddress + "/32", new IpCommand(ns).ListAddresses(anchor.Name));
             var fw = NetTestHost.Run("ip", "netns", "exec", ns, "sysctl", "-n", "net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding").StdOut;
             Assert.Equal("1\n1", fw.Trim());
+            var rmem = NetTestHost.Run("ip", "netns", "exec", ns, "sysctl", "-n", "net.ipv4.tcp_rmem").StdOut;
+            Assert.Equal(LabNetwork.UnderlayTcpReceiveBuffer.Split(' '), rmem.Split(new[] { ' ', '\t', '\n' }, StringSplitOptions.RemoveEmptyEntries));
 
             // The backend accepts the lab host as a ComputerName; an unknown one is HostNotFound.
             using (new LinuxBackend(new BackendRequest { ComputerName = new[] { H(1) }, Options = new Dictionary<string, object?> { ["StateDirectory"] = _root } })) { }
