@@ -345,7 +345,7 @@ namespace VirtualNetworks.Linux.Tests
             int runs = int.Parse(Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_RUNS")!, CultureInfo.InvariantCulture);
             int coldRuns = int.TryParse(Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_COLD"), out int c) ? c : 5;
             using var service = Deploy();
-            Assert.True(_backend.Probe(A(1), A3Address(), CancellationToken.None).Reachable);
+            Assert.True(_backend!.Probe(A(1), A3Address(), CancellationToken.None).Reachable);
             var report = new List<string>();
             void Say(string s) { _out.WriteLine(s); report.Add(s); }
             Say($"VROOM measurement {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} CPUs, {runs} live + {coldRuns} cold migrations of a2 (128 MB, TCG) between h2 and h3, a1 -> a3 through a2");
