@@ -146,6 +146,15 @@ namespace VirtualNetworks.Linux.Tests
                 var list = replies.ToList();
                 for (int i = 1; i < list.Count; i++)
                     b.GapMs = Math.Max(b.GapMs, (list[i].Key - list[i - 1].Key) * interval * 1000 + list[i].Value - list[i - 1].Value);
+                // Probes lost at the start or the end of the burst count too (a router that stops forwarding for good must
+                // not look like a short gap): from the first probe to the first reply, from the last reply to the last probe.
+                int sent = Math.Max(b.Sent, count);
+                if (list.Count == 0) b.GapMs = sent * interval * 1000;
+                else
+                {
+                    b.GapMs = Math.Max(b.GapMs, list[0].Key * interval * 1000);
+                    b.GapMs = Math.Max(b.GapMs, (sent - 1 - list[list.Count - 1].Key) * interval * 1000);
+                }
                 b.MaxRttMs = list.Count == 0 ? 0 : list.Max(x => x.Value);
                 return b;
             });
