@@ -39,7 +39,7 @@ APT_PACKAGES=(qemu-system-x86 iproute2 busybox-static)
 IMAGE_DIR="out/images/router"
 IMAGE_RECIPE="images/router"
 # The files of the recipe that go into the image (README.md and selftest.sh do not).
-IMAGE_INPUTS=("$IMAGE_RECIPE/build.sh" "$IMAGE_RECIPE/init")
+IMAGE_INPUTS=("$IMAGE_RECIPE/build.sh" "$IMAGE_RECIPE/init" "$IMAGE_RECIPE/kernel/build-kernel.sh" "$IMAGE_RECIPE/kernel/router.config")
 IMAGE_OUTPUTS=(vmlinuz initramfs.cpio.gz manifest.json)
 
 is_root() { [ "$(id -u)" -eq 0 ]; }

@@ -9,7 +9,10 @@
 #        Build experiments into another OUT_DIR: the output files are replaced one by one with
 #        rename(2), so a running QEMU never sees a half-written file, but the set changes at once
 #        only per file.
-# Environment: VN_KERNEL_VERSION=<uname -r style version> to pick an installed kernel.
+# Environment: VN_KERNEL=source (default) builds the guest kernel from Debian's linux-source package with
+#              kernel/build-kernel.sh (cached in VN_KERNEL_CACHE, default <repo>/out/kernel, keyed by the
+#              fragment and script); VN_KERNEL=debian ships Debian's linux-image-cloud-amd64 vmlinuz + modules.
+#              VN_KERNEL_VERSION=<uname -r style version> to pick an installed kernel (debian only).
 #              VN_INITRAMFS_COMPRESSION=zstd (default) | gzip | xz | lz4 | none
 # Idempotent: installs only missing packages; the initramfs is reproducible (fixed mtimes, owner
 # root, sorted entries), so re-running with the same packages gives byte-identical images.
@@ -52,17 +55,19 @@ ensure_tool() {
 		die "apt-get install $2 failed"
 }
 
+kernel_src=${VN_KERNEL:-source}
+case $kernel_src in source | debian) ;; *) die "VN_KERNEL=$kernel_src: use source or debian" ;; esac
 kernel_pkg=linux-image-cloud-amd64
 # binutils: strip for the modules; zstd: initramfs compression (and .ko.zst modules).
 needed=(binutils busybox-static cpio gzip kmod qemu-system-x86 zstd)
-if ! pkg_installed "$kernel_pkg"; then
+if [[ $kernel_src == debian ]] && ! pkg_installed "$kernel_pkg"; then
 	ensure_apt_lists
 	if ! pkg_available "$kernel_pkg"; then
 		say "$kernel_pkg is not available here; falling back to linux-image-amd64"
 		kernel_pkg=linux-image-amd64
 	fi
 fi
-needed+=("$kernel_pkg")
+[[ $kernel_src == debian ]] && needed+=("$kernel_pkg")
 missing=()
 for p in "${needed[@]}"; do pkg_installed "$p" || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -73,6 +78,26 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 # --- kernel -------------------------------------------------------------------------------
+if [[ $kernel_src == source ]]; then
+	# Built from Debian's kernel source with everything the guest needs built in: no modules.
+	khash=$(cat "$here/kernel/router.config" "$here/kernel/build-kernel.sh" | sha256sum | cut -c1-16)
+	kcache=${VN_KERNEL_CACHE:-$repo/out/kernel}/$khash
+	if [[ ! -s $kcache/vmlinuz || ! -s $kcache/kernel.config ]]; then
+		say "building the guest kernel from Debian's source into $kcache (a few minutes)"
+		rm -rf "$kcache.tmp"
+		"$here/kernel/build-kernel.sh" "$kcache.tmp" || die "building the guest kernel failed"
+		rm -rf "$kcache"
+		mv "$kcache.tmp" "$kcache"
+	fi
+	kimage=$kcache/vmlinuz
+	kconfig=$kcache/kernel.config
+	ksrcpkg=$(dpkg-query -W -f='${Package}\n' 'linux-source-*' 2>/dev/null | grep -E '^linux-source-[0-9.]+$' | sort -V | tail -n 1)
+	kver="source-$(dpkg-query -W -f='${Version}' "$ksrcpkg" 2>/dev/null || echo unknown)-$khash"
+	kpkg=$ksrcpkg
+	wanted_modules=()
+	required_opts=(CONFIG_VIRTIO_NET CONFIG_VIRTIO_PCI CONFIG_VIRTIO_CONSOLE CONFIG_FW_CFG_SYSFS CONFIG_IPV6 CONFIG_DEVTMPFS
+		CONFIG_BLK_DEV_INITRD CONFIG_SERIAL_8250_CONSOLE CONFIG_ACPI_BUTTON CONFIG_INPUT_EVDEV)
+else
 kver=${VN_KERNEL_VERSION:-}
 if [[ -z $kver ]]; then
 	# The meta package depends on exactly one linux-image-<version> package.
@@ -87,12 +112,17 @@ if [[ -z $kver ]]; then
 fi
 [[ -n $kver && -e /boot/vmlinuz-$kver ]] || die "no kernel found in /boot for $kernel_pkg (set VN_KERNEL_VERSION)"
 [[ -d /lib/modules/$kver ]] || die "/lib/modules/$kver missing"
+kimage=/boot/vmlinuz-$kver
+kconfig=/boot/config-$kver
+kpkg=linux-image-$kver
+required_opts=(CONFIG_VIRTIO_NET CONFIG_VIRTIO_PCI CONFIG_VIRTIO_CONSOLE CONFIG_FW_CFG_SYSFS CONFIG_IPV6 CONFIG_DEVTMPFS
+	CONFIG_BLK_DEV_INITRD CONFIG_RD_GZIP CONFIG_SERIAL_8250_CONSOLE)
+fi
 say "kernel $kver"
 
-if [[ -r /boot/config-$kver ]]; then
-	for opt in CONFIG_VIRTIO_NET CONFIG_VIRTIO_PCI CONFIG_VIRTIO_CONSOLE CONFIG_FW_CFG_SYSFS \
-		CONFIG_IPV6 CONFIG_DEVTMPFS CONFIG_BLK_DEV_INITRD CONFIG_RD_GZIP CONFIG_SERIAL_8250_CONSOLE; do
-		grep -Eq "^$opt=(y|m)" "/boot/config-$kver" || die "kernel $kver lacks $opt"
+if [[ -r $kconfig ]]; then
+	for opt in "${required_opts[@]}"; do
+		grep -Eq "^$opt=(y|m)" "$kconfig" || die "kernel $kver lacks $opt"
 	done
 fi
 
@@ -110,7 +140,7 @@ gzip) rd_opt=CONFIG_RD_GZIP ;;
 none) rd_opt= ;;
 *) die "VN_INITRAMFS_COMPRESSION=$comp: use zstd, gzip, xz, lz4 or none" ;;
 esac
-if [[ -n $rd_opt && -r /boot/config-$kver ]] && ! grep -q "^$rd_opt=y" "/boot/config-$kver"; then
+if [[ -n $rd_opt && -r $kconfig ]] && ! grep -q "^$rd_opt=y" "$kconfig"; then
 	[[ -n ${VN_INITRAMFS_COMPRESSION:-} ]] && die "kernel $kver cannot unpack a $comp initramfs ($rd_opt)"
 	say "kernel $kver lacks $rd_opt; using gzip"
 	comp=gzip
@@ -155,8 +185,8 @@ visit() {
 	mod_path[$m]=$path
 	order+=("$m")
 }
-for m in "${wanted_modules[@]}"; do visit "$m"; done
-say "modules: ${order[*]}"
+for m in "${wanted_modules[@]+"${wanted_modules[@]}"}"; do visit "$m"; done
+say "modules: ${order[*]:-none (built into the kernel)}"
 
 # --- stage --------------------------------------------------------------------------------
 mkdir -p "$out"
@@ -178,7 +208,7 @@ printf 'root:x:0:0:root:/root:/bin/sh\n' >"$stage/etc/passwd"
 printf 'root:x:0:\n' >"$stage/etc/group"
 
 : >"$stage/lib/modules/load.list"
-for m in "${order[@]}"; do
+for m in "${order[@]+"${order[@]}"}"; do
 	src=${mod_path[$m]}
 	dst=$stage/lib/modules/$m.ko
 	case $src in
@@ -203,20 +233,20 @@ find "$stage" -exec touch -h -d @0 {} +
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
 	cpio --quiet -o -H newc -R 0:0 --reproducible) >"$tmpout/initramfs.cpio"
 compress <"$tmpout/initramfs.cpio" >"$tmpout/initramfs.cpio.gz"
-cp "/boot/vmlinuz-$kver" "$tmpout/vmlinuz"
+cp "$kimage" "$tmpout/vmlinuz"
 chmod 0644 "$tmpout/vmlinuz" "$tmpout/initramfs.cpio.gz"
 
 # --- manifest -----------------------------------------------------------------------------
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
 size() { stat -c %s "$1"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-mods_json=$(printf '"%s",' "${order[@]}")
+mods_json=$( ((${#order[@]} == 0)) || printf '"%s",' "${order[@]}")
 {
 	printf '{\n'
 	printf '  "image": "virtualnetworks-router",\n'
 	printf '  "format": 1,\n'
 	printf '  "kernel": { "version": "%s", "package": "%s", "packageVersion": "%s" },\n' \
-		"$kver" "linux-image-$kver" "$(pkgver "linux-image-$kver")"
+		"$kver" "$kpkg" "$(pkgver "$kpkg")"
 	printf '  "busybox": { "package": "busybox-static", "packageVersion": "%s" },\n' "$(pkgver busybox-static)"
 	printf '  "modules": [%s],\n' "${mods_json%,}"
 	printf '  "files": {\n'
