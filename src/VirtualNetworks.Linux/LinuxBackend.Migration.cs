@@ -141,7 +141,13 @@ namespace VirtualNetworks.Linux
                         Progress = relay,
                         AbortDestination = () => RouterProcess.Kill(targetPaths, TimeSpan.FromSeconds(3)),
                     };
-                    if (flips.Count > 0) driver.BeforeSwitchover = _ => RunSwitchoverFlips(flips);
+                    if (flips.Count > 0)
+                    {
+                        // Handed over while the source is stopped, waited for while it sends its last state: the guest
+                        // does not wait for the ip processes (the destination needs several ms more before it resumes).
+                        driver.BeforeSwitchover = _ => SendSwitchoverFlips(flips);
+                        driver.AfterSwitchoverContinue = _ => WaitSwitchoverFlips(flips);
+                    }
                     result = driver.Run(ct);
 
                     // 4. The destination runs the router: one record write switches host and run slot (Get/Stop/Suspend
@@ -290,23 +296,37 @@ namespace VirtualNetworks.Linux
         }
 
         /// <summary>
-        /// Runs the flips (handed to both hosts' processes first, then waited for, so they run at the same time); a failure
-        /// cancels the migration (the driver resumes the source and the rollback rewires it).
+        /// Hands the flips to both hosts' processes (they run at the same time). A process that cannot take them cancels the
+        /// migration (the driver resumes the source and the rollback rewires it).
         /// </summary>
-        private void RunSwitchoverFlips(List<PreparedIpBatch> flips)
+        private void SendSwitchoverFlips(List<PreparedIpBatch> flips)
         {
-            var bound = Stopwatch.StartNew();
-            var sent = flips.Select(f => f.Send()).ToList();
-            for (int i = 0; i < flips.Count; i++)
+            foreach (var f in flips)
             {
-                var f = flips[i];
-                var left = SwitchoverTimeout - bound.Elapsed;
-                string? error = sent[i] ?? f.Wait(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-                if (error != null)
-                    throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, f.NetworkNamespace ?? "ip",
-                        "Flipping the router's taps at the switch-over failed" + (f.NetworkNamespace == null ? "" : " in " + f.NetworkNamespace) + ": " + error);
+                string? error = f.Send();
+                if (error != null) throw FlipFailure(f, error);
             }
         }
+
+        /// <summary>
+        /// Waits (bounded by <see cref="SwitchoverTimeout"/>) for the flips handed over by <see cref="SendSwitchoverFlips"/>.
+        /// Runs after migrate-continue, so a failure cannot cancel any more: it is reported, and the rewiring after the
+        /// completion sets every tap as it must be (the destination's up, the source's gone).
+        /// </summary>
+        private void WaitSwitchoverFlips(List<PreparedIpBatch> flips)
+        {
+            var bound = Stopwatch.StartNew();
+            foreach (var f in flips)
+            {
+                var left = SwitchoverTimeout - bound.Elapsed;
+                string? error = f.Wait(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+                if (error != null) throw FlipFailure(f, error + " (the rewiring after the switch-over repairs the taps)");
+            }
+        }
+
+        private static VirtualNetworksException FlipFailure(PreparedIpBatch f, string error) =>
+            new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, f.NetworkNamespace ?? "ip",
+                "Flipping the router's taps at the switch-over failed" + (f.NetworkNamespace == null ? "" : " in " + f.NetworkNamespace) + ": " + error);
 
         private static void DisposeAll(List<PreparedIpBatch> batches)
         {

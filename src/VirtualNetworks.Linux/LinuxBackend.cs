@@ -456,6 +456,7 @@ namespace VirtualNetworks.Linux
             var accel = Launcher.ChooseAccelerator(image.Kernel, cancellationToken);
             var spec = LaunchSpecFor(rec, image, adapters, accel.Accelerator, host,
                 GuestConfigText.Render(rec.Name, rec.Configuration, rec.Macs, MtusOf(rec)));
+            spec.GuestAnnounce = false; // a fresh start: our NIC options (FinishStart records them)
             return new PreparedStart(rec, spec, accel.Accelerator);
         }
 
@@ -468,6 +469,7 @@ namespace VirtualNetworks.Linux
             rec.LastStartedUtc = DateTime.UtcNow;
             rec.ConfigText = p.Spec.ConfigText;
             rec.AdaptersChanged = false;
+            rec.NicGuestAnnounce = p.Spec.GuestAnnounce;
             Store.WriteRouter(rec);
         }
 
@@ -532,6 +534,8 @@ namespace VirtualNetworks.Linux
                 Adapters = adapters,
                 ConfigText = configText,
                 NetworkNamespace = Lab.NamespaceOf(host),
+                // What the running instance offers (a migration's destination must match it); a start sets false.
+                GuestAnnounce = rec.NicGuestAnnounce ?? true,
             };
 
         public void StopRouter(string name, bool turnOff, CancellationToken cancellationToken)
@@ -638,6 +642,7 @@ namespace VirtualNetworks.Linux
             {
                 ["driver"] = "virtio-net-pci", ["id"] = "d" + id, ["netdev"] = "n" + id, ["mac"] = router.Macs[link.Name], ["romfile"] = "",
                 ["host_tso4"] = false, ["host_tso6"] = false, // see QemuArguments.NicOffloads
+                ["guest_announce"] = router.NicGuestAnnounce ?? true, // as the instance's other NICs (QemuArguments.NoGuestAnnounce)
             }, null, ct);
             router.AdaptersChanged = true; // its devices now differ from a fresh launch (live migration refuses)
             Store.WriteRouter(router);

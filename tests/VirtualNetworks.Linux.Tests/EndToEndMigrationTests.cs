@@ -355,9 +355,11 @@ namespace VirtualNetworks.Linux.Tests
             int coldRuns = int.TryParse(Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_COLD"), out int c) ? c : 5;
             using var service = Deploy();
             Assert.True(_backend!.Probe(A(1), A3Address(), CancellationToken.None).Reachable);
+            if (int.TryParse(Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_DOWNTIME_MS"), out int downtimeLimit))
+                _backend.LiveMigrationOptions.DowntimeLimitMilliseconds = downtimeLimit;
             var report = new List<string>();
             void Say(string s) { _out.WriteLine(s); report.Add(s); }
-            Say($"VROOM measurement {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} CPUs, {runs} live + {coldRuns} cold migrations of a2 (128 MB, TCG) between h2 and h3, a1 -> a3 through a2");
+            Say($"VROOM measurement {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} CPUs, downtime-limit {_backend.LiveMigrationOptions.DowntimeLimitMilliseconds} ms, {runs} live + {coldRuns} cold migrations of a2 (128 MB, TCG) between h2 and h3, a1 -> a3 through a2");
             var gaps = new List<double>(); var lost = new List<double>(); var totals = new List<double>(); var backend = new List<double>();
             var qemuDown = new List<double>(); var walls = new List<double>(); var blackouts = new List<double>(); var control = new List<double>();
             // Control: the same bursts without a migration (what the path and the machine's load give on their own).
@@ -367,9 +369,17 @@ namespace VirtualNetworks.Linux.Tests
                 control.Add(b.GapMs);
                 Say($"control {i + 1}: gap {b.GapMs:0} ms, lost {b.Lost}/{b.Sent}");
             }
+            bool capture = Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_CAPTURE") == "1" && ProbeCapture.Tcpdump != null;
+            var afterResume = new List<double>(); var replyAfterResume = new List<double>();
             for (int i = 0; i < runs; i++)
             {
-                string to = HostOfA2() == H(2) ? H(3) : H(2);
+                string from = HostOfA2();
+                string to = from == H(2) ? H(3) : H(2);
+                var captures = new List<ProbeCapture>();
+                if (capture)
+                    foreach (var h in new[] { from, to })
+                        captures.Add(ProbeCapture.Start(InterfaceNames.Namespace(h), Path.Combine(_root, $"move{i + 1}-{h}.pcap")));
+                (int L12, int L23)? sourceTaps = capture ? TapIndexes(from) : null;
                 var probe = StartBurst(250, Interval);
                 Thread.Sleep(600);
                 if (i < 2)
@@ -385,6 +395,14 @@ namespace VirtualNetworks.Linux.Tests
                 var b = probe.Result;
                 var r = _backend.LastLiveMigration!;
                 if (i < 2) foreach (var l in steps.All) Say("    " + l);
+                if (capture)
+                {
+                    foreach (var pc in captures) pc.Dispose();
+                    var t = Timeline(ProbeCapture.Read(captures[0].File), sourceTaps!.Value, ProbeCapture.Read(captures[1].File), TapIndexes(to), r);
+                    Say("    " + t.Text);
+                    if (t.FirstRequestAfterResume is double q) afterResume.Add(q);
+                    if (t.FirstReplyAfterResume is double q2) replyAfterResume.Add(q2);
+                }
                 gaps.Add(b.GapMs); lost.Add(b.Lost); totals.Add(r.Total.TotalMilliseconds); walls.Add(sw.Elapsed.TotalMilliseconds); qemuDown.Add(r.QemuDowntimeMilliseconds);
                 if (r.GuestBlackoutMilliseconds is double bo) blackouts.Add(bo);
                 Say($"live {i + 1} -> {to}: gap {b.GapMs:0} ms, lost {b.Lost}/{b.Sent}, driver total {r.Total.TotalMilliseconds:0} ms, hook {r.SwitchoverHook.TotalMilliseconds:0} ms, QEMU downtime {r.QemuDowntimeMilliseconds} ms, guest blackout {r.GuestBlackoutMilliseconds:0.0} ms, Move-VirtualRouter {sw.ElapsedMilliseconds} ms");
@@ -396,6 +414,8 @@ namespace VirtualNetworks.Linux.Tests
             Say("live MoveRouter wall ms (engine observe + wiring + migration + rewire): " + Stats(walls));
             Say("live QEMU downtime ms: " + Stats(qemuDown));
             if (blackouts.Count > 0) Say("live guest blackout ms (source STOP .. destination RESUME, QEMU's timestamps): " + Stats(blackouts));
+            if (afterResume.Count > 0) Say("live destination RESUME .. first probe request forwarded (captured on its tap) ms: " + Stats(afterResume));
+            if (replyAfterResume.Count > 0) Say("live destination RESUME .. first probe reply forwarded ms: " + Stats(replyAfterResume));
             var coldGaps = new List<double>(); var coldWalls = new List<double>();
             for (int i = 0; i < coldRuns; i++)
             {
@@ -416,6 +436,51 @@ namespace VirtualNetworks.Linux.Tests
             }
             var outFile = Environment.GetEnvironmentVariable("VN_MIGRATION_BENCH_OUT");
             if (!string.IsNullOrEmpty(outFile)) File.WriteAllLines(outFile, report);
+        }
+
+        /// <summary>Interface index of a2's tap on each of its links (L12, L23) in <paramref name="host"/>'s namespace.</summary>
+        private (int L12, int L23) TapIndexes(string host)
+        {
+            var links = new IpCommand(InterfaceNames.Namespace(host)).ListLinks();
+            int Of(string link) => links.Single(l => l.Name == _backend!.Store.ReadLink(link)!.Taps[A(2)]).Index;
+            return (Of(L12), Of(L23));
+        }
+
+        private sealed class MoveTimeline
+        {
+            public string Text = "";
+            public double? FirstRequestAfterResume, FirstReplyAfterResume;
+        }
+
+        /// <summary>
+        /// A move's data-plane timeline from the captures (ms relative to the source's STOP; "resume" = the destination's
+        /// RESUME): the last probe request/reply a2 forwarded on the source, frames queued for it on the destination, the
+        /// first request/reply it forwarded there.
+        /// </summary>
+        private static MoveTimeline Timeline(List<ProbeCapture.Frame> src, (int L12, int L23) srcTaps, List<ProbeCapture.Frame> dst, (int L12, int L23) dstTaps, MigrationResult r)
+        {
+            var t = new MoveTimeline();
+            if (r.SourceStoppedAtUnixMilliseconds is not double stop || r.DestinationResumedAtUnixMilliseconds is not double resume)
+            {
+                t.Text = "capture: QEMU's STOP/RESUME stamps missing";
+                return t;
+            }
+            string At(ProbeCapture.Frame? f) => f is ProbeCapture.Frame x ? $"#{x.Sequence}@{x.UnixMs - stop:0.0}" : "-";
+            ProbeCapture.Frame? Last(List<ProbeCapture.Frame> fs, Func<ProbeCapture.Frame, bool> p) { var m = fs.Where(p).ToList(); return m.Count == 0 ? null : m[m.Count - 1]; }
+            ProbeCapture.Frame? First(List<ProbeCapture.Frame> fs, Func<ProbeCapture.Frame, bool> p) { var m = fs.Where(p).ToList(); return m.Count == 0 ? null : m[0]; }
+            var srcReq = Last(src, f => f.IfIndex == srcTaps.L23 && !f.Outgoing && f.Request);
+            var srcRep = Last(src, f => f.IfIndex == srcTaps.L12 && !f.Outgoing && !f.Request);
+            var srcLastIn = Last(src, f => f.IfIndex == srcTaps.L12 && f.Outgoing && f.Request);
+            var dstFirstIn = First(dst, f => f.IfIndex == dstTaps.L12 && f.Outgoing && f.Request);
+            var dstReq = First(dst, f => f.IfIndex == dstTaps.L23 && !f.Outgoing && f.Request);
+            var dstRepIn = First(dst, f => f.IfIndex == dstTaps.L23 && f.Outgoing && !f.Request);
+            var dstRep = First(dst, f => f.IfIndex == dstTaps.L12 && !f.Outgoing && !f.Request);
+            int queued = dst.Count(f => (f.IfIndex == dstTaps.L12 || f.IfIndex == dstTaps.L23) && f.Outgoing && f.UnixMs < resume);
+            if (dstReq is ProbeCapture.Frame q) t.FirstRequestAfterResume = q.UnixMs - resume;
+            if (dstRep is ProbeCapture.Frame p2) t.FirstReplyAfterResume = p2.UnixMs - resume;
+            t.Text = $"capture (ms from STOP, #probe): resume @{resume - stop:0.0}; source: last request in {At(srcLastIn)}, last request out {At(srcReq)}, last reply out {At(srcRep)}; " +
+                $"destination: first request in {At(dstFirstIn)}, queued before resume {queued}, first request out {At(dstReq)}, first reply in {At(dstRepIn)}, first reply out {At(dstRep)}";
+            return t;
         }
 
         private static string Stats(List<double> v)

@@ -153,6 +153,8 @@ namespace VirtualNetworks.Linux.Tests
             string? sourceAtHook = null;
             string? destinationAtHook = null;
             bool completionSawRunning = false;
+            int afterContinueCalls = 0;
+            bool afterContinueHookFirst = false;
             using (var s = _src!.Qmp(_name))
             using (var d = _dst!.Qmp(_name))
             {
@@ -164,6 +166,13 @@ namespace VirtualNetworks.Linux.Tests
                     destinationAtHook = d.QueryStatus();
                     Assert.StartsWith("tcp:127.0.0.1:", ctx.Uri);
                 };
+                // Runs after migrate-continue: its failure is reported, not fatal (no way back any more).
+                driver.AfterSwitchoverContinue = ctx =>
+                {
+                    afterContinueCalls++;
+                    afterContinueHookFirst = hookCalls == 1;
+                    throw new InvalidOperationException("waiting for the flips failed");
+                };
                 driver.AfterCompletion = r => completionSawRunning = d.QueryStatus() == "running";
                 result = driver.Run();
                 _out.WriteLine("result: " + result);
@@ -171,6 +180,9 @@ namespace VirtualNetworks.Linux.Tests
                 Assert.Equal("running", d.QueryStatus());
             }
             Assert.Equal(1, hookCalls);
+            Assert.Equal(1, afterContinueCalls);
+            Assert.True(afterContinueHookFirst);
+            Assert.Contains("switch-over: waiting for the flips failed", _log);
             Assert.Equal("finish-migrate", sourceAtHook); // vCPUs stopped while the hook runs
             Assert.Equal("inmigrate", destinationAtHook);
             Assert.True(completionSawRunning);

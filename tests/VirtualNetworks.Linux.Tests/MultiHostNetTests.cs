@@ -140,6 +140,8 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Equal("1\n1", fw.Trim());
             var rmem = NetTestHost.Run("ip", "netns", "exec", ns, "sysctl", "-n", "net.ipv4.tcp_rmem").StdOut;
             Assert.Equal(LabNetwork.UnderlayTcpReceiveBuffer.Split(' '), rmem.Split(new[] { ' ', '\t', '\n' }, StringSplitOptions.RemoveEmptyEntries));
+            var wmem = NetTestHost.Run("ip", "netns", "exec", ns, "sysctl", "-n", "net.ipv4.tcp_wmem").StdOut;
+            Assert.Equal(LabNetwork.UnderlayTcpSendBuffer.Split(' '), wmem.Split(new[] { ' ', '\t', '\n' }, StringSplitOptions.RemoveEmptyEntries));
 
             // The backend accepts the lab host as a ComputerName; an unknown one is HostNotFound.
             using (new LinuxBackend(new BackendRequest { ComputerName = new[] { H(1) }, Options = new Dictionary<string, object?> { ["StateDirectory"] = _root } })) { }

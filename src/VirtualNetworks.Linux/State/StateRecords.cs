@@ -116,6 +116,14 @@ namespace VirtualNetworks.Linux.State
         /// </summary>
         [JsonProperty("adaptersChanged", DefaultValueHandling = DefaultValueHandling.Ignore)]
         public bool AdaptersChanged { get; set; }
+
+        /// <summary>
+        /// Whether the running instance's NICs offer guest announce (<see cref="Vm.VmLaunchSpec.GuestAnnounce"/>): false for
+        /// every start since it was recorded; null = started before it was (with QEMU's default, on). A live migration's
+        /// destination must offer the same virtio features as the source, so it repeats this.
+        /// </summary>
+        [JsonProperty("nicGuestAnnounce", NullValueHandling = NullValueHandling.Ignore)]
+        public bool? NicGuestAnnounce { get; set; }
     }
 
     /// <summary>What the module knows about one link (links/&lt;name&gt;.json): spec, bridge and tap names.</summary>

@@ -61,6 +61,13 @@ namespace VirtualNetworks.Linux.Vm
         /// </summary>
         public Action<MigrationSwitchoverContext>? BeforeSwitchover { get; set; }
 
+        /// <summary>
+        /// Called right after "migrate-continue" (the source sends its last state while this runs): the place to wait for
+        /// work <see cref="BeforeSwitchover"/> only started, so the stopped guest does not wait for it. There is no way back
+        /// here: an exception is reported as a progress line ("switch-over: ...") and the migration goes on.
+        /// </summary>
+        public Action<MigrationSwitchoverContext>? AfterSwitchoverContinue { get; set; }
+
         /// <summary>Called once the destination runs. Throwing gives <see cref="MigrationFailureReason.CompletionHookFailed"/> (no way back).</summary>
         public Action<MigrationResult>? AfterCompletion { get; set; }
 
@@ -228,6 +235,17 @@ namespace VirtualNetworks.Linux.Vm
                     {
                         throw Fail(MigrationFailureReason.Failed, ErrorKind.InvalidOperation, "migrate-continue failed: " + ex.Message, QemuWords(ex), ex);
                     }
+                    if (AfterSwitchoverContinue != null)
+                    {
+                        try
+                        {
+                            AfterSwitchoverContinue(new MigrationSwitchoverContext(RouterName, _uri, _clock.Elapsed, Long(_last, "ram", "transferred")));
+                        }
+                        catch (Exception ex) when (!(ex is OutOfMemoryException))
+                        {
+                            Report("switch-over: " + ex.Message);
+                        }
+                    }
                     continue;
                 }
                 if (status == "device")
@@ -284,6 +302,8 @@ namespace VirtualNetworks.Linux.Vm
             result.MigrateToRunning = _clock.Elapsed - migrateStarted;
             result.DestinationStatus = dst;
             result.GuestBlackoutMilliseconds = Blackout(Source.Events, Destination.Events);
+            result.SourceStoppedAtUnixMilliseconds = LastStamp(Source.Events, "STOP");
+            result.DestinationResumedAtUnixMilliseconds = LastStamp(Destination.Events, "RESUME");
             // QEMU sets "completed" a moment before it fills total-time and downtime: read them again if still zero.
             try
             {
@@ -329,20 +349,22 @@ namespace VirtualNetworks.Linux.Vm
         /// <summary>The source's last STOP event to the destination's last RESUME event, from QEMU's timestamps (ms); null if either is missing.</summary>
         internal static double? Blackout(IReadOnlyList<JObject> sourceEvents, IReadOnlyList<JObject> destinationEvents)
         {
-            static double? Stamp(IReadOnlyList<JObject> events, string name)
-            {
-                for (int i = events.Count - 1; i >= 0; i--)
-                {
-                    if (!string.Equals((string?)events[i]["event"], name, StringComparison.Ordinal)) continue;
-                    var t = events[i]["timestamp"];
-                    long? s = (long?)t?["seconds"], us = (long?)t?["microseconds"];
-                    return s.HasValue && us.HasValue ? s.Value * 1000.0 + us.Value / 1000.0 : (double?)null;
-                }
-                return null;
-            }
-            var stop = Stamp(sourceEvents, "STOP");
-            var resume = Stamp(destinationEvents, "RESUME");
+            var stop = LastStamp(sourceEvents, "STOP");
+            var resume = LastStamp(destinationEvents, "RESUME");
             return stop.HasValue && resume.HasValue && resume.Value >= stop.Value ? resume.Value - stop.Value : (double?)null;
+        }
+
+        /// <summary>QEMU's timestamp (Unix time, ms) of the last event named <paramref name="name"/>; null if none or unstamped.</summary>
+        internal static double? LastStamp(IReadOnlyList<JObject> events, string name)
+        {
+            for (int i = events.Count - 1; i >= 0; i--)
+            {
+                if (!string.Equals((string?)events[i]["event"], name, StringComparison.Ordinal)) continue;
+                var t = events[i]["timestamp"];
+                long? s = (long?)t?["seconds"], us = (long?)t?["microseconds"];
+                return s.HasValue && us.HasValue ? s.Value * 1000.0 + us.Value / 1000.0 : (double?)null;
+            }
+            return null;
         }
 
         /// <summary>Recovers (cancel, end the destination, resume the source) and builds the exception saying why and how it ended.</summary>

@@ -136,6 +136,10 @@ namespace VirtualNetworks.Linux.Vm
         /// (both processes stamp events with the same host clock). Null when an event is missing (e.g. a paused router).
         /// </summary>
         public double? GuestBlackoutMilliseconds { get; internal set; }
+        /// <summary>The source's last STOP event as QEMU stamped it (Unix time, ms; the host's wall clock); null if missing.</summary>
+        public double? SourceStoppedAtUnixMilliseconds { get; internal set; }
+        /// <summary>The destination's last RESUME event as QEMU stamped it (Unix time, ms; the host's wall clock); null if missing.</summary>
+        public double? DestinationResumedAtUnixMilliseconds { get; internal set; }
         /// <summary>Time the before-switch-over hook took (the guest is stopped meanwhile); zero without a hook.</summary>
         public TimeSpan SwitchoverHook { get; internal set; }
         public long RamTotalBytes { get; internal set; }

@@ -57,6 +57,11 @@ namespace VirtualNetworks.Linux.Vm
         public string? Disk { get; set; }
         /// <summary>Kernel command line (only with <see cref="Kernel"/>).</summary>
         public string KernelCommandLine { get; set; } = DefaultKernelCommandLine;
+        /// <summary>
+        /// Whether the NICs offer VIRTIO_NET_F_GUEST_ANNOUNCE (QEMU's default). Routers are started with false (see
+        /// <see cref="QemuArguments.NoGuestAnnounce"/>); a live migration's destination repeats what the source had.
+        /// </summary>
+        public bool GuestAnnounce { get; set; }
         /// <summary>Adapters in order (the guest identifies them by MAC, not by order).</summary>
         public List<VmAdapter> Adapters { get; set; } = new List<VmAdapter>();
         /// <summary>Guest configuration text handed over as fw_cfg opt/vn/config (see <see cref="GuestConfigText"/>).</summary>
@@ -101,6 +106,13 @@ namespace VirtualNetworks.Linux.Vm
         /// block the queue for good (seen when lowering a limit under load).
         /// </summary>
         public const string NicOffloads = "host_tso4=off,host_tso6=off";
+
+        /// <summary>
+        /// The guest is not asked to announce itself after a live migration (no VIRTIO_NET_F_GUEST_ANNOUNCE): its
+        /// gratuitous ARP / unsolicited NA work ran on the destination's cold vCPU right at the resume, ahead of the
+        /// first forwarded packets (docs/migration.md). QEMU still sends its own RARP announcements from the NIC's MAC.
+        /// </summary>
+        public const string NoGuestAnnounce = "guest_announce=off";
 
         public static string EscapeOptionValue(string value) => value.Replace(",", ",,");
 
@@ -164,7 +176,8 @@ namespace VirtualNetworks.Linux.Vm
                 a.Add("tap,id=" + id + ",ifname=" + ad.Tap + ",script=no,downscript=no");
                 a.Add("-device");
                 // romfile= : no PXE option ROM (faster boot, no dependency on the ipxe package).
-                a.Add("virtio-net-pci,netdev=" + id + ",mac=" + MacAddresses.Normalize(ad.Mac) + ",romfile=," + NicOffloads);
+                a.Add("virtio-net-pci,netdev=" + id + ",mac=" + MacAddresses.Normalize(ad.Mac) + ",romfile=," + NicOffloads +
+                      (spec.GuestAnnounce ? "" : "," + NoGuestAnnounce));
             }
             a.Add("-pidfile");
             a.Add(paths.PidFile);
