@@ -85,6 +85,13 @@ namespace VirtualNetworks.Linux
         /// </summary>
         internal bool? BridgeVlanFilteringOverride { get; set; }
 
+        /// <summary>
+        /// TEST SEAM, not a feature: starts routers with NICs that offer guest announce, as versions before
+        /// <see cref="Vm.QemuArguments.NoGuestAnnounce"/> did, so a test can check that such a running router still migrates
+        /// live. Nothing in the product sets it.
+        /// </summary>
+        internal bool StartNicsWithGuestAnnounce { get; set; }
+
         /// <summary>True when links with a VLAN id get it as a real port tag (bridge VLAN filtering).</summary>
         private bool VlanFiltering => BridgeVlanFilteringOverride ?? Features.BridgeVlanFiltering;
         private QemuLauncher Launcher => _launcher ??= new QemuLauncher(Store);
@@ -456,7 +463,7 @@ namespace VirtualNetworks.Linux
             var accel = Launcher.ChooseAccelerator(image.Kernel, cancellationToken);
             var spec = LaunchSpecFor(rec, image, adapters, accel.Accelerator, host,
                 GuestConfigText.Render(rec.Name, rec.Configuration, rec.Macs, MtusOf(rec)));
-            spec.GuestAnnounce = false; // a fresh start: our NIC options (FinishStart records them)
+            spec.GuestAnnounce = StartNicsWithGuestAnnounce; // a fresh start: our NIC options (FinishStart records them)
             return new PreparedStart(rec, spec, accel.Accelerator);
         }
 

@@ -298,6 +298,31 @@ namespace VirtualNetworks.Linux.Tests
             }
             AssertServingFromH2(uptimeCold, ns);
 
+            // ---- A router whose NICs offer guest announce (started by a version before guest_announce=off; its record has
+            //      no nicGuestAnnounce) still migrates live: the destination offers what the source does.
+            string A2Qemu() => Assert.Single(EndToEndHost.QemuProcesses(_root).Values, c => c.Contains("-name " + a2 + ",", StringComparison.Ordinal));
+            Assert.False(_backend.Store.ReadRouter(a2)!.NicGuestAnnounce);
+            Assert.Contains("guest_announce=off", A2Qemu());
+            _backend.LiveMigrationOptions = new MigrationOptions();
+            _backend.StopRouter(a2, false, CancellationToken.None);
+            _backend.StartNicsWithGuestAnnounce = true;
+            _backend.StartRouter(a2, CancellationToken.None);
+            _backend.StartNicsWithGuestAnnounce = false;
+            var old = _backend.Store.ReadRouter(a2)!;
+            Assert.True(old.NicGuestAnnounce);
+            old.NicGuestAnnounce = null; // as such a record was written
+            _backend.Store.WriteRouter(old);
+            Assert.DoesNotContain("guest_announce", A2Qemu());
+            var uptimeOld = Channel(a2).WaitReady(TimeSpan.FromSeconds(30)).UptimeMilliseconds;
+            moved = service.MoveRouter(a2, H(3), MigrationMode.Live, null, CancellationToken.None);
+            Assert.Equal(H(3), moved.ComputerName);
+            Assert.Equal(RouterState.Running, moved.State);
+            Assert.DoesNotContain("guest_announce", A2Qemu());
+            Assert.Null(_backend.Store.ReadRouter(a2)!.NicGuestAnnounce);
+            Assert.True(Channel(a2).WaitReady(TimeSpan.FromSeconds(10)).UptimeMilliseconds > uptimeOld, "a2 rebooted");
+            Assert.True(_backend.Probe(A(1), A3Address(), CancellationToken.None).Reachable, "a1 -> a3 after moving the older router");
+            AssertNoMigrationLeftovers();
+
             // ---- Removal leaves nothing.
             var snapshot = service.Observe(CancellationToken.None);
             var removed = service.Apply(service.PlanRemoval(snapshot, snapshot.Networks.ToList()), new ApplyAllSteps(), CancellationToken.None);
