@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -653,6 +654,44 @@ namespace VirtualNetworks.Linux
             }, null, ct);
             router.AdaptersChanged = true; // its devices now differ from a fresh launch (live migration refuses)
             Store.WriteRouter(router);
+            // The guest learns of the new NIC through ACPI (PCI hotplug) a moment later; the configuration that follows
+            // names its MAC, so wait until the guest lists it. A paused guest does it once resumed.
+            if (router.DesiredState != RouterState.Paused) WaitForGuestAdapter(router.Name, link.Name, router.Macs[link.Name], ct);
+        }
+
+        /// <summary>
+        /// How long a running guest may take to list a hot-plugged adapter, or to eject an unplugged one. Measured under TCG:
+        /// a whole New-VirtualLink on two running routers (both plugs, both waits, the reconfiguration) 0.52-0.66 s.
+        /// </summary>
+        internal TimeSpan HotPlugTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+        /// <summary>Waits until the guest's <c>show</c> lists an interface with <paramref name="mac"/> (its "# links" part).</summary>
+        private void WaitForGuestAdapter(string routerName, string linkName, string mac, CancellationToken ct)
+        {
+            var channel = Vms.Channel(routerName);
+            var bound = Stopwatch.StartNew();
+            while (true)
+            {
+                if (GuestLinks(channel.Show(TimeSpan.FromSeconds(10), ct)).IndexOf(mac, StringComparison.OrdinalIgnoreCase) >= 0) return;
+                if (bound.Elapsed > HotPlugTimeout)
+                    throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, routerName,
+                        $"Router '{routerName}' got the adapter of link '{linkName}' (MAC {mac}) plugged in, but its guest did not list it within " +
+                        $"{HotPlugTimeout.TotalSeconds:0} s: the guest kernel may lack ACPI PCI hotplug (CONFIG_HOTPLUG_PCI_ACPI).")
+                    { RecommendedAction = "Restart the router (Stop-VirtualRouter, Start-VirtualRouter): a fresh start gives it every link's adapter." };
+                ct.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(100));
+                ct.ThrowIfCancellationRequested();
+            }
+        }
+
+        /// <summary>The "# links" part of the guest's <c>show</c> output (<c>ip link</c>).</summary>
+        internal static string GuestLinks(string show)
+        {
+            int start = show.IndexOf("# links\n", StringComparison.Ordinal);
+            if (start < 0) return "";
+            start += "# links\n".Length;
+            int end = show.IndexOf("\n# ", start - 1, StringComparison.Ordinal);
+            if (end < 0) return show.Substring(start);
+            return end < start ? "" : show.Substring(start, end - start);
         }
 
         /// <summary>Removes a link's adapter from a running router; best effort (the tap is deleted afterwards anyway).</summary>
@@ -670,7 +709,19 @@ namespace VirtualNetworks.Linux
             try
             {
                 using var qmp = Vms.Qmp(routerName, TimeSpan.FromSeconds(5), ct);
-                try { qmp.Execute("device_del", new JObject { ["id"] = "d" + id }, null, ct); } catch (VirtualNetworksException) { }
+                int from = qmp.Events.Count;
+                bool asked = false;
+                try
+                {
+                    qmp.Execute("device_del", new JObject { ["id"] = "d" + id }, null, ct);
+                    asked = true;
+                }
+                catch (VirtualNetworksException) { }
+                // The guest ejects the device (ACPI) a moment later; QEMU then says DEVICE_DELETED. Until then the device id
+                // is taken (a link of the same name added again would clash), so wait for it, bounded (a paused guest
+                // ejects it once resumed).
+                if (asked && rec?.DesiredState != RouterState.Paused)
+                    qmp.WaitForEvent("DEVICE_DELETED", e => (string?)e["data"]?["device"] == "d" + id, from, HotPlugTimeout, ct);
                 try { qmp.Execute("netdev_del", new JObject { ["id"] = "n" + id }, null, ct); } catch (VirtualNetworksException) { }
             }
             catch (VirtualNetworksException)

@@ -422,3 +422,23 @@ namespace VirtualNetworks.Linux.Tests
         }
     }
 }
+
+namespace VirtualNetworks.Linux.Tests
+{
+    public sealed class GuestShowLinksTests
+    {
+        [Fact]
+        public void Only_the_links_part_of_show_counts()
+        {
+            const string show = "# name\nr1\n# links\n1: lo: <LOOPBACK,UP>\n    link/loopback 00:00:00:00:00:00\n2: eth0: <BROADCAST>\n    link/ether 52:54:00:aa:bb:cc brd ff:ff:ff:ff:ff:ff\n" +
+                                "# addresses\n...\n# config\nif 52:54:00:dd:ee:ff 10.0.0.0/31\n";
+            var links = LinuxBackend.GuestLinks(show);
+            Assert.Contains("52:54:00:aa:bb:cc", links);
+            Assert.DoesNotContain("52:54:00:dd:ee:ff", links); // only named by the configuration, not present
+            Assert.DoesNotContain("# addresses", links);
+            Assert.Equal("", LinuxBackend.GuestLinks("# name\nr1\n# links\n# addresses\nx\n"));
+            Assert.Equal("", LinuxBackend.GuestLinks("error: busy\n"));
+            Assert.Equal("2: eth0\n", LinuxBackend.GuestLinks("# links\n2: eth0\n"));
+        }
+    }
+}
