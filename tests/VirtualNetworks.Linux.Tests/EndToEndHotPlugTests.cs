@@ -66,12 +66,7 @@ namespace VirtualNetworks.Linux.Tests
         [EndToEndFact]
         public void A_link_added_to_running_routers_is_hot_plugged_carries_traffic_and_is_unplugged_when_removed()
         {
-            NetTestHost.RequireRoot();
-            var image = Path.Combine(EndToEndHost.ImageRoot, "router");
-            Assert.True(File.Exists(Path.Combine(image, "vmlinuz")), "the router image is missing in " + image + " (./build.sh build)");
-            Directory.CreateDirectory(Path.Combine(_root, "images"));
-            Directory.CreateSymbolicLink(Path.Combine(_root, "images", "router"), image);
-            _backend = new LinuxBackend(new BackendRequest { Options = new Dictionary<string, object?> { [LinuxBackend.StateDirectoryOption] = _root } });
+            _backend = EndToEndHost.NewBackend(_root);
             using var service = new VirtualNetworkService(_backend);
             var topology = new TopologySpec
             {

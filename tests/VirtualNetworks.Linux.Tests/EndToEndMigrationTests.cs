@@ -85,12 +85,7 @@ namespace VirtualNetworks.Linux.Tests
 
         private VirtualNetworkService Deploy()
         {
-            NetTestHost.RequireRoot();
-            var image = Path.Combine(EndToEndHost.ImageRoot, "router");
-            Assert.True(File.Exists(Path.Combine(image, "vmlinuz")), "the router image is missing in " + image + " (./build.sh build)");
-            Directory.CreateDirectory(Path.Combine(_root, "images"));
-            Directory.CreateSymbolicLink(Path.Combine(_root, "images", "router"), image);
-            _backend = new LinuxBackend(new BackendRequest { Options = new Dictionary<string, object?> { [LinuxBackend.StateDirectoryOption] = _root } });
+            _backend = EndToEndHost.NewBackend(_root);
             var service = new VirtualNetworkService(_backend);
             var plan = service.PlanDeployment(Topology(), false, CancellationToken.None);
             var result = service.Apply(plan, new ApplyAllSteps(), CancellationToken.None);

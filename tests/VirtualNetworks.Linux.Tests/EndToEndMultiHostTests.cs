@@ -49,12 +49,7 @@ namespace VirtualNetworks.Linux.Tests
         [EndToEndFact]
         public void Two_hop_vxlan_link_between_routers_on_lab_hosts_deploys_pings_shapes_and_leaves_nothing()
         {
-            NetTestHost.RequireRoot();
-            var image = Path.Combine(EndToEndHost.ImageRoot, "router");
-            Assert.True(File.Exists(Path.Combine(image, "vmlinuz")), "the router image is missing in " + image + " (./build.sh build)");
-            Directory.CreateDirectory(Path.Combine(_root, "images"));
-            Directory.CreateSymbolicLink(Path.Combine(_root, "images", "router"), image);
-            _backend = new LinuxBackend(new BackendRequest { Options = new Dictionary<string, object?> { [LinuxBackend.StateDirectoryOption] = _root } });
+            _backend = EndToEndHost.NewBackend(_root);
             using var service = new VirtualNetworkService(_backend);
             var clock = Stopwatch.StartNew();
 

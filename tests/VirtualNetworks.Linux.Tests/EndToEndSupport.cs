@@ -163,6 +163,23 @@ namespace VirtualNetworks.Linux.Tests
 
         public static string Figure1Json => Path.Combine(RepoRoot, "examples", "figure1.json");
 
+        /// <summary>
+        /// A real Linux backend on the state directory <paramref name="root"/> (root needed), with the built router image
+        /// linked in as images/router (fails when the image is missing).
+        /// </summary>
+        public static VirtualNetworks.Linux.LinuxBackend NewBackend(string root)
+        {
+            NetTestHost.RequireRoot();
+            var image = Path.Combine(ImageRoot, "router");
+            Assert.True(File.Exists(Path.Combine(image, "vmlinuz")), "the router image is missing in " + image + " (./build.sh build)");
+            Directory.CreateDirectory(Path.Combine(root, "images"));
+            Directory.CreateSymbolicLink(Path.Combine(root, "images", "router"), image);
+            return new VirtualNetworks.Linux.LinuxBackend(new VirtualNetworks.Backends.BackendRequest
+            {
+                Options = new Dictionary<string, object?> { [VirtualNetworks.Linux.LinuxBackend.StateDirectoryOption] = root },
+            });
+        }
+
         public static string TopologyFixtures => Path.Combine(RepoRoot, "tests", "fixtures", "topologies");
 
         /// <summary>vnpwsh of the same configuration as this test assembly (bin/&lt;Configuration&gt;/net10.0).</summary>
