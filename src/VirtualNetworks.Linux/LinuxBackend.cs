@@ -21,7 +21,7 @@ namespace VirtualNetworks.Linux
     /// configuration and probes. Truth is read from the kernel and QEMU; the state directory holds each router's and
     /// link's definition so routers can be started again. Every change runs under the state lock.
     /// </summary>
-    public sealed partial class LinuxBackend : IVirtualizationBackend, IPreflightCheck, ILinkMeter, IOrphanCollector, IRouterBatchStarter
+    public sealed partial class LinuxBackend : IVirtualizationBackend, IPreflightCheck, ILinkMeter, IOrphanCollector, IRouterBatchStarter, IExclusiveAccess
     {
         public const string KindName = "Linux";
         /// <summary>Backend option naming the state directory (overrides $VIRTUALNETWORKS_STATE_DIR).</summary>
@@ -102,6 +102,28 @@ namespace VirtualNetworks.Linux
         public void Dispose()
         {
         }
+
+        // ================================================================================================ exclusive access
+
+        /// <summary>Environment variable: how many seconds a command waits for another one's state lock (default 600).</summary>
+        public const string LockTimeoutVariable = "VIRTUALNETWORKS_LOCK_TIMEOUT";
+
+        /// <summary>How long a command waits for the state lock another command holds: a whole deployment may hold it for minutes.</summary>
+        internal static TimeSpan ExclusiveTimeout()
+        {
+            var text = Environment.GetEnvironmentVariable(LockTimeoutVariable);
+            if (string.IsNullOrWhiteSpace(text)) return TimeSpan.FromSeconds(600);
+            if (!int.TryParse(text!.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int seconds) || seconds > 86_400)
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, LockTimeoutVariable,
+                    $"The environment variable {LockTimeoutVariable} must be a whole number of seconds from 0 to 86400; it is '{text}'.");
+            return TimeSpan.FromSeconds(seconds);
+        }
+
+        /// <summary>
+        /// The state directory's lock for the caller's scope (re-entrant on this backend instance): the engine holds it from
+        /// a command's first observation to its last change, so a concurrent command waits, then sees this one's result.
+        /// </summary>
+        public IDisposable AcquireExclusive(CancellationToken cancellationToken) => Store.Lock(ExclusiveTimeout(), cancellationToken);
 
         // ================================================================================================ preflight
 

@@ -65,6 +65,9 @@ namespace VirtualNetworks.Commands
             // 3. Only now a backend: validate against what it has and can do, and plan.
             // The file's hosts may be lab hosts this deployment creates (plan steps), so they need not exist yet.
             var service = GetService(ComputerName ?? HostsOf(desired), hostsMayNotExistYet: ComputerName == null);
+            // Observe, plan, apply and summarize under exclusive access to the backend's state: a concurrent command
+            // (another Deploy) waits, bounded, and then plans against this one's result (addresses included).
+            using var exclusive = OrTerminate(() => service.Exclusive(CancellationToken));
             var plan = OrTerminate(() => service.PlanDeployment(desired, Force, CancellationToken));
             foreach (var warning in plan.Warnings) WriteWarning(warning);
 

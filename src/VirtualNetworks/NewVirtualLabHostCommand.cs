@@ -22,7 +22,9 @@ namespace VirtualNetworks.Commands
 
         protected override void ProcessRecord()
         {
-            if (!TryObserve(null, out var service, out var snapshot)) return;
+            var service = GetService(null);
+            using var exclusive = OrTerminate(() => service.Exclusive(CancellationToken));
+            if (!TryObserve(null, out service, out var snapshot)) return;
             TryItem(() =>
             {
                 var plan = service.PlanNewLabHost(snapshot, Name, ConnectedTo);

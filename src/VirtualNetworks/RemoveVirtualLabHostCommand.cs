@@ -29,6 +29,7 @@ namespace VirtualNetworks.Commands
             bool whatIf = WhatIfRequested();
             ForEachSelected(ObservedKinds.Hosts, Name, InputObject, null, host => Array.Empty<string>(), (service, host) =>
             {
+                using var exclusive = service.Exclusive(CancellationToken);
                 var plan = service.PlanRemoveLabHost(service.Observe(CancellationToken), host.Name);
                 if (!whatIf && !ShouldProcess(host.Name, "Remove lab host and its " + (plan.Steps.Count - 1) + " physical link(s)")) return;
                 service.Apply(plan, new PlanObserver(step => !whatIf || ShouldProcess(step.Target, step.Description), (step, index, count) => { }),

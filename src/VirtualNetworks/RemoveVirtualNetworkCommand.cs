@@ -78,6 +78,7 @@ namespace VirtualNetworks.Commands
             {
                 done = TryItem(() =>
                 {
+                    using var exclusive = service.Exclusive(CancellationToken);
                     var plan = service.PlanRemoval(snapshot, chosen);
                     service.Apply(plan, observer, CancellationToken);
                 });

@@ -23,6 +23,8 @@ namespace VirtualNetworks.Commands
         protected override void ProcessRecord()
         {
             var service = GetService(ComputerName);
+            // Found and removed under exclusive access: nothing a concurrent command is creating can look orphaned meanwhile.
+            using var exclusive = OrTerminate(() => service.Exclusive(CancellationToken));
             var found = OrTerminate(() => service.FindOrphans(All, CancellationToken));
             foreach (var resource in found)
             {

@@ -296,7 +296,20 @@ namespace VirtualNetworks.Commands
             bool ok = TryItem(() => observed = chosen.Observe(CancellationToken));
             service = chosen;
             snapshot = observed!;
+            if (ok) WriteStateWarnings(snapshot);
             return ok;
+        }
+
+        private readonly HashSet<string> _stateWarnings = new HashSet<string>(StringComparer.Ordinal);
+
+        /// <summary>
+        /// The backend's warnings about state it could not read (a damaged record: the objects it describes are not shown),
+        /// each once per command.
+        /// </summary>
+        protected void WriteStateWarnings(Snapshot snapshot)
+        {
+            foreach (var w in snapshot.Inventory.Warnings)
+                if (_stateWarnings.Add(w)) WriteWarning(w);
         }
 
         /// <summary>

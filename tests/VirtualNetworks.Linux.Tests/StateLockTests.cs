@@ -22,12 +22,13 @@ namespace VirtualNetworks.Linux.Tests
         public void Dispose() => VmTestHost.DeleteTree(_root);
 
         [Fact]
-        public void A_second_handle_in_the_same_process_waits_then_fails_with_a_clear_error()
+        public void A_second_store_in_the_same_process_waits_then_fails_with_a_clear_error()
         {
+            var other = new StateStore(_root); // another command (backend instance) in this process
             using (_store.Lock(TimeSpan.Zero))
             {
                 var clock = Stopwatch.StartNew();
-                var ex = Assert.Throws<VirtualNetworksException>(() => _store.Lock(TimeSpan.FromMilliseconds(300)));
+                var ex = Assert.Throws<VirtualNetworksException>(() => other.Lock(TimeSpan.FromMilliseconds(300)));
                 Assert.True(clock.ElapsedMilliseconds >= 250, "gave up after " + clock.ElapsedMilliseconds + " ms");
                 Assert.Equal(ErrorIds.BackendOperationFailed, ex.ErrorId);
                 Assert.Equal(ErrorKind.ResourceUnavailable, ex.Kind);
@@ -35,7 +36,7 @@ namespace VirtualNetworks.Linux.Tests
                 Assert.Contains("pid " + Environment.ProcessId, ex.Message); // the holder file names us
                 Assert.NotNull(ex.RecommendedAction);
             }
-            using (_store.Lock(TimeSpan.Zero))
+            using (other.Lock(TimeSpan.Zero))
             {
                 // released: free again
             }
@@ -43,13 +44,31 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         [Fact]
+        public void The_lock_is_reentrant_on_one_store_and_released_by_the_outermost_scope()
+        {
+            var other = new StateStore(_root);
+            var outer = _store.Lock(TimeSpan.Zero);
+            using (_store.Lock(TimeSpan.Zero)) // nested: returns at once
+            using (_store.Lock(TimeSpan.Zero))
+                Assert.True(_store.HoldsLock);
+            Assert.True(_store.HoldsLock); // the inner scopes ended, the outer one still holds it
+            Assert.Throws<VirtualNetworksException>(() => other.Lock(TimeSpan.FromMilliseconds(100)));
+            outer.Dispose();
+            outer.Dispose(); // a second dispose of the same scope releases nothing more
+            Assert.False(_store.HoldsLock);
+            using (other.Lock(TimeSpan.Zero))
+                Assert.Throws<VirtualNetworksException>(() => _store.Lock(TimeSpan.FromMilliseconds(100)));
+        }
+
+        [Fact]
         public async Task A_waiter_gets_the_lock_when_the_holder_releases_it()
         {
             var held = _store.Lock(TimeSpan.Zero);
+            var other = new StateStore(_root);
             var waiter = Task.Run(() =>
             {
                 var clock = Stopwatch.StartNew();
-                using (_store.Lock(TimeSpan.FromSeconds(10))) return clock.ElapsedMilliseconds;
+                using (other.Lock(TimeSpan.FromSeconds(10))) return clock.ElapsedMilliseconds;
             });
             await Task.Delay(400);
             Assert.False(waiter.IsCompleted);
@@ -63,7 +82,7 @@ namespace VirtualNetworks.Linux.Tests
         {
             using (_store.Lock(TimeSpan.Zero))
             using (var cts = new CancellationTokenSource(200))
-                Assert.ThrowsAny<OperationCanceledException>(() => _store.Lock(TimeSpan.FromSeconds(30), cts.Token));
+                Assert.ThrowsAny<OperationCanceledException>(() => new StateStore(_root).Lock(TimeSpan.FromSeconds(30), cts.Token));
         }
 
         /// <summary>

@@ -158,7 +158,7 @@ namespace VirtualNetworks.Linux.Tests
             using (_store!.Lock(TimeSpan.FromSeconds(5)))
                 pid = vms.Start(spec, TimeSpan.FromSeconds(90));
             _out.WriteLine("boot to VN-READY: " + clock.ElapsedMilliseconds + " ms");
-            using (_store.Lock(TimeSpan.Zero)) { }
+            using (new StateStore(_store.Root).Lock(TimeSpan.Zero)) { }
 
             // Process identity, pidfile, socket modes.
             Assert.Equal(pid, RouterProcess.ReadPid(paths.PidFile));

@@ -38,6 +38,12 @@ namespace VirtualNetworks.Backends
         public List<VirtualRouter> Routers { get; set; } = new List<VirtualRouter>();
         /// <summary>Links the module owns. <see cref="VirtualLink.NetworkName"/> is filled by the engine.</summary>
         public List<VirtualLink> Links { get; set; } = new List<VirtualLink>();
+        /// <summary>
+        /// What the backend could not read while observing (a damaged state file, a record naming an object that has none):
+        /// the objects it may describe are missing from or incomplete in this inventory. Commands show these as warnings;
+        /// clean-up leaves such objects alone.
+        /// </summary>
+        public List<string> Warnings { get; set; } = new List<string>();
         /// <summary>The configuration last applied to each router (by router name), when the backend knows it.</summary>
         public Dictionary<string, RouterConfiguration> Configurations { get; set; } =
             new Dictionary<string, RouterConfiguration>(StringComparer.OrdinalIgnoreCase);

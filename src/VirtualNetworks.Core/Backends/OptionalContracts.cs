@@ -31,6 +31,18 @@ namespace VirtualNetworks.Backends
         IReadOnlyList<Exception?> StartRouters(IReadOnlyList<string> names, CancellationToken cancellationToken);
     }
 
+    /// <summary>
+    /// A backend whose state can be held exclusively across several calls (the Linux backend: its state directory's lock),
+    /// so that a command observes, plans and applies against one consistent view: a concurrent command waits (bounded)
+    /// rather than planning against state that is about to change (two deployments handing out the same addresses).
+    /// Re-entrant on one backend instance: the backend's own calls inside the held region do not wait for themselves.
+    /// </summary>
+    public interface IExclusiveAccess
+    {
+        /// <summary>Takes exclusive access, waiting (bounded) while another command holds it; dispose to release.</summary>
+        IDisposable AcquireExclusive(CancellationToken cancellationToken);
+    }
+
     /// <summary>A backend that can measure a link's throughput through the guests.</summary>
     public interface ILinkMeter
     {

@@ -24,6 +24,21 @@ namespace VirtualNetworks.Engine
 
         public void Dispose() => Backend.Dispose();
 
+        /// <summary>
+        /// Exclusive access to the backend's state for the returned scope (<see cref="IExclusiveAccess"/>; nothing for a
+        /// backend without it). Every state-changing method here holds it from its first observation to its last change, so
+        /// two commands never plan against each other's half-applied changes; a command that plans and applies in several
+        /// calls (Deploy-VirtualNetwork) holds it around all of them. Re-entrant.
+        /// </summary>
+        public IDisposable Exclusive(CancellationToken cancellationToken) =>
+            Backend is IExclusiveAccess access ? access.AcquireExclusive(cancellationToken) : NoScope.Instance;
+
+        private sealed class NoScope : IDisposable
+        {
+            public static readonly NoScope Instance = new NoScope();
+            public void Dispose() { }
+        }
+
         /// <summary>Reads the truth from the backend and groups it into virtual networks.</summary>
         public Snapshot Observe(CancellationToken cancellationToken) => new Snapshot(Backend.GetInventory(cancellationToken));
 
@@ -59,6 +74,7 @@ namespace VirtualNetworks.Engine
         /// <summary>Creates a router (and starts it when asked); returns it as observed afterwards.</summary>
         public VirtualRouter NewRouter(RouterSpec spec, bool start, CancellationToken cancellationToken)
         {
+            using var exclusive = Exclusive(cancellationToken);
             var snapshot = Observe(cancellationToken);
             ValidateNewRouter(spec, snapshot);
             Preflight(new TopologySpec { Routers = { spec } }, cancellationToken);
@@ -148,6 +164,7 @@ namespace VirtualNetworks.Engine
 
         public VirtualRouter MoveRouter(string name, string destinationHost, MigrationMode mode, IProgress<string>? progress, CancellationToken cancellationToken)
         {
+            using var exclusive = Exclusive(cancellationToken);
             var snapshot = Observe(cancellationToken);
             var router = RequireRouter(snapshot, name);
             var destination = ValidateMove(snapshot, router, destinationHost, mode);
@@ -234,6 +251,7 @@ namespace VirtualNetworks.Engine
 
         private VirtualRouter Lifecycle(string name, CancellationToken ct, Action<IVirtualizationBackend, string, CancellationToken> action)
         {
+            using var exclusive = Exclusive(ct);
             var router = RequireRouter(Observe(ct), name);
             action(Backend, router.Name, ct);
             return RequireRouter(Observe(ct), router.Name);
@@ -242,6 +260,7 @@ namespace VirtualNetworks.Engine
         /// <summary>Removes a router and the links attached to it, then updates the remaining routers' routes.</summary>
         public void RemoveRouter(string name, CancellationToken cancellationToken)
         {
+            using var exclusive = Exclusive(cancellationToken);
             var snapshot = Observe(cancellationToken);
             var router = RequireRouter(snapshot, name);
             foreach (var link in snapshot.LinksOf(router.Name).ToList())
@@ -287,6 +306,7 @@ namespace VirtualNetworks.Engine
         /// <summary>Creates a link, then updates addresses and routes of the network it joins.</summary>
         public VirtualLink NewLink(LinkSpec spec, bool force, CancellationToken cancellationToken)
         {
+            using var exclusive = Exclusive(cancellationToken);
             var snapshot = Observe(cancellationToken);
             var resolved = ValidateNewLink(spec, force, snapshot);
             Preflight(new TopologySpec { Links = { resolved } }, cancellationToken);
@@ -313,6 +333,7 @@ namespace VirtualNetworks.Engine
         /// <summary>Changes a live link's bandwidth in place (null or 0 removes the limit).</summary>
         public VirtualLink SetLinkBandwidth(string name, long? bitsPerSecond, CancellationToken cancellationToken)
         {
+            using var exclusive = Exclusive(cancellationToken);
             var link = RequireLink(Observe(cancellationToken), name);
             ValidateBandwidth(link.Name, bitsPerSecond);
             Backend.SetLinkBandwidth(link.Name, Planner.Normalize(bitsPerSecond), cancellationToken);
@@ -321,6 +342,7 @@ namespace VirtualNetworks.Engine
 
         public void RemoveLink(string name, CancellationToken cancellationToken)
         {
+            using var exclusive = Exclusive(cancellationToken);
             var link = RequireLink(Observe(cancellationToken), name);
             Backend.RemoveLink(link.Name, cancellationToken);
             Reconfigure(Observe(cancellationToken), cancellationToken);
@@ -368,7 +390,9 @@ namespace VirtualNetworks.Engine
             ThrowIfInvalid(merged, snapshot, force, relevantTo: null);
             Preflight(desired, cancellationToken);
             var addresses = AddressPlanner.Plan(merged.Routers, merged.Links, desired.AddressPools, ExistingAddresses(snapshot));
-            return Planner.Plan(desired, snapshot.Inventory, addresses, Backend.Capabilities.BandwidthGranularity, ManagesLabHosts);
+            var plan = Planner.Plan(desired, snapshot.Inventory, addresses, Backend.Capabilities.BandwidthGranularity, ManagesLabHosts);
+            plan.Warnings.InsertRange(0, snapshot.Inventory.Warnings);
+            return plan;
         }
 
         /// <summary>Asks a backend that can check its prerequisites to do so before anything is created.</summary>
@@ -380,8 +404,11 @@ namespace VirtualNetworks.Engine
             Planner.PlanRemoval(snapshot.Inventory, networks, ManagesLabHosts);
 
         /// <summary>Applies a plan; ShouldProcess and progress go through <paramref name="observer"/>.</summary>
-        public ApplyResult Apply(DeploymentPlan plan, IPlanObserver observer, CancellationToken cancellationToken) =>
-            PlanExecutor.Apply(plan, Backend, observer, cancellationToken);
+        public ApplyResult Apply(DeploymentPlan plan, IPlanObserver observer, CancellationToken cancellationToken)
+        {
+            using var exclusive = Exclusive(cancellationToken);
+            return PlanExecutor.Apply(plan, Backend, observer, cancellationToken);
+        }
 
         /// <summary>Pushes addresses/routes to every router whose configuration no longer matches the link graph.</summary>
         public int Reconfigure(Snapshot snapshot, CancellationToken cancellationToken)

@@ -174,11 +174,63 @@ namespace VirtualNetworks.Linux.State
             Posix.Chmod(path, mode);
         }
 
-        /// <summary>Takes the exclusive state lock (creating the layout first); dispose to release.</summary>
-        public StateLock Lock(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+        private readonly object _lockGate = new object();
+        private StateLock? _held;
+        private int _heldDepth;
+
+        /// <summary>
+        /// Takes the exclusive state lock (creating the layout first); dispose to release. Re-entrant on this store
+        /// instance: while it holds the lock (an outer scope, e.g. a whole Deploy-VirtualNetwork holding it from planning to
+        /// the last step), further calls return at once and only the outermost release lets go of the lock. Other store
+        /// instances (other commands, other runspaces, other processes) wait for it.
+        /// </summary>
+        public IDisposable Lock(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
         {
+            lock (_lockGate)
+            {
+                if (_held != null)
+                {
+                    _heldDepth++;
+                    return new Held(this);
+                }
+            }
             EnsureLayout();
-            return StateLock.Acquire(LockPath, timeout ?? StateLock.DefaultTimeout, cancellationToken);
+            var acquired = StateLock.Acquire(LockPath, timeout ?? StateLock.DefaultTimeout, cancellationToken);
+            lock (_lockGate)
+            {
+                _held = acquired;
+                _heldDepth = 1;
+            }
+            return new Held(this);
+        }
+
+        /// <summary>True while this store instance holds the state lock.</summary>
+        public bool HoldsLock
+        {
+            get { lock (_lockGate) return _held != null; }
+        }
+
+        private void Release()
+        {
+            StateLock? release = null;
+            lock (_lockGate)
+            {
+                if (_heldDepth <= 0) return;
+                if (--_heldDepth == 0)
+                {
+                    release = _held;
+                    _held = null;
+                }
+            }
+            release?.Dispose();
+        }
+
+        /// <summary>One acquisition of the (re-entrant) lock; disposing it twice releases once.</summary>
+        private sealed class Held : IDisposable
+        {
+            private StateStore? _store;
+            public Held(StateStore store) => _store = store;
+            public void Dispose() => Interlocked.Exchange(ref _store, null)?.Release();
         }
 
         // ------------------------------------------------------------------------------------------------ paths
