@@ -166,8 +166,17 @@ namespace VirtualNetworks.Linux
             var (hosts, physical) = Lab.Observe(cancellationToken);
             inventory.Hosts.AddRange(hosts);
             inventory.PhysicalLinks.AddRange(physical);
-            var routers = Store.ListRouters();
-            var links = Store.ListLinks();
+            var problems = new List<string>();
+            var routers = Store.ListRouters(problems);
+            var links = Store.ListLinks(problems);
+            foreach (var p in problems)
+                inventory.Warnings.Add(p + " What it describes is not shown, and Remove-VirtualNetworkOrphan leaves it alone; restore the file " +
+                                       "(or move it away once nothing of it runs).");
+            var recorded = new HashSet<string>(routers.Select(r => r.Name), StringComparer.OrdinalIgnoreCase);
+            foreach (var l in links.OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase))
+                foreach (var end in new[] { l.From, l.To }.Where(e => !recorded.Contains(e)).Distinct(StringComparer.OrdinalIgnoreCase))
+                    inventory.Warnings.Add($"Link '{l.Name}' names router '{end}', which has no record in {Store.RoutersDirectory}: the router is not shown " +
+                                           "and its QEMU, if any, is left alone; restore the record, or remove the link with Remove-VirtualLink.");
             var deviceCache = new Dictionary<string, HashSet<string>>(StringComparer.OrdinalIgnoreCase);
             HashSet<string> DevicesOn(string host)
             {
@@ -487,6 +496,13 @@ namespace VirtualNetworks.Linux
             var spec = LaunchSpecFor(rec, image, adapters, accel.Accelerator, host,
                 GuestConfigText.Render(rec.Name, rec.Configuration, rec.Macs, MtusOf(rec)));
             spec.GuestAnnounce = StartNicsWithGuestAnnounce; // a fresh start: our NIC options (FinishStart records them)
+            // Intent before action: the record says the router should run (and with which NIC options) before its QEMU is
+            // launched, so a command killed during the launch leaves a record that wants the QEMU it finds running, never
+            // one that says Off (which clean-up would take for an orphan). A launch that fails leaves the router Failed,
+            // which Start-VirtualRouter recovers.
+            rec.DesiredState = RouterState.Running;
+            rec.NicGuestAnnounce = spec.GuestAnnounce;
+            Store.WriteRouter(rec);
             return new PreparedStart(rec, spec, accel.Accelerator);
         }
 
@@ -573,6 +589,7 @@ namespace VirtualNetworks.Linux
             using var _ = Store.Lock(null, cancellationToken);
             var rec = RequireRouter(name);
             rec.DesiredState = RouterState.Off;
+            Store.WriteRouter(rec); // intent first: a stop killed midway leaves a record that wants the router off
             if (turnOff)
             {
                 Vms.TurnOff(rec.Name, cancellationToken);
@@ -603,7 +620,7 @@ namespace VirtualNetworks.Linux
         public void ConfigureRouter(RouterConfiguration configuration, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = RequireRouter(configuration.RouterName);
+            var rec = EnsureAdaptersLocked(RequireRouter(configuration.RouterName), cancellationToken);
             rec.Configuration = configuration;
             var text = GuestConfigText.Render(rec.Name, configuration, rec.Macs, MtusOf(rec));
             var paths = Store.RunPaths(rec.Name);
@@ -645,16 +662,82 @@ namespace VirtualNetworks.Linux
             };
             rec.Taps[from.Name] = InterfaceNames.Tap(from.Name, spec.Name);
             rec.Taps[to.Name] = InterfaceNames.Tap(to.Name, spec.Name);
-            // Write the record first: a crash after this point leaves tagged devices that the record names, which
-            // Remove-VirtualLink or orphan clean-up removes; a crash before it leaves nothing.
-            Store.WriteLink(rec);
-            WireLinkLocked(rec, null, cancellationToken);
+            // Intent first, in this order: each router's adapter MAC, then the link record, then the devices, then the
+            // hot-plug. A crash after the records leaves tagged devices the record names (rewired by the next start or
+            // configuration of either router, removed by Remove-VirtualLink); a crash before the link record leaves an
+            // unused MAC entry, dropped when the router's adapters are next reconciled. Every later configuration of a
+            // running router re-checks its adapters (EnsureAdaptersLocked), so a hot-plug that never happened is done then.
             foreach (var router in new[] { from, to })
             {
                 router.Macs[rec.Name] = MacAddresses.ForAdapter(router.Name, rec.Name);
                 Store.WriteRouter(router);
+            }
+            Store.WriteLink(rec);
+            WireLinkLocked(rec, null, cancellationToken);
+            foreach (var router in new[] { from, to })
+            {
                 HotPlug(router, rec, cancellationToken);
             }
+        }
+
+        /// <summary>
+        /// Level-based repair of a router's adapters, from its link records: a MAC for every link that names it (the MAC is
+        /// a function of router and link, so a record that lost it gets the same one back), the link's devices rewired when
+        /// they drifted, and, when the router runs, a NIC for every link (hot-plugged when QEMU has none with that MAC: a
+        /// New-VirtualLink killed before its hot-plug). Returns the (re-read) record. The caller holds the state lock.
+        /// </summary>
+        private RouterRecord EnsureAdaptersLocked(RouterRecord rec, CancellationToken ct)
+        {
+            var problems = new List<string>();
+            var all = Store.ListLinks(problems);
+            var links = all.Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)).OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase).ToList();
+            bool changed = false;
+            foreach (var l in links)
+            {
+                if (rec.Macs.ContainsKey(l.Name)) continue;
+                rec.Macs[l.Name] = MacAddresses.ForAdapter(rec.Name, l.Name);
+                changed = true;
+            }
+            // MACs of links that have no record (a New-VirtualLink killed before its record): unused; dropped only when every
+            // link record could be read (an unreadable one may be that link).
+            if (problems.Count == 0)
+                foreach (var stale in rec.Macs.Keys.Where(k => !links.Any(l => Is(l.Name, k))).ToList())
+                {
+                    rec.Macs.Remove(stale);
+                    changed = true;
+                }
+            if (changed) Store.WriteRouter(rec);
+            var paths = Store.RunPaths(rec.Name);
+            if (links.Count == 0 || !RouterProcess.Inspect(paths).IsRunning) return rec;
+            var views = new HostDeviceViews(Lab.IpFor);
+            var host = HostOf(rec);
+            HashSet<string> nics;
+            using (var qmp = Vms.Qmp(rec.Name, TimeSpan.FromSeconds(5), ct))
+                nics = NicMacs(qmp, ct);
+            foreach (var l in links)
+            {
+                if (!LinkIntact(l, host, views, ct))
+                {
+                    views.Clear();
+                    WireLinkLocked(l, null, ct);
+                }
+                if (!nics.Contains(MacAddresses.Normalize(rec.Macs[l.Name])))
+                {
+                    HotPlug(rec, l, ct);
+                    rec = Store.ReadRouter(rec.Name) ?? rec;
+                }
+            }
+            return rec;
+        }
+
+        /// <summary>The MACs of the running instance's NICs (QMP query-rx-filter: one entry per virtio-net device), normalized.</summary>
+        private static HashSet<string> NicMacs(QmpClient qmp, CancellationToken ct)
+        {
+            var set = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            if (qmp.Execute("query-rx-filter", null, null, ct) is JArray filters)
+                foreach (var f in filters.OfType<JObject>())
+                    if ((string?)f["main-mac"] is string mac && mac.Length > 0) set.Add(MacAddresses.Normalize(mac));
+            return set;
         }
 
         /// <summary>Adds the link's adapter to a running router (QMP netdev_add + device_add); a no-op when off.</summary>
@@ -664,6 +747,8 @@ namespace VirtualNetworks.Linux
             if (!RouterProcess.Inspect(paths).IsRunning) return;
             var id = AdapterId(link.Name);
             using var qmp = Vms.Qmp(router.Name, TimeSpan.FromSeconds(5), ct);
+            // A hot-plug interrupted between netdev_add and device_add left the netdev behind (its id would clash): drop it.
+            try { qmp.Execute("netdev_del", new JObject { ["id"] = "n" + id }, null, ct); } catch (VirtualNetworksException) { }
             qmp.Execute("netdev_add", new JObject
             {
                 ["type"] = "tap", ["id"] = "n" + id, ["ifname"] = link.Taps[router.Name], ["script"] = "no", ["downscript"] = "no",

@@ -42,20 +42,27 @@ namespace VirtualNetworks.Linux
             var links = _store.ListLinks().ToDictionary(l => l.Name, StringComparer.OrdinalIgnoreCase);
             var hosts = _store.ListHosts().ToDictionary(h => h.Name, StringComparer.OrdinalIgnoreCase);
             var physical = _store.ListPhysicalLinks();
-            bool RouterWanted(string name) => routers.TryGetValue(name, out var r) && r.DesiredState != RouterState.Off;
+            // Unknown is not absent: a record file that cannot be read (damaged, truncated, not ours) may describe anything
+            // of its kind by its name; what it may describe is never listed (except in a full reset).
+            _unknown = StateUnknowns.Find(_store, routers.Keys, links.Keys, hosts.Keys, physical.Select(p => p.Name));
+            var unknown = _unknown;
+            // Routers that something still wants although they have no record: a link record names them (a router record
+            // deleted by hand or lost): its QEMU, run files and disk are not orphans.
+            var namedByLinks = new HashSet<string>(links.Values.SelectMany(l => new[] { l.From, l.To }), StringComparer.OrdinalIgnoreCase);
+            bool RouterMayBeWanted(string name) =>
+                routers.ContainsKey(name) || unknown.Routers.Contains(name) || namedByLinks.Contains(name) || unknown.Links.Count > 0;
 
-            // QEMU processes whose pidfile lies in our run directory (run/ or a run slot such as run/m/).
-            bool ActiveInstance(string router, string pidFile) =>
-                routers.TryGetValue(router, out var r) && string.Equals(pidFile, SafeRunPaths(router, r.RunSlot)?.PidFile, StringComparison.Ordinal);
+            // QEMU processes whose pidfile lies in our run directory (run/ or a run slot such as run/m/). A QEMU whose router
+            // has a record is never an orphan, whatever the record says (a router whose start was interrupted, one that
+            // should be off, an instance of an interrupted live migration): the commands that touch the router reconcile
+            // it. Only a full reset takes those.
             foreach (var (pid, router, pidFile) in OurProcesses())
             {
-                bool active = ActiveInstance(router, pidFile);
-                if (includeOwned || !RouterWanted(router) || !active)
+                if (includeOwned || !RouterMayBeWanted(router))
                     found.Add(new OrphanResource
                     {
                         Kind = OrphanKind.Process, Name = pid.ToString(CultureInfo.InvariantCulture), Owner = router, ComputerName = host,
-                        Reason = includeOwned ? "owned by the module" : !routers.ContainsKey(router) ? "no router record"
-                            : !RouterWanted(router) ? "router is off but its QEMU runs" : InactiveInstanceReason,
+                        Reason = includeOwned ? OwnedReason : "no router record, and no link record names the router",
                     });
             }
 
@@ -75,6 +82,7 @@ namespace VirtualNetworks.Linux
                 bool legacy = anchor.StateId == null;
                 if (!legacy && !anchor.BelongsTo(stateId)) continue; // another state directory's lab host: never listed
                 var owner = anchor.HostName;
+                if (!includeOwned && unknown.Hosts.Contains(owner)) continue; // its record cannot be read: unknown, left alone
                 bool recorded = hosts.TryGetValue(owner, out var hr) && !hr.IsLocal;
                 // A legacy (v1) namespace no record names may be another state directory's: only a full reset takes it.
                 if (includeOwned || (!recorded && !legacy))
@@ -95,6 +103,7 @@ namespace VirtualNetworks.Linux
             bool localRecorded = hosts.Values.Any(h => h.IsLocal);
             try
             {
+                if (!includeOwned && unknown.Hosts.Count > 0) throw new UnknownStateSkip(); // which routes it wants is unknown
                 var routes = _ip.ListOwnedRoutes(ct);
                 var rootLinks = _ip.ListLinks(ct).ToDictionary(l => l.Name, StringComparer.Ordinal);
                 foreach (var dst in routes.Keys.Where(LabNetwork.IsUnderlayHostRoute).OrderBy(d => d, StringComparer.Ordinal))
@@ -114,6 +123,9 @@ namespace VirtualNetworks.Linux
             {
                 // no routing table to read (no ip program): nothing of ours either
             }
+            catch (UnknownStateSkip)
+            {
+            }
 
             // Files in run/ and its run slots (sockets, pidfiles, console logs, configs). A router's files in the slot it
             // does not use belong to an instance that ended (a finished or interrupted live migration) unless it still runs.
@@ -128,12 +140,15 @@ namespace VirtualNetworks.Linux
                     bool known = routers.TryGetValue(router, out var rr);
                     bool otherSlot = known && !string.Equals(rr!.RunSlot ?? "", slot ?? "", StringComparison.Ordinal) &&
                                      (SafeRunPaths(router, slot) is RouterRunPaths sp && !RouterProcess.Inspect(sp).IsRunning);
+                    // Files of a router without a record that may still be wanted, or whose QEMU still runs: left alone.
+                    bool running = !known && SafeRunPaths(router, slot) is RouterRunPaths rp && RouterProcess.Inspect(rp).IsRunning;
+                    if (!includeOwned && !stale && !known && (RouterMayBeWanted(router) || running)) continue;
                     if (includeOwned || stale || !known || otherSlot)
                         found.Add(new OrphanResource
                         {
                             Kind = f.EndsWith(".qmp", StringComparison.Ordinal) || f.EndsWith(".chan", StringComparison.Ordinal) ? OrphanKind.Socket : OrphanKind.RunFile,
                             Name = f, Owner = router, ComputerName = host,
-                            Reason = includeOwned ? "owned by the module" : stale ? "temporary file of an interrupted write" : !known ? "no router record"
+                            Reason = includeOwned ? OwnedReason : stale ? "temporary file of an interrupted write" : !known ? "no router record"
                                 : "run file of an instance the router no longer uses (after a live migration)",
                         });
                 }
@@ -145,8 +160,8 @@ namespace VirtualNetworks.Linux
                 foreach (var f in Directory.GetFiles(_store.DisksDirectory).OrderBy(f => f, StringComparer.Ordinal))
                 {
                     var router = Path.GetFileNameWithoutExtension(f);
-                    if (includeOwned || !routers.ContainsKey(router))
-                        found.Add(new OrphanResource { Kind = OrphanKind.Disk, Name = f, Owner = router, ComputerName = host, Reason = includeOwned ? "owned by the module" : "no router record" });
+                    if (includeOwned || !RouterMayBeWanted(router))
+                        found.Add(new OrphanResource { Kind = OrphanKind.Disk, Name = f, Owner = router, ComputerName = host, Reason = includeOwned ? OwnedReason : "no router record" });
                 }
             }
 
@@ -166,14 +181,8 @@ namespace VirtualNetworks.Linux
                 if (File.Exists(_store.KvmProbePath))
                     found.Add(new OrphanResource { Kind = OrphanKind.StateFile, Name = _store.KvmProbePath, ComputerName = host, Reason = "owned by the module (cached accelerator probe)" });
             }
-            else
-            {
-                // A link record whose routers are gone cannot be used again.
-                foreach (var l in links.Values.Where(l => !routers.ContainsKey(l.From) || !routers.ContainsKey(l.To)).OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase))
-                    found.Add(new OrphanResource { Kind = OrphanKind.StateFile, Name = _store.LinkPath(l.Name), Owner = l.Name, ComputerName = host, Reason = "link record names a router that does not exist" });
-                foreach (var p in physical.Where(p => !hosts.ContainsKey(p.From) || !hosts.ContainsKey(p.To)).OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
-                    found.Add(new OrphanResource { Kind = OrphanKind.StateFile, Name = _store.PhysicalLinkPath(p.From, p.To), Owner = p.Name, ComputerName = host, Reason = "physical link record names a host that does not exist" });
-            }
+            // Records are never clean-up's to delete outside a full reset: a record naming a router or host that has none is
+            // reported by Get-* as a warning (the user restores the missing record or removes the object with Remove-*).
 
             // Processes first, then interfaces (a running QEMU holds its taps), then files.
             return found.OrderBy(o => (int)o.Kind).ToList();
@@ -188,12 +197,8 @@ namespace VirtualNetworks.Linux
                     var match = OurProcesses().FirstOrDefault(p => p.Pid == pid);
                     if (match.Router == null) return; // gone, or no longer ours: leave it alone
                     var paths = new RouterRunPaths(Path.GetDirectoryName(match.PidFile)!, match.Router);
-                    if (resource.Reason == InactiveInstanceReason)
-                    {
-                        // Listed during a live migration whose destination has since become the router's instance: keep it.
-                        var now = _store.ReadRouter(match.Router);
-                        if (now != null && now.DesiredState != RouterState.Off && SafeRunPaths(match.Router, now.RunSlot)?.PidFile == match.PidFile) return;
-                    }
+                    if (resource.Reason != OwnedReason && File.Exists(_store.RouterPath(match.Router)))
+                        return; // the router got a record since it was listed (readable or not): no longer an orphan
                     if (RouterProcess.IsOurs(pid, paths)) RouterProcess.Kill(paths, TimeSpan.FromSeconds(3), ct);
                     else
                     {
@@ -266,7 +271,7 @@ namespace VirtualNetworks.Linux
             foreach (var o in owned)
             {
                 var tag = o.Tag;
-                string? reason = includeOwned ? "owned by the module" : Unused(tag, o.Name, host, links, hosts, physical);
+                string? reason = includeOwned ? OwnedReason : Unused(tag, o.Name, host, links, hosts, physical);
                 if (reason != null)
                     found.Add(new OrphanResource
                     {
@@ -284,9 +289,13 @@ namespace VirtualNetworks.Linux
             switch (tag.Role)
             {
                 case OwnedRole.Host:
+                    if (_unknown.Hosts.Contains(tag.HostName!)) return null; // its record cannot be read: unknown
                     if (!Is(tag.HostName!, host) || !hosts.ContainsKey(tag.HostName!)) return "underlay anchor of a host without a record";
                     return device == InterfaceNames.Anchor(tag.HostName!) ? null : "not the host's underlay anchor";
                 case OwnedRole.Veth:
+                    if (_unknown.Hosts.Contains(tag.HostName!) || _unknown.Hosts.Contains(tag.PeerHostName!) ||
+                        _unknown.PhysicalLinks.Contains(StateStore.PhysicalLinkEnds(tag.HostName!, tag.PeerHostName!).From + "--" +
+                                                         StateStore.PhysicalLinkEnds(tag.HostName!, tag.PeerHostName!).To)) return null;
                     if (!Is(tag.HostName!, host)) return "veth end of another host";
                     var p = physical.FirstOrDefault(x => (Is(x.From, tag.HostName!) && Is(x.To, tag.PeerHostName!)) || (Is(x.To, tag.HostName!) && Is(x.From, tag.PeerHostName!)));
                     if (p == null) return "no physical link record";
@@ -294,8 +303,11 @@ namespace VirtualNetworks.Linux
                 case OwnedRole.Bridge:
                 case OwnedRole.Tap:
                 case OwnedRole.Vxlan:
+                    if (tag.LinkName != null && _unknown.Links.Contains(tag.LinkName)) return null; // its record cannot be read: unknown
                     if (tag.LinkName == null || !links.TryGetValue(tag.LinkName, out var link)) return "no link record";
-                    var endpoints = EndpointsOf(link);
+                    Dictionary<string, List<string>> endpoints;
+                    try { endpoints = EndpointsOf(link); }
+                    catch (VirtualNetworksException) { return null; } // a router record it needs cannot be read: unknown
                     var placed = endpoints.Values.SelectMany(x => x).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
                     if (!placed.Any(h => Is(h, host))) return "the link is not wired on this host";
                     if (tag.Role == OwnedRole.Bridge) return link.Bridge == device ? null : "not the link's bridge";
@@ -320,7 +332,15 @@ namespace VirtualNetworks.Linux
             return d;
         }
 
-        private const string InactiveInstanceReason = "QEMU of a run slot the router does not use (interrupted live migration)";
+        private StateUnknowns _unknown = StateUnknowns.None;
+
+        /// <summary>The reason of everything a full reset (-All) lists.</summary>
+        private const string OwnedReason = "owned by the module";
+
+        /// <summary>Thrown inside <see cref="Find"/> to skip a part whose wanted set depends on an unreadable record.</summary>
+        private sealed class UnknownStateSkip : Exception
+        {
+        }
 
         private RouterRunPaths? SafeRunPaths(string router, string? slot)
         {

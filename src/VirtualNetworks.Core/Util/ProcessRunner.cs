@@ -69,6 +69,14 @@ namespace VirtualNetworks.Util
         /// <exception cref="VirtualNetworksException">The program cannot be started (BackendOperationFailed/NotInstalled), or it
         /// ran longer than <paramref name="timeout"/> (BackendOperationFailed/OperationTimeout; it was killed).</exception>
         /// <exception cref="OperationCanceledException">Cancelled; the program was killed.</exception>
+        /// <summary>True for the read-only invocations of ip/tc/bridge (show, list): not a step boundary of <see cref="CrashPoint"/>.</summary>
+        private static bool IsQuery(List<string> args)
+        {
+            foreach (var a in args)
+                if (a == "show" || a == "list" || a == "help") return true;
+            return false;
+        }
+
         public static ProcessResult Run(
             string executable,
             IEnumerable<string> arguments,
@@ -91,6 +99,7 @@ namespace VirtualNetworks.Util
             if (limit != Timeout.InfiniteTimeSpan && limit < TimeSpan.Zero)
                 throw new ArgumentOutOfRangeException(nameof(timeout), "The timeout must not be negative.");
             cancellationToken.ThrowIfCancellationRequested();
+            if (!IsQuery(args)) CrashPoint.Hit("run " + System.IO.Path.GetFileName(executable), string.Join(" ", args));
 
             var startInfo = new ProcessStartInfo(executable, JoinArguments(args))
             {

@@ -22,6 +22,7 @@ namespace VirtualNetworks.Linux.State
         public static void WriteAllBytes(string path, byte[] bytes, int mode = 0x1A4)
         {
             if (path == null) throw new ArgumentNullException(nameof(path));
+            VirtualNetworks.Util.CrashPoint.Hit("write", path);
             if (bytes == null) throw new ArgumentNullException(nameof(bytes));
             string full = Path.GetFullPath(path);
             string dir = Path.GetDirectoryName(full) ?? throw new ArgumentException("No directory in " + path, nameof(path));

@@ -85,6 +85,7 @@ namespace VirtualNetworks.Linux.State
         /// <summary>Sends <paramref name="signal"/> to <paramref name="pid"/>. False when the process does not exist.</summary>
         public static bool Kill(int pid, int signal)
         {
+            if (signal != 0) VirtualNetworks.Util.CrashPoint.Hit("kill", pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (pid <= 1) throw new ArgumentOutOfRangeException(nameof(pid), "Refusing to signal pid " + pid + ".");
             while (true)
             {

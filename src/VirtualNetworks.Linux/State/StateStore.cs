@@ -501,6 +501,7 @@ namespace VirtualNetworks.Linux.State
         private static bool Delete(string path, string kind)
         {
             if (!File.Exists(path)) return false;
+            VirtualNetworks.Util.CrashPoint.Hit("delete", path);
             string text = File.ReadAllText(path);
             bool ours;
             try

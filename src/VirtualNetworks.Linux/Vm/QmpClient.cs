@@ -95,6 +95,8 @@ namespace VirtualNetworks.Linux.Vm
         {
             if (_disposed) throw new ObjectDisposedException(nameof(QmpClient));
             if (string.IsNullOrEmpty(command)) throw new ArgumentException("No QMP command.", nameof(command));
+            if (!command.StartsWith("query-", StringComparison.Ordinal) && command != "qmp_capabilities")
+                VirtualNetworks.Util.CrashPoint.Hit("qmp " + command, RouterName);
             var limit = timeout ?? DefaultTimeout;
             var deadline = Deadline.After(limit);
             string id = "vn-" + Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);

@@ -311,6 +311,7 @@ namespace VirtualNetworks.Linux.Vm
             if (Inspect(paths).State == VmProcessState.Running)
                 throw new VirtualNetworksException(ErrorIds.InvalidStateTransition, ErrorKind.InvalidOperation, paths.RouterName,
                     "Router '" + paths.RouterName + "' is running; its run files stay.");
+            VirtualNetworks.Util.CrashPoint.Hit("delete run files", paths.RouterName);
             foreach (var f in new[] { paths.PidFile, paths.QmpSocket, paths.ChannelSocket, paths.ConfigFile })
                 DeleteQuietly(f);
             if (includeConsole) DeleteQuietly(paths.ConsoleLog);
