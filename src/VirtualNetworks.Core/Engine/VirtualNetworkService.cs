@@ -303,11 +303,28 @@ namespace VirtualNetworks.Engine
 
         private static string RouterNameOrSelf(Snapshot s, string name) => s.FindRouter(name)?.Name ?? name;
 
+        /// <summary>A link whose creation did not finish: an end without an address, or devices missing.</summary>
+        private static bool IsUnfinished(VirtualLink link) =>
+            string.IsNullOrEmpty(link.FromAddress) || string.IsNullOrEmpty(link.ToAddress) || !string.IsNullOrEmpty(link.Status);
+
+        private static bool SameEnds(VirtualLink link, LinkSpec spec) =>
+            (string.Equals(link.From, spec.From, StringComparison.OrdinalIgnoreCase) && string.Equals(link.To, spec.To, StringComparison.OrdinalIgnoreCase)) ||
+            (string.Equals(link.From, spec.To, StringComparison.OrdinalIgnoreCase) && string.Equals(link.To, spec.From, StringComparison.OrdinalIgnoreCase));
+
         /// <summary>Creates a link, then updates addresses and routes of the network it joins.</summary>
         public VirtualLink NewLink(LinkSpec spec, bool force, CancellationToken cancellationToken)
         {
             using var exclusive = Exclusive(cancellationToken);
             var snapshot = Observe(cancellationToken);
+            var unfinished = string.IsNullOrEmpty(spec.Name) ? null : snapshot.FindLink(spec.Name);
+            if (unfinished != null && IsUnfinished(unfinished) && SameEnds(unfinished, spec) &&
+                Planner.Normalize(unfinished.MaximumBandwidth) == Planner.Normalize(spec.MaximumBandwidth))
+            {
+                // The same New-VirtualLink, interrupted after its record was written (the process was killed): finish it.
+                // Configuring its routers makes the backend reconcile their adapters (wiring, hot-plug) level-based.
+                Reconfigure(snapshot, cancellationToken);
+                return RequireLink(Observe(cancellationToken), unfinished.Name);
+            }
             var resolved = ValidateNewLink(spec, force, snapshot);
             Preflight(new TopologySpec { Links = { resolved } }, cancellationToken);
             Backend.CreateLink(resolved, cancellationToken);
@@ -343,7 +360,15 @@ namespace VirtualNetworks.Engine
         public void RemoveLink(string name, CancellationToken cancellationToken)
         {
             using var exclusive = Exclusive(cancellationToken);
-            var link = RequireLink(Observe(cancellationToken), name);
+            var snapshot = Observe(cancellationToken);
+            var link = snapshot.FindLink(name);
+            if (link == null)
+            {
+                // Gone, possibly by the same command killed after the link but before its routers were reconfigured:
+                // bring their configuration in line (level-based; nothing when it already is), then report it missing.
+                Reconfigure(snapshot, cancellationToken);
+                link = RequireLink(snapshot, name);
+            }
             Backend.RemoveLink(link.Name, cancellationToken);
             Reconfigure(Observe(cancellationToken), cancellationToken);
         }
