@@ -123,7 +123,15 @@ namespace VirtualNetworks.Linux
         /// The state directory's lock for the caller's scope (re-entrant on this backend instance): the engine holds it from
         /// a command's first observation to its last change, so a concurrent command waits, then sees this one's result.
         /// </summary>
-        public IDisposable AcquireExclusive(CancellationToken cancellationToken) => Store.Lock(ExclusiveTimeout(), cancellationToken);
+        public IDisposable AcquireExclusive(CancellationToken cancellationToken)
+        {
+            bool outermost = !Store.HoldsLock;
+            var held = Store.Lock(ExclusiveTimeout(), cancellationToken);
+            // Level-based upkeep every state-changing command does first: scratch files of KVM probes whose process was
+            // killed mid-probe (named by their owner's pid) go.
+            if (outermost) KvmProbe.SweepStale(Store.RunDirectory);
+            return held;
+        }
 
         // ================================================================================================ preflight
 

@@ -43,6 +43,9 @@ namespace VirtualNetworks.Linux.Tests
 
         public string N(string name) => Prefix + "-" + name;
 
+        /// <summary>A scratch folder beside the state directory (topology files), deleted with the run.</summary>
+        public string Work => Root + "-work";
+
         /// <summary>A fresh backend on the same state directory: what the next command (a new process) would use.</summary>
         public void NewProcess()
         {
@@ -97,6 +100,7 @@ namespace VirtualNetworks.Linux.Tests
                 _out.WriteLine("clean-up removal: " + ex.Message);
             }
             EndToEndHost.CleanUpOwn(Backend, Prefix, Root, LabHosts, _out);
+            try { if (Directory.Exists(Work)) Directory.Delete(Work, true); } catch (IOException) { }
         }
     }
 

@@ -98,7 +98,8 @@ namespace VirtualNetworks.Linux.Tests
             var text = "{ \"defaults\": { \"image\": \"router\", \"memoryMB\": 96 }, " + hosts +
                        $" \"routers\": [ {{ \"name\": \"{run.N("a")}\", \"network\": \"{run.Prefix}\"{At(0)} }}, {{ \"name\": \"{run.N("b")}\", \"network\": \"{run.Prefix}\"{At(0)} }}, {{ \"name\": \"{run.N("c")}\", \"network\": \"{run.Prefix}\"{At(1)} }} ]," +
                        $" \"links\": [ {{ \"name\": \"{run.N("ab")}\", \"from\": \"{run.N("a")}\", \"to\": \"{run.N("b")}\" }}, {{ \"name\": \"{run.N("bc")}\", \"from\": \"{run.N("b")}\", \"to\": \"{run.N("c")}\", \"maximumBandwidth\": \"20Mbps\" }} ] }}";
-            var path = Path.Combine(run.Root, "topology.json");
+            Directory.CreateDirectory(run.Work);
+            var path = Path.Combine(run.Work, "topology.json");
             File.WriteAllText(path, text);
             return path;
         }

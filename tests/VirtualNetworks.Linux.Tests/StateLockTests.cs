@@ -65,9 +65,9 @@ namespace VirtualNetworks.Linux.Tests
         {
             var held = _store.Lock(TimeSpan.Zero);
             var other = new StateStore(_root);
+            var clock = Stopwatch.StartNew(); // started here: the task may start late on a busy machine
             var waiter = Task.Run(() =>
             {
-                var clock = Stopwatch.StartNew();
                 using (other.Lock(TimeSpan.FromSeconds(10))) return clock.ElapsedMilliseconds;
             });
             await Task.Delay(400);

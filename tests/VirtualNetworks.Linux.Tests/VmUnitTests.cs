@@ -441,4 +441,30 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Equal("2: eth0\n", LinuxBackend.GuestLinks("# links\n2: eth0\n"));
         }
     }
+
+    public sealed class VmKvmProbeScratchTests : IDisposable
+    {
+        private readonly string _dir = VmTestHost.NewStateRoot();
+
+        public void Dispose() => VmTestHost.DeleteTree(_dir);
+
+        [Fact]
+        public void Scratch_files_of_a_dead_probe_go_and_those_of_a_live_one_and_anything_else_stay()
+        {
+            System.IO.Directory.CreateDirectory(_dir);
+            string Touch(string name)
+            {
+                var p = System.IO.Path.Combine(_dir, name);
+                System.IO.File.WriteAllText(p, "x");
+                return p;
+            }
+            var dead = new[] { Touch("kvm-probe-999999999-a1b2c3.img"), Touch("kvm-probe-999999999-a1b2c3.console") };
+            var mine = Touch("kvm-probe-" + Environment.ProcessId + "-0f0f0f.img");
+            var other = new[] { Touch("kvm-probe-999999999-zzzzzz.img"), Touch("kvm-probe-999999999-a1b2c3.img.bak"), Touch("r1.pid") };
+            Assert.Equal(2, Vm.KvmProbe.SweepStale(_dir));
+            Assert.All(dead, f => Assert.False(System.IO.File.Exists(f), f));
+            Assert.True(System.IO.File.Exists(mine));
+            Assert.All(other, f => Assert.True(System.IO.File.Exists(f), f));
+        }
+    }
 }

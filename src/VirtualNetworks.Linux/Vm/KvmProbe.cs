@@ -138,6 +138,7 @@ namespace VirtualNetworks.Linux.Vm
             string accel = accelerator == Accelerator.Kvm ? "kvm" : "tcg";
             string dir = scratchDirectory ?? Path.GetTempPath();
             Directory.CreateDirectory(dir);
+            SweepStale(dir);
             string tag = "kvm-probe-" + Process.GetCurrentProcess().Id.ToString(CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N").Substring(0, 6);
             string bootImage = Path.Combine(dir, tag + ".img");
             string console = Path.Combine(dir, tag + ".console");
@@ -241,6 +242,37 @@ namespace VirtualNetworks.Linux.Vm
             foreach (var l in s.Split('\n'))
                 if (l.Trim().Length > 0 && l.IndexOf("warning", StringComparison.OrdinalIgnoreCase) < 0) return l.Trim();
             return s.Trim().Split('\n')[0].Trim();
+        }
+
+        private static readonly System.Text.RegularExpressions.Regex ScratchName =
+            new System.Text.RegularExpressions.Regex("^kvm-probe-([0-9]{1,9})-[0-9a-f]{6}\\.(img|console)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+        /// <summary>
+        /// Deletes the scratch files (boot sector, console) of probes whose process is gone (killed during the probe: its
+        /// finally block never ran). The owner is the pid in the name; a live pid keeps its files. Returns how many went.
+        /// </summary>
+        internal static int SweepStale(string directory)
+        {
+            int removed = 0;
+            string[] files;
+            try
+            {
+                if (!Directory.Exists(directory)) return 0;
+                files = Directory.GetFiles(directory, "kvm-probe-*");
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                return 0;
+            }
+            foreach (var f in files)
+            {
+                var m = ScratchName.Match(Path.GetFileName(f));
+                if (!m.Success) continue;
+                if (Directory.Exists("/proc/" + m.Groups[1].Value)) continue; // its probe may still run
+                TryDelete(f);
+                removed++;
+            }
+            return removed;
         }
 
         private static void TryDelete(string path)
