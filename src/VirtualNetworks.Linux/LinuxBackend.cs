@@ -282,6 +282,7 @@ namespace VirtualNetworks.Linux
 
         private (RouterState, string?) ObserveState(RouterRecord rec, CancellationToken cancellationToken)
         {
+            if (InterruptedMigrationState(rec) is (RouterState, string) interrupted) return interrupted;
             var status = Vms.GetStatus(rec.Name, cancellationToken);
             if (status.State == RouterState.Off && (rec.DesiredState == RouterState.Running || rec.DesiredState == RouterState.Paused))
                 return (RouterState.Failed, "QEMU is not running although the router should be " + rec.DesiredState.ToString().ToLowerInvariant() +
@@ -336,7 +337,7 @@ namespace VirtualNetworks.Linux
         public void RemoveRouter(string name, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = RequireRouter(name);
+            var rec = ReconcileMigration(RequireRouter(name), cancellationToken);
             var paths = Store.RunPaths(rec.Name);
             Vms.TurnOff(rec.Name, cancellationToken);
             // Taps of links that still name this router (the engine removes links first; this covers drift).
@@ -359,7 +360,7 @@ namespace VirtualNetworks.Linux
         public void StartRouter(string name, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            StartRouterLocked(RequireRouter(name), cancellationToken);
+            StartRouterLocked(ReconcileMigration(RequireRouter(name), cancellationToken), cancellationToken);
         }
 
         /// <summary>
@@ -385,7 +386,7 @@ namespace VirtualNetworks.Linux
                 }
                 try
                 {
-                    var p = PrepareStart(RequireRouter(names[i]), views, cancellationToken);
+                    var p = PrepareStart(ReconcileMigration(RequireRouter(names[i]), cancellationToken, null, views), views, cancellationToken);
                     if (p != null) prepared.Add((i, p));
                 }
                 catch (Exception ex)
@@ -549,7 +550,7 @@ namespace VirtualNetworks.Linux
         public void StopRouter(string name, bool turnOff, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = RequireRouter(name);
+            var rec = ReconcileMigration(RequireRouter(name), cancellationToken);
             rec.DesiredState = RouterState.Off;
             if (turnOff)
             {
@@ -571,7 +572,7 @@ namespace VirtualNetworks.Linux
         private void Pause(string name, bool pause, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = RequireRouter(name);
+            var rec = ReconcileMigration(RequireRouter(name), cancellationToken);
             if (pause) Vms.Suspend(rec.Name, cancellationToken);
             else Vms.Resume(rec.Name, cancellationToken);
             rec.DesiredState = pause ? RouterState.Paused : RouterState.Running;

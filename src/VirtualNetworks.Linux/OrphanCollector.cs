@@ -45,8 +45,10 @@ namespace VirtualNetworks.Linux
             bool RouterWanted(string name) => routers.TryGetValue(name, out var r) && r.DesiredState != RouterState.Off;
 
             // QEMU processes whose pidfile lies in our run directory (run/ or a run slot such as run/m/).
+            // A router with a migration journal (a move under way or interrupted) has two instances in doubt: neither is an
+            // orphan; the next command on the router keeps one of them (LinuxBackend.ReconcileMigration).
             bool ActiveInstance(string router, string pidFile) =>
-                routers.TryGetValue(router, out var r) && string.Equals(pidFile, SafeRunPaths(router, r.RunSlot)?.PidFile, StringComparison.Ordinal);
+                routers.TryGetValue(router, out var r) && (r.Migration != null || string.Equals(pidFile, SafeRunPaths(router, r.RunSlot)?.PidFile, StringComparison.Ordinal));
             foreach (var (pid, router, pidFile) in OurProcesses())
             {
                 bool active = ActiveInstance(router, pidFile);
@@ -126,7 +128,7 @@ namespace VirtualNetworks.Linux
                     var router = Path.GetFileNameWithoutExtension(f);
                     bool stale = AtomicFile.IsTemporaryName(Path.GetFileName(f));
                     bool known = routers.TryGetValue(router, out var rr);
-                    bool otherSlot = known && !string.Equals(rr!.RunSlot ?? "", slot ?? "", StringComparison.Ordinal) &&
+                    bool otherSlot = known && rr!.Migration == null && !string.Equals(rr!.RunSlot ?? "", slot ?? "", StringComparison.Ordinal) &&
                                      (SafeRunPaths(router, slot) is RouterRunPaths sp && !RouterProcess.Inspect(sp).IsRunning);
                     if (includeOwned || stale || !known || otherSlot)
                         found.Add(new OrphanResource
@@ -192,7 +194,7 @@ namespace VirtualNetworks.Linux
                     {
                         // Listed during a live migration whose destination has since become the router's instance: keep it.
                         var now = _store.ReadRouter(match.Router);
-                        if (now != null && now.DesiredState != RouterState.Off && SafeRunPaths(match.Router, now.RunSlot)?.PidFile == match.PidFile) return;
+                        if (now != null && now.DesiredState != RouterState.Off && (now.Migration != null || SafeRunPaths(match.Router, now.RunSlot)?.PidFile == match.PidFile)) return;
                     }
                     if (RouterProcess.IsOurs(pid, paths)) RouterProcess.Kill(paths, TimeSpan.FromSeconds(3), ct);
                     else
