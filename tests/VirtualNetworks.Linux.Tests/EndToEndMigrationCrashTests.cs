@@ -43,6 +43,7 @@ namespace VirtualNetworks.Linux.Tests
         public void Dispose()
         {
             LinuxBackend.MigrationCrashPoint = null;
+            try { File.Delete(_root + "-at-switchover"); } catch (IOException) { }
             EndToEndHost.CleanUpOwn(_backend, _p, _root, new[] { H(1), H(2) }, _out);
         }
 
@@ -89,10 +90,9 @@ namespace VirtualNetworks.Linux.Tests
         private void AssertOneRunningCopy(string what, string? expectedHost)
         {
             string r2 = R(2);
-            var rec = _backend!.Store.ReadRouter(r2)!;
-            Assert.True(rec.Migration == null, what + ": the journal is still there: " + rec.Migration?.Describe());
             var qemus = QemusOf(r2);
             Assert.True(qemus.Count == 1, what + ": " + qemus.Count + " QEMU processes of r2: " + string.Join(" | ", qemus));
+            var rec = _backend!.Store.ReadRouter(r2)!;
             Assert.Equal(3, EndToEndHost.QemuProcesses(_root).Count);
             var inv = _backend.GetInventory(CancellationToken.None);
             var router = inv.Routers.Single(r => r.Name == r2);
@@ -100,6 +100,7 @@ namespace VirtualNetworks.Linux.Tests
             Assert.True(expectedHost == null || expectedHost == router.ComputerName, what + ": r2 runs on " + router.ComputerName + ", expected " + expectedHost);
             Assert.True(router.ComputerName == H(1) || router.ComputerName == H(2), what + ": r2 runs on " + router.ComputerName);
             foreach (var l in inv.Links) Assert.True(l.Status == null, what + ": link " + l.Name + ": " + l.Status);
+            Assert.True(rec.Migration == null, what + ": the journal is still there: " + rec.Migration?.Describe());
             var inactive = _backend.Store.RunPaths(r2, StateStore.OtherRunSlot(rec.RunSlot));
             Assert.All(inactive.All, f => Assert.False(File.Exists(f), what + ": " + f + " is left"));
             var until = DateTime.UtcNow.AddSeconds(15);
@@ -219,16 +220,17 @@ namespace VirtualNetworks.Linux.Tests
             var service = Deploy();
             string r2 = R(2);
             long uptime = Uptime(r2);
-            string marker = Path.Combine(_root, "at-switchover");
+            string marker = _root + "-at-switchover"; // outside the state directory (its files count as leftovers)
             // The child blocks in the seam at pre-switchover (the source QEMU stopped and paused there, the destination loaded
             // all but the last state, the taps flipped) and is killed there with SIGKILL: no finally, no recovery.
             string script = string.Join(Environment.NewLine, new[]
             {
                 "$null = Get-VirtualRouter",
-                "$asm = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'VirtualNetworks.Linux' } | Select-Object -First 1",
-                "$type = $asm.GetType('VirtualNetworks.Linux.LinuxBackend')",
+                "$type = $null",
+                "foreach ($a in [AppDomain]::CurrentDomain.GetAssemblies()) { if ($a.GetName().Name -eq 'VirtualNetworks.Linux') { $type = $a.GetType('VirtualNetworks.Linux.LinuxBackend') } }",
+                "if ($null -eq $type) { throw 'VirtualNetworks.Linux is not loaded' }",
                 "$seam = $type.GetProperty('MigrationCrashPoint', [Reflection.BindingFlags]'NonPublic,Static')",
-                "$seam.SetValue($null, [Action[string]]{ param($p) if ($p -eq 'live:pre-switchover') { [IO.File]::WriteAllText(" + EndToEndHost.Q(marker) + ", $p); Start-Sleep -Seconds 600 } })",
+                "$seam.SetValue($null, [Action[string]]{ param($p) if ($p -eq 'live:pre-switchover') { [IO.File]::WriteAllText(" + EndToEndHost.Q(marker) + ", $p); [Threading.Thread]::Sleep(600000) } })",
                 "Move-VirtualRouter -Name " + r2 + " -DestinationHost " + H(2) + " -Mode Live -Confirm:$false",
             });
             var start = new ProcessStartInfo(EndToEndHost.VnpwshPath)
