@@ -121,7 +121,7 @@ namespace VirtualNetworks.Linux
             {
                 Mode = MigrationJournal.Live, Phase = MigrationJournal.LivePreparing, Source = source, Destination = destination,
                 SourceSlot = rec.RunSlot, DestinationSlot = targetSlot, WasRunning = true, WasPaused = status.State == RouterState.Paused,
-                DesiredState = rec.DesiredState, ProcessId = CurrentProcessId,
+                DesiredState = rec.DesiredState, ProcessId = CurrentProcessId, ProcessStart = ProcessStartTime(CurrentProcessId),
             };
             Store.WriteRouter(rec);
             CrashPoint("live:journaled");
@@ -422,7 +422,7 @@ namespace VirtualNetworks.Linux
             {
                 Mode = MigrationJournal.Cold, Phase = MigrationJournal.ColdStopping, Source = source, Destination = destination,
                 SourceSlot = rec.RunSlot, DestinationSlot = null, WasRunning = wasRunning, WasPaused = wasPaused, DesiredState = desired,
-                ProcessId = CurrentProcessId,
+                ProcessId = CurrentProcessId, ProcessStart = ProcessStartTime(CurrentProcessId),
             };
             Store.WriteRouter(rec);
             CrashPoint("cold:journaled");
@@ -528,6 +528,23 @@ namespace VirtualNetworks.Linux
             Store.WriteRouter(r);
         }
 
+        /// <summary>Field 22 of /proc/&lt;pid&gt;/stat (start time in clock ticks since boot); null when the process is gone or unreadable.</summary>
+        internal static long? ProcessStartTime(int pid)
+        {
+            try
+            {
+                string stat = File.ReadAllText("/proc/" + pid.ToString(CultureInfo.InvariantCulture) + "/stat");
+                int close = stat.LastIndexOf(')'); // comm may contain spaces and parentheses; fields 3.. follow the last ')'
+                if (close < 0) return null;
+                var fields = stat.Substring(close + 2).Split(' ');
+                return fields.Length > 19 && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out long t) ? t : (long?)null;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }
+
         private static int CurrentProcessId
         {
             get
@@ -592,20 +609,21 @@ namespace VirtualNetworks.Linux
         /// runs the migration is alive: a move under way in another process), else Failed with a status that says what was
         /// interrupted and what recovers it (so that Deploy plans a start, which reconciles it).
         /// </summary>
-        private static (RouterState State, string Status)? InterruptedMigrationState(RouterRecord rec)
+        internal static (RouterState State, string Status)? InterruptedMigrationState(RouterRecord rec)
         {
             var j = rec.Migration;
             if (j == null) return null;
-            if (j.ProcessId > 1 && j.ProcessId != CurrentProcessId && RouterProcess.IsAlive(j.ProcessId)) return null;
+            if (j.ProcessId > 1 && j.ProcessId != CurrentProcessId && RouterProcess.IsAlive(j.ProcessId) &&
+                (j.ProcessStart == null || ProcessStartTime(j.ProcessId) == j.ProcessStart)) return null;
             return (RouterState.Failed, j.Describe() + "; the next Start-/Stop-/Resume-/Move-VirtualRouter or Deploy-VirtualNetwork recovers it " +
                                         "(one copy of the router is kept, with its links wired where it runs).");
         }
 
         /// <summary>What one instance (run slot) of a router says now.</summary>
-        private sealed class InstanceView
+        internal sealed class InstanceView
         {
-            public InstanceView(RouterRunPaths paths) => Paths = paths;
-            public RouterRunPaths Paths { get; }
+            public InstanceView(RouterRunPaths? paths) => Paths = paths;
+            public RouterRunPaths? Paths { get; }
             /// <summary>The verified QEMU process runs.</summary>
             public bool Alive { get; set; }
             /// <summary>query-status (null when not alive or QMP did not answer).</summary>
@@ -662,20 +680,17 @@ namespace VirtualNetworks.Linux
             }
             progress?.Report($"{name}: source on {j.Source}: {src}; destination on {j.Destination}: {dst}; record names {HostOf(rec)}");
 
-            string keep;
-            if (dst.HoldsGuest && (committed || !(src.Alive && src.Status == "running"))) keep = "destination";
-            else if (src.Alive && src.Status != null && src.Status != "shutdown" && src.Status != "internal-error" && src.Status != "guest-panicked") keep = "source";
-            else if (src.Alive)
+            var keep = DecideSurvivor(src, dst, committed);
+            if (keep == Survivor.Undecided)
                 throw new VirtualNetworksException(ErrorIds.MigrationRecoveryFailed, ErrorKind.ResourceUnavailable, name,
                     $"Router '{name}': the {j.Describe()} cannot be decided: the destination does not hold the guest ({dst}) and the source QEMU " +
-                    $"on {j.Source} does not answer on QMP ({src.Detail}). Nothing was changed.")
-                { RecommendedAction = "Try again in a moment; Stop-VirtualRouter -TurnOff ends both copies (the guest's state is lost)." };
-            else keep = "none";
+                    $"on {j.Source} runs but does not answer on QMP ({src.Detail}). Nothing was changed.")
+                { RecommendedAction = "Try again in a moment (another program may be connected to the source QEMU's QMP socket)." };
 
             string survivorHost;
             string? survivorSlot;
             RouterRunPaths loser;
-            if (keep == "destination")
+            if (keep == Survivor.Destination)
             {
                 // Never two copies: the source's QEMU (postmigrate, or running a guest the record no longer names) ends first.
                 KillInstance(srcPaths, ct);
@@ -688,7 +703,7 @@ namespace VirtualNetworks.Linux
                 survivorSlot = j.DestinationSlot;
                 loser = srcPaths;
             }
-            else if (keep == "source")
+            else if (keep == Survivor.Source)
             {
                 KillInstance(dstPaths, ct);
                 ResumeSource(name, srcPaths, j, ct);
@@ -701,12 +716,13 @@ namespace VirtualNetworks.Linux
                 // Both QEMUs are gone: the guest's state is lost with them. The record keeps wanting the router, so the next
                 // start (Start-VirtualRouter, Deploy) boots it afresh on the host the record names.
                 KillInstance(dstPaths, ct);
-                RouterProcess.RemoveRunFiles(srcPaths, includeConsole: false);
+                KillInstance(srcPaths, ct); // gone already, or a QEMU whose guest cannot run any more (internal-error, ...)
                 survivorHost = committed ? j.Destination : j.Source;
                 survivorSlot = null;
                 loser = dstPaths;
             }
-            progress?.Report($"{name}: kept the {keep} copy" + (keep == "none" ? " (both QEMUs were gone; the next start boots it)" : " on " + survivorHost));
+            progress?.Report(keep == Survivor.None ? $"{name}: neither copy holds the guest any more; the next start boots it on {survivorHost}"
+                : $"{name}: kept the {keep.ToString().ToLowerInvariant()} copy on {survivorHost}");
 
             // The record names the survivor (the journal stays until its links are wired there), then the links follow it.
             rec = RequireRouter(name);
@@ -717,6 +733,37 @@ namespace VirtualNetworks.Linux
             RemoveSlotDirectoryIfEmpty(loser.RunDirectory);
             ClearJournal(name);
         }
+
+        /// <summary>Which instance an interrupted live migration keeps.</summary>
+        internal enum Survivor
+        {
+            /// <summary>The source QEMU runs but QMP does not answer and the destination does not hold the guest: nothing is changed.</summary>
+            Undecided,
+            Source,
+            Destination,
+            /// <summary>Neither holds a guest that can run (both gone): the next start boots the router afresh.</summary>
+            None,
+        }
+
+        /// <summary>
+        /// The decision table of docs/migration.md ("Crash recovery"): the destination when it loaded the stream and the
+        /// source does not run the guest (or the record already names the destination); else the source while its QEMU is
+        /// alive with a usable status (running, paused, pre-switchover, finish-migrate, postmigrate, ...); Undecided when the
+        /// source runs but its status is unknown; None when neither holds a guest that can run.
+        /// </summary>
+        internal static Survivor DecideSurvivor(InstanceView src, InstanceView dst, bool committed)
+        {
+            if (dst.HoldsGuest && (committed || !(src.Alive && src.Status == "running"))) return Survivor.Destination;
+            if (src.Alive && src.Status == null) return Survivor.Undecided;
+            if (src.Alive && !GuestGone.Contains(src.Status!)) return Survivor.Source;
+            return Survivor.None;
+        }
+
+        /// <summary>QEMU run states in which the guest cannot be continued.</summary>
+        private static readonly HashSet<string> GuestGone = new HashSet<string>(StringComparer.Ordinal)
+        {
+            "shutdown", "internal-error", "guest-panicked", "io-error",
+        };
 
         /// <summary>Ends an instance's verified QEMU (if it runs) and removes its run files.</summary>
         private static void KillInstance(RouterRunPaths paths, CancellationToken ct)

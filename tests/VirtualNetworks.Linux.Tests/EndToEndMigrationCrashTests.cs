@@ -224,16 +224,14 @@ namespace VirtualNetworks.Linux.Tests
             RemoveAndAssertNothingLeft(service);
         }
 
-        [EndToEndFact]
-        public void A_vnpwsh_killed_while_its_live_move_holds_the_source_at_pre_switchover_is_recovered_by_Start()
+        /// <summary>
+        /// Runs Move-VirtualRouter in a child vnpwsh whose seam blocks at <paramref name="point"/>, and kills the child with
+        /// SIGKILL once it is there (no finally, no recovery code, the kernel closes its sockets and pipes).
+        /// </summary>
+        private void KillChildMovingAt(string point, string router, string destination, MigrationMode mode)
         {
-            EndToEndHost.RequireReady();
-            var service = Deploy();
-            string r2 = R(2);
-            long uptime = Uptime(r2);
             string marker = _root + "-at-switchover"; // outside the state directory (its files count as leftovers)
-            // The child blocks in the seam at pre-switchover (the source QEMU stopped and paused there, the destination loaded
-            // all but the last state, the taps flipped) and is killed there with SIGKILL: no finally, no recovery.
+            File.Delete(marker);
             string script = string.Join(Environment.NewLine, new[]
             {
                 "$null = Get-VirtualRouter",
@@ -241,8 +239,9 @@ namespace VirtualNetworks.Linux.Tests
                 "foreach ($a in [AppDomain]::CurrentDomain.GetAssemblies()) { if ($a.GetName().Name -eq 'VirtualNetworks.Linux') { $type = $a.GetType('VirtualNetworks.Linux.LinuxBackend') } }",
                 "if ($null -eq $type) { throw 'VirtualNetworks.Linux is not loaded' }",
                 "$seam = $type.GetProperty('MigrationCrashPoint', [Reflection.BindingFlags]'NonPublic,Static')",
-                "$seam.SetValue($null, [Action[string]]{ param($p) if ($p -eq 'live:pre-switchover') { [IO.File]::WriteAllText(" + EndToEndHost.Q(marker) + ", $p); [Threading.Thread]::Sleep(600000) } })",
-                "Move-VirtualRouter -Name " + r2 + " -DestinationHost " + H(2) + " -Mode Live -Confirm:$false",
+                "$seam.SetValue($null, [Action[string]]{ param($p) if ($p -eq " + EndToEndHost.Q(point) + ") { [IO.File]::WriteAllText(" + EndToEndHost.Q(marker) +
+                    ", $p); [Threading.Thread]::Sleep(600000) } })",
+                "Move-VirtualRouter -Name " + router + " -DestinationHost " + destination + " -Mode " + mode + " -Confirm:$false",
             });
             var start = new ProcessStartInfo(EndToEndHost.VnpwshPath)
             {
@@ -265,29 +264,62 @@ namespace VirtualNetworks.Linux.Tests
             bool reached = File.Exists(marker);
             if (!child.HasExited) child.Kill(); // SIGKILL
             child.WaitForExit(30_000);
+            File.Delete(marker);
             string text;
             lock (log) text = log.ToString();
-            Assert.True(reached, "the child's move never reached the switch-over:" + Environment.NewLine + text);
-            _out.WriteLine($"killed vnpwsh at pre-switchover after {clock.ElapsedMilliseconds} ms");
+            Assert.True(reached, "the child's move never reached " + point + ":" + Environment.NewLine + text);
+            _out.WriteLine($"killed vnpwsh at {point} after {clock.ElapsedMilliseconds} ms");
+        }
 
-            // The defect as reported: the source QEMU stays at pre-switchover (stopped), the destination waits for the rest.
+        /// <summary>The next ordinary command in a fresh runspace of the staged module: Get-VirtualRouter tells, <paramref name="command"/> recovers.</summary>
+        private void RecoverInRunspace(string router, string command)
+        {
+            using var ps = new EndToEndSession(_root, _out);
+            var shown = ps.Invoke("Get-VirtualRouter -Name " + router).Ok("Get-VirtualRouter").Single();
+            Assert.Equal("Failed", EndToEndSession.Text(shown, "State"));
+            Assert.Contains("interrupted", EndToEndSession.Text(shown, "Status"), StringComparison.Ordinal);
+            ps.Invoke(command + " -Name " + router).Ok(command);
+        }
+
+        [EndToEndFact]
+        public void A_vnpwsh_killed_during_a_live_or_cold_move_is_recovered_by_the_next_command()
+        {
+            EndToEndHost.RequireReady();
+            var service = Deploy();
+            string r2 = R(2);
+
+            // ---- Killed while its live move holds the source at pre-switchover (the reported defect): the source QEMU is
+            //      stopped there, the destination has all but the last state, the taps were flipped. Start keeps the source.
+            long uptime = Uptime(r2);
+            KillChildMovingAt("live:pre-switchover", r2, H(2), MigrationMode.Live);
             Assert.Equal(2, QemusOf(r2).Count);
             using (var q = QmpClient.Connect(_backend!.Store.RunPaths(r2, null).QmpSocket, r2, TimeSpan.FromSeconds(5)))
             {
                 Assert.Equal("pre-switchover", (string?)q.QueryMigrate()["status"]);
                 Assert.NotEqual("running", q.QueryStatus());
             }
-
-            // The next ordinary command, in a fresh process-like session: the staged module in a runspace.
-            using (var ps = new EndToEndSession(_root, _out))
-            {
-                var shown = ps.Invoke("Get-VirtualRouter -Name " + r2).Ok("Get-VirtualRouter").Single();
-                Assert.Equal("Failed", EndToEndSession.Text(shown, "State"));
-                Assert.Contains("interrupted", EndToEndSession.Text(shown, "Status"), StringComparison.Ordinal);
-                ps.Invoke("Start-VirtualRouter -Name " + r2).Ok("Start-VirtualRouter");
-            }
-            AssertOneRunningCopy("vnpwsh killed at pre-switchover, then Start-VirtualRouter", H(1));
+            RecoverInRunspace(r2, "Start-VirtualRouter");
+            AssertOneRunningCopy("vnpwsh killed at live:pre-switchover, then Start-VirtualRouter", H(1));
             Assert.True(Uptime(r2) > uptime, "r2 rebooted: the guest's state was lost");
+
+            // ---- Killed right after the commit (the record names the destination; the source QEMU is postmigrate and both
+            //      hosts still carry the links): Resume keeps the destination and removes the rest.
+            uptime = Uptime(r2);
+            KillChildMovingAt("live:committed", r2, H(2), MigrationMode.Live);
+            Assert.Equal(2, QemusOf(r2).Count);
+            using (var q = QmpClient.Connect(_backend.Store.RunPaths(r2, null).QmpSocket, r2, TimeSpan.FromSeconds(5)))
+                Assert.Equal("postmigrate", q.QueryStatus());
+            RecoverInRunspace(r2, "Resume-VirtualRouter");
+            AssertOneRunningCopy("vnpwsh killed at live:committed, then Resume-VirtualRouter", H(2));
+            Assert.True(Uptime(r2) > uptime, "r2 rebooted: the guest's state was lost");
+
+            // ---- Killed between the graceful stop and the start on the destination of a cold move: the router is off, the
+            //      record still names the source. Start finishes the move.
+            KillChildMovingAt("cold:stopped", r2, H(1), MigrationMode.Cold);
+            Assert.Empty(QemusOf(r2));
+            RecoverInRunspace(r2, "Start-VirtualRouter");
+            AssertOneRunningCopy("vnpwsh killed at cold:stopped, then Start-VirtualRouter", H(1));
+
             RemoveAndAssertNothingLeft(service);
         }
 

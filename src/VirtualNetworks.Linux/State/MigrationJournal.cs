@@ -62,6 +62,13 @@ namespace VirtualNetworks.Linux.State
         [JsonProperty("pid")]
         public int ProcessId { get; set; }
 
+        /// <summary>
+        /// That process's start time (field 22 of /proc/&lt;pid&gt;/stat, clock ticks since boot), so that a reused pid is not
+        /// taken for the process still running the migration; null when unknown.
+        /// </summary>
+        [JsonProperty("processStart", NullValueHandling = NullValueHandling.Ignore)]
+        public long? ProcessStart { get; set; }
+
         // ------------------------------------------------------------------------------------------------ modes
 
         public const string Live = "live";
