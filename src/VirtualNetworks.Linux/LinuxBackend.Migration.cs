@@ -584,7 +584,11 @@ namespace VirtualNetworks.Linux
         /// power off, undone (it stays on the source). The caller holds the state lock; called at the start of every
         /// command that touches a router (Start, Stop, Suspend, Resume, Remove, Move; Deploy through its start step).
         /// </summary>
-        internal RouterRecord ReconcileMigration(RouterRecord rec, CancellationToken ct, IProgress<string>? progress = null, HostDeviceViews? views = null)
+        /// <param name="forStop">The command ends the router (Stop-, Remove-VirtualRouter): an interrupted cold move is finished
+        /// without starting the router on the destination, and when a live one cannot be decided (the source QEMU runs but
+        /// its QMP does not answer) both copies are ended instead of refusing.</param>
+        internal RouterRecord ReconcileMigration(RouterRecord rec, CancellationToken ct, IProgress<string>? progress = null, HostDeviceViews? views = null,
+            bool forStop = false)
         {
             var j = rec.Migration;
             if (j == null) return rec;
@@ -592,14 +596,14 @@ namespace VirtualNetworks.Linux
             progress?.Report($"{rec.Name}: recovering the {j.Describe()}");
             try
             {
-                if (string.Equals(j.Mode, MigrationJournal.Cold, StringComparison.Ordinal)) ReconcileCold(rec, j, progress, ct);
-                else ReconcileLive(rec, j, progress, ct);
+                if (string.Equals(j.Mode, MigrationJournal.Cold, StringComparison.Ordinal)) ReconcileCold(rec, j, progress, forStop, ct);
+                else ReconcileLive(rec, j, progress, forStop, ct);
             }
             catch (VirtualNetworksException ex) when (ex.ErrorId != ErrorIds.MigrationRecoveryFailed)
             {
                 throw new VirtualNetworksException(ErrorIds.MigrationRecoveryFailed, ex.Kind, rec.Name,
                     $"Router '{rec.Name}': recovering the {j.Describe()} failed: {ex.Message} The journal is kept; the next command on the router tries again.", ex)
-                { RecommendedAction = "Check the hosts (Get-VirtualHost) and run Start-VirtualRouter again; Stop-VirtualRouter -TurnOff ends both copies." };
+                { RecommendedAction = "Check the hosts (Get-VirtualHost) and run Start-VirtualRouter again; Stop-VirtualRouter -TurnOff or Remove-VirtualRouter end both copies." };
             }
             return RequireRouter(rec.Name);
         }
@@ -662,7 +666,7 @@ namespace VirtualNetworks.Linux
             return v;
         }
 
-        private void ReconcileLive(RouterRecord rec, MigrationJournal j, IProgress<string>? progress, CancellationToken ct)
+        private void ReconcileLive(RouterRecord rec, MigrationJournal j, IProgress<string>? progress, bool forStop, CancellationToken ct)
         {
             string name = rec.Name;
             var srcPaths = Store.RunPaths(name, j.SourceSlot);
@@ -681,11 +685,12 @@ namespace VirtualNetworks.Linux
             progress?.Report($"{name}: source on {j.Source}: {src}; destination on {j.Destination}: {dst}; record names {HostOf(rec)}");
 
             var keep = DecideSurvivor(src, dst, committed);
+            if (keep == Survivor.Undecided && forStop) keep = Survivor.None; // the router is being ended anyway
             if (keep == Survivor.Undecided)
                 throw new VirtualNetworksException(ErrorIds.MigrationRecoveryFailed, ErrorKind.ResourceUnavailable, name,
                     $"Router '{name}': the {j.Describe()} cannot be decided: the destination does not hold the guest ({dst}) and the source QEMU " +
                     $"on {j.Source} runs but does not answer on QMP ({src.Detail}). Nothing was changed.")
-                { RecommendedAction = "Try again in a moment (another program may be connected to the source QEMU's QMP socket)." };
+                { RecommendedAction = "Try again in a moment (another program may be connected to the source QEMU's QMP socket); Stop-VirtualRouter -TurnOff ends both copies." };
 
             string survivorHost;
             string? survivorSlot;
@@ -809,7 +814,7 @@ namespace VirtualNetworks.Linux
                     (j.WasPaused ? "paused" : "running") + " after migrate_cancel and cont.");
         }
 
-        private void ReconcileCold(RouterRecord rec, MigrationJournal j, IProgress<string>? progress, CancellationToken ct)
+        private void ReconcileCold(RouterRecord rec, MigrationJournal j, IProgress<string>? progress, bool forStop, CancellationToken ct)
         {
             string name = rec.Name;
             var st = Vms.GetStatus(name, ct);
@@ -840,6 +845,7 @@ namespace VirtualNetworks.Linux
                 Vms.TurnOff(name, ct); // a dead QEMU's run files
             }
             progress?.Report($"{name}: finishing the cold move to {j.Destination}");
+            if (forStop) j.WasRunning = false; // it is being stopped or removed: placed on the destination, not started there
             FinishCold(RequireRouter(name), j, progress, ct);
         }
 }

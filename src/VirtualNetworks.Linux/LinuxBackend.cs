@@ -337,7 +337,7 @@ namespace VirtualNetworks.Linux
         public void RemoveRouter(string name, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = ReconcileMigration(RequireRouter(name), cancellationToken);
+            var rec = ReconcileMigration(RequireRouter(name), cancellationToken, forStop: true);
             var paths = Store.RunPaths(rec.Name);
             Vms.TurnOff(rec.Name, cancellationToken);
             // Taps of links that still name this router (the engine removes links first; this covers drift).
@@ -550,7 +550,7 @@ namespace VirtualNetworks.Linux
         public void StopRouter(string name, bool turnOff, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = ReconcileMigration(RequireRouter(name), cancellationToken);
+            var rec = ReconcileMigration(RequireRouter(name), cancellationToken, forStop: true);
             rec.DesiredState = RouterState.Off;
             if (turnOff)
             {

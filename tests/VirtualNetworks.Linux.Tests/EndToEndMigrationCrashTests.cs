@@ -137,7 +137,7 @@ namespace VirtualNetworks.Linux.Tests
                 (MigrationMode.Cold, "cold:journaled", Recovery.Move),
                 (MigrationMode.Cold, "cold:stopped", Recovery.Deploy),
                 (MigrationMode.Cold, "cold:host-recorded", Recovery.Start),
-                (MigrationMode.Cold, "cold:placed", Recovery.Deploy),
+                (MigrationMode.Cold, "cold:placed", Recovery.StopThenStart),
                 (MigrationMode.Cold, "cold:started", Recovery.Start),
             };
             Assert.Equal(LinuxBackend.LiveCrashPoints.Concat(LinuxBackend.ColdCrashPoints), plan.Select(x => x.Point));
