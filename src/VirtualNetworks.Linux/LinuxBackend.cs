@@ -321,6 +321,7 @@ namespace VirtualNetworks.Linux
 
         private (RouterState, string?) ObserveState(RouterRecord rec, CancellationToken cancellationToken)
         {
+            if (InterruptedMigrationState(rec) is (RouterState, string) interrupted) return interrupted;
             var status = Vms.GetStatus(rec.Name, cancellationToken);
             if (status.State == RouterState.Off && (rec.DesiredState == RouterState.Running || rec.DesiredState == RouterState.Paused))
                 return (RouterState.Failed, "QEMU is not running although the router should be " + rec.DesiredState.ToString().ToLowerInvariant() +
@@ -375,7 +376,7 @@ namespace VirtualNetworks.Linux
         public void RemoveRouter(string name, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = RequireRouter(name);
+            var rec = ReconcileMigration(RequireRouter(name), cancellationToken, forStop: true);
             var paths = Store.RunPaths(rec.Name);
             Vms.TurnOff(rec.Name, cancellationToken);
             // Taps of links that still name this router (the engine removes links first; this covers drift).
@@ -398,7 +399,7 @@ namespace VirtualNetworks.Linux
         public void StartRouter(string name, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            StartRouterLocked(RequireRouter(name), cancellationToken);
+            StartRouterLocked(ReconcileMigration(RequireRouter(name), cancellationToken), cancellationToken);
         }
 
         /// <summary>
@@ -424,7 +425,7 @@ namespace VirtualNetworks.Linux
                 }
                 try
                 {
-                    var p = PrepareStart(RequireRouter(names[i]), views, cancellationToken);
+                    var p = PrepareStart(ReconcileMigration(RequireRouter(names[i]), cancellationToken, null, views), views, cancellationToken);
                     if (p != null) prepared.Add((i, p));
                 }
                 catch (Exception ex)
@@ -595,7 +596,7 @@ namespace VirtualNetworks.Linux
         public void StopRouter(string name, bool turnOff, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = RequireRouter(name);
+            var rec = ReconcileMigration(RequireRouter(name), cancellationToken, forStop: true);
             rec.DesiredState = RouterState.Off;
             Store.WriteRouter(rec); // intent first: a stop killed midway leaves a record that wants the router off
             if (turnOff)
@@ -618,7 +619,7 @@ namespace VirtualNetworks.Linux
         private void Pause(string name, bool pause, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = RequireRouter(name);
+            var rec = ReconcileMigration(RequireRouter(name), cancellationToken);
             if (pause) Vms.Suspend(rec.Name, cancellationToken);
             else Vms.Resume(rec.Name, cancellationToken);
             rec.DesiredState = pause ? RouterState.Paused : RouterState.Running;

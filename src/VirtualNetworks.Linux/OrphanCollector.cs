@@ -138,7 +138,7 @@ namespace VirtualNetworks.Linux
                     var router = Path.GetFileNameWithoutExtension(f);
                     bool stale = AtomicFile.IsTemporaryName(Path.GetFileName(f));
                     bool known = routers.TryGetValue(router, out var rr);
-                    bool otherSlot = known && !string.Equals(rr!.RunSlot ?? "", slot ?? "", StringComparison.Ordinal) &&
+                    bool otherSlot = known && rr!.Migration == null && !string.Equals(rr!.RunSlot ?? "", slot ?? "", StringComparison.Ordinal) &&
                                      (SafeRunPaths(router, slot) is RouterRunPaths sp && !RouterProcess.Inspect(sp).IsRunning);
                     // Files of a router without a record that may still be wanted, or whose QEMU still runs: left alone.
                     bool running = !known && SafeRunPaths(router, slot) is RouterRunPaths rp && RouterProcess.Inspect(rp).IsRunning;

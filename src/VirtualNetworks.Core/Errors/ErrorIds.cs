@@ -60,6 +60,8 @@ namespace VirtualNetworks
         public const string NotALabHost = "NotALabHost";
         /// <summary>Move-VirtualRouter to the host the router already runs on.</summary>
         public const string RouterAlreadyOnHost = "RouterAlreadyOnHost";
+        /// <summary>An interrupted migration (its journal in the router's record) could not be reconciled; the journal is kept.</summary>
+        public const string MigrationRecoveryFailed = "MigrationRecoveryFailed";
         public const string RouterAlreadyExists = "RouterAlreadyExists";
         public const string LinkAlreadyExists = "LinkAlreadyExists";
         public const string BackendNotAvailable = "BackendNotAvailable";

@@ -124,6 +124,13 @@ namespace VirtualNetworks.Linux.State
         /// </summary>
         [JsonProperty("nicGuestAnnounce", NullValueHandling = NullValueHandling.Ignore)]
         public bool? NicGuestAnnounce { get; set; }
+
+        /// <summary>
+        /// The phase journal of a migration under way (or interrupted: the command that ran it was killed); null otherwise.
+        /// See <see cref="MigrationJournal"/>: the next command that touches the router reconciles it.
+        /// </summary>
+        [JsonProperty("migration", NullValueHandling = NullValueHandling.Ignore)]
+        public MigrationJournal? Migration { get; set; }
     }
 
     /// <summary>What the module knows about one link (links/&lt;name&gt;.json): spec, bridge and tap names.</summary>

@@ -74,6 +74,15 @@ namespace VirtualNetworks.Linux.Vm
         /// <summary>Ends the destination QEMU after a failure (e.g. kill its verified process); null = QMP "quit" on it.</summary>
         public Action? AbortDestination { get; set; }
 
+        /// <summary>
+        /// TEST SEAM, not a feature: called with "streaming" (the source accepted "migrate"), "pre-switchover" (the source is
+        /// stopped at pre-switchover and <see cref="BeforeSwitchover"/> ran; "migrate-continue" not sent yet) and
+        /// "switched-over" ("migrate-continue" sent, completion not seen yet). It runs outside the driver's recovery: an
+        /// exception it throws leaves the driver at once, as a crash of the process would (tests of the backend's crash
+        /// recovery). Nothing in the product sets it.
+        /// </summary>
+        internal Action<string>? CrashPoint { get; set; }
+
         /// <summary>Human-readable progress: "transferred X of Y MB", "switching over", ...</summary>
         public IProgress<string>? Progress { get; set; }
 
@@ -167,6 +176,7 @@ namespace VirtualNetworks.Linux.Vm
                 throw Fail(MigrationFailureReason.Failed, ErrorKind.ConnectionError, "QEMU did not start the migration: " + ex.Message, QemuWords(ex), ex);
             }
             var migrateStarted = _clock.Elapsed;
+            CrashPoint?.Invoke("streaming");
             var lastProgress = TimeSpan.FromDays(-1);
             bool switching = false;
             while (true)
@@ -227,6 +237,7 @@ namespace VirtualNetworks.Linux.Vm
                             "the preparation before the switch-over failed, so the migration was cancelled: " + ex.Message, null, ex);
                     }
                     result.SwitchoverHook = hookClock.Elapsed;
+                    CrashPoint?.Invoke("pre-switchover");
                     try
                     {
                         Source.MigrateContinue("pre-switchover");
@@ -246,6 +257,7 @@ namespace VirtualNetworks.Linux.Vm
                             Report("switch-over: " + ex.Message);
                         }
                     }
+                    CrashPoint?.Invoke("switched-over");
                     continue;
                 }
                 if (status == "device")
