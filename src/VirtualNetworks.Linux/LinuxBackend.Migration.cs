@@ -10,6 +10,7 @@ using VirtualNetworks.Linux.Net;
 using VirtualNetworks.Linux.State;
 using VirtualNetworks.Linux.Vm;
 using VirtualNetworks.Topology;
+using VirtualNetworks.Util;
 
 namespace VirtualNetworks.Linux
 {
@@ -849,15 +850,4 @@ namespace VirtualNetworks.Linux
             FinishCold(RequireRouter(name), j, progress, ct);
         }
 }
-
-    /// <summary>
-    /// TEST SEAM, not a feature: what a test throws from <see cref="LinuxBackend.MigrationCrashPoint"/> to stand in for a
-    /// crash at a phase boundary. Nothing in the migration path catches it (its recovery code is skipped, as after a SIGKILL);
-    /// it derives from <see cref="Exception"/> only, so no handler of VirtualNetworksException takes it either.
-    /// </summary>
-    internal sealed class SimulatedCrashException : Exception
-    {
-        public SimulatedCrashException(string point) : base("simulated crash at " + point) => Point = point;
-        public string Point { get; }
-    }
 }

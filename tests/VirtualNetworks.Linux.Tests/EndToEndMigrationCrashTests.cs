@@ -10,6 +10,7 @@ using VirtualNetworks.Engine;
 using VirtualNetworks.Linux.State;
 using VirtualNetworks.Linux.Vm;
 using VirtualNetworks.Topology;
+using VirtualNetworks.Util;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -71,9 +71,16 @@ namespace VirtualNetworks.Util
         }
     }
 
-    /// <summary>TEST SEAM: thrown at and after the armed boundary of a <see cref="CrashPlan"/>; the product never catches it specifically.</summary>
+    /// <summary>
+    /// TEST SEAM: thrown at and after the armed boundary of a <see cref="CrashPlan"/> (and by the migration tests at a
+    /// phase boundary, LinuxBackend.MigrationCrashPoint). Recovery code that would not run after a real kill (a migration's
+    /// rollback) lets it pass; it derives from <see cref="Exception"/> only, so no handler of VirtualNetworksException takes it.
+    /// </summary>
     internal sealed class SimulatedCrashException : Exception
     {
-        public SimulatedCrashException(string boundary) : base("Simulated crash (test seam) at: " + boundary) { }
+        public SimulatedCrashException(string point) : base("Simulated crash (test seam) at: " + point) => Point = point;
+
+        /// <summary>The boundary or phase it stands for.</summary>
+        public string Point { get; }
     }
 }
