@@ -250,13 +250,32 @@ namespace VirtualNetworks.Linux.State
         {
             string id = StateId;
             if (_idConfirmed) return;
+            ConfirmStateId(id, cancellationToken);
+        }
+
+        /// <summary>
+        /// For a preflight (before planning): the hygiene of <see cref="EnsureLayout"/> and the state-id checks of
+        /// <see cref="CheckStateId"/>, without minting an id; nothing when the directory does not exist yet (the first
+        /// <see cref="Lock"/> creates it).
+        /// </summary>
+        public void Verify(CancellationToken cancellationToken = default)
+        {
+            if (Posix.LStat(Root) == null) return;
+            EnsureLayout();
+            string? id = ExistingStateId; // throws when damaged
+            if (id != null && !_idConfirmed) ConfirmStateId(id, cancellationToken);
+        }
+
+        private void ConfirmStateId(string id, CancellationToken cancellationToken)
+        {
             if (StateEvidence().Count > 0)
             {
                 var witnesses = StateIdWitness.Find(this, cancellationToken);
                 if (witnesses.Count > 0 && !witnesses.Any(w => w.StateId == id))
                     throw Damaged("holds " + id + ", but the devices of this directory's records carry " +
                                   string.Join(", ", witnesses.Select(w => w.StateId).Distinct(StringComparer.Ordinal)) +
-                                  " and none carries " + id, witnesses);
+                                  " and none carries " + id + " (the file was replaced, or these records are stale and another state " +
+                                  "directory now uses the same names)", witnesses);
             }
             _idConfirmed = true;
         }
