@@ -395,14 +395,18 @@ namespace VirtualNetworks.Linux.State
                 RecommendedAction = action,
             };
 
-        /// <summary>Older files of ours (0644 records, lock, state-id) become 0600; once per store. Symbolic links and others' files are left alone.</summary>
+        /// <summary>
+        /// Older files of ours become 0600, once per store: records (*.json in the record directories) and, in the root,
+        /// lock, lock.holder, state-id, kvm-probe.json. Symbolic links, other users' files and other files are left alone.
+        /// </summary>
         private void TightenFiles()
         {
             uint me = Posix.EffectiveUserId;
+            var rootFiles = new[] { LockPath, LockPath + ".holder", StateIdPath, KvmProbePath };
             foreach (var dir in new[] { Root, RoutersDirectory, LinksDirectory, HostsDirectory, PhysicalLinksDirectory })
             {
                 string[] files;
-                try { files = Directory.GetFiles(dir); }
+                try { files = dir == Root ? rootFiles : Directory.GetFiles(dir, "*.json"); }
                 catch (DirectoryNotFoundException) { continue; }
                 foreach (var f in files)
                 {
