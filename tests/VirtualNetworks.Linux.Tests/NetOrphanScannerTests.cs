@@ -1,5 +1,9 @@
+using System.Collections.Generic;
 using System.Diagnostics;
+using System.IO;
 using System.Linq;
+using System.Threading;
+using VirtualNetworks.Backends;
 using VirtualNetworks.Linux.Net;
 using Xunit;
 
@@ -167,6 +171,58 @@ namespace VirtualNetworks.Linux.Tests
             {
                 try { if (!sleeper.HasExited) sleeper.Kill(); } catch (System.InvalidOperationException) { }
                 NetTestHost.RunQuietly("ip", "netns", "del", ns);
+            }
+        }
+
+        /// <summary>
+        /// The same through the backend's orphan clean-up (Remove-VirtualNetworkOrphan): in a lab host of this state
+        /// directory, a dead owner's probe device is listed and removed, the live owners' (this process, a sleep child) are
+        /// listed by neither the normal nor the full (-All) clean-up, and removing one by name leaves it alone.
+        /// </summary>
+        [RootFact]
+        public void Orphan_clean_up_takes_a_dead_probes_device_and_never_a_live_ones()
+        {
+            NetTestHost.RequireRoot();
+            string s = NetTestHost.Suffix();
+            string root = Path.Combine("/tmp", "vnpo-" + NetTestHost.Suffix(8));
+            string host = "po" + s + "-h1";
+            var ct = CancellationToken.None;
+            var backend = new LinuxBackend(new BackendRequest { Options = new Dictionary<string, object?> { [LinuxBackend.StateDirectoryOption] = root } });
+            using var sleeper = Sleeper();
+            string ns = InterfaceNames.Namespace(host);
+            try
+            {
+                backend.CreateLabHost(host, true, ct);
+                var ip = new IpCommand(ns);
+                string dead = "vnp" + s + "d0b", child = "vnp" + s + "c0b", mine = "vnp" + s + "m0b";
+                ip.CreateBridge(dead, OwnershipTag.ForProbe("vnp" + s + "d0", DeadOwner()));
+                ip.CreateBridge(child, OwnershipTag.ForProbe("vnp" + s + "c0", ProbeOwner.Of(sleeper.Id)));
+                ip.CreateBridge(mine, OwnershipTag.ForProbe("vnp" + s + "m0"));
+
+                foreach (var all in new[] { false, true })
+                {
+                    var found = backend.FindOrphans(all, ct).Where(o => o.Name.StartsWith(ns + ":", System.StringComparison.Ordinal)).ToList();
+                    Assert.DoesNotContain(found, o => o.Name == ns + ":" + child || o.Name == ns + ":" + mine);
+                    if (!all)
+                    {
+                        var d = Assert.Single(found, o => o.Name == ns + ":" + dead);
+                        Assert.Contains("process that ended", d.Reason);
+                    }
+                }
+                backend.RemoveOrphan(backend.FindOrphans(false, ct).Single(o => o.Name == ns + ":" + dead), ct);
+                Assert.Null(ip.GetLink(dead));
+                // Asked by name (a list made before its owner started, a typo): a live owner's device stays.
+                backend.RemoveOrphan(new OrphanResource { Kind = OrphanKind.Interface, Name = ns + ":" + child, ComputerName = host }, ct);
+                Assert.NotNull(ip.GetLink(child));
+                Assert.NotNull(ip.GetLink(mine));
+            }
+            finally
+            {
+                try { if (!sleeper.HasExited) sleeper.Kill(); } catch (System.InvalidOperationException) { }
+                try { backend.RemoveLabHost(host, ct); } catch (System.Exception) { }
+                NetTestHost.RunQuietly("ip", "netns", "del", ns);
+                backend.Dispose();
+                try { Directory.Delete(root, true); } catch (IOException) { }
             }
         }
     }
