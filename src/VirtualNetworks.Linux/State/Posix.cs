@@ -200,7 +200,16 @@ namespace VirtualNetworks.Linux.State
         private static FileStatus? Statx(int dirfd, byte[] path, int flags, string what, bool missingIsNull)
         {
             var buffer = new byte[256];
-            if (statx_native(dirfd, path, flags, STATX_TYPE_MODE_UID_GID, buffer) != 0)
+            int rc;
+            try
+            {
+                rc = statx_native(dirfd, path, flags, STATX_TYPE_MODE_UID_GID, buffer);
+            }
+            catch (EntryPointNotFoundException ex)
+            {
+                throw new IOException(what + " failed: this C library has no statx (glibc 2.28 or later is needed).", ex);
+            }
+            if (rc != 0)
             {
                 int errno = Marshal.GetLastWin32Error();
                 if (missingIsNull && (errno == ENOENT || errno == ENOTDIR)) return null;
