@@ -27,6 +27,7 @@ namespace VirtualNetworks.Linux.State
         private const int O_RDONLY = 0;
         private const int O_WRONLY = 1;
         private const int O_CREAT = 0x40;
+        private const int O_NONBLOCK = 0x800; // a FIFO planted as a file does not block the open
         private const int O_CLOEXEC = 0x80000;
         // These two differ between the generic Linux ABI (x86_64) and arm/arm64.
         private static readonly bool ArmFlags = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ||
@@ -252,7 +253,7 @@ namespace VirtualNetworks.Linux.State
         /// </summary>
         public static int OpenFileNoFollow(string path, int mode, out int errno)
         {
-            int fd = open_mode_native(CPath(path), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, (uint)mode);
+            int fd = open_mode_native(CPath(path), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, (uint)mode);
             errno = fd < 0 ? Marshal.GetLastWin32Error() : 0;
             return fd;
         }
