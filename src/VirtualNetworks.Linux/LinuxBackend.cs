@@ -137,6 +137,8 @@ namespace VirtualNetworks.Linux
 
         public void EnsureReady(TopologySpec desired, CancellationToken cancellationToken)
         {
+            // An unsafe or damaged state directory is refused before anything is planned or created.
+            Store.Verify(cancellationToken);
             var missing = new List<string>();
             if (!LinuxCapabilities.IsRoot())
                 missing.Add("root privileges (CAP_NET_ADMIN) to create bridges and taps: run as root");
@@ -924,8 +926,11 @@ namespace VirtualNetworks.Linux
 
         // ================================================================================================ orphans
 
-        public IReadOnlyList<OrphanResource> FindOrphans(bool includeOwned, CancellationToken cancellationToken) =>
-            new OrphanCollector(Store, _ip).Find(includeOwned, cancellationToken);
+        public IReadOnlyList<OrphanResource> FindOrphans(bool includeOwned, CancellationToken cancellationToken)
+        {
+            Store.Verify(cancellationToken); // an unsafe or damaged state directory lists nothing (it is refused)
+            return new OrphanCollector(Store, _ip).Find(includeOwned, cancellationToken);
+        }
 
         public void RemoveOrphan(OrphanResource resource, CancellationToken cancellationToken)
         {

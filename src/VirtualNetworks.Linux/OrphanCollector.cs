@@ -238,6 +238,7 @@ namespace VirtualNetworks.Linux
                     }
                     var info = ipc.GetLink(name, ct);
                     if (info?.Tag == null) return;
+                    if (info.Tag.Role == OwnedRole.Probe && !NetworkOrphanScanner.IsProbeLeftover(info.Tag, includeLegacy: true)) return; // its owner runs (again): in use
                     if (info.Tag.StateId != null && !info.Tag.BelongsTo(_store.ExistingStateId))
                         throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, resource.Name,
                             $"Interface '{resource.Name}' ({info.Tag.Alias}) belongs to another state directory; it was left alone.");
@@ -316,7 +317,8 @@ namespace VirtualNetworks.Linux
                     if (tag.RouterName == null || !link.Taps.TryGetValue(tag.RouterName, out var tap) || tap != device) return "not one of the link's taps";
                     return endpoints.TryGetValue(tag.RouterName, out var hs) && hs.Any(h => Is(h, host)) ? null : "the router's end is not on this host";
                 default:
-                    return "probe leftover";
+                    // Listed by the scanner only when its owner process is gone (or, without owner, in a full reset).
+                    return tag.ProbeOwner != null ? "capability-probe device of a process that ended (" + tag.ProbeOwner + ")" : "capability-probe device of an older version (no owner recorded)";
             }
         }
 

@@ -33,6 +33,19 @@ namespace VirtualNetworks.Core.Tests.Topology
             Assert.Equal(TopologyFields.PhysicalLink, PropertyNames(Def("physicalLink")));
         }
 
+        /// <summary>A section may be left out but not null: the reader refuses null where an array or object is wanted.</summary>
+        [Fact]
+        public void Sections_are_not_nullable()
+        {
+            var props = (JObject)Schema["properties"]!;
+            foreach (var section in new[] { "hosts", "routers", "links", "physicalLinks" })
+                Assert.Equal("array", (string?)props[section]!["type"]);
+            Assert.Equal("object", (string?)Def("defaults")["type"]);
+            var read = TopologyReader.Parse("{ \"routers\": null, \"links\": [] }", "t.json");
+            Assert.False(read.Success);
+            Assert.Equal(ErrorIds.TopologyWrongType, Assert.Single(read.Errors).ErrorId);
+        }
+
         [Fact]
         public void Every_object_forbids_other_properties()
         {

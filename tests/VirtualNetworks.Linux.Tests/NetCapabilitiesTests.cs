@@ -1,5 +1,7 @@
+using System.Collections.Generic;
 using System.Linq;
 using VirtualNetworks.Linux.Net;
+using VirtualNetworks.Util;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -97,6 +99,120 @@ namespace VirtualNetworks.Linux.Tests
             }
             finally
             {
+                NetTestHost.RunQuietly("ip", "netns", "del", ns);
+            }
+        }
+
+        /// <summary>
+        /// Test interceptor: the first <paramref name="times"/> times the probe sets vlan_filtering on its bridge, the bridge
+        /// is deleted for real just before (as another process's clean-up did), then the command runs for real.
+        /// </summary>
+        private sealed class DeleteProbeBridge : ICommandInterceptor
+        {
+            private readonly int _times;
+            public DeleteProbeBridge(int times) => _times = times;
+            public int Deleted { get; private set; }
+
+            public ProcessResult? Intercept(string tool, string? networkNamespace, List<string> arguments)
+            {
+                int dev = arguments.IndexOf("dev");
+                if (Deleted < _times && tool == "ip" && arguments.Contains("vlan_filtering") && dev >= 0 &&
+                    arguments[dev + 1].StartsWith(InterfaceNames.ProbePrefix, System.StringComparison.Ordinal))
+                {
+                    var del = new List<string>();
+                    if (networkNamespace != null) del.AddRange(new[] { "-netns", networkNamespace });
+                    del.AddRange(new[] { "link", "del", "dev", arguments[dev + 1] });
+                    NetTestHost.Run("ip", del.ToArray());
+                    Deleted++;
+                }
+                return null;
+            }
+        }
+
+        /// <summary>
+        /// Issue 11, defect 8: a probe device deleted under the probe (another process's clean-up) is not a missing kernel
+        /// feature: the probe starts again and reports what the kernel has.
+        /// </summary>
+        [RootFact]
+        public void A_probe_device_deleted_mid_probe_is_not_reported_as_missing_features()
+        {
+            NetTestHost.RequireRoot();
+            string ns = "vntest-cap-" + NetTestHost.Suffix();
+            NetTestHost.Run("ip", "netns", "add", ns);
+            try
+            {
+                var baseline = LinuxCapabilities.Probe(ns, refresh: true);
+                var interceptor = new DeleteProbeBridge(1);
+                LinuxCapabilityReport report;
+                using (NetTools.InterceptCommands(interceptor))
+                    report = LinuxCapabilities.Probe(ns, refresh: true);
+                _output.WriteLine(report.Describe());
+                Assert.Equal(1, interceptor.Deleted);
+                Assert.Equal(baseline.Missing.Select(m => m.Feature), report.Missing.Select(m => m.Feature));
+                Assert.True(report.Tbf);
+                Assert.True(report.TbfChange);
+                Assert.True(report.CanBuildLinks);
+                Assert.Equal(new[] { "lo" }, new IpCommand(ns).ListLinks().Select(l => l.Name));
+            }
+            finally
+            {
+                LinuxCapabilities.Probe(ns, refresh: true);
+                NetTestHost.RunQuietly("ip", "netns", "del", ns);
+            }
+        }
+
+        /// <summary>When the devices keep vanishing, the probe fails with ResourceUnavailable, not "install kernel modules".</summary>
+        [RootFact]
+        public void A_probe_whose_devices_keep_vanishing_fails_with_a_clear_error()
+        {
+            NetTestHost.RequireRoot();
+            string ns = "vntest-cap-" + NetTestHost.Suffix();
+            NetTestHost.Run("ip", "netns", "add", ns);
+            try
+            {
+                var interceptor = new DeleteProbeBridge(int.MaxValue);
+                VirtualNetworksException ex;
+                using (NetTools.InterceptCommands(interceptor))
+                    ex = Assert.Throws<VirtualNetworksException>(() => LinuxCapabilities.Probe(ns, refresh: true));
+                _output.WriteLine(ex.Message);
+                Assert.Equal(LinuxCapabilities.ProbeAttempts, interceptor.Deleted);
+                Assert.Equal(ErrorIds.BackendOperationFailed, ex.ErrorId);
+                Assert.Equal(ErrorKind.ResourceUnavailable, ex.Kind);
+                Assert.Contains("deleted by another process", ex.Message);
+                Assert.Contains("not a missing kernel feature", ex.Message);
+                Assert.DoesNotContain("Kernel", ex.Message);
+                Assert.DoesNotContain("modprobe", (ex.RecommendedAction ?? "") + ex.Message);
+                Assert.Equal(new[] { "lo" }, new IpCommand(ns).ListLinks().Select(l => l.Name));
+            }
+            finally
+            {
+                NetTestHost.RunQuietly("ip", "netns", "del", ns);
+            }
+        }
+
+        /// <summary>A probe killed before it cleaned up leaves devices; the next probe there removes them, but not a live owner's.</summary>
+        [RootFact]
+        public void The_next_probe_removes_a_dead_probes_devices_and_keeps_a_live_ones()
+        {
+            NetTestHost.RequireRoot();
+            string s = NetTestHost.Suffix();
+            string ns = "vntest-cap-" + s;
+            NetTestHost.Run("ip", "netns", "add", ns);
+            using var sleeper = NetOrphanScannerTests.Sleeper();
+            try
+            {
+                var ip = new IpCommand(ns);
+                string dead = "vnp" + s + "d0", live = "vnp" + s + "e0";
+                ip.CreateBridge(dead + "b", OwnershipTag.ForProbe(dead, NetOrphanScannerTests.DeadOwner()));
+                ip.CreateTap(dead + "t", OwnershipTag.ForProbe(dead, NetOrphanScannerTests.DeadOwner()));
+                ip.CreateBridge(live + "b", OwnershipTag.ForProbe(live, ProbeOwner.Of(sleeper.Id)));
+                var report = LinuxCapabilities.Probe(ns, refresh: true);
+                Assert.True(report.Bridge);
+                Assert.Equal(new[] { "lo", live + "b" }, ip.ListLinks().Select(l => l.Name).OrderBy(n => n, System.StringComparer.Ordinal));
+            }
+            finally
+            {
+                try { if (!sleeper.HasExited) sleeper.Kill(); } catch (System.InvalidOperationException) { }
                 NetTestHost.RunQuietly("ip", "netns", "del", ns);
             }
         }

@@ -96,10 +96,18 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Equal("virtualnetworks:v2:7e57da7a:host:H1", h.Alias);
             var v = OwnershipTag.ForVeth(NetTestHost.StateId, "H1", "H2");
             Assert.Equal("virtualnetworks:v2:7e57da7a:veth:H1/H2", v.Alias);
-            var p = OwnershipTag.ForProbe("vnp01020304");
-            Assert.Equal("virtualnetworks:v1:probe:vnp01020304", p.Alias);
+            // A probe tag names its owner process (pid namespace, pid, start time); the old form has none.
+            var p = OwnershipTag.ForProbe("vnp01020304", new ProbeOwner(4026531836, 4242, 987654));
+            Assert.Equal("virtualnetworks:v1:probe:vnp01020304:4026531836:4242:987654", p.Alias);
+            var old = OwnershipTag.ForProbe("vnp01020304", null);
+            Assert.Equal("virtualnetworks:v1:probe:vnp01020304", old.Alias);
+            Assert.NotEqual(p, old);
+            var mine = OwnershipTag.ForProbe("vnp01020304");
+            Assert.Equal(ProbeOwner.Current, mine.ProbeOwner);
+            Assert.Equal(System.Environment.ProcessId, mine.ProbeOwner!.Pid);
+            Assert.Equal(ProbeOwnerState.Alive, mine.ProbeOwner.State());
 
-            foreach (var tag in new[] { b, t, x, h, v, p })
+            foreach (var tag in new[] { b, t, x, h, v, p, old, mine })
             {
                 Assert.True(OwnershipTag.TryParse(tag.Alias, out var back));
                 Assert.Equal(tag, back);
@@ -159,6 +167,11 @@ namespace VirtualNetworks.Linux.Tests
         [InlineData("virtualnetworks:v1:tap:r1")]
         [InlineData("virtualnetworks:v1:tap:/l1")]
         [InlineData("virtualnetworks:v1:tap:r1/l1/x")]
+        [InlineData("virtualnetworks:v1:probe:vnp01020304:1:2")]
+        [InlineData("virtualnetworks:v1:probe:vnp01020304:1:0:3")]
+        [InlineData("virtualnetworks:v1:probe:vnp01020304:a:2:3")]
+        [InlineData("virtualnetworks:v1:probe:vnp01020304:1:2:3:4")]
+        [InlineData("virtualnetworks:v2:7e57da7a:probe:vnp01020304:1:2:3")]
         [InlineData("VIRTUALNETWORKS:v1:bridge:l1")]
         public void Foreign_or_malformed_aliases_are_not_tags(string? alias)
         {

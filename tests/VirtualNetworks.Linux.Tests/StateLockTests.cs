@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
+using VirtualNetworks.Linux.Net;
 using VirtualNetworks.Linux.State;
 using VirtualNetworks.Util;
 using Xunit;
@@ -123,6 +124,60 @@ namespace VirtualNetworks.Linux.Tests
             }
             var held = await holder.WaitAsync(TimeSpan.FromSeconds(10));
             Assert.Equal(0, held.ExitCode);
+        }
+
+        /// <summary>
+        /// Issue 11, defect 10: the lock file is 0600, so another user cannot open it and hold it (flock needs only an open
+        /// descriptor): before, any local user could block every command.
+        /// </summary>
+        [Fact]
+        public void Another_user_cannot_hold_the_lock()
+        {
+            if (!LinuxCapabilities.IsRoot()) return; // needs to switch to another user
+            string? setpriv = ProcessRunner.FindExecutable("setpriv"), flock = ProcessRunner.FindExecutable("flock");
+            Assert.True(setpriv != null && flock != null, "setpriv and flock (util-linux) are needed for this test.");
+            using (_store.Lock(TimeSpan.Zero)) { }
+            Assert.Equal("600", Convert.ToString((int)File.GetUnixFileMode(_store.LockPath), 8));
+            var r = ProcessRunner.Run(setpriv!, new[] { "--reuid=65534", "--regid=65534", "--clear-groups", flock!, "-n", "-E", "75", _store.LockPath, "true" },
+                null, TimeSpan.FromSeconds(10));
+            Assert.NotEqual(0, r.ExitCode); // not even opened
+            Assert.NotEqual(75, r.ExitCode);
+            Assert.Contains("Permission denied", r.StdErr);
+            using (_store.Lock(TimeSpan.Zero)) { }
+        }
+
+        [Fact]
+        public void An_older_0644_lock_file_is_tightened()
+        {
+            Directory.CreateDirectory(_root);
+            File.WriteAllText(_store.LockPath, "");
+            File.SetUnixFileMode(_store.LockPath, (UnixFileMode)0x1A4);
+            using (_store.Lock(TimeSpan.Zero))
+            {
+                Assert.Equal("600", Convert.ToString((int)File.GetUnixFileMode(_store.LockPath), 8));
+                Assert.Equal("600", Convert.ToString((int)File.GetUnixFileMode(_store.LockPath + ".holder"), 8));
+            }
+        }
+
+        [Fact]
+        public void A_lock_file_that_is_a_symbolic_link_is_refused_and_its_target_untouched()
+        {
+            Directory.CreateDirectory(_root);
+            string target = _root + "-target";
+            File.WriteAllText(target, "x");
+            try
+            {
+                File.SetUnixFileMode(target, (UnixFileMode)0x1A4);
+                File.CreateSymbolicLink(_store.LockPath, target);
+                var ex = Assert.Throws<VirtualNetworksException>(() => StateLock.Acquire(_store.LockPath, TimeSpan.Zero));
+                Assert.Equal(ErrorIds.StateDirectoryUnsafe, ex.ErrorId);
+                Assert.Contains("symbolic link", ex.Message);
+                Assert.Equal("644", Convert.ToString((int)File.GetUnixFileMode(target), 8));
+            }
+            finally
+            {
+                File.Delete(target);
+            }
         }
     }
 }

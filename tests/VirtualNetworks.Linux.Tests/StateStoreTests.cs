@@ -5,7 +5,9 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Newtonsoft.Json.Linq;
+using VirtualNetworks.Linux.Net;
 using VirtualNetworks.Linux.State;
+using VirtualNetworks.Util;
 using Xunit;
 
 namespace VirtualNetworks.Linux.Tests
@@ -254,7 +256,7 @@ namespace VirtualNetworks.Linux.Tests
             Assert.True(reads >= 2, "reads " + reads);
             Assert.Empty(_store.FindStaleTemporaryFiles());
             Assert.Empty(Directory.GetFiles(_store.RoutersDirectory, ".*"));
-            Assert.Equal("-rw-r--r--", ModeString(file));
+            Assert.Equal("-rw-------", ModeString(file));
         }
 
         [Fact]
@@ -286,6 +288,222 @@ namespace VirtualNetworks.Linux.Tests
             Assert.False(r.KvmUsable);
             File.WriteAllText(_store.KvmProbePath, "garbage");
             Assert.Null(_store.ReadKvmProbe());
+        }
+
+        // ------------------------------------------------------------------------------------------------ hygiene (issue 11, defect 10)
+
+        private static void Sh(string program, params string[] args)
+        {
+            var r = ProcessRunner.Run(ProcessRunner.FindExecutable(program) ?? "/bin/" + program, args, null, TimeSpan.FromSeconds(20));
+            Assert.True(r.Succeeded, program + " " + string.Join(" ", args) + ": " + r.StdErr);
+        }
+
+        private static string Octal(string path) => Convert.ToString((int)File.GetUnixFileMode(path), 8);
+
+        [Fact]
+        public void Records_state_id_and_directories_are_private()
+        {
+            using (_store.Lock(TimeSpan.Zero)) _store.WriteRouter(Router("r1"));
+            Assert.Equal("-rw-------", ModeString(_store.RouterPath("r1")));
+            Assert.Equal("-rw-------", ModeString(_store.StateIdPath));
+            Assert.Equal("-rw-------", ModeString(_store.LockPath));
+            foreach (var d in new[] { _store.RoutersDirectory, _store.LinksDirectory, _store.HostsDirectory, _store.PhysicalLinksDirectory,
+                         _store.RunDirectory, Path.Combine(_store.RunDirectory, "m"), _store.DisksDirectory })
+                Assert.Equal("700", Octal(d));
+            Assert.Equal("755", Octal(_root));
+        }
+
+        [Fact]
+        public void Older_modes_are_tightened_not_refused()
+        {
+            _store.EnsureLayout();
+            _store.WriteRouter(Router("r1"));
+            // As an older version left them: record directories 0755, records, lock and state-id 0644.
+            File.SetUnixFileMode(_store.RoutersDirectory, (UnixFileMode)0x1ED);
+            File.SetUnixFileMode(_store.RouterPath("r1"), (UnixFileMode)0x1A4);
+            File.WriteAllText(_store.StateIdPath, "0123abcd\n");
+            File.SetUnixFileMode(_store.StateIdPath, (UnixFileMode)0x1A4);
+            File.WriteAllText(_store.LockPath, "");
+            File.SetUnixFileMode(_store.LockPath, (UnixFileMode)0x1A4);
+
+            var again = new StateStore(_root);
+            using (again.Lock(TimeSpan.Zero))
+                Assert.Equal("0123abcd", again.StateId);
+            Assert.Equal("700", Octal(_store.RoutersDirectory));
+            Assert.Equal("600", Octal(_store.RouterPath("r1")));
+            Assert.Equal("600", Octal(_store.StateIdPath));
+            Assert.Equal("600", Octal(_store.LockPath));
+            Assert.NotNull(again.ReadRouter("r1"));
+        }
+
+        [RootFact]
+        public void A_state_directory_owned_by_another_user_is_refused()
+        {
+            _store.EnsureLayout();
+            Sh("chown", "65534", _root);
+            var ex = Assert.Throws<VirtualNetworksException>(() => new StateStore(_root).Lock(TimeSpan.Zero));
+            Assert.Equal(ErrorIds.StateDirectoryUnsafe, ex.ErrorId);
+            Assert.Equal(ErrorKind.PermissionDenied, ex.Kind);
+            Assert.Equal(_root, ex.TargetName);
+            Assert.Contains(_root, ex.Message);
+            Assert.Contains("uid 65534", ex.Message);
+            Assert.Contains("mode 0755", ex.Message);
+            Assert.False(File.Exists(_store.LockPath));
+            Assert.False(File.Exists(_store.StateIdPath));
+            // A subdirectory of another user likewise.
+            Sh("chown", "0", _root);
+            Sh("chown", "65534", _store.LinksDirectory);
+            ex = Assert.Throws<VirtualNetworksException>(() => new StateStore(_root).EnsureLayout());
+            Assert.Equal(ErrorIds.StateDirectoryUnsafe, ex.ErrorId);
+            Assert.Contains(_store.LinksDirectory, ex.Message);
+        }
+
+        [Theory]
+        [InlineData(0x1FD)] // 0775: group-writable
+        [InlineData(0x1EF)] // 0757: world-writable
+        [InlineData(0x3FF)] // 1777: like /tmp
+        public void A_group_or_world_writable_state_directory_is_refused(int mode)
+        {
+            _store.EnsureLayout();
+            File.SetUnixFileMode(_root, (UnixFileMode)mode);
+            var ex = Assert.Throws<VirtualNetworksException>(() => new StateStore(_root).Lock(TimeSpan.Zero));
+            Assert.Equal(ErrorIds.StateDirectoryUnsafe, ex.ErrorId);
+            Assert.Contains("writable by", ex.Message);
+            Assert.Contains(_root, ex.Message);
+            Assert.Equal(Convert.ToString(mode, 8), Octal(_root)); // refused, not "fixed" behind the user's back
+            Assert.False(File.Exists(_store.LockPath));
+        }
+
+        [Theory]
+        [InlineData("run")]
+        [InlineData("routers")]
+        [InlineData("disks")]
+        [InlineData("run/m")]
+        public void A_symbolic_link_in_the_layout_is_refused_and_its_target_is_left_alone(string component)
+        {
+            _store.EnsureLayout();
+            string target = VmTestHost.NewStateRoot() + "-target";
+            Directory.CreateDirectory(target);
+            try
+            {
+                File.SetUnixFileMode(target, (UnixFileMode)0x1ED);
+                string link = Path.Combine(_root, component);
+                Directory.Delete(link, true);
+                File.CreateSymbolicLink(link, target);
+                var ex = Assert.Throws<VirtualNetworksException>(() => new StateStore(_root).Lock(TimeSpan.Zero));
+                Assert.Equal(ErrorIds.StateDirectoryUnsafe, ex.ErrorId);
+                Assert.Contains(link + " is a symbolic link (to " + target + ")", ex.Message);
+                Assert.Equal("755", Octal(target)); // never chmod-ed through the link
+                Assert.Empty(Directory.GetFileSystemEntries(target));
+            }
+            finally
+            {
+                VmTestHost.DeleteTree(target);
+            }
+        }
+
+        [Fact]
+        public void A_state_directory_that_is_a_symbolic_link_is_refused()
+        {
+            string real = _root + "-real";
+            Directory.CreateDirectory(real);
+            try
+            {
+                File.CreateSymbolicLink(_root, real);
+                var ex = Assert.Throws<VirtualNetworksException>(() => new StateStore(_root).Lock(TimeSpan.Zero));
+                Assert.Equal(ErrorIds.StateDirectoryUnsafe, ex.ErrorId);
+                Assert.Contains("symbolic link", ex.Message);
+                Assert.Contains("real path", ex.RecommendedAction);
+                Assert.Empty(Directory.GetFileSystemEntries(real));
+            }
+            finally
+            {
+                File.Delete(_root);
+                VmTestHost.DeleteTree(real);
+            }
+        }
+
+        // ------------------------------------------------------------------------------------------------ state id (issue 11, defect 9)
+
+        [Fact]
+        public void A_fresh_directory_gets_its_id_when_the_lock_is_first_taken()
+        {
+            Assert.Null(_store.ExistingStateId);
+            using (_store.Lock(TimeSpan.Zero)) { }
+            string id = File.ReadAllText(_store.StateIdPath).Trim();
+            Assert.True(OwnershipTag.IsValidStateId(id));
+            Assert.Equal(id, new StateStore(_root).StateId);
+        }
+
+        [Fact]
+        public void A_deleted_state_id_is_never_replaced_where_records_exist()
+        {
+            using (_store.Lock(TimeSpan.Zero)) _store.WriteRouter(Router("r1"));
+            File.Delete(_store.StateIdPath);
+            var store = new StateStore(_root);
+            var ex = Assert.Throws<VirtualNetworksException>(() => store.Lock(TimeSpan.Zero));
+            Assert.Equal(ErrorIds.StateDirectoryDamaged, ex.ErrorId);
+            Assert.Equal(ErrorKind.InvalidData, ex.Kind);
+            Assert.Equal(_store.StateIdPath, ex.TargetName);
+            Assert.Contains("is missing", ex.Message);
+            Assert.Contains("1 router record(s)", ex.Message);
+            Assert.Contains("Restore " + _store.StateIdPath, ex.RecommendedAction);
+            Assert.Throws<VirtualNetworksException>(() => store.StateId);
+            Assert.Throws<VirtualNetworksException>(() => store.ExistingStateId);
+            Assert.False(File.Exists(_store.StateIdPath)); // no new id minted
+            Assert.NotNull(store.ReadRouter("r1")); // nothing deleted
+            // The lock was released again.
+            using (StateLock.Acquire(_store.LockPath, TimeSpan.Zero)) { }
+        }
+
+        [Theory]
+        [InlineData("")]
+        [InlineData("NOT AN ID!\n")]
+        [InlineData("0123456789abcdef0123456789abcdef0")]
+        public void A_garbled_state_id_is_refused_and_left_as_it_is(string text)
+        {
+            _store.EnsureLayout();
+            File.WriteAllText(_store.StateIdPath, text);
+            var ex = Assert.Throws<VirtualNetworksException>(() => _store.Lock(TimeSpan.Zero));
+            Assert.Equal(ErrorIds.StateDirectoryDamaged, ex.ErrorId);
+            Assert.Equal(text, File.ReadAllText(_store.StateIdPath));
+        }
+
+        /// <summary>The lost id is found on the devices that name this directory's records, and offered.</summary>
+        [RootFact]
+        public void The_message_names_the_id_the_directorys_devices_carry()
+        {
+            string link = "vntest-sid-" + NetTestHost.Suffix();
+            var ip = new IpCommand();
+            string bridge = InterfaceNames.Bridge(link);
+            try
+            {
+                using (_store.Lock(TimeSpan.Zero))
+                {
+                    _store.WriteLink(new LinkRecord { Name = link, From = "r1", To = "r2", Bridge = bridge });
+                    ip.CreateBridge(bridge, OwnershipTag.ForBridge(_store.StateId, link));
+                }
+                string id = _store.StateId;
+                File.Delete(_store.StateIdPath);
+                var ex = Assert.Throws<VirtualNetworksException>(() => new StateStore(_root).Lock(TimeSpan.Zero));
+                Assert.Equal(ErrorIds.StateDirectoryDamaged, ex.ErrorId);
+                Assert.Contains("carry the state id " + id + " (" + bridge + " " + OwnershipTag.ForBridge(id, link).Alias + ")", ex.Message);
+                Assert.Contains("printf '" + id + "\\n' > " + _store.StateIdPath, ex.RecommendedAction);
+
+                // A valid but wrong id (not the one the devices carry) is refused too, before anything is created.
+                File.WriteAllText(_store.StateIdPath, "0badc0de\n");
+                ex = Assert.Throws<VirtualNetworksException>(() => new StateStore(_root).Lock(TimeSpan.Zero));
+                Assert.Equal(ErrorIds.StateDirectoryDamaged, ex.ErrorId);
+                Assert.Contains("holds 0badc0de, but the devices of this directory's records carry " + id, ex.Message);
+
+                // Restored as the message says: works again.
+                File.WriteAllText(_store.StateIdPath, id + "\n");
+                using (var l = new StateStore(_root).Lock(TimeSpan.Zero)) { }
+            }
+            finally
+            {
+                NetTestHost.RunQuietly("ip", "link", "del", "dev", bridge);
+            }
         }
 
         internal static string ModeString(string path)

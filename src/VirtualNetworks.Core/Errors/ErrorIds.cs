@@ -71,6 +71,16 @@ namespace VirtualNetworks
         public const string OperationNotSupported = "OperationNotSupported";
         public const string InvalidStateTransition = "InvalidStateTransition";
         public const string BackendOperationFailed = "BackendOperationFailed";
+        /// <summary>
+        /// The backend's state directory lost or garbled what identifies it (Linux: the <c>state-id</c> file is missing or
+        /// invalid while records exist), so nothing is created or removed until it is restored.
+        /// </summary>
+        public const string StateDirectoryDamaged = "StateDirectoryDamaged";
+        /// <summary>
+        /// The backend's state directory is not safe to use: owned by another user, writable by group or others, or a
+        /// part of its layout is a symbolic link.
+        /// </summary>
+        public const string StateDirectoryUnsafe = "StateDirectoryUnsafe";
         public const string PlanStepFailed = "PlanStepFailed";
         public const string OperationCanceled = "OperationCanceled";
         public const string ExportFailed = "ExportFailed";

@@ -164,7 +164,8 @@ namespace VirtualNetworks.Topology
         {
             var d = new Defaults();
             var token = Field(root, "defaults");
-            if (token == null || token.Type == JTokenType.Null) return d;
+            if (token == null) return d;
+            // null is not "not given" here: the schema wants an object, and a null section is a wrong type.
             if (!(token is JObject o))
             {
                 WrongType(token, "an object", "defaults");
@@ -228,12 +229,15 @@ namespace VirtualNetworks.Topology
 
         private static string Child(string parentPath, string name) => parentPath.Length == 0 ? name : parentPath + "." + name;
 
-        /// <summary>The objects of an array section; other elements and a non-array section are reported.</summary>
+        /// <summary>
+        /// The objects of an array section; other elements and a non-array section are reported. An absent section is
+        /// empty; a null one is a wrong type (the schema wants an array: <c>"routers": null</c> is not an empty topology).
+        /// </summary>
         private List<(JObject Item, string Target)> Items(JObject root, string section, string what)
         {
             var items = new List<(JObject, string)>();
             var token = Field(root, section);
-            if (token == null || token.Type == JTokenType.Null) return items;
+            if (token == null) return items;
             if (!(token is JArray array))
             {
                 WrongType(token, "an array of " + what + " objects", section);

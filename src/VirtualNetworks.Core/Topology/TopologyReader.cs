@@ -27,6 +27,8 @@ namespace VirtualNetworks.Topology
     /// <list type="bullet">
     /// <item>Optional fields may be null, which means "not given" (the default applies). Required fields (a host's or
     /// router's name, a link's from/to) must be strings.</item>
+    /// <item>A section (routers, links, hosts, physicalLinks: arrays; defaults: an object) may be left out, but null is
+    /// a wrong type (TopologyWrongType), not an empty section: <c>{ "routers": null }</c> is refused.</item>
     /// <item>Integers may be written as integral numbers (2.0); 2.5 is a wrong type.</item>
     /// <item>maximumBandwidth 0 means unlimited (overriding a default); null means "not given".</item>
     /// <item>Every spelling of the local machine ("", ".", "localhost", the machine name) becomes "" in

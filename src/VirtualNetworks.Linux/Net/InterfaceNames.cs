@@ -28,7 +28,8 @@ namespace VirtualNetworks.Linux.Net
     /// silent: every device carries its object's <see cref="OwnershipTag"/>, and creating a device whose name is already
     /// taken by a device tagged for another object (or by an untagged one) fails with an error naming both.</para>
     /// <para>The prefixes <c>vnb</c>, <c>vnt</c>, <c>vnx</c> are reserved for these names; <c>vnp</c> is used by
-    /// <see cref="LinuxCapabilities"/> for short-lived probe devices, and <c>vntest</c> by the tests.</para>
+    /// <see cref="LinuxCapabilities"/> for short-lived probe devices (tagged with their owner process, see
+    /// <see cref="ProbeOwner"/>), and <c>vntest</c> by the tests.</para>
     /// </remarks>
     public static class InterfaceNames
     {

@@ -144,8 +144,15 @@ namespace VirtualNetworks.Linux.Net
     /// <summary>
     /// Finds out, cheaply and once per process (per network namespace), which host-network features work here: the
     /// iproute2 programs, privilege, /dev/net/tun, and by trying them on short-lived tagged probe devices (named
-    /// <c>vnp</c> + 8 random hex + a role letter, tagged <c>virtualnetworks:v1:probe:...</c> (no state id: probes belong to no state directory), deleted right away): bridge,
-    /// bridge VLAN filtering, tap, veth, vxlan, tbf (add and in-place change), htb (class change), netem.
+    /// <c>vnp</c> + 8 random hex + a role letter, tagged <c>virtualnetworks:v1:probe:&lt;id&gt;:&lt;pidns&gt;:&lt;pid&gt;:&lt;starttime&gt;</c>
+    /// (no state id: probes belong to no state directory; the owner is this process, see <see cref="ProbeOwner"/>),
+    /// deleted right away): bridge, bridge VLAN filtering, tap, veth, vxlan, tbf (add and in-place change), htb (class
+    /// change), netem.
+    /// <para>A probe killed before it could delete its devices leaves them behind: the next probe in that namespace (any
+    /// process) and orphan clean-up (any state directory) remove probe devices whose owner is gone, never one whose owner
+    /// runs. When a probe device disappears under the probe (another program deleted it), the failures say nothing about
+    /// the kernel: the probe starts again with new devices, and after <see cref="ProbeAttempts"/> tries fails with
+    /// ResourceUnavailable instead of reporting features as missing.</para>
     /// </summary>
     public static class LinuxCapabilities
     {
@@ -204,10 +211,15 @@ namespace VirtualNetworks.Linux.Net
             var missing = new List<MissingFeature>();
             bool root = IsRoot();
 
+            bool probingDevices = false;
+            string? vanished = null;
             void Result(LinuxFeature f, string? failure, string remedy)
             {
                 if (failure == null) available.Add(f);
                 else missing.Add(new MissingFeature(f, failure, remedy));
+                // A probe device that disappears under a step (another process deleted it) is not a missing feature.
+                if (failure != null && probingDevices && MentionsMissingDevice(failure))
+                    vanished ??= "a probe device was deleted by another process during the " + f + " step (" + failure + ")";
             }
 
             bool hasIp = NetTools.Find("ip") != null, hasTc = NetTools.Find("tc") != null;
@@ -229,94 +241,151 @@ namespace VirtualNetworks.Linux.Net
             }
 
             var ip = new IpCommand(networkNamespace, TimeSpan.FromSeconds(10));
-            string id = ProbeId();
-            string bridge = id + "b";
+            RemoveLeftovers(ip);
+            var baseAvailable = available.ToList();
+            var baseMissing = missing.ToList();
+            for (int attempt = 1; attempt <= ProbeAttempts; attempt++)
+            {
+                available.Clear();
+                available.AddRange(baseAvailable);
+                missing.Clear();
+                missing.AddRange(baseMissing);
+                vanished = null;
+                probingDevices = true;
+                string id = ProbeId();
+                string bridge = id + "b";
+                var probeTag = OwnershipTag.ForProbe(id);
+                bool bridgeMade = false;
+                try
+                {
+                    string? bridgeFailure = Try(() => ip.CreateBridge(bridge, probeTag));
+                    if (bridgeFailure != null)
+                    {
+                        bool denied = IsPermission(bridgeFailure);
+                        Result(LinuxFeature.NetworkAdmin, denied ? bridgeFailure : null, NeedsRoot);
+                        Result(LinuxFeature.Bridge, denied ? "not probed: no permission" : bridgeFailure,
+                            denied ? NeedsRoot : "Kernel bridge driver (CONFIG_BRIDGE, module 'bridge').");
+                        foreach (var f in kernelFeatures.Skip(2))
+                            Result(f, "not probed: the probe bridge could not be created", denied ? NeedsRoot : "Kernel bridge driver (CONFIG_BRIDGE).");
+                        return new LinuxCapabilityReport(networkNamespace, root, available, missing, clock.Elapsed);
+                    }
+                    bridgeMade = true;
+                    Result(LinuxFeature.NetworkAdmin, null, NeedsRoot);
+                    Result(LinuxFeature.Bridge, null, "");
+
+                    Result(LinuxFeature.BridgeVlanFiltering,
+                        Try(() => ip.Tools.RunChecked("ip", new[] { "link", "set", "dev", bridge, "type", "bridge", "vlan_filtering", "1" }, bridge, default)),
+                        "Kernel option CONFIG_BRIDGE_VLAN_FILTERING. Without it each link is isolated by its own bridge and its VLAN id is kept as data.");
+
+                    Result(LinuxFeature.Tap, Try(() =>
+                    {
+                        string tap = id + "t";
+                        try { ip.CreateTap(tap, probeTag); }
+                        finally { Quietly(() => ip.Delete(tap)); }
+                    }), "Kernel tun driver (CONFIG_TUN) and /dev/net/tun.");
+
+                    Result(LinuxFeature.Veth, Try(() =>
+                    {
+                        string a = id + "v", b = id + "w";
+                        ip.Tools.RunChecked("ip", new[] { "link", "add", "name", a, "type", "veth", "peer", "name", b }, a, default);
+                        // Created just now by this call, so deleting it (and its peer with it) is ours to do, tagged or not.
+                        try { ip.Tools.RunChecked("ip", new[] { "link", "set", "dev", a, "alias", probeTag.Alias }, a, default); }
+                        finally { Quietly(() => ip.Tools.RunChecked("ip", new[] { "link", "del", "dev", a }, a, default)); }
+                    }), "Kernel veth driver (CONFIG_VETH, module 'veth').");
+
+                    Result(LinuxFeature.Vxlan, Try(() =>
+                    {
+                        string x = id + "x";
+                        try
+                        {
+                            ip.CreateVxlan(x, probeTag, new VxlanOptions { Vni = 1, Local = "127.0.0.1", Remote = "127.0.0.2", DestinationPort = 4789 });
+                        }
+                        finally { Quietly(() => ip.Delete(x)); }
+                    }), "Kernel VXLAN driver (CONFIG_VXLAN, module 'vxlan').");
+
+                    string? tbf = Try(() => Tc(ip, "qdisc", "add", "dev", bridge, "root", "handle", TrafficShaper.Handle, "tbf", "rate", "1mbit", "burst", "4000", "limit", "20000"));
+                    Result(LinuxFeature.Tbf, tbf, "Kernel tbf qdisc (CONFIG_NET_SCH_TBF, module 'sch_tbf') and " + Iproute2);
+                    if (tbf == null)
+                    {
+                        Result(LinuxFeature.TbfChange, Try(() =>
+                        {
+                            Tc(ip, "qdisc", "change", "dev", bridge, "root", "handle", TrafficShaper.Handle, "tbf", "rate", "2mbit", "burst", "4000", "limit", "20000");
+                            var root = new TrafficShaper(ip).GetRoot(bridge);
+                            if (root == null || !root.IsOurs || root.RateBitsPerSecond != 2_000_000)
+                                throw new InvalidOperationException("the rate read back after 'tc qdisc change' is " + (root?.ToString() ?? "nothing"));
+                        }), "A kernel whose tbf supports in-place change (any Linux since 2.6).");
+                        Quietly(() => Tc(ip, "qdisc", "del", "dev", bridge, "root", "handle", TrafficShaper.Handle));
+                    }
+                    else
+                    {
+                        Result(LinuxFeature.TbfChange, "not probed: tbf is missing", "Kernel tbf qdisc (CONFIG_NET_SCH_TBF).");
+                    }
+
+                    Result(LinuxFeature.Htb, Try(() =>
+                    {
+                        try
+                        {
+                            Tc(ip, "qdisc", "add", "dev", bridge, "root", "handle", TrafficShaper.Handle, "htb", "default", "1");
+                            Tc(ip, "class", "add", "dev", bridge, "parent", TrafficShaper.Handle, "classid", "766e:1", "htb", "rate", "1mbit", "quantum", "1514");
+                            Tc(ip, "class", "change", "dev", bridge, "parent", TrafficShaper.Handle, "classid", "766e:1", "htb", "rate", "2mbit", "quantum", "1514");
+                        }
+                        finally { Quietly(() => Tc(ip, "qdisc", "del", "dev", bridge, "root", "handle", TrafficShaper.Handle)); }
+                    }), "Kernel htb qdisc (CONFIG_NET_SCH_HTB, module 'sch_htb').");
+
+                    Result(LinuxFeature.Netem, Try(() =>
+                    {
+                        try { Tc(ip, "qdisc", "add", "dev", bridge, "root", "handle", TrafficShaper.Handle, "netem", "delay", "1ms"); }
+                        finally { Quietly(() => Tc(ip, "qdisc", "del", "dev", bridge, "root", "handle", TrafficShaper.Handle)); }
+                    }), "Kernel netem qdisc (CONFIG_NET_SCH_NETEM, module 'sch_netem'; Debian's standard linux-image-amd64 kernel has it).");
+                }
+                finally
+                {
+                    if (bridgeMade)
+                    {
+                        // Deleted (or replaced) by someone else while the probe ran: what failed says nothing about the kernel.
+                        LinkInfo? now = null;
+                        try { now = ip.GetLink(bridge); }
+                        catch (VirtualNetworksException) { }
+                        if (now == null || !string.Equals(now.Alias, probeTag.Alias, StringComparison.Ordinal))
+                            vanished ??= "the probe bridge " + bridge + " was deleted by another process while the probe ran";
+                        Quietly(() => ip.Delete(bridge));
+                    }
+                }
+                if (vanished == null) return new LinuxCapabilityReport(networkNamespace, root, available, missing, clock.Elapsed);
+                if (attempt < ProbeAttempts) Thread.Sleep(50 * attempt);
+            }
+            throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceUnavailable, "capability probe",
+                "The Linux capability probe" + (networkNamespace == null ? "" : " in network namespace '" + networkNamespace + "'") +
+                " could not finish: " + vanished + " (" + ProbeAttempts.ToString(CultureInfo.InvariantCulture) + " attempts). " +
+                "This is not a missing kernel feature: another program deletes interfaces named " + InterfaceNames.ProbePrefix + "... (tagged " +
+                OwnershipTag.V1Prefix + "probe:...) that this process is using.")
+            {
+                RecommendedAction = "Find what deletes them (an older VirtualNetworks orphan clean-up, or a script) and run the command again.",
+            };
+        }
+
+        /// <summary>How many times the probe is tried when another process deletes its devices under it.</summary>
+        internal const int ProbeAttempts = 3;
+
+        private static bool MentionsMissingDevice(string failure) =>
+            failure.IndexOf("Cannot find device", StringComparison.OrdinalIgnoreCase) >= 0 ||
+            failure.IndexOf("No such device", StringComparison.OrdinalIgnoreCase) >= 0;
+
+        /// <summary>
+        /// Deletes probe devices in <paramref name="ip"/>'s namespace whose owner process is gone (a probe killed before it
+        /// could clean up); a live owner's, one in another pid namespace and one without owner are left alone. Best effort.
+        /// </summary>
+        internal static int RemoveLeftovers(IpCommand ip)
+        {
             try
             {
-                string? bridgeFailure = Try(() => ip.CreateBridge(bridge, OwnershipTag.ForProbe(id)));
-                if (bridgeFailure != null)
-                {
-                    bool denied = IsPermission(bridgeFailure);
-                    Result(LinuxFeature.NetworkAdmin, denied ? bridgeFailure : null, NeedsRoot);
-                    Result(LinuxFeature.Bridge, denied ? "not probed: no permission" : bridgeFailure,
-                        denied ? NeedsRoot : "Kernel bridge driver (CONFIG_BRIDGE, module 'bridge').");
-                    foreach (var f in kernelFeatures.Skip(2))
-                        Result(f, "not probed: the probe bridge could not be created", denied ? NeedsRoot : "Kernel bridge driver (CONFIG_BRIDGE).");
-                    return new LinuxCapabilityReport(networkNamespace, root, available, missing, clock.Elapsed);
-                }
-                Result(LinuxFeature.NetworkAdmin, null, NeedsRoot);
-                Result(LinuxFeature.Bridge, null, "");
-
-                Result(LinuxFeature.BridgeVlanFiltering,
-                    Try(() => ip.Tools.RunChecked("ip", new[] { "link", "set", "dev", bridge, "type", "bridge", "vlan_filtering", "1" }, bridge, default)),
-                    "Kernel option CONFIG_BRIDGE_VLAN_FILTERING. Without it each link is isolated by its own bridge and its VLAN id is kept as data.");
-
-                Result(LinuxFeature.Tap, Try(() =>
-                {
-                    string tap = id + "t";
-                    try { ip.CreateTap(tap, OwnershipTag.ForProbe(id)); }
-                    finally { Quietly(() => ip.Delete(tap)); }
-                }), "Kernel tun driver (CONFIG_TUN) and /dev/net/tun.");
-
-                Result(LinuxFeature.Veth, Try(() =>
-                {
-                    string a = id + "v", b = id + "w";
-                    ip.Tools.RunChecked("ip", new[] { "link", "add", "name", a, "type", "veth", "peer", "name", b }, a, default);
-                    // Created just now by this call, so deleting it (and its peer with it) is ours to do, tagged or not.
-                    try { ip.Tools.RunChecked("ip", new[] { "link", "set", "dev", a, "alias", OwnershipTag.ForProbe(id).Alias }, a, default); }
-                    finally { Quietly(() => ip.Tools.RunChecked("ip", new[] { "link", "del", "dev", a }, a, default)); }
-                }), "Kernel veth driver (CONFIG_VETH, module 'veth').");
-
-                Result(LinuxFeature.Vxlan, Try(() =>
-                {
-                    string x = id + "x";
-                    try
-                    {
-                        ip.CreateVxlan(x, OwnershipTag.ForProbe(id), new VxlanOptions { Vni = 1, Local = "127.0.0.1", Remote = "127.0.0.2", DestinationPort = 4789 });
-                    }
-                    finally { Quietly(() => ip.Delete(x)); }
-                }), "Kernel VXLAN driver (CONFIG_VXLAN, module 'vxlan').");
-
-                string? tbf = Try(() => Tc(ip, "qdisc", "add", "dev", bridge, "root", "handle", TrafficShaper.Handle, "tbf", "rate", "1mbit", "burst", "4000", "limit", "20000"));
-                Result(LinuxFeature.Tbf, tbf, "Kernel tbf qdisc (CONFIG_NET_SCH_TBF, module 'sch_tbf') and " + Iproute2);
-                if (tbf == null)
-                {
-                    Result(LinuxFeature.TbfChange, Try(() =>
-                    {
-                        Tc(ip, "qdisc", "change", "dev", bridge, "root", "handle", TrafficShaper.Handle, "tbf", "rate", "2mbit", "burst", "4000", "limit", "20000");
-                        var root = new TrafficShaper(ip).GetRoot(bridge);
-                        if (root == null || !root.IsOurs || root.RateBitsPerSecond != 2_000_000)
-                            throw new InvalidOperationException("the rate read back after 'tc qdisc change' is " + (root?.ToString() ?? "nothing"));
-                    }), "A kernel whose tbf supports in-place change (any Linux since 2.6).");
-                    Quietly(() => Tc(ip, "qdisc", "del", "dev", bridge, "root", "handle", TrafficShaper.Handle));
-                }
-                else
-                {
-                    Result(LinuxFeature.TbfChange, "not probed: tbf is missing", "Kernel tbf qdisc (CONFIG_NET_SCH_TBF).");
-                }
-
-                Result(LinuxFeature.Htb, Try(() =>
-                {
-                    try
-                    {
-                        Tc(ip, "qdisc", "add", "dev", bridge, "root", "handle", TrafficShaper.Handle, "htb", "default", "1");
-                        Tc(ip, "class", "add", "dev", bridge, "parent", TrafficShaper.Handle, "classid", "766e:1", "htb", "rate", "1mbit", "quantum", "1514");
-                        Tc(ip, "class", "change", "dev", bridge, "parent", TrafficShaper.Handle, "classid", "766e:1", "htb", "rate", "2mbit", "quantum", "1514");
-                    }
-                    finally { Quietly(() => Tc(ip, "qdisc", "del", "dev", bridge, "root", "handle", TrafficShaper.Handle)); }
-                }), "Kernel htb qdisc (CONFIG_NET_SCH_HTB, module 'sch_htb').");
-
-                Result(LinuxFeature.Netem, Try(() =>
-                {
-                    try { Tc(ip, "qdisc", "add", "dev", bridge, "root", "handle", TrafficShaper.Handle, "netem", "delay", "1ms"); }
-                    finally { Quietly(() => Tc(ip, "qdisc", "del", "dev", bridge, "root", "handle", TrafficShaper.Handle)); }
-                }), "Kernel netem qdisc (CONFIG_NET_SCH_NETEM, module 'sch_netem'; Debian's standard linux-image-amd64 kernel has it).");
+                var leftovers = NetworkOrphanScanner.FindOwned(ip, null, roles: new[] { OwnedRole.Probe });
+                return NetworkOrphanScanner.Remove(ip, leftovers).Count;
             }
-            finally
+            catch (VirtualNetworksException)
             {
-                Quietly(() => ip.Delete(bridge));
+                return 0;
             }
-            return new LinuxCapabilityReport(networkNamespace, root, available, missing, clock.Elapsed);
         }
 
         private static void Tc(IpCommand ip, params string[] args) => ip.Tools.RunChecked("tc", args, null, default);

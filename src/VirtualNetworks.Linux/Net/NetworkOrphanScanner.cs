@@ -45,8 +45,10 @@ namespace VirtualNetworks.Linux.Net
     {
         /// <summary>
         /// Every tagged interface in <paramref name="ip"/>'s namespace that belongs to state directory
-        /// <paramref name="stateId"/> (<see cref="OwnershipTag.BelongsTo"/>), plus probe leftovers (no state directory);
-        /// legacy v1 tags of other roles only with <paramref name="includeLegacy"/>. Another state directory's devices are
+        /// <paramref name="stateId"/> (<see cref="OwnershipTag.BelongsTo"/>), plus probe leftovers (no state directory):
+        /// probe devices whose owner process is gone (<see cref="ProbeOwnerState.Gone"/>; a live owner's, or one in
+        /// another pid namespace, is never listed, whoever asks), and probe devices without owner (older versions) only
+        /// with <paramref name="includeLegacy"/>, like legacy v1 tags of other roles. Another state directory's devices are
         /// never listed (so never removed). With <paramref name="objectNames"/>, only those whose tag names one of them
         /// (case-insensitive) as its link, its router, or its whole object ("router/link" or a probe id); with
         /// <paramref name="roles"/>, only those roles.
@@ -62,7 +64,9 @@ namespace VirtualNetworks.Linux.Net
             {
                 var tag = link.Tag;
                 if (tag == null) continue;
-                if (tag.StateId != null ? !tag.BelongsTo(stateId) : tag.Role != OwnedRole.Probe && !includeLegacy) continue;
+                if (tag.StateId != null) { if (!tag.BelongsTo(stateId)) continue; }
+                else if (tag.Role == OwnedRole.Probe) { if (!IsProbeLeftover(tag, includeLegacy)) continue; }
+                else if (!includeLegacy) continue;
                 if (roleSet != null && !roleSet.Contains(tag.Role)) continue;
                 if (names != null && !Matches(tag, names)) continue;
                 found.Add(new OwnedInterface(link, ip.NetworkNamespace));
@@ -84,9 +88,22 @@ namespace VirtualNetworks.Linux.Net
                 // Re-check right before deleting: the device of that name must still carry the listed tag (same state id).
                 var now = ip.GetLink(item.Name, cancellationToken);
                 if (now?.Tag == null || !now.Tag.Equals(item.Tag)) continue;
+                // A probe device only while its owner is (still) gone; an owner-less one was listed by a full reset.
+                if (now.Tag.Role == OwnedRole.Probe && !IsProbeLeftover(now.Tag, includeLegacy: true)) continue;
                 if (ip.Delete(item.Name, cancellationToken)) removed.Add(item.Name);
             }
             return removed;
+        }
+
+        /// <summary>
+        /// True for a probe device nobody uses: its owner process is gone. A probe tag without owner (older versions)
+        /// counts only with <paramref name="includeLegacy"/>: nothing proves its process ended.
+        /// </summary>
+        public static bool IsProbeLeftover(OwnershipTag tag, bool includeLegacy)
+        {
+            if (tag == null) throw new ArgumentNullException(nameof(tag));
+            if (tag.Role != OwnedRole.Probe) return false;
+            return tag.ProbeOwner == null ? includeLegacy : tag.ProbeOwner.State() == ProbeOwnerState.Gone;
         }
 
         private static bool Matches(OwnershipTag tag, HashSet<string> names) =>

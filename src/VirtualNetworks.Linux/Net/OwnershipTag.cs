@@ -26,15 +26,19 @@ namespace VirtualNetworks.Linux.Net
     /// created it (<see cref="State.StateStore.StateId"/>: 8 lowercase hex, random, stored in the state directory's
     /// <c>state-id</c> file), role one of bridge, tap, vxlan, host, veth; object the link name (bridge, vxlan),
     /// "router/link" (tap), the host name (host: the underlay anchor) or "host/peer" (veth: the end in host towards peer).
-    /// Probe devices (short-lived, random names) belong to no state directory and keep the v1 form
-    /// <c>virtualnetworks:v1:probe:&lt;id&gt;</c>. Set with <c>ip link set dev X alias ...</c>. Only devices whose alias
+    /// Probe devices (short-lived, random names) belong to no state directory and keep the v1 form, with their owner
+    /// process: <c>virtualnetworks:v1:probe:&lt;id&gt;:&lt;pidns&gt;:&lt;pid&gt;:&lt;starttime&gt;</c> (see
+    /// <see cref="ProbeOwner"/>; orphan clean-up removes one only when that process is gone). Set with <c>ip link set dev X alias ...</c>. Only devices whose alias
     /// parses as a tag are ever modified or deleted; everything else belongs to someone else. Orphan clean-up only takes
     /// devices whose <see cref="StateId"/> is its own state directory's (see <see cref="BelongsTo"/>).
     /// </summary>
     /// <remarks>
     /// v1 tags of other roles (written before state ids existed) still parse, with <see cref="StateId"/> null: they are
     /// the module's (so they may be deleted or re-tagged), belong to no state directory, are adopted (re-tagged v2) when
-    /// a state directory re-creates the same object, and are only listed as orphans by a full reset (-All).
+    /// a state directory re-creates the same object, and are only listed as orphans by a full reset (-All). Probe tags
+    /// without an owner (<c>virtualnetworks:v1:probe:&lt;id&gt;</c>, written by versions before owners were recorded)
+    /// likewise: nothing proves their process is gone, so only a full reset takes them. Versions before owners were
+    /// recorded read a probe tag with an owner as foreign (its object has ':'), so they never delete one.
     /// Object names follow <see cref="NameRules"/> (no ':' and no '/'), so the alias parses back unambiguously. Names keep
     /// the case they were created with and compare case-insensitively, like everywhere in the module.
     /// </remarks>
@@ -106,7 +110,8 @@ namespace VirtualNetworks.Linux.Net
         public string? LinkName { get; }
 
         /// <summary>The ifalias text.</summary>
-        public string Alias => (StateId == null ? V1Prefix : V2Prefix + StateId + ":") + RoleText(Role) + ":" + ObjectName;
+        public string Alias => (StateId == null ? V1Prefix : V2Prefix + StateId + ":") + RoleText(Role) + ":" + ObjectName +
+                               (ProbeOwner == null ? "" : ":" + ProbeOwner.Text);
 
         /// <summary>The interface name this tag's object gets from <see cref="InterfaceNames"/>; null for probes (random names).</summary>
         public string? ExpectedInterfaceName
@@ -159,12 +164,18 @@ namespace VirtualNetworks.Linux.Net
             return new OwnershipTag(OwnedRole.Veth, hostName + "/" + peerHostName, null, null, hostName, peerHostName).WithState(stateId);
         }
 
-        /// <summary>A probe device's tag; <paramref name="probeId"/> follows <see cref="NameRules"/>.</summary>
-        public static OwnershipTag ForProbe(string probeId)
+        /// <summary>A probe device's tag, owned by this process; <paramref name="probeId"/> follows <see cref="NameRules"/>.</summary>
+        public static OwnershipTag ForProbe(string probeId) => ForProbe(probeId, ProbeOwner.Current);
+
+        /// <summary>A probe device's tag owned by <paramref name="owner"/> (null: the old form without owner).</summary>
+        public static OwnershipTag ForProbe(string probeId, ProbeOwner? owner)
         {
             NameRules.Ensure(probeId, "probe");
-            return new OwnershipTag(OwnedRole.Probe, probeId, null, null);
+            return new OwnershipTag(OwnedRole.Probe, probeId, null, null) { ProbeOwner = owner };
         }
+
+        /// <summary>The process that made a probe device; null for other roles and for probe tags of older versions.</summary>
+        public ProbeOwner? ProbeOwner { get; private set; }
 
         /// <summary>
         /// True when <paramref name="alias"/> is a tag this version understands (v2 with a state id; v1 without, a v2
@@ -214,8 +225,12 @@ namespace VirtualNetworks.Linux.Net
                     tag = new OwnershipTag(OwnedRole.Vxlan, obj, null, obj);
                     return true;
                 case "probe":
-                    if (!NameRules.IsValid(obj)) return false;
-                    tag = new OwnershipTag(OwnedRole.Probe, obj, null, null);
+                    int owner = obj.IndexOf(':');
+                    string probeId = owner < 0 ? obj : obj.Substring(0, owner);
+                    if (!NameRules.IsValid(probeId)) return false;
+                    ProbeOwner? parsed = null;
+                    if (owner >= 0 && !Net.ProbeOwner.TryParse(obj.Substring(owner + 1), out parsed)) return false;
+                    tag = new OwnershipTag(OwnedRole.Probe, probeId, null, null) { ProbeOwner = parsed };
                     return true;
                 case "host":
                     if (!NameRules.IsValid(obj)) return false;
@@ -260,10 +275,10 @@ namespace VirtualNetworks.Linux.Net
             }
         }
 
-        /// <summary>Same role, object (case-insensitive) and state id (ordinal; both null counts as equal).</summary>
+        /// <summary>Same role, object (case-insensitive), state id (ordinal; both null counts as equal) and probe owner.</summary>
         public bool Equals(OwnershipTag? other) =>
             other != null && Role == other.Role && string.Equals(ObjectName, other.ObjectName, StringComparison.OrdinalIgnoreCase) &&
-            string.Equals(StateId, other.StateId, StringComparison.Ordinal);
+            string.Equals(StateId, other.StateId, StringComparison.Ordinal) && Equals(ProbeOwner, other.ProbeOwner);
 
         public override bool Equals(object? obj) => Equals(obj as OwnershipTag);
 

@@ -15,11 +15,11 @@ namespace VirtualNetworks.Linux.State
         private static readonly UTF8Encoding Utf8 = new UTF8Encoding(false);
         private const string TempMarker = ".tmp-";
 
-        /// <summary>Writes <paramref name="text"/> (UTF-8, no BOM) to <paramref name="path"/> atomically with mode <paramref name="mode"/> (e.g. 0x1A4 = 0644).</summary>
-        public static void WriteAllText(string path, string text, int mode = 0x1A4) => WriteAllBytes(path, Utf8.GetBytes(text), mode);
+        /// <summary>Writes <paramref name="text"/> (UTF-8, no BOM) to <paramref name="path"/> atomically with mode <paramref name="mode"/> (default 0x180 = 0600: every file in the state directory is private).</summary>
+        public static void WriteAllText(string path, string text, int mode = 0x180) => WriteAllBytes(path, Utf8.GetBytes(text), mode);
 
         /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically with mode <paramref name="mode"/>.</summary>
-        public static void WriteAllBytes(string path, byte[] bytes, int mode = 0x1A4)
+        public static void WriteAllBytes(string path, byte[] bytes, int mode = 0x180)
         {
             if (path == null) throw new ArgumentNullException(nameof(path));
             VirtualNetworks.Util.CrashPoint.Hit("write", path);
@@ -33,10 +33,10 @@ namespace VirtualNetworks.Linux.State
             {
                 using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
                 {
+                    Posix.Chmod(tmp, mode); // before any content is in it
                     fs.Write(bytes, 0, bytes.Length);
                     fs.Flush(flushToDisk: true);
                 }
-                Posix.Chmod(tmp, mode);
                 Posix.Rename(tmp, full);
             }
             catch

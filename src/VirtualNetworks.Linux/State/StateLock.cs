@@ -18,6 +18,10 @@ namespace VirtualNetworks.Linux.State
     /// opens files close-on-exec, so QEMU processes started while the lock is held do not inherit it. (The runtime switch
     /// DOTNET_SYSTEM_IO_DISABLEFILELOCKING turns this off; do not set it.)</para>
     /// <para>Who holds the lock is written to "lock.holder" (pid, process, since) for the busy message.</para>
+    /// <para>Both files are 0600: flock needs only an open descriptor, so a lock file other users can open would let any
+    /// of them hold every command off. The lock file is created 0600 (an older 0644 one is tightened) and never opened
+    /// through a symbolic link; one that is a link, not a regular file or owned by another user is refused
+    /// (StateDirectoryUnsafe).</para>
     /// </remarks>
     public sealed class StateLock : IDisposable
     {
@@ -44,6 +48,7 @@ namespace VirtualNetworks.Linux.State
         public static StateLock Acquire(string lockPath, TimeSpan timeout, CancellationToken cancellationToken = default)
         {
             if (lockPath == null) throw new ArgumentNullException(nameof(lockPath));
+            PrepareLockFile(lockPath);
             var clock = Stopwatch.StartNew();
             int delay = 10;
             while (true)
@@ -83,6 +88,40 @@ namespace VirtualNetworks.Linux.State
                 return l;
             }
         }
+
+        /// <summary>
+        /// Creates the lock file with mode 0600 when missing (O_CREAT | O_NOFOLLOW, so never through a symbolic link) and
+        /// checks it on the descriptor: a regular file of this user, mode tightened to 0600.
+        /// </summary>
+        internal static void PrepareLockFile(string lockPath)
+        {
+            int fd = Posix.OpenFileNoFollow(lockPath, 0x180, out int errno);
+            if (fd < 0)
+            {
+                if (errno == Posix.ELOOP)
+                    throw Unsafe(lockPath, "is a symbolic link (to " + (Posix.ReadLink(lockPath) ?? "?") + ")", "Remove it; the lock file is created again.");
+                return; // the open below reports it (permission denied, read-only file system, ...)
+            }
+            try
+            {
+                var st = Posix.FStat(fd);
+                if (!st.IsRegularFile)
+                    throw Unsafe(lockPath, "is a " + st.TypeName + ", not a file", "Remove it; the lock file is created again.");
+                uint me = Posix.EffectiveUserId;
+                if (st.Uid != me)
+                    throw Unsafe(lockPath, "is owned by " + Posix.UserName(st.Uid) + " (mode " + Posix.Octal(st.Permissions) + "), not by the user running this command (" +
+                                           Posix.UserName(me) + ")", "Remove it; the lock file is created again.");
+                if (st.Permissions != 0x180) Posix.FChmod(fd, 0x180, lockPath);
+            }
+            finally
+            {
+                Posix.Close(fd);
+            }
+        }
+
+        private static VirtualNetworksException Unsafe(string path, string problem, string action) =>
+            new VirtualNetworksException(ErrorIds.StateDirectoryUnsafe, ErrorKind.PermissionDenied, path,
+                "The VirtualNetworks state lock " + path + " " + problem + "; it was not used.") { RecommendedAction = action };
 
         /// <summary>True when the IOException is the sharing violation .NET raises when flock() says "busy".</summary>
         internal static bool IsSharingViolation(IOException ex)

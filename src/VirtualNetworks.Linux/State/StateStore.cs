@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Threading;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
@@ -21,8 +22,18 @@ namespace VirtualNetworks.Linux.State
     ///   hosts/&lt;name&gt;.json       <see cref="HostRecord"/> (lab hosts, and the local machine once it has an underlay address)
     ///   physical-links/&lt;a&gt;--&lt;b&gt;.json  <see cref="PhysicalLinkRecord"/>
     ///   run/      (0700)         per router: .pid .qmp .chan .console .cfg (<see cref="RouterRunPaths"/>)
+    ///   run/m/    (0700)         the run slot of a live migration's other instance
     ///   disks/    (0700)         per-router qcow2 overlays
     /// </code>
+    /// <para>Hygiene (<see cref="EnsureLayout"/>, before anything is read for a change or written): the root and every
+    /// directory of the layout must be a real directory (never followed through a symbolic link: checked on a descriptor
+    /// opened with O_NOFOLLOW), owned by the user running the command (euid) and not writable by group or others;
+    /// anything else is refused (StateDirectoryUnsafe) naming path, owner and mode. The record directories, run/ and
+    /// disks/ are 0700 (older 0755 ones are tightened), every file written here is 0600 (older 0644 ones are tightened
+    /// once per store). The root keeps its mode (0755 when this creates it). Parents of the root are not checked.</para>
+    /// <para>The <c>state-id</c> is checked when the lock is taken (<see cref="Lock"/>), so before any state-changing
+    /// command creates anything: a fresh directory gets one then; a missing one where records, run files or overlays
+    /// exist, or a garbled one, is refused (StateDirectoryDamaged) with the ids found on this directory's devices.</para>
     /// Every JSON file carries <c>"owner": "virtualnetworks"</c> and a schema version; files without the marker are never
     /// read as records, rewritten or deleted. Writes are atomic (<see cref="AtomicFile"/>). Record file names are the
     /// lower-case name (names compare case-insensitively), validated with <see cref="NameRules.Ensure"/> before any
@@ -84,42 +95,54 @@ namespace VirtualNetworks.Linux.State
         public string StateIdPath => Path.Combine(Root, "state-id");
 
         private string? _stateId;
+        private bool _filesTightened;
+        private bool _idConfirmed;
+
+        /// <summary>Mode of the record directories, run/ and disks/: 0700.</summary>
+        public const int PrivateDirectoryMode = 0x1C0;
+        /// <summary>Mode of a root this creates: 0755 (an existing root keeps its mode unless it is writable by others).</summary>
+        public const int RootDirectoryMode = 0x1ED;
+        /// <summary>Mode of every file written in the state directory: 0600.</summary>
+        public const int PrivateFileMode = 0x180;
 
         /// <summary>
         /// The id of this state directory, carried in the ownership tag of every interface it creates
         /// (<c>virtualnetworks:v2:&lt;id&gt;:...</c>) so that orphan clean-up never takes another state directory's
-        /// devices. Random (8 lowercase hex) and stored in <see cref="StateIdPath"/> the first time it is needed, so moving
-        /// or renaming the directory keeps it. Creates the layout when missing.
+        /// devices. Random (8 lowercase hex) and stored in <see cref="StateIdPath"/> (0600) the first time it is needed
+        /// (normally when the lock is first taken), so moving or renaming the directory keeps it. A new id is only minted
+        /// in a directory that holds nothing it could identify (no record, run file or overlay); otherwise a missing or
+        /// garbled file is StateDirectoryDamaged, never silently replaced (everything tagged with the old id would become
+        /// unreachable). Creates the layout when missing.
         /// </summary>
         public string StateId
         {
             get
             {
                 if (_stateId != null) return _stateId;
-                var existing = ExistingStateId;
+                var existing = ExistingStateId; // throws when damaged
                 if (existing != null) return existing;
                 EnsureLayout();
-                var bytes = new byte[4];
-                using (var rng = System.Security.Cryptography.RandomNumberGenerator.Create()) rng.GetBytes(bytes);
-                string id = BitConverter.ToString(bytes).Replace("-", "").ToLowerInvariant();
+                string id = NewId();
                 try
                 {
                     // CreateNew: the first writer wins; a concurrent one reads the winner's id below.
                     using (var fs = new FileStream(StateIdPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read))
                     {
+                        Posix.Chmod(StateIdPath, PrivateFileMode);
                         var data = System.Text.Encoding.ASCII.GetBytes(id + "\n");
                         fs.Write(data, 0, data.Length);
                         fs.Flush(flushToDisk: true);
                     }
-                    Posix.Chmod(StateIdPath, 0x1A4);
+                    Posix.FsyncDirectory(Root);
+                    _idConfirmed = true;
                     return _stateId = id;
                 }
                 catch (IOException) when (File.Exists(StateIdPath))
                 {
                     for (int i = 0; i < 50; i++)
                     {
-                        var other = ExistingStateId;
-                        if (other != null) return other;
+                        string? other = TryReadStateIdFile(out _);
+                        if (other != null) return _stateId = other;
                         Thread.Sleep(20);
                     }
                 }
@@ -128,38 +151,198 @@ namespace VirtualNetworks.Linux.State
                     throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.PermissionDenied, StateIdPath,
                         "Cannot write the state directory's id file " + StateIdPath + ": " + ex.Message, ex);
                 }
-                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, StateIdPath,
-                    "The state directory's id file " + StateIdPath + " does not hold a valid id (1 to 32 characters of [0-9a-z]). " +
-                    "Restore it, or delete it if nothing of this state directory exists any more.");
+                throw Damaged("does not hold a valid id (1 to 32 characters of [0-9a-z]) after another command created it", null);
             }
         }
 
-        /// <summary>The stored id of this state directory; null when none was stored yet (so nothing of it is tagged) or the file is unreadable.</summary>
+        /// <summary>
+        /// The stored id of this state directory; null only when none was stored yet and the directory holds nothing it
+        /// could identify (a fresh directory: nothing of it is tagged). Throws VirtualNetworksException
+        /// (StateDirectoryDamaged) when the file is missing although records, run files or overlays exist, or when it is
+        /// unreadable or not a valid id: unknown is not absent.
+        /// </summary>
         public string? ExistingStateId
         {
             get
             {
                 if (_stateId != null) return _stateId;
-                string text;
-                try { text = File.ReadAllText(StateIdPath).Trim(); }
-                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { return null; }
-                if (!Net.OwnershipTag.IsValidStateId(text)) return null;
-                return _stateId = text;
+                string? id = TryReadStateIdFile(out string? problem);
+                if (id != null) return _stateId = id;
+                if (problem != null) throw Damaged(problem, null);
+                var evidence = StateEvidence();
+                if (evidence.Count > 0)
+                    throw Damaged("is missing, but the directory holds " + string.Join(", ", evidence) +
+                                  " (a new id would leave everything tagged with the old one unreachable)", null);
+                return null;
             }
         }
 
-        /// <summary>Creates the directories (root 0755, routers/links 0755, run/disks 0700) when missing and enforces the modes.</summary>
+        /// <summary>The valid id in the file; null with <paramref name="problem"/> null when there is no file, else with why it is unusable.</summary>
+        private string? TryReadStateIdFile(out string? problem)
+        {
+            problem = null;
+            string text;
+            try
+            {
+                var st = Posix.LStat(StateIdPath);
+                if (st == null) return null;
+                if (!st.Value.IsRegularFile)
+                {
+                    problem = "is a " + st.Value.TypeName + ", not a file";
+                    return null;
+                }
+                text = File.ReadAllText(StateIdPath);
+            }
+            catch (FileNotFoundException)
+            {
+                return null;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                problem = "cannot be read (" + ex.Message + ")";
+                return null;
+            }
+            string trimmed = text.Trim();
+            if (Net.OwnershipTag.IsValidStateId(trimmed)) return trimmed;
+            problem = trimmed.Length == 0 ? "is empty" : "does not hold a valid id (1 to 32 characters of [0-9a-z]; it holds " +
+                      Net.NetText.Quote(trimmed.Length > 40 ? trimmed.Substring(0, 40) + "..." : trimmed) + ")";
+            return null;
+        }
+
+        /// <summary>
+        /// What in this directory an id identifies (so a new id must not be minted): counts of record files, run files and
+        /// overlays, e.g. "2 router record(s)". Unparseable files count too (unknown is not absent).
+        /// </summary>
+        internal List<string> StateEvidence()
+        {
+            var found = new List<string>();
+            void Count(string dir, string what)
+            {
+                int n = 0;
+                try
+                {
+                    if (Directory.Exists(dir)) n = Directory.GetFiles(dir).Length;
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    found.Add(what + " (unreadable: " + ex.Message + ")");
+                    return;
+                }
+                if (n > 0) found.Add(n.ToString(CultureInfo.InvariantCulture) + " " + what);
+            }
+            Count(RoutersDirectory, "router record(s)");
+            Count(LinksDirectory, "link record(s)");
+            Count(HostsDirectory, "host record(s)");
+            Count(PhysicalLinksDirectory, "physical link record(s)");
+            Count(RunDirectory, "run file(s)");
+            Count(Path.Combine(RunDirectory, MigrationSlot), "run file(s) in run/m");
+            Count(DisksDirectory, "overlay disk(s)");
+            return found;
+        }
+
+        /// <summary>
+        /// Checks the state id before a state-changing command does anything (called by <see cref="Lock"/>, under the
+        /// lock): mints it in a fresh directory; refuses (StateDirectoryDamaged) a missing or garbled one where something
+        /// exists, and, once per store, a valid one that none of the devices of this directory's records carries while
+        /// they carry another (a state-id replaced by a wrong one).
+        /// </summary>
+        public void CheckStateId(CancellationToken cancellationToken = default)
+        {
+            string id = StateId;
+            if (_idConfirmed) return;
+            ConfirmStateId(id, cancellationToken);
+        }
+
+        /// <summary>
+        /// For a preflight (before planning): the hygiene of <see cref="EnsureLayout"/> and the state-id checks of
+        /// <see cref="CheckStateId"/>, without minting an id; nothing when the directory does not exist yet (the first
+        /// <see cref="Lock"/> creates it).
+        /// </summary>
+        public void Verify(CancellationToken cancellationToken = default)
+        {
+            if (Posix.LStat(Root) == null) return;
+            EnsureLayout();
+            string? id = ExistingStateId; // throws when damaged
+            if (id != null && !_idConfirmed) ConfirmStateId(id, cancellationToken);
+        }
+
+        private void ConfirmStateId(string id, CancellationToken cancellationToken)
+        {
+            if (StateEvidence().Count > 0)
+            {
+                var witnesses = StateIdWitness.Find(this, cancellationToken);
+                if (witnesses.Count > 0 && !witnesses.Any(w => w.StateId == id))
+                    throw Damaged("holds " + id + ", but the devices of this directory's records carry " +
+                                  string.Join(", ", witnesses.Select(w => w.StateId).Distinct(StringComparer.Ordinal)) +
+                                  " and none carries " + id + " (the file was replaced, or these records are stale and another state " +
+                                  "directory now uses the same names)", witnesses);
+            }
+            _idConfirmed = true;
+        }
+
+        private VirtualNetworksException Damaged(string problem, IReadOnlyList<StateIdWitness>? witnesses)
+        {
+            if (witnesses == null)
+            {
+                try { witnesses = StateIdWitness.Find(this, CancellationToken.None); }
+                catch (Exception ex) when (ex is VirtualNetworksException || ex is IOException || ex is UnauthorizedAccessException) { witnesses = Array.Empty<StateIdWitness>(); }
+            }
+            var ids = witnesses.GroupBy(w => w.StateId, StringComparer.Ordinal).OrderByDescending(g => g.Count()).ToList();
+            var sb = new System.Text.StringBuilder();
+            sb.Append("The state directory ").Append(Root).Append(" is damaged: its id file ").Append(StateIdPath).Append(' ').Append(problem)
+              .Append(". Nothing was created, changed or removed.");
+            if (ids.Count > 0)
+            {
+                sb.Append(ids.Count == 1 ? " Devices of this directory's routers, links and hosts carry the state id " : " Devices of this directory's routers, links and hosts carry the state ids ");
+                sb.Append(string.Join("; ", ids.Select(g => g.Key + " (" + string.Join(", ", g.Take(4).Select(w => w.Describe())) +
+                                                           (g.Count() > 4 ? ", ... " + g.Count().ToString(CultureInfo.InvariantCulture) + " in all" : "") + ")")));
+                sb.Append('.');
+            }
+            else
+            {
+                sb.Append(" No device of this directory's routers, links or hosts carries a state id right now (none exists, or they predate state ids).");
+            }
+            string suggested = ids.Count == 1 ? ids[0].Key : NewId();
+            return new VirtualNetworksException(ErrorIds.StateDirectoryDamaged, ErrorKind.InvalidData, StateIdPath, sb.ToString())
+            {
+                RecommendedAction = "Restore " + StateIdPath + " from a backup" +
+                                    (ids.Count == 1
+                                        ? ", or write the id its devices carry: printf '" + suggested + "\\n' > " + StateIdPath
+                                        : ids.Count > 1
+                                            ? ", or write the one of the ids above that is this directory's: printf '<id>\\n' > " + StateIdPath
+                                            : "; if nothing of this directory exists any more (or it predates state ids), give it a new id: printf '" + suggested + "\\n' > " + StateIdPath) +
+                                    ". Then run the command again.",
+            };
+        }
+
+        private static string NewId()
+        {
+            var bytes = new byte[4];
+            using (var rng = System.Security.Cryptography.RandomNumberGenerator.Create()) rng.GetBytes(bytes);
+            return BitConverter.ToString(bytes).Replace("-", "").ToLowerInvariant();
+        }
+
+        /// <summary>
+        /// Creates the directories when missing (root 0755; routers, links, hosts, physical-links, run, run/m, disks 0700)
+        /// and checks them (see the class remarks): none may be a symbolic link or not a directory, all must be owned by
+        /// this process's effective user and not writable by group or others, else VirtualNetworksException
+        /// (StateDirectoryUnsafe). Older 0755 directories and 0644 files of ours are tightened.
+        /// </summary>
         public void EnsureLayout()
         {
             try
             {
-                CreateDirectory(Root, 0x1ED);
-                CreateDirectory(RoutersDirectory, 0x1ED);
-                CreateDirectory(LinksDirectory, 0x1ED);
-                CreateDirectory(HostsDirectory, 0x1ED);
-                CreateDirectory(PhysicalLinksDirectory, 0x1ED);
-                CreateDirectory(RunDirectory, 0x1C0);
-                CreateDirectory(DisksDirectory, 0x1C0);
+                string? parent = Path.GetDirectoryName(Root);
+                if (parent != null && !Directory.Exists(parent)) Directory.CreateDirectory(parent); // not ours: not checked
+                SecureDirectory(Root, RootDirectoryMode, isRoot: true);
+                foreach (var dir in new[] { RoutersDirectory, LinksDirectory, HostsDirectory, PhysicalLinksDirectory, RunDirectory,
+                             Path.Combine(RunDirectory, MigrationSlot), DisksDirectory })
+                    SecureDirectory(dir, PrivateDirectoryMode, isRoot: false);
+                if (!_filesTightened)
+                {
+                    TightenFiles();
+                    _filesTightened = true;
+                }
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
@@ -168,10 +351,71 @@ namespace VirtualNetworks.Linux.State
             }
         }
 
-        private static void CreateDirectory(string path, int mode)
+        /// <summary>mkdir (never through a symbolic link), then open it with O_NOFOLLOW and check owner and mode on the descriptor.</summary>
+        private static void SecureDirectory(string path, int mode, bool isRoot)
         {
-            Directory.CreateDirectory(path);
-            Posix.Chmod(path, mode);
+            bool created = Posix.MakeDirectory(path, mode);
+            int fd = Posix.OpenDirectoryNoFollow(path, out int errno);
+            if (fd < 0)
+            {
+                var st = Posix.LStat(path);
+                if (st != null && st.Value.IsSymbolicLink)
+                    throw Unsafe(path, "is a symbolic link (to " + (Posix.ReadLink(path) ?? "?") + "); VirtualNetworks never follows a symbolic link in its state directory",
+                        isRoot ? "Point the state directory at the real path (option StateDirectory or " + RootEnvironmentVariable + "), or replace the link with a directory."
+                               : "Remove the link and run the command again (a fresh directory is created), or move the real directory there.");
+                if (st != null && !st.Value.IsDirectory)
+                    throw Unsafe(path, "is a " + st.Value.TypeName + ", not a directory", "Move it away and run the command again.");
+                throw new IOException("open " + path + " failed: " + Posix.ErrorText(errno) + " (errno " + errno.ToString(CultureInfo.InvariantCulture) + ")");
+            }
+            try
+            {
+                var st = Posix.FStat(fd);
+                uint me = Posix.EffectiveUserId;
+                if (st.Uid != me)
+                    throw Unsafe(path, "is owned by " + Posix.UserName(st.Uid) + " (mode " + Posix.Octal(st.Permissions) + "), not by the user running this command (" +
+                                       Posix.UserName(me) + "); another user could change what this command reads and does",
+                        "Use a state directory of your own, or (if it is yours) chown it: chown -R " + me.ToString(CultureInfo.InvariantCulture) + " " + path);
+                if (!created && (st.Permissions & 0x12) != 0)
+                    throw Unsafe(path, "is writable by " + ((st.Permissions & 0x2) != 0 ? "others" : "its group") + " (mode " + Posix.Octal(st.Permissions) + ", owner " +
+                                       Posix.UserName(st.Uid) + "); another user could plant or replace files in it",
+                        "Remove the write permission: chmod go-w " + path);
+                int wanted = isRoot && !created ? st.Permissions : mode;
+                if (st.Permissions != wanted) Posix.FChmod(fd, wanted, path);
+            }
+            finally
+            {
+                Posix.Close(fd);
+            }
+        }
+
+        private static VirtualNetworksException Unsafe(string path, string problem, string action) =>
+            new VirtualNetworksException(ErrorIds.StateDirectoryUnsafe, ErrorKind.PermissionDenied, path,
+                "The VirtualNetworks state directory is not safe to use: " + path + " " + problem + ". Nothing was created, changed or removed.")
+            {
+                RecommendedAction = action,
+            };
+
+        /// <summary>
+        /// Older files of ours become 0600, once per store: records (*.json in the record directories) and, in the root,
+        /// lock, lock.holder, state-id, kvm-probe.json. Symbolic links, other users' files and other files are left alone.
+        /// </summary>
+        private void TightenFiles()
+        {
+            uint me = Posix.EffectiveUserId;
+            var rootFiles = new[] { LockPath, LockPath + ".holder", StateIdPath, KvmProbePath };
+            foreach (var dir in new[] { Root, RoutersDirectory, LinksDirectory, HostsDirectory, PhysicalLinksDirectory })
+            {
+                string[] files;
+                try { files = dir == Root ? rootFiles : Directory.GetFiles(dir, "*.json"); }
+                catch (DirectoryNotFoundException) { continue; }
+                foreach (var f in files)
+                {
+                    var st = Posix.LStat(f);
+                    if (st == null || !st.Value.IsRegularFile || st.Value.Uid != me || (st.Value.Permissions & 0x3F) == 0) continue;
+                    try { Posix.Chmod(f, st.Value.Permissions & 0x1C0); }
+                    catch (IOException) { } // gone meanwhile
+                }
+            }
         }
 
         private readonly object _lockGate = new object();
@@ -179,10 +423,12 @@ namespace VirtualNetworks.Linux.State
         private int _heldDepth;
 
         /// <summary>
-        /// Takes the exclusive state lock (creating the layout first); dispose to release. Re-entrant on this store
-        /// instance: while it holds the lock (an outer scope, e.g. a whole Deploy-VirtualNetwork holding it from planning to
-        /// the last step), further calls return at once and only the outermost release lets go of the lock. Other store
-        /// instances (other commands, other runspaces, other processes) wait for it.
+        /// Takes the exclusive state lock (checking and creating the layout first, see <see cref="EnsureLayout"/>), then
+        /// checks the state id (<see cref="CheckStateId"/>), so a damaged or unsafe directory is refused before a
+        /// state-changing command creates anything; dispose to release. Re-entrant on this store instance: while it holds
+        /// the lock (an outer scope, e.g. a whole Deploy-VirtualNetwork holding it from planning to the last step), further
+        /// calls return at once and only the outermost release lets go of the lock. Other store instances (other commands,
+        /// other runspaces, other processes) wait for it.
         /// </summary>
         public IDisposable Lock(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
         {
@@ -196,6 +442,15 @@ namespace VirtualNetworks.Linux.State
             }
             EnsureLayout();
             var acquired = StateLock.Acquire(LockPath, timeout ?? StateLock.DefaultTimeout, cancellationToken);
+            try
+            {
+                CheckStateId(cancellationToken);
+            }
+            catch
+            {
+                acquired.Dispose();
+                throw;
+            }
             lock (_lockGate)
             {
                 _held = acquired;
@@ -489,7 +744,7 @@ namespace VirtualNetworks.Linux.State
             record.UpdatedUtc = DateTime.UtcNow;
             try
             {
-                AtomicFile.WriteAllText(path, Serialize(record), 0x1A4);
+                AtomicFile.WriteAllText(path, Serialize(record), PrivateFileMode);
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
