@@ -229,8 +229,8 @@ namespace VirtualNetworks.Core.Tests
             var plan = Planner.Plan(desired, drifted, null, 1, manageLabHosts: true);
             var lab = plan.Steps.Where(st => st.Action == PlanAction.CreateLabHost || st.Action == PlanAction.CreatePhysicalLink).ToList();
             Assert.Equal(new[] { "CreateLabHost h3", "CreatePhysicalLink h1--h2" }, lab.Select(st => st.Action + " " + st.Target));
-            Assert.StartsWith("Repair lab host (underlay route to 198.19.255.1/32 is missing", lab[0].Description);
-            Assert.Contains("Repair physical link between hosts h1 and h2 (vnv0123456789 in h2 lacks its address", lab[1].Description);
+            Assert.StartsWith("Repair lab host: underlay route to 198.19.255.1/32 is missing", lab[0].Description);
+            Assert.Contains("Repair physical link between hosts h1 and h2: vnv0123456789 in h2 lacks its address", lab[1].Description);
 
             // A drifted host the topology does not declare is repaired too (the underlay is shared).
             var other = Lab();

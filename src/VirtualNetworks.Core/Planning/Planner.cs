@@ -194,7 +194,7 @@ namespace VirtualNetworks.Planning
                 var missing = names.Where(n => !have.DeployedFor.Contains(n, StringComparer.OrdinalIgnoreCase)).ToList();
                 if (have.Status != null)
                     steps.Add(CreateLabHostStep(have.Name, byDeployment: false, have.CreatedByDeployment ? names : Array.Empty<string>(),
-                        "Repair lab host (" + have.Status + ")"));
+                        "Repair lab host: " + have.Status));
                 else if (have.CreatedByDeployment && missing.Count > 0)
                     steps.Add(CreateLabHostStep(have.Name, byDeployment: false, names,
                         "Record lab host as deployed for virtual network(s) " + string.Join(", ", missing) +
@@ -205,7 +205,7 @@ namespace VirtualNetworks.Planning
                          .OrderBy(h => h.Name, StringComparer.OrdinalIgnoreCase))
             {
                 if (!done.Add(HostNames.Canonical(have.Name))) continue;
-                steps.Add(CreateLabHostStep(have.Name, byDeployment: false, Array.Empty<string>(), "Repair lab host (" + have.Status + ")"));
+                steps.Add(CreateLabHostStep(have.Name, byDeployment: false, Array.Empty<string>(), "Repair lab host: " + have.Status));
             }
 
             var observedLinks = new Dictionary<string, PhysicalLink>(StringComparer.OrdinalIgnoreCase);
@@ -232,7 +232,7 @@ namespace VirtualNetworks.Planning
                 var first = observedLinks.Values.Where(p => Same(HostNames.Canonical(p.From), localKey) || Same(HostNames.Canonical(p.To), localKey))
                     .OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault();
                 if (!covered && first != null)
-                    steps.Add(new PlanStep(PlanAction.CreatePhysicalLink, first.Name, "Repair the local machine's underlay (" + local.Status + ")",
+                    steps.Add(new PlanStep(PlanAction.CreatePhysicalLink, first.Name, "Repair the local machine's underlay: " + local.Status,
                         RepairPhysicalLinkStep(first).Run));
             }
             // Hosts before physical links (a physical link needs both hosts).
@@ -266,7 +266,7 @@ namespace VirtualNetworks.Planning
         {
             var spec = new PhysicalLinkSpec { From = HostNames.Canonical(have.From), To = HostNames.Canonical(have.To) };
             return new PlanStep(PlanAction.CreatePhysicalLink, PhysicalLink.NameOf(spec.From, spec.To),
-                $"Repair physical link between hosts {spec.From} and {spec.To} ({have.Status})",
+                $"Repair physical link between hosts {spec.From} and {spec.To}: {have.Status}",
                 (b, ct) => LabHosts(b, spec.ToString()).CreatePhysicalLink(spec, ct));
         }
 
