@@ -294,6 +294,8 @@ namespace VirtualNetworks.Core.Tests
             var only = Assert.Single(VirtualNetworkService.SelectForRemoval(s, Literal("x#2"), manageLabHosts: true));
             Assert.Equal(new[] { "x#2" }, only.Networks.Select(n => n.Name));
             Assert.Equal(3, only.FragmentCount);
+            // ... and leaves the lab hosts: the network it is a fragment of is still there.
+            Assert.DoesNotContain(Planner.PlanRemoval(s.Inventory, only.Networks, true, new[] { only.Name }).Steps, st => st.Action == PlanAction.RemoveLabHost);
             Assert.Equal(new[] { "x", "y" }, VirtualNetworkService.SelectForRemoval(s, n => n.Length > 0, manageLabHosts: true).Select(x => x.Name));
             Assert.Empty(VirtualNetworkService.SelectForRemoval(s, Literal("nothing"), manageLabHosts: true));
         }

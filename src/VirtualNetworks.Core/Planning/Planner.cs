@@ -378,8 +378,9 @@ namespace VirtualNetworks.Planning
         /// <item>nothing that stays uses it: no remaining router on it, no remaining link's underlay path through it;</item>
         /// <item>it belongs to the removal: it lists one of <paramref name="removedNames"/> in
         /// <see cref="VirtualHost.DeployedFor"/>, or a removed router ran on it or a removed link's tunnel crossed it;</item>
-        /// <item>no other network it lists is left (a network is left while a remaining router carries its label or network
-        /// name): a host several deployments used stays until the last of them is removed.</item>
+        /// <item>no network it lists is left after the removal (a network is left while a remaining router carries its label
+        /// or network name; a fragment removed alone leaves its network): a host several deployments used stays until the
+        /// last of them is removed.</item>
         /// </list>
         /// A host without <see cref="VirtualHost.DeployedFor"/> (recorded by an older version) follows the usage rules only.
         /// </summary>
@@ -407,7 +408,7 @@ namespace VirtualNetworks.Planning
                 .Where(h => h.DeployedFor.Count == 0
                     ? used.Contains(HostNames.Canonical(h.Name))
                     : (used.Contains(HostNames.Canonical(h.Name)) || h.DeployedFor.Any(removedNames.Contains)) &&
-                      !h.DeployedFor.Any(n => !removedNames.Contains(n) && remaining.Contains(n)))
+                      !h.DeployedFor.Any(remaining.Contains))
                 .Select(h => h.Name)
                 .OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToList();
         }
