@@ -726,7 +726,12 @@ namespace VirtualNetworks.Linux
                     else if (cur.Via != kv.Value.Via || cur.Device != kv.Value.Device || cur.Source != h.UnderlayAddress)
                         drift.AddHost(h.Name, $"underlay route to {kv.Key} goes via {cur.Via} dev {cur.Device} src {cur.Source} (wants via {kv.Value.Via} dev {kv.Value.Device} src {h.UnderlayAddress})");
                 }
-                foreach (var stale in v.Routes.Keys.Where(k => !wanted[h.Name].ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal))
+                // Stale routes of ours; in the root namespace only those over this state directory's veths (another state
+                // directory's lab may route there too).
+                var veths = new HashSet<string>(links.SelectMany(p => new[] { (p.From, p.FromDevice), (p.To, p.ToDevice) })
+                    .Where(e => Is(e.Item1, h.IsLocal ? LocalName : h.Name)).Select(e => e.Item2), StringComparer.Ordinal);
+                foreach (var stale in v.Routes.Where(kv => !wanted[h.Name].ContainsKey(kv.Key) && (!h.IsLocal || (kv.Value.Device != null && veths.Contains(kv.Value.Device))))
+                             .Select(kv => kv.Key).OrderBy(k => k, StringComparer.Ordinal))
                     drift.AddHost(h.Name, $"stale underlay route to {stale}");
             }
             return drift;
