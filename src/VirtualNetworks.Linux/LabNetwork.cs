@@ -817,7 +817,7 @@ namespace VirtualNetworks.Linux
             {
                 Name = LocalName, Kind = LinuxBackend.KindName, IsLabHost = false, UnderlayAddress = local?.UnderlayAddress,
                 Neighbors = Neighbours(LocalName),
-                Status = localStatus == null ? null : localStatus + " (a deployment or a physical link change repairs it)",
+                Status = localStatus == null ? null : localStatus + " (Deploy-VirtualNetwork or a physical link change repairs it)",
             });
             foreach (var h in hostRecs.Where(h => !h.IsLocal).OrderBy(h => h.Name, StringComparer.OrdinalIgnoreCase))
             {
@@ -827,7 +827,7 @@ namespace VirtualNetworks.Linux
                     Name = h.Name, Kind = LinuxBackend.KindName, IsLabHost = true, CreatedByDeployment = h.CreatedByDeployment,
                     DeployedFor = h.DeployedFor?.ToArray() ?? Array.Empty<string>(),
                     UnderlayAddress = h.UnderlayAddress, Neighbors = Neighbours(h.Name),
-                    Status = status == null ? null : status + $" (a deployment, New-VirtualLabHost '{h.Name}' or starting a router on it repairs it)",
+                    Status = status == null ? null : status + " (Deploy-VirtualNetwork, New-VirtualLabHost or starting a router on the host repairs it)",
                 });
             }
             var plinks = new List<PhysicalLink>();
@@ -837,7 +837,7 @@ namespace VirtualNetworks.Linux
                 plinks.Add(new PhysicalLink
                 {
                     From = p.From, To = p.To, FromAddress = p.FromAddress, ToAddress = p.ToAddress, Id = p.FromDevice + "/" + p.ToDevice,
-                    Status = status == null ? null : status + " (a deployment, New-VirtualLabHost or re-creating the physical link repairs it)",
+                    Status = status == null ? null : status + " (Deploy-VirtualNetwork, New-VirtualLabHost or starting a router on one of its hosts repairs it)",
                 });
             }
             return (hosts, plinks);
