@@ -294,7 +294,10 @@ namespace VirtualNetworks.Linux
             if (NamespaceExists(ns))
             {
                 var owner = OwnerOfNamespace(ns, _store.StateId, ct);
-                if (owner == null || !Is(owner, rec.Name))
+                // A create interrupted between "ip netns add" and the anchor leaves an empty namespace the record (written
+                // first) names: nothing in it but lo and no process inside, so nobody else's; it goes with the record.
+                bool halfMade = owner == null && AnchorTagOfNamespace(ns, ct) == null && IsEmptyNamespace(ns, ct);
+                if (!halfMade && (owner == null || !Is(owner, rec.Name)))
                     throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, name,
                         $"The network namespace {ns} is not marked as lab host '{rec.Name}' of this state directory (no tagged underlay anchor with its state id); it was left alone.");
                 DeleteNamespace(ns, ct);
@@ -302,6 +305,21 @@ namespace VirtualNetworks.Linux
             _store.DeleteHost(rec.Name);
             ReleaseLocalIfUnused(ct);
             ApplyRouting(tolerant: true, ct);
+        }
+
+        /// <summary>
+        /// True when <paramref name="ns"/> holds no interface but <c>lo</c> and no process runs in it (<c>ip netns pids</c>
+        /// lists none): an empty namespace nobody uses. False when in doubt.
+        /// </summary>
+        internal bool IsEmptyNamespace(string ns, CancellationToken ct)
+        {
+            try
+            {
+                if (new IpCommand(ns).ListLinks(ct).Any(l => l.Name != "lo")) return false;
+                var r = _root.Tools.Run("ip", new[] { "netns", "pids", ns }, ct);
+                return r.Succeeded && string.IsNullOrWhiteSpace(r.StdOut);
+            }
+            catch (VirtualNetworksException) { return false; }
         }
 
         /// <summary>Deletes a namespace (everything inside goes with it; veth peers elsewhere too).</summary>

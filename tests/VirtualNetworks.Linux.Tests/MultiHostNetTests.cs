@@ -225,6 +225,25 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         [RootFact]
+        public void A_lab_host_an_interrupted_create_left_without_its_anchor_is_removed_but_a_namespace_in_use_is_not()
+        {
+            var b = Backend();
+            b.CreateLabHost(H(1), true, CancellationToken.None);
+            var ns = InterfaceNames.Namespace(H(1));
+            // What a create killed right after "ip netns add" leaves: the record (written first) and an empty namespace.
+            Assert.True(NetTestHost.Run("ip", "-n", ns, "link", "del", InterfaceNames.Anchor(H(1))).Succeeded);
+            Assert.Contains("underlay anchor " + InterfaceNames.Anchor(H(1)) + " is missing", b.Lab.Inspect(null, CancellationToken.None).HostStatus(H(1)));
+            // Something in it that is not ours: left alone.
+            Assert.True(NetTestHost.Run("ip", "-n", ns, "link", "add", "foreign0", "type", "bridge").Succeeded);
+            Assert.Throws<VirtualNetworksException>(() => b.RemoveLabHost(H(1), CancellationToken.None));
+            Assert.True(LabNetwork.NamespaceExists(ns));
+            NetTestHost.Run("ip", "-n", ns, "link", "del", "foreign0");
+            b.RemoveLabHost(H(1), CancellationToken.None);
+            Assert.False(LabNetwork.NamespaceExists(ns));
+            Assert.Null(b.Store.ReadHost(H(1)));
+        }
+
+        [RootFact]
         public void A_deploy_records_its_networks_on_the_lab_host_before_creating_it_and_adds_later_ones()
         {
             var b = Backend();
