@@ -134,8 +134,16 @@ namespace VirtualNetworks.Linux
         }
 
         /// <summary>Creates lab host <paramref name="name"/> (idempotent: an existing one is checked and repaired).</summary>
-        public HostRecord CreateLabHost(string name, bool byDeployment, CancellationToken ct)
+        public HostRecord CreateLabHost(string name, bool byDeployment, CancellationToken ct) => CreateLabHost(name, byDeployment, null, ct);
+
+        /// <summary>
+        /// Creates lab host <paramref name="name"/>, or checks and repairs an existing one (its namespace, anchor, address,
+        /// settings, physical links and every host's underlay routes). <paramref name="deployedFor"/> (network labels) is added
+        /// to the record's <see cref="HostRecord.DeployedFor"/> before anything is created or changed.
+        /// </summary>
+        public HostRecord CreateLabHost(string name, bool byDeployment, IReadOnlyCollection<string>? deployedFor, CancellationToken ct)
         {
+            foreach (var n in deployedFor ?? Array.Empty<string>()) NameRules.Ensure(n, "network");
             NameRules.Ensure(name, "host");
             if (HostNames.IsLocalHost(name))
                 throw new VirtualNetworksException(ErrorIds.InvalidName, ErrorKind.InvalidArgument, name,
@@ -159,6 +167,7 @@ namespace VirtualNetworks.Linux
                     Namespace = ns,
                     UnderlayAddress = AllocateHostAddress(),
                     CreatedByDeployment = byDeployment,
+                    DeployedFor = deployedFor != null && deployedFor.Count > 0 ? MergeNames(null, deployedFor) : null,
                 };
                 // Record first: a crash after it leaves a tagged namespace the record names (removal or orphan clean-up takes it).
                 _store.WriteHost(rec);
@@ -167,10 +176,19 @@ namespace VirtualNetworks.Linux
             {
                 throw new VirtualNetworksException(ErrorIds.InvalidName, ErrorKind.InvalidArgument, name, $"'{name}' is the local machine, not a lab host.");
             }
+            else if (deployedFor != null && deployedFor.Any(n => rec.DeployedFor?.Contains(n, StringComparer.OrdinalIgnoreCase) != true))
+            {
+                rec.DeployedFor = MergeNames(rec.DeployedFor, deployedFor);
+                _store.WriteHost(rec); // intent first: the networks are recorded before the host is changed
+            }
             EnsureHost(rec, full: true, ct);
             ApplyRouting(ct);
             return rec;
         }
+
+        private static List<string> MergeNames(IEnumerable<string>? have, IEnumerable<string> add) =>
+            (have ?? Enumerable.Empty<string>()).Concat(add).Where(n => !string.IsNullOrEmpty(n)).Distinct(StringComparer.OrdinalIgnoreCase)
+                .OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToList();
 
         /// <summary>
         /// Makes the host's namespace (lab host), anchor, underlay address and settings exist. With <paramref name="full"/>
@@ -214,27 +232,52 @@ namespace VirtualNetworks.Linux
         /// <summary>A lab host's <c>net.ipv4.tcp_wmem</c> (min, default, max bytes): TCP send buffers of at most 256 KB.</summary>
         internal const string UnderlayTcpSendBuffer = "4096 16384 262144";
 
+        /// <summary>The settings of a lab host's namespace (key, value), set at creation and checked by every underlay check.</summary>
+        internal static readonly IReadOnlyList<KeyValuePair<string, string>> NamespaceSysctls = new[]
+        {
+            new KeyValuePair<string, string>("net.ipv4.ip_forward", "1"),
+            new KeyValuePair<string, string>("net.ipv6.conf.all.forwarding", "1"),
+            new KeyValuePair<string, string>("net.ipv4.conf.all.rp_filter", "0"),
+            new KeyValuePair<string, string>("net.ipv4.conf.default.rp_filter", "0"),
+            // A live migration's destination loads the stream more slowly than the source sends it; with the
+            // default receive buffer (up to 6 MB) the backlog it still has to load when the source stops adds ~20 ms
+            // to the router's blackout. 1 MB bounds it (docs/migration.md: blackout median 29 -> 16 ms).
+            new KeyValuePair<string, string>("net.ipv4.tcp_rmem", UnderlayTcpReceiveBuffer),
+            // The source's send buffer (autotuned up to 4 MB) is backlog too: 256 KB halved the blackout again
+            // (docs/migration.md: median 18-20 -> 10-12 ms). Only TCP in the lab hosts (the migration stream) is affected:
+            // the routers' links are VXLAN (UDP).
+            new KeyValuePair<string, string>("net.ipv4.tcp_wmem", UnderlayTcpSendBuffer),
+        };
+
+        private static string SysctlPath() =>
+            Util.ProcessRunner.FindExecutable("sysctl") ?? (File.Exists("/usr/sbin/sysctl") ? "/usr/sbin/sysctl" : "/sbin/sysctl");
+
         private static void SetNamespaceSysctls(string ns, CancellationToken ct)
         {
             // Inside the lab host's own namespace: these are its sysctls, not the machine's.
-            var ipPath = NetTools.Require("ip");
-            var sysctl = Util.ProcessRunner.FindExecutable("sysctl") ?? (File.Exists("/usr/sbin/sysctl") ? "/usr/sbin/sysctl" : "/sbin/sysctl");
-            var r = Util.ProcessRunner.Run(ipPath, new[]
-            {
-                "netns", "exec", ns, sysctl, "-q", "-w",
-                "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
-                "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
-                // A live migration's destination loads the stream more slowly than the source sends it; with the
-                // default receive buffer (up to 6 MB) the backlog it still has to load when the source stops adds ~20 ms
-                // to the router's blackout. 1 MB bounds it (docs/migration.md: blackout median 29 -> 16 ms).
-                "net.ipv4.tcp_rmem=" + UnderlayTcpReceiveBuffer,
-                // The source's send buffer (autotuned up to 4 MB) is backlog too: 256 KB halved the blackout again
-                // (docs/migration.md: median 18-20 -> 10-12 ms). Only TCP in the lab hosts (the migration stream) is affected:
-                // the routers' links are VXLAN (UDP).
-                "net.ipv4.tcp_wmem=" + UnderlayTcpSendBuffer,
-            }, null, NetTools.DefaultTimeout, null, ct);
+            var args = new List<string> { "netns", "exec", ns, SysctlPath(), "-q", "-w" };
+            args.AddRange(NamespaceSysctls.Select(kv => kv.Key + "=" + kv.Value));
+            var r = Util.ProcessRunner.Run(NetTools.Require("ip"), args, null, NetTools.DefaultTimeout, null, ct);
             if (!r.Succeeded) throw NetTools.Failure(r, ns);
         }
+
+        /// <summary>The values of <see cref="NamespaceSysctls"/> inside <paramref name="ns"/> (whitespace normalised); null when they cannot be read.</summary>
+        private static Dictionary<string, string>? ReadNamespaceSysctls(string ns, CancellationToken ct)
+        {
+            var args = new List<string> { "netns", "exec", ns, SysctlPath(), "-n" };
+            args.AddRange(NamespaceSysctls.Select(kv => kv.Key));
+            Util.ProcessResult r;
+            try { r = Util.ProcessRunner.Run(NetTools.Require("ip"), args, null, NetTools.DefaultTimeout, null, ct); }
+            catch (VirtualNetworksException) { return null; }
+            if (!r.Succeeded) return null;
+            var lines = r.StdOut.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+            if (lines.Count != NamespaceSysctls.Count) return null;
+            var map = new Dictionary<string, string>(StringComparer.Ordinal);
+            for (int i = 0; i < lines.Count; i++) map[NamespaceSysctls[i].Key] = NormalizeSpaces(lines[i]);
+            return map;
+        }
+
+        private static string NormalizeSpaces(string s) => string.Join(" ", s.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries));
 
         /// <summary>
         /// Removes lab host <paramref name="name"/>: its physical links, its namespace (only when the tagged anchor marks it
@@ -251,14 +294,32 @@ namespace VirtualNetworks.Linux
             if (NamespaceExists(ns))
             {
                 var owner = OwnerOfNamespace(ns, _store.StateId, ct);
-                if (owner == null || !Is(owner, rec.Name))
+                // A create interrupted between "ip netns add" and the anchor leaves an empty namespace the record (written
+                // first) names: nothing in it but lo and no process inside, so nobody else's; it goes with the record.
+                bool halfMade = owner == null && AnchorTagOfNamespace(ns, ct) == null && IsEmptyNamespace(ns, ct);
+                if (!halfMade && (owner == null || !Is(owner, rec.Name)))
                     throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidOperation, name,
                         $"The network namespace {ns} is not marked as lab host '{rec.Name}' of this state directory (no tagged underlay anchor with its state id); it was left alone.");
                 DeleteNamespace(ns, ct);
             }
             _store.DeleteHost(rec.Name);
             ReleaseLocalIfUnused(ct);
-            ApplyRouting(ct);
+            ApplyRouting(tolerant: true, ct);
+        }
+
+        /// <summary>
+        /// True when <paramref name="ns"/> holds no interface but <c>lo</c> and no process runs in it (<c>ip netns pids</c>
+        /// lists none): an empty namespace nobody uses. False when in doubt.
+        /// </summary>
+        internal bool IsEmptyNamespace(string ns, CancellationToken ct)
+        {
+            try
+            {
+                if (new IpCommand(ns).ListLinks(ct).Any(l => l.Name != "lo")) return false;
+                var r = _root.Tools.Run("ip", new[] { "netns", "pids", ns }, ct);
+                return r.Succeeded && string.IsNullOrWhiteSpace(r.StdOut);
+            }
+            catch (VirtualNetworksException) { return false; }
         }
 
         /// <summary>Deletes a namespace (everything inside goes with it; veth peers elsewhere too).</summary>
@@ -387,7 +448,7 @@ namespace VirtualNetworks.Linux
                     $"No physical link between '{a}' and '{b}' exists.");
             DeletePhysicalLink(rec, ct);
             ReleaseLocalIfUnused(ct);
-            ApplyRouting(ct);
+            ApplyRouting(tolerant: true, ct);
         }
 
         private void DeletePhysicalLink(PhysicalLinkRecord rec, CancellationToken ct)
@@ -474,21 +535,29 @@ namespace VirtualNetworks.Linux
             return path;
         }
 
-        /// <summary>
-        /// Installs on every host with an underlay address a route to every other reachable host's /32 via the first hop of
-        /// a shortest path, and deletes our routes (proto 118) that are not wanted any more. Idempotent.
-        /// </summary>
-        public void ApplyRouting(CancellationToken ct)
+        /// <summary>One underlay route a host should have: to another host's /32, via the neighbour's end of a physical link.</summary>
+        private readonly struct WantedRoute
         {
-            var hosts = _store.ListHosts();
-            var links = _store.ListPhysicalLinks();
+            public WantedRoute(string via, string device, string deviceAddress)
+            {
+                Via = via; Device = device; DeviceAddress = deviceAddress;
+            }
+
+            public string Via { get; }
+            public string Device { get; }
+            /// <summary>The host's own /31 on <see cref="Device"/>: without it the gateway is not on-link and the kernel refuses the route.</summary>
+            public string DeviceAddress { get; }
+        }
+
+        /// <summary>The routes each host with an underlay address should have (destination /32 -> next hop), by host name.</summary>
+        private Dictionary<string, Dictionary<string, WantedRoute>> WantedRoutes(List<HostRecord> hosts, List<PhysicalLinkRecord> links)
+        {
             var g = Graph(links);
             var distances = hosts.ToDictionary(h => h.Name, h => Distances(g, h.Name), StringComparer.OrdinalIgnoreCase);
+            var all = new Dictionary<string, Dictionary<string, WantedRoute>>(StringComparer.OrdinalIgnoreCase);
             foreach (var h in hosts)
             {
-                if (!h.IsLocal && !NamespaceExists(InterfaceNames.Namespace(h.Name))) continue;
-                var ip = IpFor(h.IsLocal ? LocalName : h.Name);
-                var want = new Dictionary<string, (string Via, string Device)>(StringComparer.Ordinal);
+                var want = new Dictionary<string, WantedRoute>(StringComparer.Ordinal);
                 foreach (var d in hosts)
                 {
                     if (Is(d.Name, h.Name)) continue;
@@ -496,23 +565,55 @@ namespace VirtualNetworks.Linux
                     if (n == null) continue;
                     var pl = g[h.Name][n];
                     bool hIsFrom = Is(pl.From, h.Name);
-                    var via = (hIsFrom ? pl.ToAddress : pl.FromAddress).Split('/')[0];
-                    var dev = hIsFrom ? pl.FromDevice : pl.ToDevice;
-                    want[d.UnderlayAddress + "/32"] = (via, dev);
+                    want[d.UnderlayAddress + "/32"] = new WantedRoute((hIsFrom ? pl.ToAddress : pl.FromAddress).Split('/')[0],
+                        hIsFrom ? pl.FromDevice : pl.ToDevice, hIsFrom ? pl.FromAddress : pl.ToAddress);
                 }
+                all[h.Name] = want;
+            }
+            return all;
+        }
+
+        /// <summary>
+        /// Installs on every host with an underlay address a route to every other reachable host's /32 via the first hop of
+        /// a shortest path, and deletes our routes (proto 118) that are not wanted any more. Idempotent.
+        /// </summary>
+        public void ApplyRouting(CancellationToken ct) => ApplyRouting(tolerant: false, ct);
+
+        /// <summary>
+        /// <see cref="ApplyRouting(CancellationToken)"/>. Stale routes go first; a wanted route is installed only over a veth
+        /// that exists, is up and carries its /31 (else its gateway is not on-link: the kernel refuses it with "Nexthop has
+        /// invalid gateway"; the veth's repair installs it). With <paramref name="tolerant"/> (removals, which must finish
+        /// over a half-configured underlay) a route the kernel still refuses is skipped instead of failing the removal.
+        /// </summary>
+        public void ApplyRouting(bool tolerant, CancellationToken ct)
+        {
+            var hosts = _store.ListHosts();
+            var wanted = WantedRoutes(hosts, _store.ListPhysicalLinks());
+            foreach (var h in hosts)
+            {
+                if (!h.IsLocal && !NamespaceExists(InterfaceNames.Namespace(h.Name))) continue;
+                var ip = IpFor(h.IsLocal ? LocalName : h.Name);
+                var want = wanted[h.Name];
                 var have = ip.ListOwnedRoutes(ct);
+                foreach (var stale in have.Keys.Where(k => !want.ContainsKey(k)).ToList())
+                    ip.DeleteOwnedRoute(stale, ct);
+                if (!want.Any(kv => !(have.TryGetValue(kv.Key, out var c) && c.Via == kv.Value.Via && c.Device == kv.Value.Device && c.Source == h.UnderlayAddress)))
+                    continue;
+                var (links, addresses) = ip.ListLinksWithAddresses(ct);
+                var byName = links.ToDictionary(l => l.Name, StringComparer.Ordinal);
                 foreach (var kv in want.OrderBy(k => k.Key, StringComparer.Ordinal))
                 {
                     if (have.TryGetValue(kv.Key, out var cur) && cur.Via == kv.Value.Via && cur.Device == kv.Value.Device && cur.Source == h.UnderlayAddress) continue;
-                    // The veth drifted away (recreated on repair), or is down (the kernel dropped the routes over it and
-                    // takes none until it is up again: the next call, e.g. the next Move-VirtualRouter, puts them back).
-                    if (!(ip.GetLink(kv.Value.Device, ct) is LinkInfo dev) || !dev.AdminUp) continue;
+                    // The veth drifted away (recreated on repair), is down (the kernel dropped the routes over it and takes
+                    // none until it is up again: the next call, e.g. the next Move-VirtualRouter, puts them back), or lacks its
+                    // address (a create interrupted between the veth and its address; the physical link's repair adds it).
+                    if (!byName.TryGetValue(kv.Value.Device, out var dev) || !dev.AdminUp) continue;
+                    if (!addresses.TryGetValue(kv.Value.Device, out var own) || !own.Contains(kv.Value.DeviceAddress)) continue;
                     // src: what this host sends to another host (a tunnel, a migration stream) leaves from its /32, which
                     // every host has a route to (the /31s of physical links are known to their two ends only).
-                    ip.ReplaceOwnedRoute(kv.Key, kv.Value.Via, kv.Value.Device, h.UnderlayAddress, ct);
+                    try { ip.ReplaceOwnedRoute(kv.Key, kv.Value.Via, kv.Value.Device, h.UnderlayAddress, ct); }
+                    catch (VirtualNetworksException) when (tolerant) { }
                 }
-                foreach (var stale in have.Keys.Where(k => !want.ContainsKey(k)).ToList())
-                    ip.DeleteOwnedRoute(stale, ct);
             }
             // The local machine without a record keeps no routes of ours.
             if (!hosts.Any(h => h.IsLocal))
@@ -520,6 +621,179 @@ namespace VirtualNetworks.Linux
                 foreach (var stale in _root.ListOwnedRoutes(ct).Keys.Where(IsUnderlayHostRoute).ToList())
                     _root.DeleteOwnedRoute(stale, ct);
             }
+        }
+
+        // ================================================================================================ drift
+
+        /// <summary>What differs between the records and the kernel: problems per host and per physical link (by "a--b").</summary>
+        public sealed class UnderlayDrift
+        {
+            public Dictionary<string, List<string>> Hosts { get; } = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+            public Dictionary<string, List<string>> PhysicalLinks { get; } = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+            public bool Any => Hosts.Count > 0 || PhysicalLinks.Count > 0;
+
+            internal void AddHost(string host, string problem) => Add(Hosts, host, problem);
+            internal void AddLink(string link, string problem) => Add(PhysicalLinks, link, problem);
+
+            private static void Add(Dictionary<string, List<string>> map, string key, string problem)
+            {
+                if (!map.TryGetValue(key, out var l)) map[key] = l = new List<string>();
+                l.Add(problem);
+            }
+
+            /// <summary>The problems of a host joined for a status line; null when none.</summary>
+            public string? HostStatus(string host) => Hosts.TryGetValue(host, out var l) ? string.Join("; ", l) : null;
+            public string? LinkStatus(string link) => PhysicalLinks.TryGetValue(link, out var l) ? string.Join("; ", l) : null;
+        }
+
+        /// <summary>One read of a host's underlay: devices with addresses and our routes; null parts could not be read.</summary>
+        private sealed class HostView
+        {
+            public bool Present;
+            public Dictionary<string, LinkInfo>? Links;
+            public Dictionary<string, HashSet<string>> Addresses = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+            public Dictionary<string, (string? Via, string? Device, string? Source)>? Routes;
+        }
+
+        private HostView ReadView(string host, bool routes, CancellationToken ct)
+        {
+            var v = new HostView { Present = HostNames.IsLocalHost(host) || NamespaceExists(InterfaceNames.Namespace(host)) };
+            if (!v.Present) return v;
+            var ip = IpFor(host);
+            try
+            {
+                var (links, addresses) = ip.ListLinksWithAddresses(ct);
+                v.Links = links.GroupBy(l => l.Name, StringComparer.Ordinal).ToDictionary(x => x.Key, x => x.First(), StringComparer.Ordinal);
+                v.Addresses = addresses;
+                if (routes) v.Routes = ip.ListOwnedRoutes(ct);
+            }
+            catch (VirtualNetworksException) { /* unknown, not absent: nothing is reported for what could not be read */ }
+            return v;
+        }
+
+        /// <summary>
+        /// Checks every recorded host and physical link (only those of <paramref name="only"/> and the physical links touching
+        /// them, when given) against the kernel, level-based: a lab host's namespace, its anchor (tagged ours, up, holding the
+        /// host's /32), <c>lo</c> up, the namespace's settings (<see cref="NamespaceSysctls"/>); the local machine's anchor
+        /// while it has a record; both veth ends of each physical link (present, ours, up, MTU, their /31, forwarding on a
+        /// local end); and every host's underlay routes (proto 118: missing, different, stale). What cannot be read is not
+        /// reported (unknown is not absent).
+        /// </summary>
+        public UnderlayDrift Inspect(ICollection<string>? only, CancellationToken ct)
+        {
+            var drift = new UnderlayDrift();
+            var hosts = _store.ListHosts();
+            var links = _store.ListPhysicalLinks();
+            bool In(string h) => only == null || only.Any(o => Is(HostNames.Canonical(o), h));
+            var views = new Dictionary<string, HostView>(StringComparer.OrdinalIgnoreCase);
+            HostView View(string h) => views.TryGetValue(h, out var v) ? v : views[h] = ReadView(h, In(h), ct);
+
+            foreach (var h in hosts.Where(x => In(x.Name)))
+            {
+                var name = h.IsLocal ? LocalName : h.Name;
+                var v = View(name);
+                if (!v.Present)
+                {
+                    drift.AddHost(h.Name, $"network namespace {InterfaceNames.Namespace(h.Name)} is missing");
+                    continue;
+                }
+                if (v.Links == null) continue;
+                var anchor = InterfaceNames.Anchor(h.Name);
+                if (!v.Links.TryGetValue(anchor, out var a)) drift.AddHost(h.Name, $"underlay anchor {anchor} is missing");
+                else if (a.Tag == null || !(a.Tag.StateId == null || a.Tag.BelongsTo(_store.StateId))) drift.AddHost(h.Name, $"underlay anchor {anchor} is not tagged as this state directory's");
+                else
+                {
+                    if (!a.AdminUp) drift.AddHost(h.Name, $"underlay anchor {anchor} is down");
+                    if (!(v.Addresses.TryGetValue(anchor, out var own) && own.Contains(h.UnderlayAddress + "/32")))
+                        drift.AddHost(h.Name, $"underlay anchor {anchor} lacks the host's address {h.UnderlayAddress}/32");
+                }
+                if (h.IsLocal) continue;
+                if (v.Links.TryGetValue("lo", out var lo) && !lo.AdminUp) drift.AddHost(h.Name, "lo is down");
+                var settings = ReadNamespaceSysctls(InterfaceNames.Namespace(h.Name), ct);
+                if (settings != null)
+                    foreach (var kv in NamespaceSysctls)
+                        if (settings.TryGetValue(kv.Key, out var have) && have != NormalizeSpaces(kv.Value))
+                            drift.AddHost(h.Name, $"{kv.Key} is {have} (wants {kv.Value})");
+            }
+
+            foreach (var p in links.Where(x => In(x.From) || In(x.To)))
+            {
+                foreach (var (host, dev, address) in new[] { (p.From, p.FromDevice, p.FromAddress), (p.To, p.ToDevice, p.ToAddress) })
+                {
+                    var v = View(host);
+                    string where = dev + " in " + host;
+                    if (!v.Present) { drift.AddLink(p.Name, "missing: " + where + " (its host is missing)"); continue; }
+                    if (v.Links == null) continue;
+                    if (!v.Links.TryGetValue(dev, out var l)) { drift.AddLink(p.Name, "missing: " + where); continue; }
+                    if (l.Tag == null || !(l.Tag.StateId == null || l.Tag.BelongsTo(_store.StateId))) { drift.AddLink(p.Name, where + " is not tagged as this state directory's"); continue; }
+                    if (!l.AdminUp) drift.AddLink(p.Name, where + " is down");
+                    if (l.Mtu != p.Mtu) drift.AddLink(p.Name, where + $" has MTU {l.Mtu} (wants {p.Mtu})");
+                    if (!(v.Addresses.TryGetValue(dev, out var own) && own.Contains(address))) drift.AddLink(p.Name, where + " lacks its address " + address);
+                    if (HostNames.IsLocalHost(host) && ReadDeviceForwarding(dev) == false) drift.AddLink(p.Name, where + ": IPv4 forwarding is off");
+                }
+            }
+
+            var wanted = WantedRoutes(hosts, links);
+            foreach (var h in hosts.Where(x => In(x.Name)))
+            {
+                var v = View(h.IsLocal ? LocalName : h.Name);
+                if (!v.Present || v.Routes == null) continue;
+                foreach (var kv in wanted[h.Name].OrderBy(k => k.Key, StringComparer.Ordinal))
+                {
+                    if (!v.Routes.TryGetValue(kv.Key, out var cur)) drift.AddHost(h.Name, $"underlay route to {kv.Key} is missing");
+                    else if (cur.Via != kv.Value.Via || cur.Device != kv.Value.Device || cur.Source != h.UnderlayAddress)
+                        drift.AddHost(h.Name, $"underlay route to {kv.Key} goes via {cur.Via} dev {cur.Device} src {cur.Source} (wants via {kv.Value.Via} dev {kv.Value.Device} src {h.UnderlayAddress})");
+                }
+                // Stale routes of ours; in the root namespace only those over this state directory's veths (another state
+                // directory's lab may route there too).
+                var veths = new HashSet<string>(links.SelectMany(p => new[] { (p.From, p.FromDevice), (p.To, p.ToDevice) })
+                    .Where(e => Is(e.Item1, h.IsLocal ? LocalName : h.Name)).Select(e => e.Item2), StringComparer.Ordinal);
+                foreach (var stale in v.Routes.Where(kv => !wanted[h.Name].ContainsKey(kv.Key) && (!h.IsLocal || (kv.Value.Device != null && veths.Contains(kv.Value.Device))))
+                             .Select(kv => kv.Key).OrderBy(k => k, StringComparer.Ordinal))
+                    drift.AddHost(h.Name, $"stale underlay route to {stale}");
+            }
+            return drift;
+        }
+
+        /// <summary>/proc/sys/net/ipv4/conf/&lt;device&gt;/forwarding of the local machine; null when it cannot be read.</summary>
+        private static bool? ReadDeviceForwarding(string device)
+        {
+            if (!InterfaceNames.IsValid(device)) return null;
+            try
+            {
+                var path = "/proc/sys/net/ipv4/conf/" + device + "/forwarding";
+                return File.Exists(path) ? File.ReadAllText(path).Trim() == "1" : (bool?)null;
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { return null; }
+        }
+
+        /// <summary>
+        /// Checks the underlay of <paramref name="hosts"/> (see <see cref="Inspect"/>) and repairs what drifted: a drifted
+        /// host is re-ensured in full (namespace, anchor, address, settings, its physical links), a drifted physical link
+        /// re-made (both ends, MTU, /31s), then every host's routes re-applied. What a router start and a move run first, so
+        /// a router never starts or lands on a broken underlay. Returns the problems found (empty when none).
+        /// </summary>
+        public IReadOnlyList<string> Repair(ICollection<string> hosts, CancellationToken ct)
+        {
+            var drift = Inspect(hosts, ct);
+            if (!drift.Any) return Array.Empty<string>();
+            var found = drift.Hosts.SelectMany(kv => kv.Value.Select(p => kv.Key + ": " + p))
+                .Concat(drift.PhysicalLinks.SelectMany(kv => kv.Value.Select(p => kv.Key + ": " + p))).ToList();
+            foreach (var name in drift.Hosts.Keys.OrderBy(n => n, StringComparer.OrdinalIgnoreCase))
+            {
+                var rec = _store.ReadHost(name);
+                if (rec != null) EnsureHost(rec, full: true, ct);
+            }
+            foreach (var name in drift.PhysicalLinks.Keys.OrderBy(n => n, StringComparer.OrdinalIgnoreCase))
+            {
+                var rec = _store.ListPhysicalLinks().FirstOrDefault(p => Is(p.Name, name));
+                if (rec == null) continue;
+                foreach (var h in new[] { rec.From, rec.To })
+                    if (_store.ReadHost(h) is HostRecord hr) EnsureHost(hr, full: false, ct);
+                EnsurePhysicalLink(rec, ct);
+            }
+            ApplyRouting(ct);
+            return found;
         }
 
         /// <summary>True for a /32 inside <see cref="HostPool"/> (what our routes point at).</summary>
@@ -533,24 +807,15 @@ namespace VirtualNetworks.Linux
 
         // ================================================================================================ inventory
 
-        /// <summary>The hosts (local first) and physical links with drift, for <see cref="VirtualNetworks.Backends.BackendInventory"/>.</summary>
+        /// <summary>
+        /// The hosts (local first) and physical links with their drift (<see cref="Inspect"/>) as status, for
+        /// <see cref="VirtualNetworks.Backends.BackendInventory"/>: a deployment plans a repair for each one with a status.
+        /// </summary>
         public (List<VirtualHost> Hosts, List<PhysicalLink> Links) Observe(CancellationToken ct)
         {
             var hostRecs = _store.ListHosts();
             var physical = _store.ListPhysicalLinks();
-            var devices = new Dictionary<string, HashSet<string>?>(StringComparer.OrdinalIgnoreCase);
-            HashSet<string>? DevicesOf(string host)
-            {
-                if (devices.TryGetValue(host, out var set)) return set;
-                set = null;
-                if (HostNames.IsLocalHost(host) || NamespaceExists(InterfaceNames.Namespace(host)))
-                {
-                    try { set = new HashSet<string>(IpFor(host).ListLinks(ct).Select(l => l.Name), StringComparer.Ordinal); }
-                    catch (VirtualNetworksException) { set = null; }
-                }
-                devices[host] = set;
-                return set;
-            }
+            var drift = Inspect(null, ct);
             var neighbours = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
             foreach (var p in physical)
             {
@@ -565,37 +830,32 @@ namespace VirtualNetworks.Linux
 
             var hosts = new List<VirtualHost>();
             var local = hostRecs.FirstOrDefault(h => h.IsLocal);
-            string? localStatus = null;
-            if (local != null && DevicesOf(LocalName)?.Contains(InterfaceNames.Anchor(LocalName)) != true)
-                localStatus = $"underlay anchor {InterfaceNames.Anchor(LocalName)} is missing (New-VirtualLabHost or a physical link change repairs it)";
+            string? localStatus = local == null ? null : drift.HostStatus(local.Name);
             hosts.Add(new VirtualHost
             {
                 Name = LocalName, Kind = LinuxBackend.KindName, IsLabHost = false, UnderlayAddress = local?.UnderlayAddress,
-                Neighbors = Neighbours(LocalName), Status = localStatus,
+                Neighbors = Neighbours(LocalName),
+                Status = localStatus == null ? null : localStatus + " (Deploy-VirtualNetwork or a physical link change repairs it)",
             });
             foreach (var h in hostRecs.Where(h => !h.IsLocal).OrderBy(h => h.Name, StringComparer.OrdinalIgnoreCase))
             {
-                var ns = InterfaceNames.Namespace(h.Name);
-                string? status = null;
-                var set = DevicesOf(h.Name);
-                if (!NamespaceExists(ns)) status = $"network namespace {ns} is missing (New-VirtualLabHost '{h.Name}' or starting a router on it recreates it)";
-                else if (set == null || !set.Contains(InterfaceNames.Anchor(h.Name))) status = $"underlay anchor {InterfaceNames.Anchor(h.Name)} is missing in {ns}";
+                var status = drift.HostStatus(h.Name);
                 hosts.Add(new VirtualHost
                 {
                     Name = h.Name, Kind = LinuxBackend.KindName, IsLabHost = true, CreatedByDeployment = h.CreatedByDeployment,
-                    UnderlayAddress = h.UnderlayAddress, Neighbors = Neighbours(h.Name), Status = status,
+                    DeployedFor = h.DeployedFor?.ToArray() ?? Array.Empty<string>(),
+                    UnderlayAddress = h.UnderlayAddress, Neighbors = Neighbours(h.Name),
+                    Status = status == null ? null : status + " (Deploy-VirtualNetwork, New-VirtualLabHost or starting a router on the host repairs it)",
                 });
             }
             var plinks = new List<PhysicalLink>();
             foreach (var p in physical.OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase))
             {
-                var missing = new List<string>();
-                if (DevicesOf(p.From)?.Contains(p.FromDevice) != true) missing.Add(p.FromDevice + " in " + p.From);
-                if (DevicesOf(p.To)?.Contains(p.ToDevice) != true) missing.Add(p.ToDevice + " in " + p.To);
+                var status = drift.LinkStatus(p.Name);
                 plinks.Add(new PhysicalLink
                 {
                     From = p.From, To = p.To, FromAddress = p.FromAddress, ToAddress = p.ToAddress, Id = p.FromDevice + "/" + p.ToDevice,
-                    Status = missing.Count == 0 ? null : "missing: " + string.Join(", ", missing) + " (New-VirtualLabHost or re-creating the physical link repairs it)",
+                    Status = status == null ? null : status + " (Deploy-VirtualNetwork, New-VirtualLabHost or starting a router on one of its hosts repairs it)",
                 });
             }
             return (hosts, plinks);

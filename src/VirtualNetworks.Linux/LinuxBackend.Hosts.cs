@@ -20,12 +20,18 @@ namespace VirtualNetworks.Linux
 
         // ================================================================================================ ILabHostManager
 
-        public void CreateLabHost(string name, bool byDeployment, CancellationToken cancellationToken)
+        public void CreateLabHost(string name, bool byDeployment, CancellationToken cancellationToken) =>
+            CreateLabHost(name, byDeployment, Array.Empty<string>(), cancellationToken);
+
+        public void CreateLabHost(string name, bool byDeployment, IReadOnlyCollection<string> deployedFor, CancellationToken cancellationToken)
         {
             NameRules.Ensure(name, "host");
+            foreach (var n in deployedFor ?? Array.Empty<string>()) NameRules.Ensure(n, "network");
             RequireLabFeatures(name);
             using var _ = Store.Lock(null, cancellationToken);
-            Lab.CreateLabHost(name, byDeployment, cancellationToken);
+            Lab.CreateLabHost(name, byDeployment, deployedFor, cancellationToken);
+            // Cross-host links whose devices went with a re-created namespace are wired again.
+            RewireAllCrossHost(cancellationToken);
         }
 
         public void RemoveLabHost(string name, CancellationToken cancellationToken)
@@ -215,7 +221,7 @@ namespace VirtualNetworks.Linux
             foreach (var h in used)
             {
                 ct.ThrowIfCancellationRequested();
-                EnsureHostReady(h, ct);
+                EnsureHostPresent(h, ct);
                 var ip = Lab.IpFor(h);
                 var shaper = new TrafficShaper(ip);
                 var vx = InterfaceNames.Vxlan(rec.Name);
@@ -301,11 +307,26 @@ namespace VirtualNetworks.Linux
         }
 
         /// <summary>A lab host's namespace and anchor exist (recreated after drift, with its physical links and routes).</summary>
-        private void EnsureHostReady(string host, CancellationToken ct)
+        private void EnsureHostPresent(string host, CancellationToken ct)
         {
             if (HostNames.IsLocalHost(host)) return;
             var rec = Store.ReadHost(host);
             if (rec != null) Lab.EnsureHost(rec, full: false, ct);
+        }
+
+        /// <summary>
+        /// Before a router starts or moves on <paramref name="host"/>: its underlay is checked level-based (namespace, anchor
+        /// and address, settings, both ends of its physical links with their addresses, underlay routes;
+        /// <see cref="LabNetwork.Inspect"/>) and what drifted is repaired, so a router never starts on a host it cannot be
+        /// reached on. The local machine is checked only while it has an underlay (a host record).
+        /// </summary>
+        private void EnsureHostReady(string host, CancellationToken ct)
+        {
+            var name = HostNames.IsLocalHost(host) ? HostNames.LocalName : host;
+            var rec = Store.ReadHost(name);
+            if (rec == null) return;
+            if (Lab.Repair(new[] { name }, ct).Count > 0 && !HostNames.IsLocalHost(host))
+                RewireAllCrossHost(ct); // a re-created namespace lost the links' devices on it
         }
 
         /// <summary>Re-wires every link whose ends are on different hosts (after the underlay changed). Errors are left for the link's own operations.</summary>

@@ -177,7 +177,9 @@ namespace VirtualNetworks.Core.Tests
         public void Plan_HostsAndPhysicalLinksThatExist_AreNotPlanned()
         {
             var desired = Read(ThreeHosts);
-            var plan = Planner.Plan(desired, Lab(), null, 1, manageLabHosts: true);
+            var observed = Lab();
+            foreach (var h in observed.Hosts.Where(h => h.IsLabHost)) h.DeployedFor = Planner.DeploymentNetworks(desired).ToArray();
+            var plan = Planner.Plan(desired, observed, null, 1, manageLabHosts: true);
             Assert.DoesNotContain(plan.Steps, st => st.Action == PlanAction.CreateLabHost || st.Action == PlanAction.CreatePhysicalLink);
         }
 
@@ -208,6 +210,132 @@ namespace VirtualNetworks.Core.Tests
             var manual = new Snapshot(Lab(byDeployment: false));
             Assert.DoesNotContain(Planner.PlanRemoval(manual.Inventory, manual.Networks.ToList(), manageLabHosts: true).Steps,
                 st => st.Action == PlanAction.RemoveLabHost);
+        }
+
+        // ================================================================================================ underlay drift (issue 11, defect 5)
+
+        [Fact]
+        public void Plan_DriftedLabHostsAndPhysicalLinks_AreRepaired_SoADriftedUnderlayNeverPlansZeroChanges()
+        {
+            var desired = Read(ThreeHosts);
+            var clean = Lab();
+            foreach (var h in clean.Hosts.Where(h => h.IsLabHost)) h.DeployedFor = Planner.DeploymentNetworks(desired).ToArray();
+            Assert.DoesNotContain(Planner.Plan(desired, clean, null, 1, manageLabHosts: true).Steps, st => st.Action == PlanAction.CreateLabHost || st.Action == PlanAction.CreatePhysicalLink);
+
+            var drifted = Lab();
+            foreach (var h in drifted.Hosts.Where(h => h.IsLabHost)) h.DeployedFor = Planner.DeploymentNetworks(desired).ToArray();
+            drifted.Hosts.Single(h => h.Name == "h3").Status = "underlay route to 198.19.255.1/32 is missing";
+            drifted.PhysicalLinks.Single(p => p.Id == "p1").Status = "vnv0123456789 in h2 lacks its address 198.19.0.1/31";
+            var plan = Planner.Plan(desired, drifted, null, 1, manageLabHosts: true);
+            var lab = plan.Steps.Where(st => st.Action == PlanAction.CreateLabHost || st.Action == PlanAction.CreatePhysicalLink).ToList();
+            Assert.Equal(new[] { "CreateLabHost h3", "CreatePhysicalLink h1--h2" }, lab.Select(st => st.Action + " " + st.Target));
+            Assert.StartsWith("Repair lab host: underlay route to 198.19.255.1/32 is missing", lab[0].Description);
+            Assert.Contains("Repair physical link between hosts h1 and h2: vnv0123456789 in h2 lacks its address", lab[1].Description);
+
+            // A drifted host the topology does not declare is repaired too (the underlay is shared).
+            var other = Lab();
+            other.Hosts.Add(new VirtualHost { Name = "h9", IsLabHost = true, Status = "network namespace vnh-x is missing" });
+            Assert.Contains(Planner.Plan(new TopologySpec(), other, null, 1, manageLabHosts: true).Steps, st => st.Action == PlanAction.CreateLabHost && st.Target == "h9");
+            Assert.Contains(Planner.PlanUnderlayRepairs(other), st => st.Target == "h9" && st.Description.StartsWith("Repair lab host", StringComparison.Ordinal));
+        }
+
+        [Fact]
+        public void Plan_RecordsTheDeploymentsNetworks_OnDeployCreatedHostsThatDoNotListThem()
+        {
+            var desired = Read(ThreeHosts.Replace(@"""host"": ""h1"" }", @"""host"": ""h1"", ""network"": ""x"" }"));
+            Assert.Equal(new[] { "x" }, Planner.DeploymentNetworks(desired)); // r1 (x) is linked to the unlabelled r2 and r3: one network, x
+            var unlabelled = Read(ThreeHosts.Replace(@"{ ""from"": ""r1"", ""to"": ""r3"" }", @"{ ""from"": ""r2"", ""to"": ""r2"" }"));
+            Assert.Contains("vn-r3", Planner.DeploymentNetworks(unlabelled)); // unlabelled networks: their generated names
+            var plan = Planner.Plan(desired, Lab(), null, 1, manageLabHosts: true);
+            var records = plan.Steps.Where(st => st.Action == PlanAction.CreateLabHost).ToList();
+            Assert.Equal(new[] { "h1", "h2", "h3" }, records.Select(st => st.Target));
+            Assert.All(records, st => Assert.StartsWith("Record lab host as deployed for virtual network(s) x (", st.Description));
+            Assert.DoesNotContain(Planner.Plan(desired, Lab(byDeployment: false), null, 1, manageLabHosts: true).Steps, st => st.Action == PlanAction.CreateLabHost);
+        }
+
+        // ================================================================================================ removal by identity (defect 6)
+
+        /// <summary>Network x split into three fragments (r1 | r2-r3 | r4), network y (y1-y2), lab hosts h1-h3 deployed for x or y.</summary>
+        private static BackendInventory Split()
+        {
+            var inv = new BackendInventory();
+            inv.Hosts.Add(new VirtualHost { Name = HostNames.LocalName, Kind = "Linux" });
+            inv.Hosts.Add(new VirtualHost { Name = "h1", IsLabHost = true, CreatedByDeployment = true, DeployedFor = new[] { "x" } });
+            inv.Hosts.Add(new VirtualHost { Name = "h2", IsLabHost = true, CreatedByDeployment = true, DeployedFor = new[] { "x", "y" } });
+            inv.Hosts.Add(new VirtualHost { Name = "h3", IsLabHost = true, CreatedByDeployment = true, DeployedFor = new[] { "y" } });
+            inv.PhysicalLinks.Add(new PhysicalLink { From = "h1", To = "h2", Id = "p1" });
+            inv.PhysicalLinks.Add(new PhysicalLink { From = "h2", To = "h3", Id = "p2" });
+            foreach (var (r, h, label) in new[] { ("r1", "h1", "x"), ("r2", "h1", "x"), ("r3", "h1", "x"), ("r4", "h1", "x"), ("y1", "h3", "y"), ("y2", "h3", "y") })
+                inv.Routers.Add(new VirtualRouter { Name = r, ComputerName = h, NetworkLabel = label, State = RouterState.Running });
+            inv.Links.Add(new VirtualLink { Name = "r2-r3", From = "r2", To = "r3", FromComputerName = "h1", ToComputerName = "h1" });
+            inv.Links.Add(new VirtualLink { Name = "y1-y2", From = "y1", To = "y2", FromComputerName = "h3", ToComputerName = "h3" });
+            return inv;
+        }
+
+        private static Func<string, bool> Literal(string name) => n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase);
+
+        [Fact]
+        public void Fragments_ShareTheBaseName_AndRemovalByTheNameTakesThemAll()
+        {
+            var s = new Snapshot(Split());
+            Assert.Equal(new[] { "x", "x#2", "x#3", "y" }, s.Networks.Select(n => n.Name));
+            Assert.All(s.Networks.Where(n => n.Name.StartsWith("x", StringComparison.Ordinal)), n => { Assert.Equal("x", n.BaseName); Assert.Equal(3, n.FragmentCount); });
+            Assert.Equal(1, s.FindNetwork("y")!.FragmentCount);
+
+            var t = Assert.Single(VirtualNetworkService.SelectForRemoval(s, Literal("x"), manageLabHosts: true));
+            Assert.Equal("x", t.Name);
+            Assert.Equal(new[] { "x", "x#2", "x#3" }, t.Networks.Select(n => n.Name));
+            var plan = Planner.PlanRemoval(s.Inventory, t.Networks, manageLabHosts: true, new[] { t.Name });
+            Assert.Equal(new[] { "RemoveLink r2-r3", "RemoveRouter r1", "RemoveRouter r2", "RemoveRouter r3", "RemoveRouter r4",
+                                 "RemovePhysicalLink h1--h2", "RemoveLabHost h1" },
+                plan.Steps.Select(st => st.Action + " " + st.Target));
+
+            // A fragment's own name takes that fragment only; wildcards match names and base names.
+            var only = Assert.Single(VirtualNetworkService.SelectForRemoval(s, Literal("x#2"), manageLabHosts: true));
+            Assert.Equal(new[] { "x#2" }, only.Networks.Select(n => n.Name));
+            Assert.Equal(3, only.FragmentCount);
+            // ... and leaves the lab hosts: the network it is a fragment of is still there.
+            Assert.DoesNotContain(Planner.PlanRemoval(s.Inventory, only.Networks, true, new[] { only.Name }).Steps, st => st.Action == PlanAction.RemoveLabHost);
+            Assert.Equal(new[] { "x", "y" }, VirtualNetworkService.SelectForRemoval(s, n => n.Length > 0, manageLabHosts: true).Select(x => x.Name));
+            Assert.Empty(VirtualNetworkService.SelectForRemoval(s, Literal("nothing"), manageLabHosts: true));
+        }
+
+        [Fact]
+        public void AHostSeveralNetworksDeployed_StaysUntilTheLastOfThemIsRemoved()
+        {
+            // h2 lists x and y: removing x keeps it (y is left), removing y afterwards takes it.
+            var s = new Snapshot(Split());
+            var x = VirtualNetworkService.SelectForRemoval(s, Literal("x"), true).Single();
+            Assert.DoesNotContain(Planner.PlanRemoval(s.Inventory, x.Networks, true, new[] { "x" }).Steps, st => st.Target == "h2");
+
+            var inv = Split();
+            inv.Routers.RemoveAll(r => r.NetworkLabel == "x");
+            inv.Links.RemoveAll(l => l.Name == "r2-r3");
+            var s2 = new Snapshot(inv);
+            var y = VirtualNetworkService.SelectForRemoval(s2, Literal("y"), true).Single();
+            var hosts = Planner.PlanRemoval(s2.Inventory, y.Networks, true, new[] { "y" }).Steps.Where(st => st.Action == PlanAction.RemoveLabHost).Select(st => st.Target);
+            Assert.Equal(new[] { "h1", "h2", "h3" }.Where(h => h != "h1"), hosts); // h1 lists x only: x's own removal takes it
+        }
+
+        [Fact]
+        public void ANetworkWithNoRouterLeft_StillNamesItsDeployCreatedLabHosts()
+        {
+            // The re-run of an interrupted removal: every router and link of x is gone, its hosts are not.
+            var inv = Split();
+            inv.Routers.RemoveAll(r => r.NetworkLabel == "x");
+            inv.Links.RemoveAll(l => l.Name == "r2-r3");
+            var s = new Snapshot(inv);
+            Assert.Null(s.FindNetwork("x"));
+            var t = Assert.Single(VirtualNetworkService.SelectForRemoval(s, Literal("x"), manageLabHosts: true));
+            Assert.Empty(t.Networks);
+            Assert.Equal(new[] { "h1" }, t.LeftoverHosts); // h2 is y's too and y is left
+            var plan = Planner.PlanRemoval(s.Inventory, t.Networks, manageLabHosts: true, new[] { t.Name });
+            Assert.Equal(new[] { "RemovePhysicalLink h1--h2", "RemoveLabHost h1" }, plan.Steps.Select(st => st.Action + " " + st.Target));
+            // Without lab host management there is nothing to name.
+            Assert.Empty(VirtualNetworkService.SelectForRemoval(s, Literal("x"), manageLabHosts: false));
+            // Hosts someone made by hand are never taken.
+            inv.Hosts.Single(h => h.Name == "h1").CreatedByDeployment = false;
+            Assert.Empty(VirtualNetworkService.SelectForRemoval(new Snapshot(inv), Literal("x"), manageLabHosts: true));
         }
 
         [Fact]

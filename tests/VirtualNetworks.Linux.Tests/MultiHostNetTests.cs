@@ -162,6 +162,101 @@ namespace VirtualNetworks.Linux.Tests
             Assert.DoesNotContain(b.GetInventory(CancellationToken.None).Hosts, h => h.Name == H(1));
         }
 
+        /// <summary>
+        /// What a create killed between a veth and its address leaves (issue 11, defect 5): h2's end towards h3 has no /31 and
+        /// h2 has no route to h3 (it was never installed). Returns h2's device and address.
+        /// </summary>
+        private (string Device, string Address) HalfMadeUnderlay(LinuxBackend b)
+        {
+            var pl = b.Store.ListPhysicalLinks().Single(p => p.Name == PhysicalLink.NameOf(H(2), H(3)));
+            bool h2IsFrom = string.Equals(pl.From, H(2), StringComparison.OrdinalIgnoreCase);
+            var (dev, address) = h2IsFrom ? (pl.FromDevice, pl.FromAddress) : (pl.ToDevice, pl.ToAddress);
+            var ns2 = InterfaceNames.Namespace(H(2));
+            Assert.True(NetTestHost.Run("ip", "-n", ns2, "addr", "del", address, "dev", dev).Succeeded);
+            NetTestHost.RunQuietly("ip", "-n", ns2, "route", "del", b.Store.ReadHost(H(3))!.UnderlayAddress + "/32", "proto", "118");
+            return (dev, address);
+        }
+
+        [RootFact]
+        public void Removal_finishes_over_a_half_made_underlay()
+        {
+            Chain();
+            var b = Backend();
+            HalfMadeUnderlay(b);
+            // Removing h1--h2 re-applies the routes of the hosts left: h2's route to h3 cannot go over a veth without its
+            // address ("Nexthop has invalid gateway" before the fix); the removal must finish all the same.
+            b.RemovePhysicalLink(H(1), H(2), CancellationToken.None);
+            foreach (var i in new[] { 1, 2, 3 }) b.RemoveLabHost(H(i), CancellationToken.None);
+            Assert.Empty(b.Store.ListHosts());
+            Assert.Empty(b.Store.ListPhysicalLinks());
+            foreach (var i in new[] { 1, 2, 3 }) Assert.False(LabNetwork.NamespaceExists(InterfaceNames.Namespace(H(i))));
+        }
+
+        [RootFact]
+        public void A_half_made_underlay_is_seen_as_drift_and_repaired_before_a_router_starts_on_the_host()
+        {
+            Chain();
+            var b = Backend();
+            var (dev, address) = HalfMadeUnderlay(b);
+            var h3 = b.Store.ReadHost(H(3))!.UnderlayAddress;
+            var inv = b.GetInventory(CancellationToken.None);
+            var link = inv.PhysicalLinks.Single(p => p.Name == PhysicalLink.NameOf(H(2), H(3)));
+            Assert.Contains(dev + " in " + H(2) + " lacks its address " + address, link.Status);
+            Assert.Contains("underlay route to " + h3 + "/32 is missing", inv.Hosts.Single(h => h.Name == H(2)).Status);
+            Assert.Null(inv.Hosts.Single(h => h.Name == H(1)).Status);
+            bool broken;
+            try { broken = !TcpWorks(InterfaceNames.Namespace(H(1)), UnderlayOf(inv, H(1)), InterfaceNames.Namespace(H(3)), h3); }
+            catch (InvalidOperationException) { broken = true; } // "Network is unreachable" on the way back
+            Assert.True(broken, "h1 -> h3 works over the half-made underlay: the test breaks nothing");
+
+            // The settings of a namespace are part of the check too.
+            NetTestHost.Run("ip", "netns", "exec", InterfaceNames.Namespace(H(3)), "sysctl", "-q", "-w", "net.ipv4.ip_forward=0");
+            Assert.Contains("net.ipv4.ip_forward is 0 (wants 1)", b.Lab.Inspect(null, CancellationToken.None).HostStatus(H(3)));
+
+            // What a router start (or a move) runs first: the host's underlay checked and repaired.
+            var found = b.Lab.Repair(new[] { H(2), H(3) }, CancellationToken.None);
+            Assert.NotEmpty(found);
+            Assert.False(b.Lab.Inspect(null, CancellationToken.None).Any, "drift left after the repair");
+            Assert.Contains(address, new IpCommand(InterfaceNames.Namespace(H(2))).ListAddresses(dev));
+            inv = b.GetInventory(CancellationToken.None);
+            Assert.All(inv.Hosts, h => Assert.Null(h.Status));
+            Assert.All(inv.PhysicalLinks, p => Assert.Null(p.Status));
+            Assert.True(TcpWorks(InterfaceNames.Namespace(H(1)), UnderlayOf(inv, H(1)), InterfaceNames.Namespace(H(3)), h3), "h1 -> h3 after the repair");
+        }
+
+        [RootFact]
+        public void A_lab_host_an_interrupted_create_left_without_its_anchor_is_removed_but_a_namespace_in_use_is_not()
+        {
+            var b = Backend();
+            b.CreateLabHost(H(1), true, CancellationToken.None);
+            var ns = InterfaceNames.Namespace(H(1));
+            // What a create killed right after "ip netns add" leaves: the record (written first) and an empty namespace.
+            Assert.True(NetTestHost.Run("ip", "-n", ns, "link", "del", InterfaceNames.Anchor(H(1))).Succeeded);
+            Assert.Contains("underlay anchor " + InterfaceNames.Anchor(H(1)) + " is missing", b.Lab.Inspect(null, CancellationToken.None).HostStatus(H(1)));
+            // Something in it that is not ours: left alone.
+            Assert.True(NetTestHost.Run("ip", "-n", ns, "link", "add", "foreign0", "type", "bridge").Succeeded);
+            Assert.Throws<VirtualNetworksException>(() => b.RemoveLabHost(H(1), CancellationToken.None));
+            Assert.True(LabNetwork.NamespaceExists(ns));
+            NetTestHost.Run("ip", "-n", ns, "link", "del", "foreign0");
+            b.RemoveLabHost(H(1), CancellationToken.None);
+            Assert.False(LabNetwork.NamespaceExists(ns));
+            Assert.Null(b.Store.ReadHost(H(1)));
+        }
+
+        [RootFact]
+        public void A_deploy_records_its_networks_on_the_lab_host_before_creating_it_and_adds_later_ones()
+        {
+            var b = Backend();
+            b.CreateLabHost(H(1), true, new[] { "x" }, CancellationToken.None);
+            Assert.Equal(new[] { "x" }, b.Store.ReadHost(H(1))!.DeployedFor);
+            b.CreateLabHost(H(1), false, new[] { "y", "X" }, CancellationToken.None);
+            var rec = b.Store.ReadHost(H(1))!;
+            Assert.Equal(new[] { "x", "y" }, rec.DeployedFor);
+            Assert.True(rec.CreatedByDeployment); // an existing host keeps how it was made
+            Assert.Equal(new[] { "x", "y" }, b.GetInventory(CancellationToken.None).Hosts.Single(h => h.Name == H(1)).DeployedFor);
+            Assert.Equal(ErrorIds.InvalidName, Assert.Throws<VirtualNetworksException>(() => b.CreateLabHost(H(1), true, new[] { "bad;name" }, CancellationToken.None)).ErrorId);
+        }
+
         [RootFact]
         public void An_untagged_namespace_of_the_same_name_is_never_touched()
         {

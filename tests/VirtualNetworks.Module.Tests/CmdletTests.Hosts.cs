@@ -260,6 +260,54 @@ namespace VirtualNetworks.Module.Tests
             Assert.Equal(new[] { "h3--mine" }, Backend.PhysicalLinkNames);
         }
 
+        [Fact]
+        public void RemoveVirtualNetwork_TakesEveryFragmentOfTheName_WithAWarning_AndThePipelineOfFragmentsDoesNotFail()
+        {
+            DeployThreeHosts();
+            RunOk("Remove-VirtualLink -Name r1-r2, r1-r3 -Confirm:$false");
+            Assert.Equal(new[] { "vn", "vn#2", "vn#3" }, RunOk("Get-VirtualNetwork").Objects<VirtualNetwork>().Select(n => n.Name));
+            Assert.All(RunOk("Get-VirtualNetwork").Objects<VirtualNetwork>(), n => { Assert.Equal("vn", n.BaseName); Assert.Equal(3, n.FragmentCount); });
+
+            // A fragment's own name takes that fragment only (and says so in verbose).
+            RunOk("Remove-VirtualNetwork -Name 'vn#3' -Confirm:$false");
+            Assert.Equal(new[] { "r1", "r2" }, Backend.RouterNames);
+            Assert.Equal(3, Backend.LabHostNames.Count); // their network is still there
+
+            var r = RunOk("Remove-VirtualNetwork -Name vn -Confirm:$false -PassThru");
+            Assert.Equal(new[] { "vn", "vn#2" }, r.Objects<VirtualNetwork>().Select(n => n.Name));
+            Assert.Contains(r.Warnings, w => w.Message.Contains("split into 2 fragments (vn, vn#2)", StringComparison.Ordinal));
+            Assert.Empty(Backend.RouterNames);
+            Assert.Empty(Backend.LabHostNames);
+
+            // Every fragment from the pipeline: the first takes them all, the others are done already (no NetworkNotFound).
+            DeployThreeHosts();
+            RunOk("Remove-VirtualLink -Name r1-r2, r1-r3 -Confirm:$false");
+            RunOk("Get-VirtualNetwork | Remove-VirtualNetwork -Confirm:$false");
+            Assert.Empty(Backend.RouterNames);
+            Assert.Empty(Backend.LabHostNames);
+        }
+
+        [Fact]
+        public void RemoveVirtualNetwork_OfANetworkWithNoRouterLeft_RemovesTheLabHostsDeployedForIt()
+        {
+            // An interrupted removal: every router of vn is gone, the lab hosts the deployment made are not.
+            DeployThreeHosts();
+            Assert.All(RunOk("Get-VirtualHost").Objects<VirtualHost>().Where(h => h.IsLabHost), h => Assert.Equal(new[] { "vn" }, h.DeployedFor));
+            RunOk("Remove-VirtualRouter -Name r1, r2, r3 -Confirm:$false");
+            Assert.Equal(3, Backend.LabHostNames.Count);
+            Assert.Empty(RunOk("Get-VirtualNetwork").Output);
+
+            var whatIf = RunOk("Remove-VirtualNetwork -Name vn -WhatIf");
+            Assert.Contains(whatIf.HostLines, l => l.Contains("Remove lab host") && l.Contains("\"h1\""));
+            Assert.Equal(3, Backend.LabHostNames.Count);
+            RunOk("Remove-VirtualNetwork -Name vn -Confirm:$false");
+            Assert.Empty(Backend.LabHostNames);
+            Assert.Empty(Backend.PhysicalLinkNames);
+            // Nothing of vn is left now: the name is not found.
+            var again = Run("Remove-VirtualNetwork -Name vn -Confirm:$false");
+            Assert.Equal(new[] { Fqid(ErrorIds.NetworkNotFound, "RemoveVirtualNetworkCommand") }, again.ErrorIds);
+        }
+
         // ================================================================================================ migration
 
         [Fact]

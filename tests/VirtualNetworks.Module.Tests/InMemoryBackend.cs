@@ -167,6 +167,7 @@ namespace VirtualNetworks.Module.Tests
                         Kind = KindName,
                         IsLabHost = lab != null,
                         CreatedByDeployment = lab?.ByDeployment ?? false,
+                        DeployedFor = lab?.DeployedFor.ToArray() ?? Array.Empty<string>(),
                         UnderlayAddress = lab?.UnderlayAddress,
                     });
                 }
@@ -371,13 +372,23 @@ namespace VirtualNetworks.Module.Tests
 
         // ============================================================================================ lab hosts
 
-        public void CreateLabHost(string name, bool byDeployment, CancellationToken cancellationToken)
+        public void CreateLabHost(string name, bool byDeployment, CancellationToken cancellationToken) =>
+            CreateLabHost(name, byDeployment, Array.Empty<string>(), cancellationToken);
+
+        public void CreateLabHost(string name, bool byDeployment, IReadOnlyCollection<string> deployedFor, CancellationToken cancellationToken)
         {
             Enter(nameof(CreateLabHost), name + " byDeployment=" + byDeployment.ToString(CultureInfo.InvariantCulture), cancellationToken);
             lock (_gate)
             {
                 if (NameRules.Check(name, "host") != null)
                     throw Error(ErrorIds.InvalidName, ErrorKind.InvalidArgument, name, $"Invalid host name '{name}'.");
+                if (_labHosts.TryGetValue(name, out var existing))
+                {
+                    // Idempotent (the contract): an existing lab host is kept, the networks are added.
+                    foreach (var n in deployedFor)
+                        if (!existing.DeployedFor.Contains(n, Names)) existing.DeployedFor.Add(n);
+                    return;
+                }
                 if (IsKnownHost(name))
                     throw Error(ErrorIds.HostAlreadyExists, ErrorKind.ResourceExists, name, $"Host '{name}' already exists.");
                 _hosts.Add(name);
@@ -385,6 +396,7 @@ namespace VirtualNetworks.Module.Tests
                 {
                     ByDeployment = byDeployment,
                     UnderlayAddress = "198.18.0." + (++_nextUnderlay).ToString(CultureInfo.InvariantCulture),
+                    DeployedFor = deployedFor.Distinct(Names).ToList(),
                 };
             }
         }
@@ -697,6 +709,7 @@ namespace VirtualNetworks.Module.Tests
         {
             public bool ByDeployment;
             public string UnderlayAddress = "";
+            public List<string> DeployedFor = new List<string>();
         }
 
         private sealed class PhysicalRecord

@@ -59,9 +59,16 @@ namespace VirtualNetworks.Backends
     {
         /// <summary>Creates a lab host; <paramref name="byDeployment"/> marks it for removal by Remove-VirtualNetwork once unused.</summary>
         void CreateLabHost(string name, bool byDeployment, CancellationToken cancellationToken);
+        /// <summary>
+        /// Creates a lab host, or checks and repairs an existing one (namespace, underlay address and settings, its
+        /// physical links, underlay routes), and adds <paramref name="deployedFor"/> (network labels) to the networks
+        /// recorded as deployed on it (<see cref="VirtualHost.DeployedFor"/>); an existing host keeps its
+        /// <see cref="VirtualHost.CreatedByDeployment"/>. The names are recorded before the host is created or changed.
+        /// </summary>
+        void CreateLabHost(string name, bool byDeployment, IReadOnlyCollection<string> deployedFor, CancellationToken cancellationToken);
         /// <summary>Removes a lab host that runs no router (its physical links go with it).</summary>
         void RemoveLabHost(string name, CancellationToken cancellationToken);
-        /// <summary>Creates the physical link between two hosts (addresses and underlay routes included).</summary>
+        /// <summary>Creates the physical link between two hosts (addresses and underlay routes included); an existing one is checked and repaired.</summary>
         void CreatePhysicalLink(PhysicalLinkSpec spec, CancellationToken cancellationToken);
         /// <summary>Removes the physical link between two hosts.</summary>
         void RemovePhysicalLink(string from, string to, CancellationToken cancellationToken);

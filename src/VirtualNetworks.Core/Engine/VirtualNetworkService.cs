@@ -208,6 +208,8 @@ namespace VirtualNetworks.Engine
                 throw new VirtualNetworksException(ErrorIds.HostAlreadyExists, ErrorKind.ResourceExists, name,
                     $"A host named '{name}' already exists.");
             var plan = new DeploymentPlan();
+            // Drift of the recorded underlay (a missing address, route or veth end) is repaired first, level-based.
+            foreach (var step in Planner.PlanUnderlayRepairs(snapshot.Inventory)) plan.Add(step);
             plan.Add(Planner.CreateLabHostStep(name, byDeployment: false, "Create lab host (a stand-in machine; kept until Remove-VirtualLabHost)"));
             var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             foreach (var other in connectedTo ?? Array.Empty<string>())
@@ -427,6 +429,46 @@ namespace VirtualNetworks.Engine
         /// <summary>Plans removal of the named networks (all when null).</summary>
         public DeploymentPlan PlanRemoval(Snapshot snapshot, IReadOnlyCollection<VirtualNetwork> networks) =>
             Planner.PlanRemoval(snapshot.Inventory, networks, ManagesLabHosts);
+
+        /// <summary>
+        /// Plans removal of <paramref name="networks"/> and of the deploy-created lab hosts of the network identities
+        /// <paramref name="names"/> (labels whose routers may all be gone already).
+        /// </summary>
+        public DeploymentPlan PlanRemoval(Snapshot snapshot, IReadOnlyCollection<VirtualNetwork> networks, IReadOnlyCollection<string>? names) =>
+            Planner.PlanRemoval(snapshot.Inventory, networks, ManagesLabHosts, names);
+
+        /// <summary>
+        /// What a removal by name takes: every network identity (base name) that <paramref name="matches"/> accepts, with all
+        /// of its fragments (components named "x", "x#2", ... whose routers carry the label x), or only the fragments whose own
+        /// name it accepts; and identities that have no router left but deploy-created lab hosts that still list them
+        /// (<see cref="VirtualHost.DeployedFor"/>) and that a removal would take. Ordered by name.
+        /// </summary>
+        public static IReadOnlyList<RemovalTarget> SelectForRemoval(Snapshot snapshot, Func<string, bool> matches, bool manageLabHosts)
+        {
+            if (snapshot == null) throw new ArgumentNullException(nameof(snapshot));
+            if (matches == null) throw new ArgumentNullException(nameof(matches));
+            var targets = new Dictionary<string, RemovalTarget>(StringComparer.OrdinalIgnoreCase);
+            foreach (var group in snapshot.Networks.GroupBy(n => string.IsNullOrEmpty(n.BaseName) ? Planner.BaseNameOf(n.Name) : n.BaseName, StringComparer.OrdinalIgnoreCase))
+            {
+                var all = group.OrderBy(n => n.Name, StringComparer.OrdinalIgnoreCase).ToList();
+                var chosen = matches(group.Key) ? all : all.Where(n => matches(n.Name)).ToList();
+                if (chosen.Count == 0) continue;
+                targets[group.Key] = new RemovalTarget(group.Key, chosen, all.Count, Array.Empty<string>());
+            }
+            if (manageLabHosts)
+            {
+                var noRouters = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+                foreach (var h in snapshot.Hosts.Where(h => h.IsLabHost && h.CreatedByDeployment))
+                    foreach (var n in h.DeployedFor)
+                        if (!targets.ContainsKey(n) && matches(n)) noRouters.Add(n);
+                foreach (var n in noRouters)
+                {
+                    var hosts = Planner.RemovableLabHosts(snapshot.Inventory, Array.Empty<string>(), new HashSet<string>(StringComparer.OrdinalIgnoreCase) { n });
+                    if (hosts.Count > 0) targets[n] = new RemovalTarget(n, Array.Empty<VirtualNetwork>(), 0, hosts);
+                }
+            }
+            return targets.Values.OrderBy(t => t.Name, StringComparer.OrdinalIgnoreCase).ToList();
+        }
 
         /// <summary>Applies a plan; ShouldProcess and progress go through <paramref name="observer"/>.</summary>
         public ApplyResult Apply(DeploymentPlan plan, IPlanObserver observer, CancellationToken cancellationToken)

@@ -181,6 +181,7 @@ namespace VirtualNetworks.Graph
                 baseNames[c] = baseName;
                 networks[c] = new VirtualNetwork
                 {
+                    BaseName = baseName,
                     Routers = members,
                     Links = linkNames.ToArray(),
                     Hosts = hosts.ToArray(),
@@ -214,6 +215,10 @@ namespace VirtualNetworks.Graph
                 nextSuffix[name] = s;
                 networks[c].Name = candidate;
             }
+
+            var fragments = new Dictionary<string, int>(cmpI);
+            foreach (var b in baseNames) fragments[b] = fragments.TryGetValue(b, out int f) ? f + 1 : 1;
+            for (int c = 0; c < k; c++) networks[c].FragmentCount = fragments[baseNames[c]];
 
             // ---- write back, in input order (kinder to the cache); routers and links on two threads when large ----
             var result = new GroupingResult();

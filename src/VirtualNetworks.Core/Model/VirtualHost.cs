@@ -13,6 +13,12 @@ namespace VirtualNetworks
         public bool IsLabHost { get; set; }
         /// <summary>True when a Deploy-VirtualNetwork created this lab host (Remove-VirtualNetwork removes it once unused).</summary>
         public bool CreatedByDeployment { get; set; }
+        /// <summary>
+        /// The virtual networks (their labels; an unlabelled network's generated name) of the deployments that created or
+        /// used this lab host. Remove-VirtualNetwork removes a deploy-created lab host once nothing uses it and no network
+        /// it lists is left, even after the removed network's routers are all gone (an interrupted removal re-run).
+        /// </summary>
+        public IReadOnlyList<string> DeployedFor { get; set; } = Array.Empty<string>();
         /// <summary>The host's address on the underlay (tunnel endpoint), when it has one.</summary>
         public string? UnderlayAddress { get; set; }
         /// <summary>Routers placed on this host (filled by the engine from the inventory).</summary>

@@ -7,6 +7,14 @@ namespace VirtualNetworks
     public sealed class VirtualNetwork
     {
         public string Name { get; set; } = "";
+        /// <summary>
+        /// The name every fragment of the network shares: the routers' label (labels joined with '+'), or the generated
+        /// "vn-" name. <see cref="Name"/> adds "#2", "#3", ... when several components share it (routers of one label that
+        /// no link joins, e.g. after an interrupted removal); Remove-VirtualNetwork with the base name removes them all.
+        /// </summary>
+        public string BaseName { get; set; } = "";
+        /// <summary>How many components share <see cref="BaseName"/> (1 when the network is in one piece).</summary>
+        public int FragmentCount { get; set; } = 1;
         public IReadOnlyList<string> Routers { get; set; } = Array.Empty<string>();
         public IReadOnlyList<string> Links { get; set; } = Array.Empty<string>();
         /// <summary>Hosts the network spans.</summary>

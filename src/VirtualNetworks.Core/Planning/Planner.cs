@@ -158,25 +158,116 @@ namespace VirtualNetworks.Planning
             return steps;
         }
 
-        /// <summary>CreateLabHost steps for declared hosts that do not exist, then CreatePhysicalLink steps for missing links.</summary>
+        /// <summary>
+        /// The lab host steps of a deployment: CreateLabHost for declared hosts that do not exist (marked as created by a
+        /// deployment, recording the deployment's networks, <see cref="DeploymentNetworks"/>); for hosts that exist, a
+        /// repair step when the backend observed drift (<see cref="VirtualHost.Status"/>: a missing namespace, anchor,
+        /// address, setting or underlay route) and a step recording the deployment's networks on a deploy-created host that
+        /// does not list them yet; then CreatePhysicalLink for missing physical links and for drifted ones (an end missing,
+        /// down, without its address). Every recorded host and physical link is checked, declared or not: the underlay is
+        /// shared, so drift anywhere is repaired (level-based) instead of planning zero changes over a broken underlay.
+        /// </summary>
         private static List<PlanStep> PlanLabHosts(TopologySpec desired, BackendInventory observed)
         {
             var steps = new List<PlanStep>();
-            var existing = new HashSet<string>(observed.Hosts.Select(h => HostNames.Canonical(h.Name)), StringComparer.OrdinalIgnoreCase);
-            foreach (var h in desired.Hosts)
+            var names = DeploymentNetworks(desired);
+            var byName = new Dictionary<string, VirtualHost>(StringComparer.OrdinalIgnoreCase);
+            foreach (var h in observed.Hosts) byName[HostNames.Canonical(h.Name)] = h;
+            var done = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
+            // Hosts the deployment uses: those it declares and those its routers are placed on.
+            var used = desired.Hosts.Select(h => h.Name).Concat(desired.Routers.Select(r => r.Host))
+                .Where(h => !string.IsNullOrEmpty(h) && !HostNames.IsLocalHost(h)).ToList();
+            var declared = new HashSet<string>(desired.Hosts.Select(h => HostNames.Canonical(h.Name)), StringComparer.OrdinalIgnoreCase);
+            foreach (var name in used)
             {
-                if (HostNames.IsLocalHost(h.Name) || !existing.Add(HostNames.Canonical(h.Name))) continue;
-                steps.Add(CreateLabHostStep(h.Name, byDeployment: true,
-                    "Create lab host (a stand-in machine; Remove-VirtualNetwork removes it once nothing uses it)"));
+                var key = HostNames.Canonical(name);
+                if (!done.Add(key)) continue;
+                if (!byName.TryGetValue(key, out var have))
+                {
+                    if (!declared.Contains(key)) continue; // an unknown host: validation reports it
+                    steps.Add(CreateLabHostStep(name, byDeployment: true, names,
+                        "Create lab host (a stand-in machine; Remove-VirtualNetwork removes it once nothing uses it)"));
+                    continue;
+                }
+                if (!have.IsLabHost) continue;
+                var missing = names.Where(n => !have.DeployedFor.Contains(n, StringComparer.OrdinalIgnoreCase)).ToList();
+                if (have.Status != null)
+                    steps.Add(CreateLabHostStep(have.Name, byDeployment: false, have.CreatedByDeployment ? names : Array.Empty<string>(),
+                        "Repair lab host: " + have.Status));
+                else if (have.CreatedByDeployment && missing.Count > 0)
+                    steps.Add(CreateLabHostStep(have.Name, byDeployment: false, names,
+                        "Record lab host as deployed for virtual network(s) " + string.Join(", ", missing) +
+                        " (Remove-VirtualNetwork removes it once none of its networks is left and nothing uses it)"));
             }
-            var links = new HashSet<string>(observed.PhysicalLinks.Select(p => PhysicalLink.NameOf(HostNames.Canonical(p.From), HostNames.Canonical(p.To))),
-                StringComparer.OrdinalIgnoreCase);
+            // Drift on every other recorded lab host is repaired too.
+            foreach (var have in observed.Hosts.Where(h => h.IsLabHost && h.Status != null && !HostNames.IsLocalHost(h.Name))
+                         .OrderBy(h => h.Name, StringComparer.OrdinalIgnoreCase))
+            {
+                if (!done.Add(HostNames.Canonical(have.Name))) continue;
+                steps.Add(CreateLabHostStep(have.Name, byDeployment: false, Array.Empty<string>(), "Repair lab host: " + have.Status));
+            }
+
+            var observedLinks = new Dictionary<string, PhysicalLink>(StringComparer.OrdinalIgnoreCase);
+            foreach (var p in observed.PhysicalLinks) observedLinks[PhysicalLink.NameOf(HostNames.Canonical(p.From), HostNames.Canonical(p.To))] = p;
+            var links = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             foreach (var p in desired.PhysicalLinks)
             {
-                if (!links.Add(PhysicalLink.NameOf(HostNames.Canonical(p.From), HostNames.Canonical(p.To)))) continue;
-                steps.Add(CreatePhysicalLinkStep(p.Clone()));
+                var key = PhysicalLink.NameOf(HostNames.Canonical(p.From), HostNames.Canonical(p.To));
+                if (!links.Add(key)) continue;
+                if (!observedLinks.TryGetValue(key, out var have)) steps.Add(CreatePhysicalLinkStep(p.Clone()));
+                else if (have.Status != null) steps.Add(RepairPhysicalLinkStep(have));
             }
-            return steps;
+            foreach (var kv in observedLinks.OrderBy(k => k.Key, StringComparer.OrdinalIgnoreCase))
+                if (kv.Value.Status != null && links.Add(kv.Key)) steps.Add(RepairPhysicalLinkStep(kv.Value));
+
+            // The local machine is no lab host: drift of its underlay (anchor, address, routes) is repaired through one of
+            // its physical links (which re-ensures its anchor, the link and every host's routes).
+            var local = observed.Hosts.FirstOrDefault(h => HostNames.IsLocalHost(h.Name) && !h.IsLabHost);
+            if (local?.Status != null)
+            {
+                var localKey = HostNames.Canonical(local.Name);
+                bool covered = steps.Any(st => st.Action == PlanAction.CreatePhysicalLink &&
+                                               st.Target.Split(new[] { "--" }, StringSplitOptions.None).Any(e => Same(HostNames.Canonical(e), localKey)));
+                var first = observedLinks.Values.Where(p => Same(HostNames.Canonical(p.From), localKey) || Same(HostNames.Canonical(p.To), localKey))
+                    .OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault();
+                if (!covered && first != null)
+                    steps.Add(new PlanStep(PlanAction.CreatePhysicalLink, first.Name, "Repair the local machine's underlay: " + local.Status,
+                        RepairPhysicalLinkStep(first).Run));
+            }
+            // Hosts before physical links (a physical link needs both hosts).
+            return steps.Where(st => st.Action == PlanAction.CreateLabHost).Concat(steps.Where(st => st.Action != PlanAction.CreateLabHost)).ToList();
+        }
+
+        /// <summary>
+        /// Repair steps for every drifted lab host and physical link of <paramref name="observed"/> (what a deployment plans
+        /// for the underlay, without a topology): for New-VirtualLabHost and other commands that change the underlay.
+        /// </summary>
+        public static List<PlanStep> PlanUnderlayRepairs(BackendInventory observed) => PlanLabHosts(new TopologySpec(), observed);
+
+        /// <summary>
+        /// The networks a deployment deploys, as recorded on its lab hosts: every label of the topology's routers, and for
+        /// routers without a label the generated name of their network ("vn-" + smallest router name).
+        /// </summary>
+        public static IReadOnlyList<string> DeploymentNetworks(TopologySpec desired)
+        {
+            var routers = desired.Routers.Select(r => new VirtualRouter { Name = r.Name, ComputerName = r.Host, NetworkLabel = r.NetworkLabel, AddressFamily = r.AddressFamily }).ToList();
+            var links = desired.Links.Select(l => new VirtualLink { Name = l.Name ?? "", From = l.From, To = l.To }).ToList();
+            var names = new SortedSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var n in Graph.NetworkGrouper.Group(routers, links).Networks)
+            {
+                if (n.Labels.Count == 0) names.Add(n.BaseName);
+                foreach (var l in n.Labels) names.Add(l);
+            }
+            return names.ToList();
+        }
+
+        private static PlanStep RepairPhysicalLinkStep(PhysicalLink have)
+        {
+            var spec = new PhysicalLinkSpec { From = HostNames.Canonical(have.From), To = HostNames.Canonical(have.To) };
+            return new PlanStep(PlanAction.CreatePhysicalLink, PhysicalLink.NameOf(spec.From, spec.To),
+                $"Repair physical link between hosts {spec.From} and {spec.To}: {have.Status}",
+                (b, ct) => LabHosts(b, spec.ToString()).CreatePhysicalLink(spec, ct));
         }
 
         /// <summary>The backend as a lab host manager, or OperationNotSupported.</summary>
@@ -209,6 +300,12 @@ namespace VirtualNetworks.Planning
         internal static PlanStep CreateLabHostStep(string name, bool byDeployment, string description) =>
             new PlanStep(PlanAction.CreateLabHost, name, description, (b, ct) => LabHosts(b, name).CreateLabHost(name, byDeployment, ct));
 
+        internal static PlanStep CreateLabHostStep(string name, bool byDeployment, IReadOnlyCollection<string> deployedFor, string description)
+        {
+            var networks = deployedFor.ToArray();
+            return new PlanStep(PlanAction.CreateLabHost, name, description, (b, ct) => LabHosts(b, name).CreateLabHost(name, byDeployment, networks, ct));
+        }
+
         internal static PlanStep CreatePhysicalLinkStep(PhysicalLinkSpec spec)
         {
             spec.From = HostNames.Canonical(spec.From); // local aliases reach the backend as the machine's name
@@ -224,11 +321,19 @@ namespace VirtualNetworks.Planning
 
         /// <summary>
         /// Plans removal of whole virtual networks: links, then routers; with <paramref name="manageLabHosts"/> then the
-        /// lab hosts a deployment created that those networks used (ran a router, or carried a removed link's tunnel),
-        /// with their physical links, once nothing else uses them: no router left on them and no remaining link's
-        /// underlay path through them.
+        /// deploy-created lab hosts of those networks that nothing else needs (<see cref="RemovableLabHosts"/>), with their
+        /// physical links.
         /// </summary>
-        public static DeploymentPlan PlanRemoval(BackendInventory observed, IReadOnlyCollection<VirtualNetwork> networks, bool manageLabHosts)
+        public static DeploymentPlan PlanRemoval(BackendInventory observed, IReadOnlyCollection<VirtualNetwork> networks, bool manageLabHosts) =>
+            PlanRemoval(observed, networks, manageLabHosts, null);
+
+        /// <summary>
+        /// As <see cref="PlanRemoval(BackendInventory, IReadOnlyCollection{VirtualNetwork}, bool)"/>; <paramref name="names"/>
+        /// are more network identities being removed (labels of networks whose routers may all be gone already: an
+        /// interrupted removal run again), whose deploy-created lab hosts go too.
+        /// </summary>
+        public static DeploymentPlan PlanRemoval(BackendInventory observed, IReadOnlyCollection<VirtualNetwork> networks, bool manageLabHosts,
+            IReadOnlyCollection<string>? names)
         {
             var plan = new DeploymentPlan();
             var routerSet = new HashSet<string>(networks.SelectMany(n => n.Routers), StringComparer.OrdinalIgnoreCase);
@@ -247,29 +352,80 @@ namespace VirtualNetworks.Planning
                 plan.Add(new PlanStep(PlanAction.RemoveRouter, r.Name, "Remove virtual router (turn off and delete)", (b, ct) => b.RemoveRouter(name, ct)));
             }
             if (manageLabHosts)
-                foreach (var s in PlanUnusedLabHosts(observed, routerSet)) plan.Add(s);
+            {
+                var removedNames = IdentitiesOf(networks, names);
+                foreach (var s in PlanUnusedLabHosts(observed, RemovableLabHosts(observed, routerSet, removedNames))) plan.Add(s);
+            }
             return plan;
         }
 
-        private static List<PlanStep> PlanUnusedLabHosts(BackendInventory observed, HashSet<string> removedRouters)
+        /// <summary>The identities a removal removes: each network's base name and labels, and the extra names.</summary>
+        private static HashSet<string> IdentitiesOf(IReadOnlyCollection<VirtualNetwork> networks, IReadOnlyCollection<string>? names)
+        {
+            var set = new HashSet<string>(names ?? Array.Empty<string>(), StringComparer.OrdinalIgnoreCase);
+            foreach (var n in networks)
+            {
+                if (!string.IsNullOrEmpty(n.BaseName)) set.Add(n.BaseName);
+                foreach (var l in n.Labels) set.Add(l);
+            }
+            return set;
+        }
+
+        /// <summary>
+        /// The deploy-created lab hosts (<see cref="VirtualHost.CreatedByDeployment"/>) that a removal of the routers
+        /// <paramref name="removedRouters"/> and the network identities <paramref name="removedNames"/> leaves without a use:
+        /// <list type="bullet">
+        /// <item>nothing that stays uses it: no remaining router on it, no remaining link's underlay path through it;</item>
+        /// <item>it belongs to the removal: it lists one of <paramref name="removedNames"/> in
+        /// <see cref="VirtualHost.DeployedFor"/>, or a removed router ran on it or a removed link's tunnel crossed it;</item>
+        /// <item>no network it lists is left after the removal (a network is left while a remaining router carries its label
+        /// or network name; a fragment removed alone leaves its network): a host several deployments used stays until the
+        /// last of them is removed.</item>
+        /// </list>
+        /// A host without <see cref="VirtualHost.DeployedFor"/> (recorded by an older version) follows the usage rules only.
+        /// </summary>
+        public static IReadOnlyList<string> RemovableLabHosts(BackendInventory observed, ICollection<string> removedRouters, ICollection<string> removedNames)
         {
             bool Removed(VirtualLink l) => removedRouters.Contains(l.From) || removedRouters.Contains(l.To);
             var used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);     // hosts the removed networks used
             var stillUsed = new HashSet<string>(StringComparer.OrdinalIgnoreCase); // hosts something else still uses
+            var remaining = new HashSet<string>(StringComparer.OrdinalIgnoreCase); // identities of the routers that stay
             foreach (var r in observed.Routers)
-                (removedRouters.Contains(r.Name) ? used : stillUsed).Add(HostNames.Canonical(r.ComputerName));
+            {
+                bool removed = removedRouters.Contains(r.Name);
+                (removed ? used : stillUsed).Add(HostNames.Canonical(r.ComputerName));
+                if (removed) continue;
+                if (!string.IsNullOrEmpty(r.NetworkLabel)) remaining.Add(r.NetworkLabel!);
+                if (!string.IsNullOrEmpty(r.NetworkName)) remaining.Add(BaseNameOf(r.NetworkName));
+            }
             foreach (var l in observed.Links)
                 foreach (var h in l.UnderlayPath)
                     (Removed(l) ? used : stillUsed).Add(HostNames.Canonical(h));
 
-            var removedHosts = observed.Hosts
+            return observed.Hosts
                 .Where(h => h.IsLabHost && h.CreatedByDeployment && !HostNames.IsLocalHost(h.Name))
-                .Where(h => used.Contains(HostNames.Canonical(h.Name)) && !stillUsed.Contains(HostNames.Canonical(h.Name)))
-                .OrderBy(h => h.Name, StringComparer.OrdinalIgnoreCase).ToList();
+                .Where(h => !stillUsed.Contains(HostNames.Canonical(h.Name)))
+                .Where(h => h.DeployedFor.Count == 0
+                    ? used.Contains(HostNames.Canonical(h.Name))
+                    : (used.Contains(HostNames.Canonical(h.Name)) || h.DeployedFor.Any(removedNames.Contains)) &&
+                      !h.DeployedFor.Any(remaining.Contains))
+                .Select(h => h.Name)
+                .OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToList();
+        }
+
+        /// <summary>"x#2" -> "x": the name every fragment of a network shares (names never contain '#').</summary>
+        public static string BaseNameOf(string networkName)
+        {
+            int i = networkName.IndexOf('#');
+            return i < 0 ? networkName : networkName.Substring(0, i);
+        }
+
+        private static List<PlanStep> PlanUnusedLabHosts(BackendInventory observed, IReadOnlyList<string> removedHosts)
+        {
             var steps = new List<PlanStep>();
             var physicalDone = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             foreach (var h in removedHosts)
-                foreach (var s in RemoveLabHostSteps(observed, h.Name))
+                foreach (var s in RemoveLabHostSteps(observed, h))
                     if (s.Action != PlanAction.RemovePhysicalLink || physicalDone.Add(s.Target)) steps.Add(s);
             // Physical links first (every one of them), then the hosts.
             return steps.Where(s => s.Action == PlanAction.RemovePhysicalLink).Concat(steps.Where(s => s.Action != PlanAction.RemovePhysicalLink)).ToList();

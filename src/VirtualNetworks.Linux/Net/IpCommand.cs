@@ -66,6 +66,35 @@ namespace VirtualNetworks.Linux.Net
             return LinkInfo.ParseList(result.StdOut);
         }
 
+        /// <summary>
+        /// All interfaces with their IPv4 addresses (CIDR, by interface name) in one read (<c>ip -j -d addr show</c>): what
+        /// the underlay check of a host compares against its records.
+        /// </summary>
+        public (IReadOnlyList<LinkInfo> Links, Dictionary<string, HashSet<string>> Addresses) ListLinksWithAddresses(CancellationToken cancellationToken = default)
+        {
+            var result = _tools.RunChecked("ip", new[] { "-j", "-d", "addr", "show" }, NetworkNamespace ?? "ip", cancellationToken);
+            var links = LinkInfo.ParseList(result.StdOut);
+            var addresses = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+            if (!string.IsNullOrWhiteSpace(result.StdOut))
+            {
+                foreach (var o in Newtonsoft.Json.Linq.JArray.Parse(result.StdOut))
+                {
+                    string? name = (string?)o["ifname"];
+                    if (name == null) continue;
+                    var set = addresses.TryGetValue(name, out var s) ? s : addresses[name] = new HashSet<string>(StringComparer.Ordinal);
+                    if (!(o["addr_info"] is Newtonsoft.Json.Linq.JArray infos)) continue;
+                    foreach (var a in infos)
+                    {
+                        if ((string?)a["family"] != "inet") continue;
+                        string? local = (string?)a["local"];
+                        int? len = (int?)a["prefixlen"];
+                        if (local != null && len.HasValue) set.Add(local + "/" + len.Value.ToString(CultureInfo.InvariantCulture));
+                    }
+                }
+            }
+            return (links, addresses);
+        }
+
         /// <summary>One interface; null when it does not exist.</summary>
         public LinkInfo? GetLink(string name, CancellationToken cancellationToken = default)
         {

@@ -208,6 +208,14 @@ namespace VirtualNetworks.Linux.State
         /// <summary>True when a deployment created the lab host (removed by Remove-VirtualNetwork once unused).</summary>
         [JsonProperty("createdByDeployment")]
         public bool CreatedByDeployment { get; set; }
+
+        /// <summary>
+        /// The networks (labels; an unlabelled network's generated name) of the deployments that created or used the lab
+        /// host, written before the host is created or changed; Remove-VirtualNetwork of the last of them removes the host
+        /// once nothing uses it, even when the network's routers are already gone.
+        /// </summary>
+        [JsonProperty("deployedFor", NullValueHandling = NullValueHandling.Ignore)]
+        public List<string>? DeployedFor { get; set; }
     }
 
     /// <summary>A physical link between two hosts (physical-links/&lt;a&gt;--&lt;b&gt;.json): a veth pair with a /31.</summary>
