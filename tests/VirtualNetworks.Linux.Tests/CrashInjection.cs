@@ -99,6 +99,22 @@ namespace VirtualNetworks.Linux.Tests
             {
                 _out.WriteLine("clean-up removal: " + ex.Message);
             }
+            // Everything this run's state directory owns (its tags carry its own state id, so nothing of another run or
+            // state directory is listed): also what is not named after the prefix, such as the local machine's underlay
+            // anchor and routes when a lab host was linked to it.
+            try
+            {
+                NewProcess();
+                foreach (var o in Backend.FindOrphans(true, CancellationToken.None))
+                {
+                    try { Backend.RemoveOrphan(o, CancellationToken.None); }
+                    catch (Exception ex) { _out.WriteLine("clean-up " + o + ": " + ex.Message); }
+                }
+            }
+            catch (Exception ex)
+            {
+                _out.WriteLine("clean-up scan: " + ex.Message);
+            }
             EndToEndHost.CleanUpOwn(Backend, Prefix, Root, LabHosts, _out);
             try { if (Directory.Exists(Work)) Directory.Delete(Work, true); } catch (IOException) { }
         }

@@ -367,8 +367,21 @@ namespace VirtualNetworks.Linux.Net
             // The peer end goes straight into the other namespace: by name, or for the caller's own namespace by our pid
             // (the ip process itself runs elsewhere with -netns, but pid names the namespace this process lives in).
             string target = peer.NetworkNamespace ?? System.Diagnostics.Process.GetCurrentProcess().Id.ToString(CultureInfo.InvariantCulture);
-            var args = new List<string> { "link", "add", "name", name, "mtu", "1500", "type", "veth", "peer", "name", peerName, "mtu", "1500", "netns", target };
-            _tools.RunChecked("ip", args, name, cancellationToken);
+            // Both ends made and tagged here, then the peer moved (its alias goes with it), by one ip process: a kill of this
+            // process cannot leave an untagged end behind (which nothing could prove to be ours).
+            var made = _tools.RunIpBatch(new IReadOnlyList<string>[]
+            {
+                new[] { "link", "add", "name", name, "mtu", "1500", "type", "veth", "peer", "name", peerName, "mtu", "1500" },
+                new[] { "link", "set", "dev", name, "alias", tag.Alias },
+                new[] { "link", "set", "dev", peerName, "alias", peerTag.Alias },
+                new[] { "link", "set", "dev", peerName, "netns", target },
+            }, cancellationToken);
+            if (!made.Succeeded)
+            {
+                try { _tools.Run("ip", new[] { "link", "del", "dev", name }, CancellationToken.None); } // the pair, if it was made
+                catch (VirtualNetworksException) { }
+                throw NetTools.Failure(made, name);
+            }
             try
             {
                 Tag(name, tag, cancellationToken);
@@ -504,7 +517,19 @@ namespace VirtualNetworks.Linux.Net
             var existing = GetLink(name, cancellationToken);
             if (existing != null) return CheckExisting(existing, tag, kind, tunType);
 
-            var created = _tools.Run(tool, args, cancellationToken);
+            // Created and tagged by one ip process: a kill of this process between the two cannot leave the device untagged
+            // (which nothing could then prove to be ours, so a re-run would stop at it).
+            var created = tool == "ip"
+                ? _tools.RunIpBatch(new[] { (IReadOnlyList<string>)args, new[] { "link", "set", "dev", name, "alias", tag.Alias } }, cancellationToken)
+                : _tools.Run(tool, args, cancellationToken);
+            if (!created.Succeeded && tool == "ip" && GetLink(name, cancellationToken) is LinkInfo made && made.Tag == null &&
+                created.StdErr.IndexOf("exists", StringComparison.OrdinalIgnoreCase) < 0)
+            {
+                // The device was made but its tag refused: take it away again rather than leave an untagged device.
+                try { _tools.Run("ip", new[] { "link", "del", "dev", name }, CancellationToken.None); }
+                catch (VirtualNetworksException) { }
+                throw NetTools.Failure(created, name);
+            }
             if (!created.Succeeded)
             {
                 // Lost a race with another creator: judge what is there now.
@@ -519,7 +544,7 @@ namespace VirtualNetworks.Linux.Net
 
             try
             {
-                Tag(name, tag, cancellationToken);
+                Tag(name, tag, cancellationToken); // again, with addrgenmode none (best effort)
             }
             catch
             {

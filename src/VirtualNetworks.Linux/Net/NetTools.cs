@@ -2,6 +2,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Threading;
 using VirtualNetworks.Util;
 
@@ -99,6 +100,44 @@ namespace VirtualNetworks.Linux.Net
             var answer = Interceptor.Value?.Intercept(tool, NetworkNamespace, args);
             if (answer != null) return answer;
             return ProcessRunner.Run(Require(tool), args, null, Timeout, null, cancellationToken);
+        }
+
+        /// <summary>
+        /// Runs several ip commands as one process (<c>ip [-netns NS] -batch -</c>, the commands on its standard input; it
+        /// stops at the first that fails). Used where a device must never exist without its ownership tag: creating and
+        /// tagging in one process means a kill of this process cannot fall between the two (the ip process runs on).
+        /// Every word was validated by the caller (names, numbers, addresses, tags: no white space, no quotes). With a test
+        /// interceptor active the commands go one by one through <see cref="Run"/>, as the tests expect.
+        /// </summary>
+        public ProcessResult RunIpBatch(IReadOnlyList<IReadOnlyList<string>> commands, CancellationToken cancellationToken)
+        {
+            if (Interceptor.Value != null)
+            {
+                ProcessResult? last = null;
+                foreach (var c in commands)
+                {
+                    last = Run("ip", c, cancellationToken);
+                    if (!last.Succeeded) return last;
+                }
+                return last!;
+            }
+            var text = new System.Text.StringBuilder();
+            foreach (var c in commands)
+            {
+                foreach (var word in c)
+                    if (word.Length == 0 || word.Any(ch => char.IsWhiteSpace(ch) || ch == '"' || ch == '\\' || ch == '\'' || ch == '#'))
+                        throw new ArgumentException("A word of an ip batch line is empty or holds white space or quotes: '" + word + "'.", nameof(commands));
+                text.Append(string.Join(" ", c)).Append('\n');
+            }
+            var args = new List<string>();
+            if (NetworkNamespace != null)
+            {
+                args.Add("-netns");
+                args.Add(NetworkNamespace);
+            }
+            args.Add("-batch");
+            args.Add("-");
+            return ProcessRunner.Run(Require("ip"), args, text.ToString(), Timeout, null, cancellationToken);
         }
 
         /// <summary><see cref="Run"/>, throwing <see cref="Failure"/> on a non-zero exit code.</summary>

@@ -84,7 +84,15 @@ namespace VirtualNetworks.Linux.State
                 }
 
                 var l = new StateLock(fs, lockPath);
-                l.WriteHolder();
+                try
+                {
+                    l.WriteHolder();
+                }
+                catch
+                {
+                    l.Dispose(); // never leave the lock held by a handle nobody owns
+                    throw;
+                }
                 return l;
             }
         }
