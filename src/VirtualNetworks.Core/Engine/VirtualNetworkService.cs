@@ -113,7 +113,9 @@ namespace VirtualNetworks.Engine
             var destination = snapshot.FindHost(destinationHost) ?? throw new VirtualNetworksException(ErrorIds.HostNotFound, ErrorKind.ObjectNotFound,
                 destinationHost, $"Cannot move router '{router.Name}': no host named '{destinationHost}' is known " +
                 $"(known hosts: {string.Join(", ", snapshot.Hosts.Select(h => h.Name).OrderBy(n => n, StringComparer.OrdinalIgnoreCase))}).");
-            if (SameHost(destination.Name, router.ComputerName))
+            // A Failed router on the destination may be a move that was interrupted after the switch: the backend finishes
+            // (or undoes) it first, so running the same Move-VirtualRouter again converges instead of being refused.
+            if (SameHost(destination.Name, router.ComputerName) && router.State != RouterState.Failed)
                 throw new VirtualNetworksException(ErrorIds.RouterAlreadyOnHost, ErrorKind.InvalidArgument, router.Name,
                     $"Router '{router.Name}' already runs on host '{destination.Name}'; choose another destination.");
             if (snapshot.PhysicalLinks.Count > 0)
