@@ -336,11 +336,19 @@ namespace VirtualNetworks.Linux
         public void RemoveRouter(string name, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = RequireRouter(name);
+            RemoveRouterLocked(RequireRouter(name), Store.ListLinks(), cancellationToken);
+        }
+
+        /// <summary>
+        /// Turns the router off and deletes it: taps of <paramref name="links"/> that still name it, run files (both run
+        /// slots), overlay, record. The caller holds the state lock; routers may be removed on several threads at once.
+        /// </summary>
+        private void RemoveRouterLocked(RouterRecord rec, IReadOnlyList<LinkRecord> links, CancellationToken cancellationToken)
+        {
             var paths = Store.RunPaths(rec.Name);
             Vms.TurnOff(rec.Name, cancellationToken);
             // Taps of links that still name this router (the engine removes links first; this covers drift).
-            foreach (var l in Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)))
+            foreach (var l in links.Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)))
             {
                 if (!l.Taps.TryGetValue(rec.Name, out var tap)) continue;
                 var placed = EndpointsOf(l).TryGetValue(rec.Name, out var hs) ? hs : new List<string>();

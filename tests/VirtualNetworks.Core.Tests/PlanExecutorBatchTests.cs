@@ -53,6 +53,30 @@ namespace VirtualNetworks.Core.Tests
             }
         }
 
+        /// <summary>Removes routers in batches (and logs one event per batch); the links one by one.</summary>
+        private sealed class RemovingBackend : RecordingBackend, IRouterBatchRemover
+        {
+            public readonly List<IReadOnlyList<string>> Batches = new List<IReadOnlyList<string>>();
+            public IReadOnlyList<Exception?> RemoveRouters(IReadOnlyList<string> names, CancellationToken c)
+            {
+                Events.Add("remove-batch " + string.Join(",", names));
+                Batches.Add(names.ToList());
+                if (BatchThrows != null) throw BatchThrows;
+                return names.Select(n => Outcome(n)).ToList();
+            }
+        }
+
+        /// <summary>The removal plan of one network: <paramref name="count"/> routers in a chain.</summary>
+        private static DeploymentPlan RemovalOf(int count, out List<string> routers)
+        {
+            var inventory = new BackendInventory();
+            routers = Enumerable.Range(0, count).Select(i => "r" + i.ToString("00", System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            foreach (var r in routers) inventory.Routers.Add(new VirtualRouter { Name = r, ComputerName = "localhost", State = RouterState.Running });
+            for (int i = 0; i + 1 < count; i++) inventory.Links.Add(new VirtualLink { Name = routers[i] + "-" + routers[i + 1], From = routers[i], To = routers[i + 1] });
+            var network = new VirtualNetwork { Name = "n", Routers = routers.ToArray() };
+            return Planner.PlanRemoval(inventory, new[] { network });
+        }
+
         private sealed class Observer : IPlanObserver
         {
             private readonly List<string> _events;
@@ -135,6 +159,49 @@ namespace VirtualNetworks.Core.Tests
             Assert.Null(ex.Result.Failed);
             Assert.Equal(ErrorIds.OperationCanceled, ((VirtualNetworksException)ex.InnerException!).ErrorId);
             Assert.Equal(new[] { "r2" }, ex.Result.NotAttempted.Select(s => s.Target));
+        }
+
+        [Fact]
+        public void A_removal_of_many_routers_is_asked_step_by_step_then_handed_to_the_batch_remover_in_one_call()
+        {
+            var b = new RemovingBackend();
+            var plan = RemovalOf(24, out var routers);
+            Assert.Equal(24, plan.Steps.Count(s => s.Action == PlanAction.RemoveRouter));
+            var result = PlanExecutor.Apply(plan, b, new Observer(b.Events), None);
+
+            Assert.True(result.Success);
+            Assert.Equal(plan.Steps.Count, result.Completed.Count);
+            var batch = Assert.Single(b.Batches);
+            Assert.Equal(routers, batch);
+            // Every RemoveRouter step passed ShouldProcess (and was announced) before the one call; none was removed alone.
+            int handed = b.Events.IndexOf("remove-batch " + string.Join(",", routers));
+            var asked = b.Events.Select((e, i) => (e, i)).Where(x => x.e.StartsWith("ask RemoveRouter ", StringComparison.Ordinal)).ToList();
+            Assert.Equal(routers, asked.Select(x => x.e.Substring("ask RemoveRouter ".Length)));
+            Assert.All(asked, x => Assert.True(x.i < handed, x.e + " was asked after the batch"));
+            Assert.All(routers, r => Assert.True(b.Events.IndexOf("starting " + r) < handed, r + " announced after the batch"));
+            Assert.DoesNotContain(b.Events, e => e.StartsWith("remove r", StringComparison.Ordinal));
+        }
+
+        [Fact]
+        public void Declined_removals_are_skipped_and_not_handed_over_and_failures_name_each_router()
+        {
+            var b = new RemovingBackend { Outcome = n => n == "r03" ? Boom(n) : null };
+            var ex = Assert.Throws<PlanApplyException>(() => PlanExecutor.Apply(RemovalOf(5, out _), b,
+                new Observer(b.Events, s => !(s.Action == PlanAction.RemoveRouter && s.Target == "r01")), None));
+            Assert.Equal(new[] { "r00", "r02", "r03", "r04" }, Assert.Single(b.Batches));
+            Assert.Equal(new[] { "r01" }, ex.Result.Skipped.Select(s => s.Target));
+            Assert.Equal("r03", ex.Result.Failed!.Target);
+            Assert.Contains("QEMU could not start router 'r03'", ex.Message);
+            Assert.Equal(new[] { "r00", "r02", "r04" }, ex.Result.Completed.Where(s => s.Action == PlanAction.RemoveRouter).Select(s => s.Target));
+        }
+
+        [Fact]
+        public void A_single_removal_goes_through_RemoveRouter()
+        {
+            var b = new RemovingBackend();
+            PlanExecutor.Apply(RemovalOf(1, out _), b, new Observer(b.Events), None);
+            Assert.Empty(b.Batches);
+            Assert.Contains("remove r00", b.Events);
         }
 
         [Fact]

@@ -14,7 +14,8 @@ namespace VirtualNetworks.Planning
     /// A run of consecutive StartRouter steps (the end of a deployment plan) goes to a backend implementing
     /// <see cref="IRouterBatchStarter"/> as one call, so the routers' start-up overlaps: every step of the run is asked
     /// first and announced, on the calling thread, then the approved ones are started together. Routers of the run that
-    /// started stay started when another fails; the failure names every router that did not start.
+    /// started stay started when another fails; the failure names every router that did not start. A run of consecutive
+    /// RemoveRouter steps (a removal plan) goes the same way to a backend implementing <see cref="IRouterBatchRemover"/>.
     /// </remarks>
     public static class PlanExecutor
     {
@@ -23,19 +24,19 @@ namespace VirtualNetworks.Planning
         {
             var result = new ApplyResult();
             var steps = plan.Steps;
-            var batchStarter = backend as IRouterBatchStarter;
             for (int i = 0; i < steps.Count; i++)
             {
                 var step = steps[i];
                 if (cancellationToken.IsCancellationRequested) ThrowCanceledBefore(result, steps, i);
 
-                if (batchStarter != null && step.Action == PlanAction.StartRouter)
+                var batch = BatchFor(backend, step.Action);
+                if (batch != null)
                 {
                     int end = i;
-                    while (end < steps.Count && steps[end].Action == PlanAction.StartRouter) end++;
+                    while (end < steps.Count && steps[end].Action == step.Action) end++;
                     if (end - i > 1)
                     {
-                        ApplyStarts(steps, i, end, batchStarter, observer, result, cancellationToken);
+                        ApplyBatch(steps, i, end, batch, observer, result, cancellationToken);
                         i = end - 1;
                         continue;
                     }
@@ -62,8 +63,36 @@ namespace VirtualNetworks.Planning
             return result;
         }
 
-        /// <summary>Steps [<paramref name="start"/>, <paramref name="end"/>) are StartRouter steps: gate each, then start the approved ones together.</summary>
-        private static void ApplyStarts(List<PlanStep> steps, int start, int end, IRouterBatchStarter starter, IPlanObserver observer,
+        /// <summary>A backend's batch form of one kind of router step: what it does with the routers' names, and what it is called in errors.</summary>
+        private sealed class Batch
+        {
+            public Batch(string kind, string what, Func<IReadOnlyList<string>, CancellationToken, IReadOnlyList<Exception?>> run)
+            {
+                Kind = kind;
+                What = what;
+                Run = run;
+            }
+
+            public string Kind { get; }
+            public string What { get; }
+            public Func<IReadOnlyList<string>, CancellationToken, IReadOnlyList<Exception?>> Run { get; }
+        }
+
+        /// <summary>The batch form of <paramref name="action"/> the backend offers, or null (one call per step).</summary>
+        private static Batch? BatchFor(IVirtualizationBackend backend, PlanAction action)
+        {
+            if (action == PlanAction.StartRouter && backend is IRouterBatchStarter starter)
+                return new Batch(backend.Kind, "router start(s)", starter.StartRouters);
+            if (action == PlanAction.RemoveRouter && backend is IRouterBatchRemover remover)
+                return new Batch(backend.Kind, "router removal(s)", remover.RemoveRouters);
+            return null;
+        }
+
+        /// <summary>
+        /// Steps [<paramref name="start"/>, <paramref name="end"/>) are steps of one router action (StartRouter or
+        /// RemoveRouter, whose target is the router's name): gate each, then hand the approved ones to the backend together.
+        /// </summary>
+        private static void ApplyBatch(List<PlanStep> steps, int start, int end, Batch batch, IPlanObserver observer,
             ApplyResult result, CancellationToken cancellationToken)
         {
             var approved = new List<(PlanStep Step, int Index)>();
@@ -71,7 +100,7 @@ namespace VirtualNetworks.Planning
             {
                 if (cancellationToken.IsCancellationRequested)
                 {
-                    // Nothing of this run has been started yet.
+                    // Nothing of this run has been done yet.
                     result.Canceled = true;
                     result.NotAttempted.AddRange(approved.Select(a => a.Step));
                     result.NotAttempted.AddRange(steps.Skip(j));
@@ -85,23 +114,23 @@ namespace VirtualNetworks.Planning
             if (approved.Count == 0) return;
             foreach (var a in approved) observer.OnStepStarting(a.Step, a.Index, steps.Count);
 
-            // A StartRouter step's target is the router's name (Planner).
+            // A StartRouter or RemoveRouter step's target is the router's name (Planner).
             var names = approved.Select(a => a.Step.Target).ToList();
             IReadOnlyList<Exception?> outcomes;
             try
             {
-                outcomes = starter.StartRouters(names, cancellationToken);
+                outcomes = batch.Run(names, cancellationToken);
             }
             catch (Exception ex) when (!(ex is OutOfMemoryException))
             {
-                // Nothing was started: the first router carries the error, the others were not attempted.
+                // Nothing was done: the first router carries the error, the others were not attempted.
                 result.NotAttempted.AddRange(approved.Skip(1).Select(a => a.Step));
                 result.NotAttempted.AddRange(steps.Skip(end));
                 Fail(result, new List<KeyValuePair<PlanStep, Exception>> { new KeyValuePair<PlanStep, Exception>(approved[0].Step, ex) });
                 return;
             }
             if (outcomes == null || outcomes.Count != names.Count)
-                throw new InvalidOperationException($"The {((IVirtualizationBackend)starter).Kind} backend returned {outcomes?.Count ?? 0} outcome(s) for {names.Count} router start(s).");
+                throw new InvalidOperationException($"The {batch.Kind} backend returned {outcomes?.Count ?? 0} outcome(s) for {names.Count} {batch.What}.");
 
             var failures = new List<KeyValuePair<PlanStep, Exception>>();
             var canceled = new List<PlanStep>();
