@@ -743,7 +743,15 @@ namespace VirtualNetworks.Linux
         public void RemoveLink(string name, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = Store.ReadLink(name) ?? throw NotFound(ErrorIds.LinkNotFound, "link", name);
+            RemoveLinkLocked(Store.ReadLink(name) ?? throw NotFound(ErrorIds.LinkNotFound, "link", name), cancellationToken);
+        }
+
+        /// <summary>
+        /// Unplugs the link's adapters from running routers, deletes its devices on every host and its record. The caller
+        /// holds the state lock; links without a router in common may be removed on several threads at once.
+        /// </summary>
+        private void RemoveLinkLocked(LinkRecord rec, CancellationToken cancellationToken)
+        {
             var placed = EndpointsOf(rec).Values.SelectMany(x => x).Concat(rec.Taps.Keys.Select(HostOfRouter))
                 .Distinct(StringComparer.OrdinalIgnoreCase).ToList();
             foreach (var kv in rec.Taps)

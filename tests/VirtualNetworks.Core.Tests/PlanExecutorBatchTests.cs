@@ -53,9 +53,19 @@ namespace VirtualNetworks.Core.Tests
             }
         }
 
-        /// <summary>Removes routers in batches (and logs one event per batch); the links one by one.</summary>
-        private sealed class RemovingBackend : RecordingBackend, IRouterBatchRemover
+        /// <summary>Removes routers and links in batches (and logs one event per batch).</summary>
+        private sealed class RemovingBackend : RecordingBackend, IRouterBatchRemover, ILinkBatchRemover
         {
+            public readonly List<IReadOnlyList<string>> LinkBatches = new List<IReadOnlyList<string>>();
+            public readonly List<IReadOnlyCollection<string>> RoutersGoing = new List<IReadOnlyCollection<string>>();
+            public IReadOnlyList<Exception?> RemoveLinks(IReadOnlyList<string> names, IReadOnlyCollection<string> routersRemovedNext, CancellationToken c)
+            {
+                Events.Add("remove-links " + string.Join(",", names));
+                LinkBatches.Add(names.ToList());
+                RoutersGoing.Add(routersRemovedNext.ToList());
+                return names.Select(_ => (Exception?)null).ToList();
+            }
+
             public readonly List<IReadOnlyList<string>> Batches = new List<IReadOnlyList<string>>();
             public IReadOnlyList<Exception?> RemoveRouters(IReadOnlyList<string> names, CancellationToken c)
             {
@@ -180,6 +190,41 @@ namespace VirtualNetworks.Core.Tests
             Assert.All(asked, x => Assert.True(x.i < handed, x.e + " was asked after the batch"));
             Assert.All(routers, r => Assert.True(b.Events.IndexOf("starting " + r) < handed, r + " announced after the batch"));
             Assert.DoesNotContain(b.Events, e => e.StartsWith("remove r", StringComparison.Ordinal));
+            // The links before them, likewise in one call after each passed ShouldProcess; the routers' steps were asked
+            // before it too, and the backend is told which routers go next (it need not unplug the links from them).
+            var links = Assert.Single(b.LinkBatches);
+            Assert.Equal(23, links.Count);
+            int linksHanded = b.Events.IndexOf("remove-links " + string.Join(",", links));
+            Assert.True(linksHanded >= 0 && linksHanded < handed, "links are removed before the routers");
+            Assert.All(links, l => Assert.True(b.Events.IndexOf("ask RemoveLink " + l) < linksHanded, l + " asked after its batch"));
+            Assert.All(asked, x => Assert.True(x.i < linksHanded, x.e + " was asked after the links' batch"));
+            Assert.Equal(routers, Assert.Single(b.RoutersGoing));
+        }
+
+        [Fact]
+        public void Routers_declined_in_a_removal_are_not_named_as_going_and_a_failed_link_batch_leaves_the_routers_not_attempted()
+        {
+            var b = new RemovingBackend();
+            PlanExecutor.Apply(RemovalOf(4, out _), b, new Observer(b.Events, s => !(s.Action == PlanAction.RemoveRouter && s.Target == "r02")), None);
+            Assert.Equal(new[] { "r00", "r01", "r03" }, Assert.Single(b.RoutersGoing));
+            Assert.Equal(new[] { "r00", "r01", "r03" }, Assert.Single(b.Batches));
+
+            var failing = new FailingLinks();
+            var ex = Assert.Throws<PlanApplyException>(() => PlanExecutor.Apply(RemovalOf(3, out _), failing, new Observer(failing.Events), None));
+            Assert.Equal("r00-r01", ex.Result.Failed!.Target);
+            Assert.Equal(new[] { "r01-r02", "r00", "r01", "r02" }, ex.Result.NotAttempted.Select(s => s.Target));
+            Assert.DoesNotContain(failing.Events, e => e.StartsWith("remove-batch", StringComparison.Ordinal));
+        }
+
+        private sealed class FailingLinks : RecordingBackend, IRouterBatchRemover, ILinkBatchRemover
+        {
+            public IReadOnlyList<Exception?> RemoveRouters(IReadOnlyList<string> names, CancellationToken c)
+            {
+                Events.Add("remove-batch " + string.Join(",", names));
+                return names.Select(_ => (Exception?)null).ToList();
+            }
+            public IReadOnlyList<Exception?> RemoveLinks(IReadOnlyList<string> names, IReadOnlyCollection<string> routersRemovedNext, CancellationToken c) =>
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceUnavailable, "lock", "The state directory is locked.");
         }
 
         [Fact]

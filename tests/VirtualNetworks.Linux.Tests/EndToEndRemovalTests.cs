@@ -76,6 +76,12 @@ namespace VirtualNetworks.Linux.Tests
             }
             _out.WriteLine($"{ready} of {n} guests ready");
 
+            if (Environment.GetEnvironmentVariable("VN_REMOVAL_OFF_FIRST") == "1")
+            {
+                var off = Stopwatch.StartNew();
+                foreach (var r in routers) _backend.StopRouter(r, true, None);
+                _out.WriteLine($"turned off first: {off.Elapsed.TotalSeconds:0.00} s");
+            }
             IVirtualizationBackend target = sequential ? new WithoutBatchRemoval(_backend) : (IVirtualizationBackend)_backend;
             var service = new VirtualNetworkService(target);
             var snapshot = service.Observe(None);

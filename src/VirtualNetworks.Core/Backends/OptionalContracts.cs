@@ -49,6 +49,25 @@ namespace VirtualNetworks.Backends
     }
 
     /// <summary>
+    /// A backend that removes several links in one call so that their removal overlaps (the Linux backend removes links
+    /// that share no router on a bounded number of threads under one state lock: unplugging an adapter from a running
+    /// guest waits for the guest). The engine hands it a run of RemoveLink steps after each of them has passed
+    /// ShouldProcess (in a removal plan, also the RemoveRouter steps that follow); a backend without it gets one
+    /// <see cref="IVirtualizationBackend.RemoveLink"/> call per step.
+    /// </summary>
+    public interface ILinkBatchRemover
+    {
+        /// <summary>
+        /// Removes <paramref name="names"/> as <see cref="IVirtualizationBackend.RemoveLink"/> does each; the result has one
+        /// entry per name, in the same order, as <see cref="IRouterBatchRemover.RemoveRouters"/>.
+        /// <paramref name="routersRemovedNext"/> are routers whose removal the same plan runs right after these links (each
+        /// already approved): the backend need not detach the links from them gracefully (the Linux backend turns them off
+        /// first, so no adapter is unplugged from a guest that is about to go).
+        /// </summary>
+        IReadOnlyList<Exception?> RemoveLinks(IReadOnlyList<string> names, IReadOnlyCollection<string> routersRemovedNext, CancellationToken cancellationToken);
+    }
+
+    /// <summary>
     /// What a change asks of the hosts' resources, for <see cref="IAdmissionControl"/>: the routers it creates and the
     /// routers it starts (their QEMU or VM does not run now: new ones, and existing ones that are off or failed). Routers
     /// that already run are not in <see cref="Starts"/>: what they use is already taken from the host.

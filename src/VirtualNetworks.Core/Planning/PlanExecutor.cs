@@ -15,7 +15,8 @@ namespace VirtualNetworks.Planning
     /// <see cref="IRouterBatchStarter"/> as one call, so the routers' start-up overlaps: every step of the run is asked
     /// first and announced, on the calling thread, then the approved ones are started together. Routers of the run that
     /// started stay started when another fails; the failure names every router that did not start. A run of consecutive
-    /// RemoveRouter steps (a removal plan) goes the same way to a backend implementing <see cref="IRouterBatchRemover"/>.
+    /// RemoveRouter steps (a removal plan) goes the same way to a backend implementing <see cref="IRouterBatchRemover"/>, and
+    /// a run of RemoveLink steps to one implementing <see cref="ILinkBatchRemover"/>.
     /// </remarks>
     public static class PlanExecutor
     {
@@ -32,11 +33,26 @@ namespace VirtualNetworks.Planning
                 var batch = BatchFor(backend, step.Action);
                 if (batch != null)
                 {
-                    int end = i;
-                    while (end < steps.Count && steps[end].Action == step.Action) end++;
+                    int end = RunEnd(steps, i);
+                    // A removal: links, then the routers they joined. The routers' steps are asked too before the links go,
+                    // so the backend knows which routers go next and need not detach the links from them gracefully.
+                    if (step.Action == PlanAction.RemoveLink && backend is ILinkBatchRemover linkRemover && end < steps.Count &&
+                        steps[end].Action == PlanAction.RemoveRouter && BatchFor(backend, PlanAction.RemoveRouter) is Batch routerBatch)
+                    {
+                        int routersEnd = RunEnd(steps, end);
+                        var links = Gate(steps, i, end, observer, result, null, cancellationToken);
+                        var routers = Gate(steps, end, routersEnd, observer, result, links, cancellationToken);
+                        var going = routers.Select(a => a.Step.Target).ToList();
+                        var linkBatch = new Batch(backend.Kind, "link removal(s)", (names, ct) => linkRemover.RemoveLinks(names, going, ct));
+                        RunApproved(steps, links, routers, routersEnd, linkBatch, observer, result, cancellationToken);
+                        RunApproved(steps, routers, null, routersEnd, routerBatch, observer, result, cancellationToken);
+                        i = routersEnd - 1;
+                        continue;
+                    }
                     if (end - i > 1)
                     {
-                        ApplyBatch(steps, i, end, batch, observer, result, cancellationToken);
+                        var approved = Gate(steps, i, end, observer, result, null, cancellationToken);
+                        RunApproved(steps, approved, null, end, batch, observer, result, cancellationToken);
                         i = end - 1;
                         continue;
                     }
@@ -85,15 +101,25 @@ namespace VirtualNetworks.Planning
                 return new Batch(backend.Kind, "router start(s)", starter.StartRouters);
             if (action == PlanAction.RemoveRouter && backend is IRouterBatchRemover remover)
                 return new Batch(backend.Kind, "router removal(s)", remover.RemoveRouters);
+            if (action == PlanAction.RemoveLink && backend is ILinkBatchRemover linkRemover)
+                return new Batch(backend.Kind, "link removal(s)", (names, ct) => linkRemover.RemoveLinks(names, Array.Empty<string>(), ct));
             return null;
         }
 
+        /// <summary>The end (exclusive) of the run of steps of <paramref name="steps"/>[<paramref name="start"/>]'s action.</summary>
+        private static int RunEnd(List<PlanStep> steps, int start)
+        {
+            int end = start;
+            while (end < steps.Count && steps[end].Action == steps[start].Action) end++;
+            return end;
+        }
+
         /// <summary>
-        /// Steps [<paramref name="start"/>, <paramref name="end"/>) are steps of one router action (StartRouter or
-        /// RemoveRouter, whose target is the router's name): gate each, then hand the approved ones to the backend together.
+        /// Asks each of steps [<paramref name="start"/>, <paramref name="end"/>) (ShouldProcess); declined ones are skipped.
+        /// On cancellation nothing of the run (nor <paramref name="approvedBefore"/>, asked but not run yet) has been done.
         /// </summary>
-        private static void ApplyBatch(List<PlanStep> steps, int start, int end, Batch batch, IPlanObserver observer,
-            ApplyResult result, CancellationToken cancellationToken)
+        private static List<(PlanStep Step, int Index)> Gate(List<PlanStep> steps, int start, int end, IPlanObserver observer, ApplyResult result,
+            List<(PlanStep Step, int Index)>? approvedBefore, CancellationToken cancellationToken)
         {
             var approved = new List<(PlanStep Step, int Index)>();
             for (int j = start; j < end; j++)
@@ -101,20 +127,33 @@ namespace VirtualNetworks.Planning
                 if (cancellationToken.IsCancellationRequested)
                 {
                     // Nothing of this run has been done yet.
+                    var waiting = (approvedBefore ?? new List<(PlanStep Step, int Index)>()).Concat(approved).ToList();
                     result.Canceled = true;
-                    result.NotAttempted.AddRange(approved.Select(a => a.Step));
+                    result.NotAttempted.AddRange(waiting.Select(a => a.Step));
                     result.NotAttempted.AddRange(steps.Skip(j));
-                    var step = approved.Count > 0 ? approved[0].Step : steps[j];
+                    var step = waiting.Count > 0 ? waiting[0].Step : steps[j];
                     throw new PlanApplyException(result, Summarize(result, $"Canceled before step {step.Number} ({step.Description} on '{step.Target}')."),
                         new VirtualNetworksException(ErrorIds.OperationCanceled, ErrorKind.OperationStopped, step.Target, "The operation was canceled."));
                 }
                 if (observer.ShouldRun(steps[j])) approved.Add((steps[j], j));
                 else result.Skipped.Add(steps[j]);
             }
+            return approved;
+        }
+
+        /// <summary>
+        /// Announces the <paramref name="approved"/> steps of one action (StartRouter, RemoveRouter or RemoveLink, whose
+        /// target is the router's or link's name) and hands them to the backend together. On failure the steps of
+        /// <paramref name="approvedAfter"/> and from <paramref name="resumeAt"/> on count as not attempted.
+        /// </summary>
+        private static void RunApproved(List<PlanStep> steps, List<(PlanStep Step, int Index)> approved, List<(PlanStep Step, int Index)>? approvedAfter,
+            int resumeAt, Batch batch, IPlanObserver observer, ApplyResult result, CancellationToken cancellationToken)
+        {
             if (approved.Count == 0) return;
+            var later = (approvedAfter ?? new List<(PlanStep Step, int Index)>()).Select(a => a.Step).Concat(steps.Skip(resumeAt)).ToList();
             foreach (var a in approved) observer.OnStepStarting(a.Step, a.Index, steps.Count);
 
-            // A StartRouter or RemoveRouter step's target is the router's name (Planner).
+            // A StartRouter or RemoveRouter step's target is the router's name, a RemoveLink step's the link's (Planner).
             var names = approved.Select(a => a.Step.Target).ToList();
             IReadOnlyList<Exception?> outcomes;
             try
@@ -125,7 +164,7 @@ namespace VirtualNetworks.Planning
             {
                 // Nothing was done: the first router carries the error, the others were not attempted.
                 result.NotAttempted.AddRange(approved.Skip(1).Select(a => a.Step));
-                result.NotAttempted.AddRange(steps.Skip(end));
+                result.NotAttempted.AddRange(later);
                 Fail(result, new List<KeyValuePair<PlanStep, Exception>> { new KeyValuePair<PlanStep, Exception>(approved[0].Step, ex) });
                 return;
             }
@@ -143,7 +182,7 @@ namespace VirtualNetworks.Planning
             }
             if (failures.Count == 0 && canceled.Count == 0) return;
             result.NotAttempted.AddRange(canceled);
-            result.NotAttempted.AddRange(steps.Skip(end));
+            result.NotAttempted.AddRange(later);
             if (failures.Count == 0)
             {
                 result.Canceled = true;
