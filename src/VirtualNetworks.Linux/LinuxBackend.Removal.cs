@@ -114,6 +114,12 @@ namespace VirtualNetworks.Linux
         private void RunBounded(int count, Func<int, string[]?> routersOf, Action<int> work, Exception?[] outcomes, CancellationToken cancellationToken)
         {
             _ = Vms; // made once, before the threads share it
+            RunBounded(count, RemoveThreads, routersOf, work, outcomes, cancellationToken);
+        }
+
+        /// <summary><see cref="RunBounded(int, Func{int, string[]}, Action{int}, Exception[], CancellationToken)"/> on up to <paramref name="maxThreads"/> threads.</summary>
+        internal static void RunBounded(int count, int maxThreads, Func<int, string[]?> routersOf, Action<int> work, Exception?[] outcomes, CancellationToken cancellationToken)
+        {
             var pending = new List<(int Index, string[] Routers)>();
             for (int i = 0; i < count; i++)
             {
@@ -162,7 +168,7 @@ namespace VirtualNetworks.Linux
                     }
                 }
             }
-            int threads = Math.Min(RemoveThreads, pending.Count);
+            int threads = Math.Min(Math.Max(1, maxThreads), pending.Count);
             var workers = new List<Thread>();
             for (int t = 1; t < threads; t++)
             {

@@ -211,3 +211,53 @@ namespace VirtualNetworks.Linux.Tests
         }
     }
 }
+
+namespace VirtualNetworks.Linux.Tests
+{
+    /// <summary>LinuxBackend.RunBounded, the scheduler of batch removals: bounded threads, never two items with a router in common at once.</summary>
+    public sealed class BatchRemovalSchedulingTests
+    {
+        [Fact]
+        public void Items_sharing_a_router_never_run_at_once_the_rest_overlap_and_failures_stay_per_item()
+        {
+            // A chain of 40 links: link i joins r{i} and r{i+1}; neighbours share a router.
+            const int count = 40;
+            var busy = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+            int running = 0, maxRunning = 0, clashes = 0;
+            var outcomes = new Exception?[count];
+            LinuxBackend.RunBounded(count, 8, i => i == 7 ? null : new[] { "r" + i, "r" + (i + 1) }, i =>
+            {
+                foreach (var r in new[] { "r" + i, "r" + (i + 1) })
+                    if (busy.AddOrUpdate(r, 1, (_, n) => n + 1) > 1) Interlocked.Increment(ref clashes);
+                int now = Interlocked.Increment(ref running);
+                int seen;
+                while ((seen = Volatile.Read(ref maxRunning)) < now && Interlocked.CompareExchange(ref maxRunning, now, seen) != seen) { }
+                Thread.Sleep(20);
+                Interlocked.Decrement(ref running);
+                foreach (var r in new[] { "r" + i, "r" + (i + 1) }) busy.AddOrUpdate(r, 0, (_, n) => n - 1);
+                if (i == 13) throw new InvalidOperationException("boom 13");
+            }, outcomes, CancellationToken.None);
+
+            Assert.Equal(0, clashes);
+            Assert.InRange(maxRunning, 2, 8);
+            Assert.Equal("boom 13", Assert.IsType<InvalidOperationException>(outcomes[13]).Message);
+            Assert.Null(outcomes[7]); // skipped (null routers): not run, no outcome
+            Assert.Equal(1, outcomes.Count(o => o != null));
+        }
+
+        [Fact]
+        public void After_cancellation_the_items_not_started_are_canceled()
+        {
+            using var cts = new CancellationTokenSource();
+            var outcomes = new Exception?[10];
+            int ran = 0;
+            LinuxBackend.RunBounded(10, 1, i => new[] { "r" + i }, i =>
+            {
+                if (Interlocked.Increment(ref ran) == 3) cts.Cancel();
+            }, outcomes, cts.Token);
+            Assert.Equal(3, ran);
+            Assert.All(outcomes.Skip(3), o => Assert.IsType<OperationCanceledException>(o));
+            Assert.All(outcomes.Take(3), Assert.Null);
+        }
+    }
+}
