@@ -79,7 +79,7 @@ namespace VirtualNetworks.Planning
             return result;
         }
 
-        /// <summary>A backend's batch form of one kind of router step: what it does with the routers' names, and what it is called in errors.</summary>
+        /// <summary>A backend's batch form of one kind of step: what it does with the steps' targets (router or link names), and what it is called in errors.</summary>
         private sealed class Batch
         {
             public Batch(string kind, string what, Func<IReadOnlyList<string>, CancellationToken, IReadOnlyList<Exception?>> run)
@@ -162,7 +162,7 @@ namespace VirtualNetworks.Planning
             }
             catch (Exception ex) when (!(ex is OutOfMemoryException))
             {
-                // Nothing was done: the first router carries the error, the others were not attempted.
+                // Nothing was done: the first step carries the error, the others were not attempted.
                 result.NotAttempted.AddRange(approved.Skip(1).Select(a => a.Step));
                 result.NotAttempted.AddRange(later);
                 Fail(result, new List<KeyValuePair<PlanStep, Exception>> { new KeyValuePair<PlanStep, Exception>(approved[0].Step, ex) });
