@@ -378,11 +378,20 @@ namespace VirtualNetworks.Linux
         public void RemoveRouter(string name, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = ReconcileMigration(RequireRouter(name), cancellationToken, forStop: true);
+            // An interrupted move of this router is settled first (one copy, the other slot ended), then it goes.
+            RemoveRouterLocked(ReconcileMigration(RequireRouter(name), cancellationToken, forStop: true), Store.ListLinks(), cancellationToken);
+        }
+
+        /// <summary>
+        /// Turns the router off and deletes it: taps of <paramref name="links"/> that still name it, run files (both run
+        /// slots), overlay, record. The caller holds the state lock; routers may be removed on several threads at once.
+        /// </summary>
+        private void RemoveRouterLocked(RouterRecord rec, IReadOnlyList<LinkRecord> links, CancellationToken cancellationToken)
+        {
             var paths = Store.RunPaths(rec.Name);
             Vms.TurnOff(rec.Name, cancellationToken);
             // Taps of links that still name this router (the engine removes links first; this covers drift).
-            foreach (var l in Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)))
+            foreach (var l in links.Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)))
             {
                 if (!l.Taps.TryGetValue(rec.Name, out var tap)) continue;
                 var placed = EndpointsOf(l).TryGetValue(rec.Name, out var hs) ? hs : new List<string>();
@@ -853,7 +862,15 @@ namespace VirtualNetworks.Linux
         public void RemoveLink(string name, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = Store.ReadLink(name) ?? throw NotFound(ErrorIds.LinkNotFound, "link", name);
+            RemoveLinkLocked(Store.ReadLink(name) ?? throw NotFound(ErrorIds.LinkNotFound, "link", name), cancellationToken);
+        }
+
+        /// <summary>
+        /// Unplugs the link's adapters from running routers, deletes its devices on every host and its record. The caller
+        /// holds the state lock; links without a router in common may be removed on several threads at once.
+        /// </summary>
+        private void RemoveLinkLocked(LinkRecord rec, CancellationToken cancellationToken)
+        {
             var placed = EndpointsOf(rec).Values.SelectMany(x => x).Concat(rec.Taps.Keys.Select(HostOfRouter))
                 .Distinct(StringComparer.OrdinalIgnoreCase).ToList();
             foreach (var kv in rec.Taps)

@@ -36,6 +36,10 @@ namespace VirtualNetworks.Commands
         [Parameter]
         public SwitchParameter Start { get; set; }
 
+        /// <summary>Skips the backend's admission check (memory and number of routers the host can take).</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
         protected override void ProcessRecord()
         {
             string host = HostNames.IsLocalHost(ComputerName) ? "" : ComputerName!;
@@ -54,7 +58,7 @@ namespace VirtualNetworks.Commands
             if (!ShouldProcess(Name, action)) return;
 
             var service = GetService(host.Length == 0 ? null : new[] { host });
-            TryItem(() => WriteObject(service.NewRouter(spec, Start, CancellationToken)));
+            TryItem(() => WriteObject(service.NewRouter(spec, Start, Force, CancellationToken)));
         }
     }
 }

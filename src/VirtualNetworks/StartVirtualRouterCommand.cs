@@ -8,9 +8,13 @@ namespace VirtualNetworks.Commands
     [OutputType(typeof(VirtualRouter))]
     public sealed class StartVirtualRouterCommand : RouterCommandBase
     {
+        /// <summary>Skips the backend's admission check (the memory the host can give).</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
         protected override string ActionText(VirtualRouter router) => "Start virtual router";
 
         protected override VirtualRouter ChangeRouter(VirtualNetworkService service, VirtualRouter router) =>
-            service.StartRouter(router.Name, CancellationToken);
+            service.StartRouter(router.Name, Force, CancellationToken);
     }
 }

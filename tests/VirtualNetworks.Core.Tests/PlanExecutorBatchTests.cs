@@ -53,6 +53,40 @@ namespace VirtualNetworks.Core.Tests
             }
         }
 
+        /// <summary>Removes routers and links in batches (and logs one event per batch).</summary>
+        private sealed class RemovingBackend : RecordingBackend, IRouterBatchRemover, ILinkBatchRemover
+        {
+            public readonly List<IReadOnlyList<string>> LinkBatches = new List<IReadOnlyList<string>>();
+            public readonly List<IReadOnlyCollection<string>> RoutersGoing = new List<IReadOnlyCollection<string>>();
+            public IReadOnlyList<Exception?> RemoveLinks(IReadOnlyList<string> names, IReadOnlyCollection<string> routersRemovedNext, CancellationToken c)
+            {
+                Events.Add("remove-links " + string.Join(",", names));
+                LinkBatches.Add(names.ToList());
+                RoutersGoing.Add(routersRemovedNext.ToList());
+                return names.Select(_ => (Exception?)null).ToList();
+            }
+
+            public readonly List<IReadOnlyList<string>> Batches = new List<IReadOnlyList<string>>();
+            public IReadOnlyList<Exception?> RemoveRouters(IReadOnlyList<string> names, CancellationToken c)
+            {
+                Events.Add("remove-batch " + string.Join(",", names));
+                Batches.Add(names.ToList());
+                if (BatchThrows != null) throw BatchThrows;
+                return names.Select(n => Outcome(n)).ToList();
+            }
+        }
+
+        /// <summary>The removal plan of one network: <paramref name="count"/> routers in a chain.</summary>
+        private static DeploymentPlan RemovalOf(int count, out List<string> routers)
+        {
+            var inventory = new BackendInventory();
+            routers = Enumerable.Range(0, count).Select(i => "r" + i.ToString("00", System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            foreach (var r in routers) inventory.Routers.Add(new VirtualRouter { Name = r, ComputerName = "localhost", State = RouterState.Running });
+            for (int i = 0; i + 1 < count; i++) inventory.Links.Add(new VirtualLink { Name = routers[i] + "-" + routers[i + 1], From = routers[i], To = routers[i + 1] });
+            var network = new VirtualNetwork { Name = "n", Routers = routers.ToArray() };
+            return Planner.PlanRemoval(inventory, new[] { network });
+        }
+
         private sealed class Observer : IPlanObserver
         {
             private readonly List<string> _events;
@@ -135,6 +169,84 @@ namespace VirtualNetworks.Core.Tests
             Assert.Null(ex.Result.Failed);
             Assert.Equal(ErrorIds.OperationCanceled, ((VirtualNetworksException)ex.InnerException!).ErrorId);
             Assert.Equal(new[] { "r2" }, ex.Result.NotAttempted.Select(s => s.Target));
+        }
+
+        [Fact]
+        public void A_removal_of_many_routers_is_asked_step_by_step_then_handed_to_the_batch_remover_in_one_call()
+        {
+            var b = new RemovingBackend();
+            var plan = RemovalOf(24, out var routers);
+            Assert.Equal(24, plan.Steps.Count(s => s.Action == PlanAction.RemoveRouter));
+            var result = PlanExecutor.Apply(plan, b, new Observer(b.Events), None);
+
+            Assert.True(result.Success);
+            Assert.Equal(plan.Steps.Count, result.Completed.Count);
+            var batch = Assert.Single(b.Batches);
+            Assert.Equal(routers, batch);
+            // Every RemoveRouter step passed ShouldProcess (and was announced) before the one call; none was removed alone.
+            int handed = b.Events.IndexOf("remove-batch " + string.Join(",", routers));
+            var asked = b.Events.Select((e, i) => (e, i)).Where(x => x.e.StartsWith("ask RemoveRouter ", StringComparison.Ordinal)).ToList();
+            Assert.Equal(routers, asked.Select(x => x.e.Substring("ask RemoveRouter ".Length)));
+            Assert.All(asked, x => Assert.True(x.i < handed, x.e + " was asked after the batch"));
+            Assert.All(routers, r => Assert.True(b.Events.IndexOf("starting " + r) < handed, r + " announced after the batch"));
+            Assert.DoesNotContain(b.Events, e => e.StartsWith("remove r", StringComparison.Ordinal));
+            // The links before them, likewise in one call after each passed ShouldProcess; the routers' steps were asked
+            // before it too, and the backend is told which routers go next (it need not unplug the links from them).
+            var links = Assert.Single(b.LinkBatches);
+            Assert.Equal(23, links.Count);
+            int linksHanded = b.Events.IndexOf("remove-links " + string.Join(",", links));
+            Assert.True(linksHanded >= 0 && linksHanded < handed, "links are removed before the routers");
+            Assert.All(links, l => Assert.True(b.Events.IndexOf("ask RemoveLink " + l) < linksHanded, l + " asked after its batch"));
+            Assert.All(asked, x => Assert.True(x.i < linksHanded, x.e + " was asked after the links' batch"));
+            Assert.Equal(routers, Assert.Single(b.RoutersGoing));
+        }
+
+        [Fact]
+        public void Routers_declined_in_a_removal_are_not_named_as_going_and_a_failed_link_batch_leaves_the_routers_not_attempted()
+        {
+            var b = new RemovingBackend();
+            PlanExecutor.Apply(RemovalOf(4, out _), b, new Observer(b.Events, s => !(s.Action == PlanAction.RemoveRouter && s.Target == "r02")), None);
+            Assert.Equal(new[] { "r00", "r01", "r03" }, Assert.Single(b.RoutersGoing));
+            Assert.Equal(new[] { "r00", "r01", "r03" }, Assert.Single(b.Batches));
+
+            var failing = new FailingLinks();
+            var ex = Assert.Throws<PlanApplyException>(() => PlanExecutor.Apply(RemovalOf(3, out _), failing, new Observer(failing.Events), None));
+            Assert.Equal("r00-r01", ex.Result.Failed!.Target);
+            Assert.Equal(new[] { "r01-r02", "r00", "r01", "r02" }, ex.Result.NotAttempted.Select(s => s.Target));
+            Assert.DoesNotContain(failing.Events, e => e.StartsWith("remove-batch", StringComparison.Ordinal));
+        }
+
+        private sealed class FailingLinks : RecordingBackend, IRouterBatchRemover, ILinkBatchRemover
+        {
+            public IReadOnlyList<Exception?> RemoveRouters(IReadOnlyList<string> names, CancellationToken c)
+            {
+                Events.Add("remove-batch " + string.Join(",", names));
+                return names.Select(_ => (Exception?)null).ToList();
+            }
+            public IReadOnlyList<Exception?> RemoveLinks(IReadOnlyList<string> names, IReadOnlyCollection<string> routersRemovedNext, CancellationToken c) =>
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ResourceUnavailable, "lock", "The state directory is locked.");
+        }
+
+        [Fact]
+        public void Declined_removals_are_skipped_and_not_handed_over_and_failures_name_each_router()
+        {
+            var b = new RemovingBackend { Outcome = n => n == "r03" ? Boom(n) : null };
+            var ex = Assert.Throws<PlanApplyException>(() => PlanExecutor.Apply(RemovalOf(5, out _), b,
+                new Observer(b.Events, s => !(s.Action == PlanAction.RemoveRouter && s.Target == "r01")), None));
+            Assert.Equal(new[] { "r00", "r02", "r03", "r04" }, Assert.Single(b.Batches));
+            Assert.Equal(new[] { "r01" }, ex.Result.Skipped.Select(s => s.Target));
+            Assert.Equal("r03", ex.Result.Failed!.Target);
+            Assert.Contains("QEMU could not start router 'r03'", ex.Message);
+            Assert.Equal(new[] { "r00", "r02", "r04" }, ex.Result.Completed.Where(s => s.Action == PlanAction.RemoveRouter).Select(s => s.Target));
+        }
+
+        [Fact]
+        public void A_single_removal_goes_through_RemoveRouter()
+        {
+            var b = new RemovingBackend();
+            PlanExecutor.Apply(RemovalOf(1, out _), b, new Observer(b.Events), None);
+            Assert.Empty(b.Batches);
+            Assert.Contains("remove r00", b.Events);
         }
 
         [Fact]

@@ -43,6 +43,70 @@ namespace VirtualNetworks.Backends
         IDisposable AcquireExclusive(CancellationToken cancellationToken);
     }
 
+    /// <summary>
+    /// A backend that removes several routers in one call so that their removal overlaps (the Linux backend turns off and
+    /// deletes them on a bounded number of threads under one state lock). The engine hands it a run of RemoveRouter steps
+    /// after each of them has passed ShouldProcess; a backend without it gets one <see cref="IVirtualizationBackend.RemoveRouter"/>
+    /// call per step.
+    /// </summary>
+    public interface IRouterBatchRemover
+    {
+        /// <summary>
+        /// Removes <paramref name="names"/> as <see cref="IVirtualizationBackend.RemoveRouter"/> does each. Every router succeeds
+        /// or fails on its own: the result has one entry per name, in the same order, null when that router was removed,
+        /// else the exception that stopped it (an <see cref="OperationCanceledException"/> for a router not touched because
+        /// of cancellation). Throws only when no router was touched at all (e.g. the state is locked).
+        /// </summary>
+        IReadOnlyList<Exception?> RemoveRouters(IReadOnlyList<string> names, CancellationToken cancellationToken);
+    }
+
+    /// <summary>
+    /// A backend that removes several links in one call so that their removal overlaps (the Linux backend removes links
+    /// that share no router on a bounded number of threads under one state lock: unplugging an adapter from a running
+    /// guest waits for the guest). The engine hands it a run of RemoveLink steps after each of them has passed
+    /// ShouldProcess (in a removal plan, also the RemoveRouter steps that follow); a backend without it gets one
+    /// <see cref="IVirtualizationBackend.RemoveLink"/> call per step.
+    /// </summary>
+    public interface ILinkBatchRemover
+    {
+        /// <summary>
+        /// Removes <paramref name="names"/> as <see cref="IVirtualizationBackend.RemoveLink"/> does each; the result has one
+        /// entry per name, in the same order, as <see cref="IRouterBatchRemover.RemoveRouters"/>.
+        /// <paramref name="routersRemovedNext"/> are routers whose removal the same plan runs right after these links (each
+        /// already approved): the backend need not detach the links from them gracefully (the Linux backend turns them off
+        /// first, so no adapter is unplugged from a guest that is about to go).
+        /// </summary>
+        IReadOnlyList<Exception?> RemoveLinks(IReadOnlyList<string> names, IReadOnlyCollection<string> routersRemovedNext, CancellationToken cancellationToken);
+    }
+
+    /// <summary>
+    /// What a change asks of the hosts' resources, for <see cref="IAdmissionControl"/>: the routers it creates and the
+    /// routers it starts (their QEMU or VM does not run now: new ones, and existing ones that are off or failed). Routers
+    /// that already run are not in <see cref="Starts"/>: what they use is already taken from the host.
+    /// </summary>
+    public sealed class AdmissionRequest
+    {
+        /// <summary>Routers the change creates (name, host, memory, processors).</summary>
+        public List<RouterSpec> Creates { get; } = new List<RouterSpec>();
+        /// <summary>Routers the change starts, with the memory and host they will start with.</summary>
+        public List<RouterSpec> Starts { get; } = new List<RouterSpec>();
+        public bool IsEmpty => Creates.Count == 0 && Starts.Count == 0;
+    }
+
+    /// <summary>
+    /// A backend that refuses, before anything is created or started, a change its hosts cannot take (memory, number of
+    /// routers). The engine asks it for Deploy-VirtualNetwork's plan, New-VirtualRouter and Start-VirtualRouter, and skips
+    /// it when the user gave -Force.
+    /// </summary>
+    public interface IAdmissionControl
+    {
+        /// <summary>
+        /// Throws one <see cref="VirtualNetworksException"/> (naming the host, what the change needs and what the host has)
+        /// when <paramref name="request"/> does not fit; returns when it does.
+        /// </summary>
+        void Admit(AdmissionRequest request, CancellationToken cancellationToken);
+    }
+
     /// <summary>A backend that can measure a link's throughput through the guests.</summary>
     public interface ILinkMeter
     {

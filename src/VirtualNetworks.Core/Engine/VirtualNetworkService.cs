@@ -72,12 +72,22 @@ namespace VirtualNetworks.Engine
         }
 
         /// <summary>Creates a router (and starts it when asked); returns it as observed afterwards.</summary>
-        public VirtualRouter NewRouter(RouterSpec spec, bool start, CancellationToken cancellationToken)
+        public VirtualRouter NewRouter(RouterSpec spec, bool start, CancellationToken cancellationToken) =>
+            NewRouter(spec, start, force: false, cancellationToken);
+
+        /// <summary>
+        /// Creates a router (and starts it when asked); returns it as observed afterwards. Unless <paramref name="force"/>,
+        /// the backend's admission check (<see cref="IAdmissionControl"/>) refuses it first when the host cannot take it.
+        /// </summary>
+        public VirtualRouter NewRouter(RouterSpec spec, bool start, bool force, CancellationToken cancellationToken)
         {
             using var exclusive = Exclusive(cancellationToken);
             var snapshot = Observe(cancellationToken);
             ValidateNewRouter(spec, snapshot);
             Preflight(new TopologySpec { Routers = { spec } }, cancellationToken);
+            var admission = new AdmissionRequest { Creates = { spec.Clone() } };
+            if (start) admission.Starts.Add(spec.Clone());
+            Admit(admission, force, cancellationToken);
             Backend.CreateRouter(spec, cancellationToken);
             var created = Observe(cancellationToken);
             Reconfigure(created, cancellationToken);
@@ -86,7 +96,27 @@ namespace VirtualNetworks.Engine
         }
 
         public VirtualRouter StartRouter(string name, CancellationToken cancellationToken) =>
-            Lifecycle(name, cancellationToken, (b, n, ct) => b.StartRouter(n, ct));
+            StartRouter(name, force: false, cancellationToken);
+
+        /// <summary>
+        /// Starts a router. One that is off or failed (its QEMU or VM does not run) passes the backend's admission check
+        /// first (<see cref="IAdmissionControl"/>: does the host have the memory), unless <paramref name="force"/>.
+        /// </summary>
+        public VirtualRouter StartRouter(string name, bool force, CancellationToken cancellationToken)
+        {
+            var router = RequireRouter(Observe(cancellationToken), name);
+            if (router.State == RouterState.Off || router.State == RouterState.Failed)
+                Admit(new AdmissionRequest { Starts = { AdmissionPlanner.Of(router) } }, force, cancellationToken);
+            Backend.StartRouter(router.Name, cancellationToken);
+            return RequireRouter(Observe(cancellationToken), router.Name);
+        }
+
+        /// <summary>Asks a backend with an admission check whether its hosts can take <paramref name="request"/>; nothing with <paramref name="force"/>.</summary>
+        private void Admit(AdmissionRequest request, bool force, CancellationToken cancellationToken)
+        {
+            if (force || request.IsEmpty) return;
+            (Backend as IAdmissionControl)?.Admit(request, cancellationToken);
+        }
 
         public VirtualRouter StopRouter(string name, bool turnOff, CancellationToken cancellationToken) =>
             Lifecycle(name, cancellationToken, (b, n, ct) => b.StopRouter(n, turnOff, ct));
@@ -410,7 +440,9 @@ namespace VirtualNetworks.Engine
 
         /// <summary>
         /// Validates <paramref name="desired"/> against the backend (limits, images, hosts, what is deployed) and
-        /// plans the steps that reach it. Throws <see cref="TopologyValidationException"/> when invalid.
+        /// plans the steps that reach it. Throws <see cref="TopologyValidationException"/> when invalid, and the backend's
+        /// admission error (<see cref="IAdmissionControl"/>) when its hosts cannot take the routers the plan creates or starts;
+        /// <paramref name="force"/> overrides both the isolation guard and the admission check.
         /// </summary>
         public DeploymentPlan PlanDeployment(TopologySpec desired, bool force, CancellationToken cancellationToken)
         {
@@ -421,6 +453,8 @@ namespace VirtualNetworks.Engine
             var addresses = AddressPlanner.Plan(merged.Routers, merged.Links, desired.AddressPools, ExistingAddresses(snapshot));
             var plan = Planner.Plan(desired, snapshot.Inventory, addresses, Backend.Capabilities.BandwidthGranularity, ManagesLabHosts);
             plan.Warnings.InsertRange(0, snapshot.Inventory.Warnings);
+            // Admission: before anything is created, the hosts must be able to take what the plan creates and starts.
+            Admit(AdmissionPlanner.For(plan, snapshot.Inventory), force, cancellationToken);
             return plan;
         }
 

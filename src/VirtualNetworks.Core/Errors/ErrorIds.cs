@@ -85,6 +85,10 @@ namespace VirtualNetworks
         public const string OperationCanceled = "OperationCanceled";
         public const string ExportFailed = "ExportFailed";
         public const string GraphvizNotInstalled = "GraphvizNotInstalled";
+        /// <summary>Admission: the routers a change starts need more memory than the host can give (-Force skips the check).</summary>
+        public const string InsufficientHostMemory = "InsufficientHostMemory";
+        /// <summary>Admission: a change would put more routers on a host than its documented limit (-Force skips the check).</summary>
+        public const string TooManyRouters = "TooManyRouters";
         public const string ReachabilityFailed = "ReachabilityFailed";
         public const string IsolationFailed = "IsolationFailed";
     }
