@@ -195,7 +195,8 @@ namespace VirtualNetworks.Linux.Tests
             Action<CrashRun> operate,
             Action<CrashRun> recover,
             Action<CrashRun> verify,
-            int defaultPoints)
+            int defaultPoints,
+            Action<CrashRun>? teardown = null)
         {
             var clock = Stopwatch.StartNew();
             var tally = new CrashTally { Operation = operation };
@@ -249,6 +250,7 @@ namespace VirtualNetworks.Linux.Tests
                     tally.Converged++;
                     var removed = run.Remove();
                     Assert.True(removed.Success, $"crash at {k} ({at}): teardown failed at {removed.Failed}: {removed.Error}");
+                    teardown?.Invoke(run);
                     var left = run.Leftovers();
                     tally.Leftovers += left.Count;
                     Assert.True(left.Count == 0, $"crash at {k} ({at}): left after teardown:\n" + string.Join("\n", left));

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Threading;
 using VirtualNetworks.Engine;
 using VirtualNetworks.Topology;
+using VirtualNetworks.Util;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -119,7 +120,12 @@ namespace VirtualNetworks.Linux.Tests
             CrashInjector.Run("New-VirtualLink (running routers)", _out, () => new CrashRun(_out),
                 setup: run => Deployed(run, Line(run)),
                 operate: run => run.Service.NewLink(Extra(run), false, CancellationToken.None),
-                recover: run => run.Service.NewLink(Extra(run), false, CancellationToken.None),
+                recover: run =>
+                {
+                    // Run again: an unfinished link is finished; a finished one is refused as existing (and verified below).
+                    try { run.Service.NewLink(Extra(run), false, CancellationToken.None); }
+                    catch (VirtualNetworksException ex) when (ex.ErrorId == ErrorIds.LinkAlreadyExists) { }
+                },
                 verify: run => CrashInjector.AssertConverged(run, WithExtra(run), "after the re-run"),
                 defaultPoints: 6);
             CrashInjector.Run("Remove-VirtualLink (running routers)", _out, () => new CrashRun(_out),
@@ -168,7 +174,6 @@ namespace VirtualNetworks.Linux.Tests
             {
                 using var exclusive = run.Service.Exclusive(CancellationToken.None);
                 var snapshot = run.Service.Observe(CancellationToken.None);
-                if (snapshot.FindHost(run.LabHosts[0]) != null) return; // exists already: New-VirtualLabHost would say so
                 var plan = run.Service.PlanNewLabHost(snapshot, run.LabHosts[0], new[] { "localhost" });
                 var r = run.Service.Apply(plan, new ApplyAllSteps(), CancellationToken.None);
                 Assert.True(r.Success, "New-VirtualLabHost failed at " + r.Failed + ": " + r.Error);
@@ -186,19 +191,27 @@ namespace VirtualNetworks.Linux.Tests
                 var snapshot = run.Service.Observe(CancellationToken.None);
                 var host = snapshot.FindHost(run.LabHosts[0]);
                 Assert.NotNull(host);
-                Assert.Contains(snapshot.PhysicalLinks, p => p.Name.IndexOf(run.LabHosts[0], StringComparison.OrdinalIgnoreCase) >= 0);
-                // A router on the lab host linked to one on this machine: deploy, reach it, remove it.
+                Assert.True(string.IsNullOrEmpty(host!.Status), "the lab host reports drift: " + host.Status);
+                var physical = snapshot.PhysicalLinks.SingleOrDefault(p => p.Name.IndexOf(run.LabHosts[0], StringComparison.OrdinalIgnoreCase) >= 0);
+                Assert.True(physical != null && string.IsNullOrEmpty(physical.Status), "the physical link is missing or drifted: " + physical?.Status);
+                // The underlay carries packets: the lab host reaches the local machine's underlay address over the veth pair.
+                var local = snapshot.Hosts.Single(h => Topology.HostNames.IsLocalHost(h.Name));
+                Assert.False(string.IsNullOrEmpty(local.UnderlayAddress), "the local machine got no underlay address");
+                var ping = ProcessRunner.Run("ip", new[] { "netns", "exec", Net.InterfaceNames.Namespace(run.LabHosts[0]), ProcessRunner.FindExecutable("busybox") ?? "/bin/busybox", "ping", "-c", "1", "-W", "2", local.UnderlayAddress! },
+                    null, TimeSpan.FromSeconds(10));
+                Assert.True(ping.Succeeded, "the lab host does not reach " + local.UnderlayAddress + " over the underlay: " + ping.StdOut + ping.StdErr);
+                // Routers on the lab host: deploy, reach each other, remove.
                 var t = new TopologySpec
                 {
                     Routers =
                     {
                         new RouterSpec { Name = run.N("x"), Image = "router", MemoryMB = 96, NetworkLabel = run.Prefix, Host = run.LabHosts[0] },
-                        new RouterSpec { Name = run.N("y"), Image = "router", MemoryMB = 96, NetworkLabel = run.Prefix },
+                        new RouterSpec { Name = run.N("y"), Image = "router", MemoryMB = 96, NetworkLabel = run.Prefix, Host = run.LabHosts[0] },
                     },
                     Links = { new LinkSpec { Name = run.N("xy"), From = run.N("x"), To = run.N("y") } },
                 };
                 Deployed(run, t);
-                CrashInjector.AssertConverged(run, t, "a router on the re-created lab host");
+                CrashInjector.AssertConverged(run, t, "routers on the re-created lab host");
                 var removed = run.Remove();
                 Assert.True(removed.Success, "removing the check's routers failed: " + removed.Error);
             }
@@ -207,11 +220,15 @@ namespace VirtualNetworks.Linux.Tests
                 operate: NewHost,
                 recover: NewHost,
                 verify: HostWorks,
-                defaultPoints: 5);
+                defaultPoints: 5,
+                teardown: RemoveHost);
             CrashInjector.Run("Remove-VirtualLabHost", _out, () => new CrashRun(_out, new[] { "h1" }),
                 setup: NewHost,
                 operate: RemoveHost,
-                recover: RemoveHost,
+                recover: run =>
+                {
+                    if (run.Service.Observe(CancellationToken.None).FindHost(run.LabHosts[0]) != null) RemoveHost(run); // else: gone, as asked
+                },
                 verify: run =>
                 {
                     Assert.Null(run.Service.Observe(CancellationToken.None).FindHost(run.LabHosts[0]));

@@ -244,30 +244,13 @@ namespace VirtualNetworks.Linux.Tests
                     ", $p); [Threading.Thread]::Sleep(600000) } })",
                 "Move-VirtualRouter -Name " + router + " -DestinationHost " + destination + " -Mode " + mode + " -Confirm:$false",
             });
-            var start = new ProcessStartInfo(EndToEndHost.VnpwshPath)
-            {
-                RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            };
-            foreach (var a in new[] { "-Module", EndToEndHost.ManifestPath, "-NonInteractive", "-Command", script }) start.ArgumentList.Add(a);
-            start.Environment[EndToEndHost.StateVariable] = _root;
-            start.Environment[EndToEndHost.ImagePathVariable] = EndToEndHost.ImageRoot;
-            start.Environment[EndToEndHost.ModuleVariable] = EndToEndHost.ManifestPath;
-            var log = new StringBuilder();
-            using var child = new Process { StartInfo = start };
-            child.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-            child.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
-            child.Start();
-            child.StandardInput.Close();
-            child.BeginOutputReadLine();
-            child.BeginErrorReadLine();
-            var clock = Stopwatch.StartNew();
-            while (!File.Exists(marker) && !child.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
-            bool reached = File.Exists(marker);
-            if (!child.HasExited) child.Kill(); // SIGKILL
-            child.WaitForExit(30_000);
+            using var child = new ChildCommand(_root, script);
+            bool reached = false;
+            child.KillWhen(() => reached = File.Exists(marker), TimeSpan.FromMinutes(2)); // SIGKILL once the point is reached
+            reached = File.Exists(marker);
             File.Delete(marker);
-            string text;
-            lock (log) text = log.ToString();
+            string text = child.Output;
+            var clock = child.Clock;
             Assert.True(reached, "the child's move never reached " + point + ":" + Environment.NewLine + text);
             _out.WriteLine($"killed vnpwsh at {point} after {clock.ElapsedMilliseconds} ms");
         }

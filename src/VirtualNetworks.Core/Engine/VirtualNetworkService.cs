@@ -236,13 +236,13 @@ namespace VirtualNetworks.Engine
         {
             RequireLabHostManager(name);
             NameRules.Ensure(name, "host");
-            if (HostNames.IsLocalHost(name) || snapshot.FindHost(name) != null)
-                throw new VirtualNetworksException(ErrorIds.HostAlreadyExists, ErrorKind.ResourceExists, name,
-                    $"A host named '{name}' already exists.");
+            var existing = HostNames.IsLocalHost(name) ? null : snapshot.FindHost(name);
             var plan = new DeploymentPlan();
             // Drift of the recorded underlay (a missing address, route or veth end) is repaired first, level-based.
-            foreach (var step in Planner.PlanUnderlayRepairs(snapshot.Inventory)) plan.Add(step);
-            plan.Add(Planner.CreateLabHostStep(name, byDeployment: false, "Create lab host (a stand-in machine; kept until Remove-VirtualLabHost)"));
+            var repairs = Planner.PlanUnderlayRepairs(snapshot.Inventory);
+            foreach (var step in repairs) plan.Add(step);
+            if (existing == null && !HostNames.IsLocalHost(name))
+                plan.Add(Planner.CreateLabHostStep(name, byDeployment: false, "Create lab host (a stand-in machine; kept until Remove-VirtualLabHost)"));
             var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             foreach (var other in connectedTo ?? Array.Empty<string>())
             {
@@ -251,8 +251,22 @@ namespace VirtualNetworks.Engine
                         $"Lab host '{name}' cannot have a physical link to itself.");
                 var host = RequireHost(snapshot, other);
                 if (!seen.Add(HostNames.Canonical(host.Name))) continue;
+                if (existing != null && snapshot.PhysicalLinks.Any(p => string.Equals(
+                        PhysicalLink.NameOf(HostNames.Canonical(p.From), HostNames.Canonical(p.To)),
+                        PhysicalLink.NameOf(HostNames.Canonical(name), HostNames.Canonical(host.Name)), StringComparison.OrdinalIgnoreCase))) continue;
                 plan.Add(Planner.CreatePhysicalLinkStep(new PhysicalLinkSpec { From = name, To = host.Name }));
             }
+            // A lab host that exists is refused, unless this is the same New-VirtualLabHost interrupted before it finished:
+            // the host is there but drifted or without a physical link asked for (then the missing part is planned).
+            // (Its repairs: those of the host, of the hosts it is to be linked to, or of the physical links between them.)
+            var involved = new HashSet<string>(seen, StringComparer.OrdinalIgnoreCase) { HostNames.Canonical(name) };
+            bool Involves(PlanStep s) => involved.Any(h => s.Target.IndexOf(h, StringComparison.OrdinalIgnoreCase) >= 0 ||
+                                                          (HostNames.IsLocalHost(h) && HostNames.IsLocalHost(s.Target)));
+            bool unfinished = existing != null && existing.IsLabHost && (plan.Steps.Count > repairs.Count || repairs.Any(Involves));
+            if (HostNames.IsLocalHost(name) || (existing != null && !unfinished))
+                throw new VirtualNetworksException(ErrorIds.HostAlreadyExists, ErrorKind.ResourceExists, name,
+                    $"A host named '{name}' already exists.");
+            if (existing != null) plan.Warnings.Add($"Lab host '{existing.Name}' exists but was not finished (an interrupted New-VirtualLabHost?): only what is missing is planned.");
             return plan;
         }
 
