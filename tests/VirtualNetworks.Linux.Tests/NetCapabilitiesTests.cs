@@ -133,6 +133,30 @@ namespace VirtualNetworks.Linux.Tests
         /// Issue 11, defect 8: a probe device deleted under the probe (another process's clean-up) is not a missing kernel
         /// feature: the probe starts again and reports what the kernel has.
         /// </summary>
+        /// <summary>
+        /// Another VXLAN device with the VNI, port and local address the probe once always used (another probe's, or one a
+        /// killed command's `ip` created after it died) does not make VXLAN look unsupported: found by the kill -9 soak.
+        /// </summary>
+        [RootFact]
+        public void Another_vxlan_device_on_the_loopback_does_not_make_vxlan_look_unsupported()
+        {
+            NetTestHost.RequireRoot();
+            string ns = "vntest-cap-" + NetTestHost.Suffix();
+            NetTestHost.Run("ip", "netns", "add", ns);
+            try
+            {
+                NetTestHost.Run("ip", "-netns", ns, "link", "add", "name", "other0", "type", "vxlan", "id", "1", "local", "127.0.0.1",
+                    "remote", "127.0.0.2", "dstport", "4789", "nolearning");
+                var report = LinuxCapabilities.Probe(ns, refresh: true);
+                Assert.True(report.Vxlan, report.Describe());
+                Assert.Contains(new IpCommand(ns).ListLinks(), l => l.Name == "other0"); // someone else's: untouched
+            }
+            finally
+            {
+                NetTestHost.RunQuietly("ip", "netns", "del", ns);
+            }
+        }
+
         [RootFact]
         public void A_probe_device_deleted_mid_probe_is_not_reported_as_missing_features()
         {

@@ -298,7 +298,10 @@ namespace VirtualNetworks.Linux.Net
                         string x = id + "x";
                         try
                         {
-                            ip.CreateVxlan(x, probeTag, new VxlanOptions { Vni = 1, Local = "127.0.0.1", Remote = "127.0.0.2", DestinationPort = 4789 });
+                            // A random VNI: a namespace refuses a second VXLAN device with the same VNI, port and local address,
+                            // and another probe's device (a concurrent command's, or a killed one's whose `ip` was still
+                            // creating it) must not make this one look unsupported (seen once in 100 kills of the soak).
+                            ip.CreateVxlan(x, probeTag, new VxlanOptions { Vni = ProbeVni(), Local = "127.0.0.1", Remote = "127.0.0.2", DestinationPort = 4789 });
                         }
                         finally { Quietly(() => ip.Delete(x)); }
                     }), "Kernel VXLAN driver (CONFIG_VXLAN, module 'vxlan').");
@@ -421,6 +424,15 @@ namespace VirtualNetworks.Linux.Net
         private static bool IsPermission(string message) =>
             message.IndexOf("Operation not permitted", StringComparison.OrdinalIgnoreCase) >= 0 ||
             message.IndexOf("Permission denied", StringComparison.OrdinalIgnoreCase) >= 0;
+
+        /// <summary>A random VXLAN id for the probe's device (1 to 16777215; above the range links start from).</summary>
+        private static int ProbeVni()
+        {
+            var bytes = new byte[3];
+            using (var rng = System.Security.Cryptography.RandomNumberGenerator.Create()) rng.GetBytes(bytes);
+            int v = (bytes[0] << 16) | (bytes[1] << 8) | bytes[2];
+            return Math.Max(0x100000, v); // 1048576..16777215
+        }
 
         private static string ProbeId()
         {
