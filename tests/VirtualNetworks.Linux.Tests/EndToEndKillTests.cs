@@ -11,6 +11,19 @@ using Xunit.Abstractions;
 
 namespace VirtualNetworks.Linux.Tests
 {
+    /// <summary>
+    /// The randomized kill -9 soak is a measurement run by hand (docs/reliability.md), not a CI test: it runs only when
+    /// VN_KILL_SOAK is a positive number, else it is skipped with that reason.
+    /// </summary>
+    public sealed class SoakFactAttribute : FactAttribute
+    {
+        public SoakFactAttribute()
+        {
+            if (!int.TryParse(Environment.GetEnvironmentVariable("VN_KILL_SOAK"), NumberStyles.None, CultureInfo.InvariantCulture, out int kills) || kills <= 0)
+                Skip = "measurement (docs/reliability.md, 100 kills take ~18 min): set VN_KILL_SOAK=<n> and run as root";
+        }
+    }
+
     /// <summary>A command run in a child vnpwsh (its own process, as a scheduled script would be) that a test may SIGKILL.</summary>
     internal sealed class ChildCommand : IDisposable
     {
@@ -194,14 +207,10 @@ namespace VirtualNetworks.Linux.Tests
         /// The randomized soak: $VN_KILL_SOAK kills of deploy, live move and remove over two lab hosts, each followed by the
         /// same command run to its end and a health check. Appends its counts to $VN_RELIABILITY_LOG.
         /// </summary>
-        [EndToEndFact]
+        [SoakFact]
         public void Soak_random_kills_across_deploy_move_and_remove()
         {
-            if (!int.TryParse(Environment.GetEnvironmentVariable("VN_KILL_SOAK"), out int kills) || kills <= 0)
-            {
-                _out.WriteLine("VN_KILL_SOAK is not set: the soak does not run (run it by hand for docs/reliability.md).");
-                return;
-            }
+            int kills = int.Parse(Environment.GetEnvironmentVariable("VN_KILL_SOAK")!, CultureInfo.InvariantCulture);
             EndToEndHost.RequireReady();
             var random = new Random(Environment.TickCount);
             int done = 0, converged = 0, endedFirst = 0;

@@ -130,10 +130,10 @@ namespace VirtualNetworks.Linux.Tests
         /// Issue 11, defect 10: the lock file is 0600, so another user cannot open it and hold it (flock needs only an open
         /// descriptor): before, any local user could block every command.
         /// </summary>
-        [Fact]
+        [RootFact]
         public void Another_user_cannot_hold_the_lock()
         {
-            if (!LinuxCapabilities.IsRoot()) return; // needs to switch to another user
+            NetTestHost.RequireRoot(); // it switches to another user
             string? setpriv = ProcessRunner.FindExecutable("setpriv"), flock = ProcessRunner.FindExecutable("flock");
             Assert.True(setpriv != null && flock != null, "setpriv and flock (util-linux) are needed for this test.");
             using (_store.Lock(TimeSpan.Zero)) { }
