@@ -100,6 +100,34 @@ ensure_image() {
     return 0
 }
 
+# The pinned tools the build and the tests use, restored from NuGet: PowerShell (pwsh, a local .NET tool, version in
+# .config/dotnet-tools.json) and Pester (tools/Pester/Pester.Restore.csproj). Writes out/tools/pwsh, a launcher of the
+# restored pwsh (so scripts and tests need not be in the repository to run it), and out/tools/pester.path, the path of
+# the restored Pester manifest.
+TOOLS="out/tools"
+PWSH_VERSION_FILE=".config/dotnet-tools.json"
+PESTER_PROJECT="tools/Pester/Pester.Restore.csproj"
+ensure_tools() {
+    step "Restoring tools (pwsh, Pester)"
+    dotnet tool restore >/dev/null </dev/null || die "dotnet tool restore failed (PowerShell, $PWSH_VERSION_FILE)"
+    dotnet restore "$PESTER_PROJECT" "${DOTNET_QUIET[@]}" </dev/null || die "restoring Pester failed ($PESTER_PROJECT)"
+    local packages pwsh_version pester_version pwsh_dir pester
+    packages="$(dotnet nuget locals global-packages -l </dev/null | sed -n 's/^global-packages: //p')"
+    packages="${packages%/}"
+    pwsh_version="$(sed -n '/"powershell"/,/}/s/.*"version": *"\([^"]*\)".*/\1/p' "$PWSH_VERSION_FILE")"
+    pester_version="$(sed -n 's/.*PackageDownload Include="Pester" Version="\[\([^]]*\)\]".*/\1/p' "$PESTER_PROJECT")"
+    pwsh_dir="$packages/powershell/$pwsh_version/tools/net10.0/any/unix"
+    pester="$packages/pester/$pester_version/tools/Pester.psd1"
+    [ -f "$pwsh_dir/pwsh.dll" ] || die "pwsh $pwsh_version was restored but $pwsh_dir/pwsh.dll is missing"
+    [ -f "$pester" ] || die "Pester $pester_version was restored but $pester is missing"
+    mkdir -p "$TOOLS"
+    printf '#!/bin/sh\n# pwsh %s restored by build.sh (dotnet tool restore); written by build.sh\nexec dotnet "%s/pwsh.dll" "$@"\n' \
+        "$pwsh_version" "$pwsh_dir" > "$TOOLS/pwsh"
+    chmod 755 "$TOOLS/pwsh"
+    printf '%s\n' "$pester" > "$TOOLS/pester.path"
+}
+PWSH="$ROOT/$TOOLS/pwsh"
+
 # One MSBuild property of a project (evaluation only, no build).
 msbuild_property() { # project property
     dotnet msbuild "$1" -nologo "-getProperty:$2" "-p:Configuration=$CONFIG" </dev/null
@@ -114,6 +142,7 @@ do_clean() {
 }
 
 do_build() {
+    ensure_tools
     step "Building $SOLUTION ($CONFIG)"
     dotnet build "$SOLUTION" "${DOTNET_QUIET[@]}" -c "$CONFIG" </dev/null
 
