@@ -31,6 +31,7 @@ namespace VirtualNetworks.Commands
 
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ComputerNameCompleter))]
         public string[]? ComputerName { get; set; }
 
         /// <summary>After the deployment, waits until the file's routers' guests are ready (booted, configuration applied).</summary>

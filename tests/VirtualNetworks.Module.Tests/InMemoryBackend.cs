@@ -25,7 +25,7 @@ namespace VirtualNetworks.Module.Tests
     /// <para><see cref="IDisposable.Dispose"/> only counts: the tests hand the same instance to every command, and a
     /// command disposing its backend must not wipe the state the next command observes.</para>
     /// </remarks>
-    public sealed class InMemoryBackend : IVirtualizationBackend, ILabHostManager, IRouterReadiness, IProbeStream
+    public sealed class InMemoryBackend : IVirtualizationBackend, ILabHostManager, IRouterReadiness, IProbeStream, IBackendDiagnostics
     {
         public const string KindName = "Test";
         public const string RouterImage = "router";
@@ -221,6 +221,22 @@ namespace VirtualNetworks.Module.Tests
             lock (_gate)
                 return string.Equals(image, RouterImage, StringComparison.Ordinal) && IsKnownHost(host);
         }
+
+        /// <summary>Where the test double "keeps" its state, for the engine's log: the hosts it knows.</summary>
+        public IReadOnlyList<string> DescribeSetup()
+        {
+            lock (_gate) return new[] { "state in memory, hosts " + string.Join(", ", _hosts) };
+        }
+
+        /// <summary>The one image the double has, as a memory: path, for the engine's log; null for any other image or an unknown host.</summary>
+        public string? DescribeImage(string image, string host)
+        {
+            lock (_gate)
+                return string.Equals(image, RouterImage, StringComparison.Ordinal) && IsKnownHost(host) ? ImageLocation + image : null;
+        }
+
+        /// <summary>The prefix of what <see cref="DescribeImage"/> answers.</summary>
+        public const string ImageLocation = "memory:/images/";
 
         public void CreateRouter(RouterSpec spec, CancellationToken cancellationToken)
         {

@@ -84,6 +84,10 @@ namespace VirtualNetworks
         public const string PlanStepFailed = "PlanStepFailed";
         public const string OperationCanceled = "OperationCanceled";
         public const string ExportFailed = "ExportFailed";
+        /// <summary>Export-VirtualNetwork -Path names a file whose extension no export format writes (e.g. .png), and -Format was not given.</summary>
+        public const string ExportExtensionNotSupported = "ExportExtensionNotSupported";
+        /// <summary>Export-VirtualNetwork -Format contradicts the extension of -Path, which belongs to another format (-Format Dot -Path x.svg).</summary>
+        public const string ExportFormatMismatch = "ExportFormatMismatch";
         public const string GraphvizNotInstalled = "GraphvizNotInstalled";
         /// <summary>Admission: the routers a change starts need more memory than the host can give (-Force skips the check).</summary>
         public const string InsufficientHostMemory = "InsufficientHostMemory";
