@@ -17,7 +17,7 @@ namespace VirtualNetworks.Commands
     /// share a parameter block derive from one intermediate base instead (<see cref="RouterCommandBase"/>,
     /// <see cref="LinkCommandBase"/>, <see cref="NetworkSelectionCommandBase"/>); no chain is deeper than that.
     /// </summary>
-    public abstract class VirtualNetworkCommandBase : PSCmdlet, IDisposable
+    public abstract partial class VirtualNetworkCommandBase : PSCmdlet, IDisposable
     {
         /// <summary>Parameter set of the commands that take names (wildcards allowed).</summary>
         protected const string ByNameSet = "ByName";

@@ -13,7 +13,7 @@ namespace VirtualNetworks.Engine
     /// The engine's facade: everything a cmdlet does goes through here. Validates before it changes anything, keeps
     /// router configuration (addresses, routes) in step with the link graph, and knows nothing of PowerShell.
     /// </summary>
-    public sealed class VirtualNetworkService : IDisposable
+    public sealed partial class VirtualNetworkService : IDisposable
     {
         public VirtualNetworkService(IVirtualizationBackend backend)
         {
