@@ -121,18 +121,9 @@ BeforeAll {
         Import-Module -Name $ModulePath -Force -Global -ErrorAction Stop
     }
 
-    # Until every named router's guest has booted and applied its configuration: Wait-VirtualRouter when the module has
-    # it, else Test-VirtualNetwork until the networks pass (it waits for each probe's source, not its destination).
-    function Wait-TestRouter([string[]] $Name, [string[]] $NetworkName, [int] $TimeoutSec = $BootTimeoutSec) {
-        if (Get-Command -Name Wait-VirtualRouter -Module VirtualNetworks -ErrorAction SilentlyContinue) {
-            Wait-VirtualRouter -Name $Name -TimeoutSec $TimeoutSec -ErrorAction Stop
-            return
-        }
-        $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
-        while (-not (Test-VirtualNetwork -Name $NetworkName -Quiet)) {
-            if ([DateTime]::UtcNow -gt $deadline) { throw "The networks $($NetworkName -join ', ') did not pass Test-VirtualNetwork within $TimeoutSec s." }
-            Start-Sleep -Seconds 2
-        }
+    # The failed probes of a Test-VirtualNetwork report, for -Because.
+    function Format-FailedProbe($Report) {
+        ($Report.Results | Where-Object { -not $_.Passed } | ForEach-Object { "$($_.Source) -> $($_.DestinationAddress): $($_.Detail)" }) -join '; '
     }
 }
 
@@ -283,8 +274,8 @@ Describe 'A virtual network on three Linux lab hosts' -Tag 'Linux' -Skip:([bool]
         $TopologyPath = 'TestDrive:/lab.json'
         $Topology | ConvertTo-Json -Depth 6 | Set-Content -LiteralPath $TopologyPath
 
-        $Deployment = Deploy-VirtualNetwork -Path $TopologyPath -ErrorAction Stop
-        Wait-TestRouter -Name $A1, $A2, $B1, $B2 -NetworkName $NetA, $NetB
+        # -Wait: returns once every guest has booted and applied its configuration (Wait-VirtualRouter's readiness).
+        $Deployment = Deploy-VirtualNetwork -Path $TopologyPath -Wait -TimeoutSec $BootTimeoutSec -ErrorAction Stop
     }
 
     AfterAll {
@@ -301,6 +292,12 @@ Describe 'A virtual network on three Linux lab hosts' -Tag 'Linux' -Skip:([bool]
         It 'reports both networks and the changes it made' {
             $Deployment.Networks | Sort-Object | Should -Be @($NetA, $NetB | Sort-Object)
             $Deployment.Changes | Should -BeGreaterThan 0
+        }
+
+        It 'returns with -Wait once every guest is ready' {
+            $ready = @(Wait-VirtualRouter -NetworkName $NetA, $NetB -TimeoutSec 30 -PassThru -ErrorAction Stop)
+            $ready.Name | Sort-Object | Should -Be @($A1, $A2, $B1, $B2)
+            $ready | ForEach-Object { $_.GuestUptime | Should -BeGreaterThan ([TimeSpan]::Zero) -Because "$($_.Name)'s guest answered ready" }
         }
 
         It 'creates the three lab hosts in a chain h1 - h2 - h3' {
@@ -371,7 +368,7 @@ Describe 'A virtual network on three Linux lab hosts' -Tag 'Linux' -Skip:([bool]
     Context 'Test-VirtualNetwork' {
         It 'passes: every router reaches its own network and none reaches the other' {
             $report = Test-VirtualNetwork -Name $NetA, $NetB
-            $report.Passed | Should -BeTrue -Because (($report.Results | Where-Object { -not $_.Passed } | ForEach-Object { "$($_.Source) -> $($_.DestinationAddress): $($_.Detail)" }) -join '; ')
+            $report.Passed | Should -BeTrue -Because (Format-FailedProbe $report)
             $report.Networks | Sort-Object | Should -Be @($NetA, $NetB | Sort-Object)
             $report.ProbeCount | Should -Be $report.Results.Count
             @($report.Results | Where-Object Expected -EQ 'Reachable').Count | Should -BeGreaterThan 0
@@ -438,24 +435,57 @@ Describe 'A virtual network on three Linux lab hosts' -Tag 'Linux' -Skip:([bool]
             Test-VirtualNetwork -Name $NetB -Quiet | Should -BeTrue
         }
 
-        It 'resumes a2: its state is Running and network a passes again' {
-            Resume-VirtualRouter -Name $A2 -ErrorAction Stop
+        It 'refuses to wait for the paused a2 with RouterNotRunning, at once' {
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            { Wait-VirtualRouter -Name $A2 -TimeoutSec 60 -ErrorAction Stop } |
+                Should -Throw -ErrorId 'RouterNotRunning,VirtualNetworks.Commands.WaitVirtualRouterCommand'
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 30
+        }
+
+        It 'resumes a2 with -Wait: its state is Running and network a passes again' {
+            Resume-VirtualRouter -Name $A2 -Wait -TimeoutSec 60 -ErrorAction Stop
             (Get-VirtualRouter -Name $A2).State | Should -Be 'Running'
-            Test-VirtualNetwork -Name $NetA -Quiet | Should -BeTrue
+            $report = Test-VirtualNetwork -Name $NetA
+            $report.Passed | Should -BeTrue -Because (Format-FailedProbe $report)
         }
     }
 
     Context 'Live migration of a2 from h2 to h3' {
         BeforeAll {
             $Before = Get-VirtualRouter -Name $A2
+            $UptimeBefore = (Wait-VirtualRouter -Name $A2 -TimeoutSec 60 -PassThru -ErrorAction Stop).GuestUptime
+            # a1 pings a2 every 20 ms (20 s of probes) in a thread job while a2 moves: the probes lost are the gap.
+            $Probes = Start-ThreadJob -ArgumentList $ModulePath, $A1, $A2 -ScriptBlock {
+                param($Module, $From, $To)
+                Import-Module -Name $Module -ErrorAction Stop
+                Test-VirtualRouterConnection -Name $From -TargetName $To -Count 1000 -IntervalMilliseconds 20 -ErrorAction Stop
+            }
+            Start-Sleep -Seconds 2
+            $MoveClock = [Diagnostics.Stopwatch]::StartNew()
             Move-VirtualRouter -Name $A2 -DestinationHost $Hosts[2] -Mode Live -Confirm:$false -ErrorAction Stop
+            $MoveClock.Stop()
+            $Stream = Receive-Job -Job $Probes -Wait -AutoRemoveJob -ErrorAction Stop
             $After = Get-VirtualRouter -Name $A2
+            $UptimeAfter = (Wait-VirtualRouter -Name $A2 -TimeoutSec 60 -PassThru -ErrorAction Stop).GuestUptime
         }
 
         It 'puts a2 on h3, still running' {
             $Before.ComputerName | Should -Be $Hosts[1]
             $After.ComputerName | Should -Be $Hosts[2]
             $After.State | Should -Be 'Running'
+        }
+
+        It 'does not restart its guest (its uptime only grew)' {
+            $UptimeAfter | Should -BeGreaterThan $UptimeBefore
+        }
+
+        It 'keeps forwarding while it moves: a1''s probes to a2 are answered but for a short gap' {
+            $Stream.Sent | Should -BeGreaterThan 0
+            ($Stream.Sent * 20) | Should -BeGreaterThan (2000 + $MoveClock.Elapsed.TotalMilliseconds) -Because 'the probes must cover the whole move'
+            $Stream.Received | Should -BeGreaterOrEqual ($Stream.Sent * 0.8) -Because "$($Stream.Received) of $($Stream.Sent) answered"
+            $Stream.LongestGapMilliseconds | Should -BeLessThan 5000
+            Write-Host ('      Move-VirtualRouter -Mode Live took {0:0.00} s; {1} of {2} probes answered, longest gap {3} ms' -f
+                $MoveClock.Elapsed.TotalSeconds, $Stream.Received, $Stream.Sent, $Stream.LongestGapMilliseconds)
         }
 
         It 'keeps its addresses' {
@@ -471,7 +501,7 @@ Describe 'A virtual network on three Linux lab hosts' -Tag 'Linux' -Skip:([bool]
 
         It 'leaves both networks passing their test without waiting' {
             $report = Test-VirtualNetwork -Name $NetA, $NetB
-            $report.Passed | Should -BeTrue -Because (($report.Results | Where-Object { -not $_.Passed } | ForEach-Object { "$($_.Source) -> $($_.DestinationAddress): $($_.Detail)" }) -join '; ')
+            $report.Passed | Should -BeTrue -Because (Format-FailedProbe $report)
         }
 
         It 'refuses to move a2 to the host it is on with RouterAlreadyOnHost' {
@@ -489,8 +519,11 @@ Describe 'A virtual network on three Linux lab hosts' -Tag 'Linux' -Skip:([bool]
     Context 'Cold migration of b1 from h1 to h2' {
         BeforeAll {
             $Before = Get-VirtualRouter -Name $B1
+            $MoveClock = [Diagnostics.Stopwatch]::StartNew()
             Move-VirtualRouter -Name $B1 -DestinationHost $Hosts[1] -Mode Cold -Confirm:$false -ErrorAction Stop
             $After = Get-VirtualRouter -Name $B1
+            $UptimeAfter = (Wait-VirtualRouter -Name $B1 -TimeoutSec $BootTimeoutSec -PassThru -ErrorAction Stop).GuestUptime
+            $MoveClock.Stop()
         }
 
         It 'puts b1 on h2 and starts it there again' {
@@ -503,6 +536,12 @@ Describe 'A virtual network on three Linux lab hosts' -Tag 'Linux' -Skip:([bool]
             $After.Addresses | Should -Be $Before.Addresses
         }
 
+        It 'restarts its guest (booted after the move began)' {
+            $UptimeAfter | Should -BeLessOrEqual $MoveClock.Elapsed
+            Write-Host ('      Move-VirtualRouter -Mode Cold and the guest''s boot took {0:0.00} s; guest up {1:0.00} s' -f
+                $MoveClock.Elapsed.TotalSeconds, $UptimeAfter.TotalSeconds)
+        }
+
         It 'takes its link along: b1 - b2 now crosses one physical hop' {
             $link = Get-VirtualLink -Name $LinkB
             $link.FromComputerName | Should -Be $Hosts[1]
@@ -510,9 +549,8 @@ Describe 'A virtual network on three Linux lab hosts' -Tag 'Linux' -Skip:([bool]
         }
 
         It 'leaves both networks passing their test once b1 has booted' {
-            Wait-TestRouter -Name $B1 -NetworkName $NetB
             $report = Test-VirtualNetwork -Name $NetA, $NetB
-            $report.Passed | Should -BeTrue -Because (($report.Results | Where-Object { -not $_.Passed } | ForEach-Object { "$($_.Source) -> $($_.DestinationAddress): $($_.Detail)" }) -join '; ')
+            $report.Passed | Should -BeTrue -Because (Format-FailedProbe $report)
         }
     }
 
