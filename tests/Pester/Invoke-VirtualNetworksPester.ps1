@@ -48,6 +48,8 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3
 
 $PinnedVersion = [version]'5.7.1'
+# Plain text in logs: no ANSI colour codes when the output goes to a file or a pipe (CI), as with NO_COLOR.
+if ([Console]::IsOutputRedirected) { $PSStyle.OutputRendering = 'PlainText' }
 $repo = [IO.Path]::GetFullPath((Join-Path -Path $PSScriptRoot -ChildPath '../..'))
 if (-not $OutputDirectory) { $OutputDirectory = Join-Path -Path $repo -ChildPath 'out/pester' }
 $OutputDirectory = [IO.Path]::GetFullPath($OutputDirectory, (Get-Location).ProviderPath)

@@ -28,7 +28,8 @@
     module, or no router image. With VIRTUALNETWORKS_LINUX_REQUIRED=1 (CI) a missing prerequisite fails instead.
 
     Environment:
-      VIRTUALNETWORKS_MODULE           optional: the module manifest (or its folder); default <repo>/out/VirtualNetworks
+      VIRTUALNETWORKS_MODULE           optional: the module manifest, its folder, or an installed module's name;
+                                       default <repo>/out/VirtualNetworks/VirtualNetworks.psd1
       VIRTUALNETWORKS_LINUX_REQUIRED   optional: 1/true/yes turns a missing prerequisite into a failure
       VIRTUALNETWORKS_IMAGE_PATH       optional: folders (':'-separated) searched first for the router image
       VIRTUALNETWORKS_LINUX_IMAGE      optional: the router image name; default 'router'
@@ -38,9 +39,14 @@
 
 BeforeDiscovery {
     # Skip decisions are taken here, at discovery, so that -Skip: can use them. Nothing here changes the machine.
+    # VIRTUALNETWORKS_MODULE: a manifest, its folder, or the name of an installed module (e.g. VirtualNetworks).
     $ModulePath = $env:VIRTUALNETWORKS_MODULE
     if (-not $ModulePath) { $ModulePath = Join-Path -Path $PSScriptRoot -ChildPath '../../out/VirtualNetworks/VirtualNetworks.psd1' }
     elseif (Test-Path -LiteralPath $ModulePath -PathType Container) { $ModulePath = Join-Path -Path $ModulePath -ChildPath 'VirtualNetworks.psd1' }
+    elseif (-not (Test-Path -LiteralPath $ModulePath) -and $ModulePath -notmatch '[\\/]') {
+        $installed = Get-Module -ListAvailable -Name $ModulePath | Sort-Object -Property Version -Descending | Select-Object -First 1
+        if ($installed) { $ModulePath = $installed.Path }
+    }
     $ImageName = if ($env:VIRTUALNETWORKS_LINUX_IMAGE) { $env:VIRTUALNETWORKS_LINUX_IMAGE } else { 'router' }
 
     $SkipReason = $null
@@ -54,7 +60,7 @@ BeforeDiscovery {
         $SkipReason = 'qemu-system-x86_64 is not installed (Debian package qemu-system-x86)'
     }
     elseif (-not (Test-Path -LiteralPath $ModulePath -PathType Leaf)) {
-        $SkipReason = "the module is not at '$ModulePath' (./build.sh build stages it; or set VIRTUALNETWORKS_MODULE)"
+        $SkipReason = "the module is not at '$ModulePath' (./build.sh build stages it; or set VIRTUALNETWORKS_MODULE to a manifest or an installed module's name)"
     }
     else {
         # The image search order of the Linux backend (docs/ARCHITECTURE.md): VIRTUALNETWORKS_IMAGE_PATH, the
@@ -79,9 +85,14 @@ BeforeDiscovery {
 BeforeAll {
     # Settings and helpers shared by every Describe. Nothing here changes the machine.
     $RequirePrerequisites = @('1', 'true', 'yes') -contains "$env:VIRTUALNETWORKS_LINUX_REQUIRED".Trim().ToLowerInvariant()
+    # VIRTUALNETWORKS_MODULE: a manifest, its folder, or the name of an installed module (e.g. VirtualNetworks).
     $ModulePath = $env:VIRTUALNETWORKS_MODULE
     if (-not $ModulePath) { $ModulePath = Join-Path -Path $PSScriptRoot -ChildPath '../../out/VirtualNetworks/VirtualNetworks.psd1' }
     elseif (Test-Path -LiteralPath $ModulePath -PathType Container) { $ModulePath = Join-Path -Path $ModulePath -ChildPath 'VirtualNetworks.psd1' }
+    elseif (-not (Test-Path -LiteralPath $ModulePath) -and $ModulePath -notmatch '[\\/]') {
+        $installed = Get-Module -ListAvailable -Name $ModulePath | Sort-Object -Property Version -Descending | Select-Object -First 1
+        if ($installed) { $ModulePath = $installed.Path }
+    }
     $ImageName = if ($env:VIRTUALNETWORKS_LINUX_IMAGE) { $env:VIRTUALNETWORKS_LINUX_IMAGE } else { 'router' }
 
     # Every name this run creates starts with this prefix ('vnl' and 6 random hex digits), so concurrent runs cannot
