@@ -422,6 +422,7 @@ Describe 'A virtual network on three Linux lab hosts' -Tag 'Linux' -Skip:([bool]
             $m.Bytes | Should -BeGreaterThan 0
             $m.Ratio | Should -BeGreaterOrEqual 0.5 -Because "measured $($m.MeasuredBandwidth) bit/s"
             $m.Ratio | Should -BeLessOrEqual 1.25 -Because "measured $($m.MeasuredBandwidth) bit/s"
+            Write-Host ('      measured {0:0.00} Mbit/s of 5 Mbit/s (ratio {1:0.000}) in {2:0.0} s' -f ($m.MeasuredBandwidth / 1e6), $m.Ratio, $m.Duration.TotalSeconds)
         }
 
         It 'refuses a limit outside the backend range with BandwidthOutOfRange, keeping the old one' {

@@ -116,6 +116,17 @@ namespace VirtualNetworks.Scripts.Tests
 
         [Theory]
         [MemberData(nameof(LinuxSuites))]
+        public void EveryLinuxTestAsserts(string fileName) =>
+            AssertNoProblems(fileName, "assertions", PesterSuiteRules.AssertionProblems(ParseSuite(fileName)));
+
+        [Theory]
+        [InlineData("Describe 'x' { It 'y' { Get-VirtualRouter } }")]
+        [InlineData("Describe 'x' { It 'y' { } }")]
+        public void TheAssertionRuleCatchesATestWithoutShould(string script) =>
+            Assert.NotEmpty(PesterSuiteRules.AssertionProblems(ParseSnippet(script)));
+
+        [Theory]
+        [MemberData(nameof(LinuxSuites))]
         public void TheLinuxSuiteRemovesWhatItDeploysInItsOwnStateDirectory(string fileName) =>
             AssertNoProblems(fileName, "clean-up", PesterSuiteRules.LinuxCleanupProblems(ParseSuite(fileName)));
 
@@ -561,6 +572,14 @@ namespace VirtualNetworks.Scripts.Tests
                 }
             }
 
+            problems.AddRange(AssertionProblems(ast));
+            return problems;
+        }
+
+        /// <summary>Every It asserts: it calls Should (or reports its result with Set-ItResult).</summary>
+        public static List<string> AssertionProblems(ScriptBlockAst ast)
+        {
+            var problems = new List<string>();
             foreach (CommandAst it in Commands(ast, "It"))
             {
                 ScriptBlockExpressionAst? body = Body(it);
