@@ -572,6 +572,9 @@ namespace VirtualNetworks.Module.Tests
             lock (_gate) _configFailures.Add(router);
         }
 
+        /// <summary>Raised (on the calling thread) right before a probe stream sends its first probe.</summary>
+        public event Action<string>? ProbeStreamStarting;
+
         /// <summary>The most readiness waits that ran at the same time.</summary>
         public int MaxConcurrentReadyWaits { get { lock (_gate) return _maxReadyWaits; } }
 
@@ -649,6 +652,7 @@ namespace VirtualNetworks.Module.Tests
                     throw Error(ErrorIds.RouterNotRunning, ErrorKind.InvalidOperation, r.Name, $"Router '{r.Name}' is {r.State}.");
             }
             var answer = new ProbeStreamAnswer { Sent = 0 };
+            ProbeStreamStarting?.Invoke(fromRouter);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             for (int seq = 0; seq < count; seq++)
             {
