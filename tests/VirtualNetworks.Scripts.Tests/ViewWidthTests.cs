@@ -93,6 +93,12 @@ $samples['VirtualNetworks.LinkMeasurement'] = @(
 $expect['VirtualNetworks.LinkMeasurement'] = @('edge-e01-edge-w01', 'edge-w01-edge-e01', 'core-m01-core-m02', '10 Mbit/s', ('{0:0.##} Mbit/s' -f 9.623), ('{0:0.##} Mbit/s' -f 9.204),
     '1.5 Gbit/s', '1.48 Gbit/s', ('{0:0.##} Gbit/s' -f 1.415), ('{0:0.##} Mbit/s' -f 812.3), 'unlimited', ('{0:N3}' -f 0.9623), ('{0:N3}' -f (1480 / 1500)))
 
+$samples['VirtualNetworks.ConnectionTestResult'] = @(
+    [VirtualNetworks.ConnectionTestResult]@{ Source = 'edge-e01'; Target = 'core-m01'; Address = 'fd00:76e:0:1::1f'; Sent = 1000; Received = 987; Lost = 13; LongestLossRun = 12; LongestGapMilliseconds = 120; MaximumRoundTripMilliseconds = 1234.5; AverageRoundTripMilliseconds = 3.25; IntervalMilliseconds = 10; Duration = [TimeSpan]::FromSeconds(10.4) }
+    [VirtualNetworks.ConnectionTestResult]@{ Source = 'edge-w02'; Address = '10.200.0.13'; Sent = 4; Received = 0; Lost = 4; LongestLossRun = 4; LongestGapMilliseconds = 4000; IntervalMilliseconds = 1000; Duration = [TimeSpan]::FromSeconds(5) }
+)
+$expect['VirtualNetworks.ConnectionTestResult'] = @('edge-e01', 'edge-w02', 'fd00:76e:0:1::1f', '10.200.0.13', '1000', '987', '13', '120', '4000', ('{0:0.0}' -f 1234.5), ('{0:0.0}' -f 3.25))
+
 $samples['VirtualNetworks.OrphanResource'] = @(
     [VirtualNetworks.OrphanResource]@{ Kind = 'StateFile'; Name = '/var/lib/virtualnetworks/links/edge-e01-core-m01.json.tmp-4711'; Owner = 'edge-e01-core-m01'; ComputerName = 'buildhost01'; Reason = 'temporary file of an interrupted write' }
     [VirtualNetworks.OrphanResource]@{ Kind = 'Process'; Name = '48213'; Owner = 'edge-w02'; ComputerName = 'lab-west'; Reason = 'no router record, and no link record names the router' }
