@@ -8,6 +8,9 @@
 #   ./build.sh demo  [Debug|Release]   install prerequisites, build the router image, build + stage, then run
 #                                      examples/figure1.ps1 in vnpwsh (needs root: bridges, taps, QEMU)
 #   ./build.sh host  [Debug|Release]   print the path of the built vnpwsh
+#   ./build.sh package [Debug|Release] build + stage, then publish out/VirtualNetworks with Publish-PSResource into the
+#                                      local repository out/repository (registered as VirtualNetworksLocal):
+#                                      out/repository/VirtualNetworks.<version>.nupkg (tools/Publish-Package.ps1)
 #   ./build.sh clean                   dotnet clean, and remove out/ and TestResults/
 #
 # Configuration defaults to Debug (or $CONFIGURATION). Never prompts; safe for CI (no stdin, root).
@@ -280,6 +283,13 @@ do_demo() {
     env -u VIRTUALNETWORKS_STATE_DIR "$(host_path)" -Module "$ROOT/$STAGE/VirtualNetworks.psd1" -NonInteractive -File examples/figure1.ps1 </dev/null
 }
 
+do_package() {
+    do_build
+    step "Publishing the package (tools/Publish-Package.ps1 -> out/repository)"
+    POWERSHELL_TELEMETRY_OPTOUT=1 "$PWSH" -NoProfile -NonInteractive -File tools/Publish-Package.ps1 \
+        -ModulePath "$ROOT/$STAGE" -RepositoryPath "$ROOT/out/repository" </dev/null || die "publishing the package failed"
+}
+
 usage() {
     sed -n '2,/^set -euo/p' "$0" | grep -v '^set -euo' | sed 's/^# \{0,1\}//'
 }
@@ -296,6 +306,7 @@ case "$COMMAND" in
     test) do_test ;;
     demo) do_demo ;;
     host) do_host ;;
+    package) do_package ;;
     clean) do_clean ;;
     -h|--help|help) usage ;;
     *) usage >&2; exit 2 ;;

@@ -112,6 +112,7 @@ install_image() {
 if [[ $mode == uninstall ]]; then
 	rm -f "$images_dir/router"
 	rm -rf "$images_dir"/.router-????????????????
+	rmdir "$images_dir" 2>/dev/null || true
 	say "removed $images_dir/router"
 	exit 0
 fi
