@@ -72,7 +72,7 @@ namespace VirtualNetworks.Linux
             if (!string.IsNullOrEmpty(moduleDirectory))
             {
                 Add(Path.Combine(moduleDirectory!, "images"), "next to the module");
-                Add(Path.Combine(moduleDirectory!, "..", "images"), "the build's out/images");
+                Add(Path.Combine(moduleDirectory!, "..", "images"), "beside the module's folder");
             }
             SearchPath = _entries.Select(e => e.Directory).ToArray();
         }
