@@ -51,7 +51,7 @@ namespace VirtualNetworks.Linux.Tests
                 Assert.Contains("router", texts);
                 Assert.All(texts, t => Assert.StartsWith("ro", t, StringComparison.OrdinalIgnoreCase));
                 var none = ps.Invoke("$s = 'New-VirtualRouter -Name x -Image zzqq'; (TabExpansion2 -inputScript $s -cursorColumn $s.Length).CompletionMatches");
-                Assert.Empty(none.Output.Select(o => EndToEndSession.Text(o, "CompletionText")).Where(t => t.StartsWith("zzqq", StringComparison.Ordinal)));
+                Assert.DoesNotContain(none.Output.Select(o => EndToEndSession.Text(o, "CompletionText")), t => t.StartsWith("zzqq", StringComparison.Ordinal));
                 Assert.Empty(ps.Invoke("Get-VirtualRouter").Ok("Get-VirtualRouter").Output);
             }
             finally
