@@ -25,6 +25,8 @@
         'Resume-VirtualRouter'
         'Remove-VirtualRouter'
         'Move-VirtualRouter'
+        'Wait-VirtualRouter'
+        'Test-VirtualRouterConnection'
         'New-VirtualLink'
         'Get-VirtualLink'
         'Set-VirtualLink'

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# POSIX-side twin of build.ps1 for machines without pwsh: the same steps, in the same order.
+# POSIX-side twin of build.ps1: the same steps, in the same order (it restores the pinned pwsh; build.ps1 needs one).
 #
 #   ./build.sh build [Debug|Release]   build the solution and stage out/VirtualNetworks/
 #   ./build.sh test  [Debug|Release]   install prerequisites, build the router image, build + stage, then run every
 #                                      test project (the Linux end-to-end tests boot real VMs as root);
 #                                      prints "N passed, N failed, N skipped"
 #   ./build.sh demo  [Debug|Release]   install prerequisites, build the router image, build + stage, then run
-#                                      examples/figure1.ps1 in vnpwsh (needs root: bridges, taps, QEMU)
-#   ./build.sh host  [Debug|Release]   print the path of the built vnpwsh
+#                                      examples/figure1.ps1 in pwsh (needs root: bridges, taps, QEMU)
 #   ./build.sh package [Debug|Release] build + stage, then publish out/VirtualNetworks with Publish-PSResource into the
 #                                      local repository out/repository (registered as VirtualNetworksLocal):
 #                                      out/repository/VirtualNetworks.<version>.nupkg (tools/Publish-Package.ps1)
@@ -21,7 +20,6 @@ cd "$ROOT"
 
 SOLUTION="VirtualNetworks.sln"
 MODULE_PROJECT="src/VirtualNetworks/VirtualNetworks.csproj"
-HOST_PROJECT="src/VirtualNetworks.Host/VirtualNetworks.Host.csproj"
 HELPGEN_PROJECT="tools/HelpGen/HelpGen.csproj"
 STAGE="out/VirtualNetworks"
 PUBLISH="out/.publish"
@@ -105,8 +103,8 @@ ensure_image() {
 
 # The pinned tools the build and the tests use, restored from NuGet: PowerShell (pwsh, a local .NET tool, version in
 # .config/dotnet-tools.json) and Pester (tools/Pester/Pester.Restore.csproj). Writes out/tools/pwsh, a launcher of the
-# restored pwsh (so scripts and tests need not be in the repository to run it), and out/tools/pester.path, the path of
-# the restored Pester manifest.
+# restored pwsh (so scripts and tests need not be in the repository to run it), out/tools/pwsh.path (the path of its
+# pwsh.dll, which the tests run with dotnet) and out/tools/pester.path (the path of the restored Pester manifest).
 TOOLS="out/tools"
 PWSH_VERSION_FILE=".config/dotnet-tools.json"
 PESTER_PROJECT="tools/Pester/Pester.Restore.csproj"
@@ -127,6 +125,7 @@ ensure_tools() {
     printf '#!/bin/sh\n# pwsh %s restored by build.sh (dotnet tool restore); written by build.sh\nexec dotnet "%s/pwsh.dll" "$@"\n' \
         "$pwsh_version" "$pwsh_dir" > "$TOOLS/pwsh"
     chmod 755 "$TOOLS/pwsh"
+    printf '%s\n' "$pwsh_dir/pwsh.dll" > "$TOOLS/pwsh.path"
     printf '%s\n' "$pester" > "$TOOLS/pester.path"
 }
 PWSH="$ROOT/$TOOLS/pwsh"
@@ -230,7 +229,7 @@ do_test() {
     step "Testing ($CONFIG)"
     rm -rf "$RESULTS"
     local rc=0
-    # The module tests import the staged module; vnpwsh honours the same variable.
+    # The module tests import the staged module.
     VIRTUALNETWORKS_MODULE="$ROOT/$STAGE/VirtualNetworks.psd1" \
         dotnet test "$SOLUTION" -nologo -c "$CONFIG" --no-build --tl:off -v quiet \
         --logger "trx" --results-directory "$RESULTS" </dev/null || rc=$?
@@ -260,27 +259,15 @@ do_test() {
     fi
 }
 
-host_path() {
-    local dir
-    dir="$(msbuild_property "$HOST_PROJECT" TargetDir)"
-    printf '%s\n' "${dir%/}/vnpwsh"
-}
-
-do_host() {
-    local path
-    path="$(host_path)"
-    [ -x "$path" ] || die "vnpwsh is not built ($path); run ./build.sh build $CONFIG"
-    printf '%s\n' "$path"
-}
-
 do_demo() {
     [ -f examples/figure1.ps1 ] || die "no demo exists (examples/figure1.ps1)"
     ensure_prereqs required
     ensure_image required
     do_build
-    step "Running examples/figure1.ps1 in vnpwsh"
-    # The demo uses the default state directory (/var/lib/virtualnetworks), whatever the caller's environment says.
-    env -u VIRTUALNETWORKS_STATE_DIR "$(host_path)" -Module "$ROOT/$STAGE/VirtualNetworks.psd1" -NonInteractive -File examples/figure1.ps1 </dev/null
+    step "Running examples/figure1.ps1 in pwsh"
+    # The demo uses the default state directory (/var/lib/virtualnetworks), whatever the caller's environment says; it
+    # imports the staged module next to it (out/VirtualNetworks).
+    env -u VIRTUALNETWORKS_STATE_DIR -u VIRTUALNETWORKS_MODULE "$PWSH" -NoProfile -NonInteractive -File examples/figure1.ps1 </dev/null
 }
 
 do_package() {
@@ -305,7 +292,6 @@ case "$COMMAND" in
     build) do_build ;;
     test) do_test ;;
     demo) do_demo ;;
-    host) do_host ;;
     package) do_package ;;
     clean) do_clean ;;
     -h|--help|help) usage ;;

@@ -1,3 +1,4 @@
+#Requires -Version 7.2
 <#
 .SYNOPSIS
     The paper's Figure 1 for real: two isolated virtual networks, "a" (IPv4) and "b" (IPv6), of real QEMU virtual
@@ -5,8 +6,10 @@
     while it forwards traffic, drawn with the physical network under them, and torn down.
 
 .DESCRIPTION
-    Runs in vnpwsh (./build.sh demo) as well as in pwsh, as root on Linux; it uses only the engine's core cmdlets and
-    the module (and, for the probe stream during the migration, the router's command channel, below).
+    Runs in pwsh 7.2 or later, as root on Linux: after ./build.sh build, `out/tools/pwsh -File examples/figure1.ps1`
+    (./build.sh demo builds everything first and runs it the same way). It imports the module the build staged next to
+    it (../out/VirtualNetworks/VirtualNetworks.psd1), else the installed VirtualNetworks module by name, and uses only
+    the module's public cmdlets.
 
     figure1.json declares three lab hosts (on Linux: network namespaces standing in for machines) joined by two
     physical links h1 - h2 - h3, so h1 and h3 are two physical hops apart:
@@ -19,12 +22,13 @@
     a2 is the transit router of network a: a1 reaches a3 and a4 only through it.
 
     Steps:
-      1. Deploy-VirtualNetwork -Path figure1.json: lab hosts, physical links, routers, links
+      1. Deploy-VirtualNetwork -Path figure1.json: lab hosts, physical links, routers, links; then Wait-VirtualRouter
+         until every guest has booted and applied its addresses and routes
       2. Get-VirtualHost (routers and neighbours of each host), Get-VirtualNetwork (the hosts each network spans),
          Get-VirtualRouter, Get-VirtualLink (Transport, underlay path, tunnel id)
       3. Test-VirtualNetwork (reachability inside each network, isolation between them) - the script fails if it fails
       4. Measure-VirtualLink on the two-hop link a2-a3, Set-VirtualLink to a new limit live, measure again
-      5. Suspend-VirtualRouter a2: probes through it fail; Resume-VirtualRouter a2: they pass again
+      5. Suspend-VirtualRouter a2: probes through it fail; Resume-VirtualRouter a2 -Wait: they pass again
       6. Move-VirtualRouter a2 -DestinationHost h2 -Mode Live while a1 pings a3 through a2 every 10 ms: the probes
          lost, a2's addresses and guest uptime before and after (no reboot), its links' new paths, the limit measured
          again, Test-VirtualNetwork
@@ -33,9 +37,11 @@
       8. Remove-VirtualNetwork for every network of the file, which also removes the lab hosts the deployment created
          (always, in a finally block, unless -KeepRunning)
 
-    The probe stream of step 6 runs inside a1 through its command channel (docs/guest-contract.md section 3, the
-    channel Test-VirtualNetwork uses): busybox ping, 100 probes a second, so each lost probe is 10 ms without
-    forwarding. The guest's uptime comes from the same channel ("ready").
+    The probe stream of step 6 is Test-VirtualRouterConnection in a thread job (Start-ThreadJob) while this script runs
+    Move-VirtualRouter: busybox ping inside a1, 100 probes a second, so each lost probe is 10 ms without forwarding. The
+    guest's uptime before and after the move comes from Wait-VirtualRouter -PassThru (GuestUptime).
+
+    The state directory is $env:VIRTUALNETWORKS_STATE_DIR, else /var/lib/virtualnetworks.
 
 .PARAMETER Path
     The topology file. Default: figure1.json next to this script.
@@ -48,10 +54,10 @@
     Where the drawings go. Default: <repository>/out.
 
 .EXAMPLE
-    ./build.sh demo
+    ./build.sh build; out/tools/pwsh -File examples/figure1.ps1
 
 .EXAMPLE
-    vnpwsh -File examples/figure1.ps1 -KeepRunning
+    VIRTUALNETWORKS_STATE_DIR=$(mktemp -d) out/tools/pwsh -NoProfile -File examples/figure1.ps1 -KeepRunning
 #>
 [CmdletBinding()]
 param(
@@ -63,6 +69,18 @@ param(
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3
 
+# The module: the copy the build staged next to this script, else an installed one (by name).
+$stagedModule = [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../out/VirtualNetworks/VirtualNetworks.psd1'))
+if (Test-Path -LiteralPath $stagedModule -PathType Leaf) {
+    $modulePath = $stagedModule
+} elseif (Get-Module -ListAvailable -Name VirtualNetworks) {
+    $modulePath = 'VirtualNetworks'
+} else {
+    throw "The VirtualNetworks module is neither staged at $stagedModule nor installed. Build it with ./build.sh build " +
+        '(or install it with Install-PSResource VirtualNetworks), then run this script again.'
+}
+Import-Module $modulePath -ErrorAction Stop
+
 $shapedLink = 'a2-a3'      # the link whose bandwidth is measured and changed live: VXLAN across two physical hops
 $firstLimit = 10000000     # its limit in figure1.json (10 Mbit/s)
 $secondLimit = '5Mbps'     # the limit Set-VirtualLink gives it
@@ -70,7 +88,8 @@ $transitRouter = 'a2'      # paused, then live-migrated: a1 reaches a3 and a4 on
 $destination = 'h2'        # where the transit router is moved
 $probeSource = 'a1'        # the probe stream of the migration: a1 -> a3, through a2
 $probeTarget = 'a3'
-$probeCount = 1000         # at 10 ms: 10 s of probes (the guest's ping takes at most 1000)
+$probeCount = 1000         # at 10 ms: 10 s of probes (Test-VirtualRouterConnection sends at most 1000)
+$probeInterval = 10        # ms between two probes
 $probeLead = 1500          # ms of probes before Move-VirtualRouter is called
 
 $clock = [Diagnostics.Stopwatch]::StartNew()
@@ -119,98 +138,16 @@ if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) { throw "Topology file n
 
 # The routers and hosts the file declares: whatever happens, teardown removes the networks they belong to and nothing
 # else, then checks that the lab hosts are gone.
-$null = [Reflection.Assembly]::Load('System.Text.Json')
-$jsonOptions = [System.Text.Json.JsonDocumentOptions]@{ CommentHandling = 'Skip'; AllowTrailingCommas = $true }
-$topology = [System.Text.Json.JsonDocument]::Parse([IO.File]::ReadAllText($Path), $jsonOptions)
-$routerNames = @($topology.RootElement.GetProperty('routers').EnumerateArray() | ForEach-Object { $_.GetProperty('name').GetString() })
+$topology = Get-Content -Raw -LiteralPath $Path | ConvertFrom-Json
+$routerNames = @($topology.routers | ForEach-Object { $_.name })
 $hostNames = @()
-$hostsElement = [System.Text.Json.JsonElement]::new()
-if ($topology.RootElement.TryGetProperty('hosts', [ref] $hostsElement) -and $hostsElement.ValueKind -eq 'Array') {
-    $hostNames = @($hostsElement.EnumerateArray() | ForEach-Object { $_.GetProperty('name').GetString() })
-}
-$topology.Dispose()
+if ($topology.PSObject.Properties['hosts'] -and $null -ne $topology.hosts) { $hostNames = @($topology.hosts | ForEach-Object { $_.name }) }
 
 function Get-FigureNetwork {
     @(Get-VirtualNetwork | Where-Object {
             $network = $_
             @($network.Routers | Where-Object { $routerNames -contains $_ }).Count -gt 0
         })
-}
-
-# ------------------------------------------------------------------------------------------ the router's command channel
-# Linux backend only: the guest's command channel is a Unix socket among the router's run files in the state directory
-# ($env:VIRTUALNETWORKS_STATE_DIR, else /var/lib/virtualnetworks): run/<router>.chan, or run/m/<router>.chan after a live
-# migration started the router's new instance in the other run slot. The backend's state store knows which.
-function Get-ChannelSocket([string] $Router) {
-    [VirtualNetworks.Linux.State.StateStore]::new($null).RunPaths($Router).ChannelSocket
-}
-
-function Get-GuestUptime([string] $Router, [int] $TimeoutSeconds = 30) {
-    $channel = [VirtualNetworks.Linux.Vm.GuestChannel]::new((Get-ChannelSocket $Router), $Router)
-    $channel.WaitReady([TimeSpan]::FromSeconds($TimeoutSeconds), [Threading.CancellationToken]::None).UptimeMilliseconds / 1000.0
-}
-
-# Until the guest answers "ready" with its configuration applied.
-function Wait-Guest([string] $Router, [int] $TimeoutSeconds) {
-    $until = [DateTime]::UtcNow.AddSeconds($TimeoutSeconds)
-    $channel = [VirtualNetworks.Linux.Vm.GuestChannel]::new((Get-ChannelSocket $Router), $Router)
-    while ($true) {
-        $left = $until - [DateTime]::UtcNow
-        if ($left -le [TimeSpan]::Zero) { throw "$Router did not boot and apply its configuration within $TimeoutSeconds s." }
-        if ($channel.WaitReady($left, [Threading.CancellationToken]::None).ConfigState -eq 'ok') { return }
-        Start-Sleep -Milliseconds 200
-    }
-}
-
-# A ping stream inside the guest, in a second runspace of this process so that Move-VirtualRouter can run meanwhile.
-$pingScript = @'
-param([string] $Socket, [string] $Router, [string] $Target, [int] $Count)
-$channel = [VirtualNetworks.Linux.Vm.GuestChannel]::new($Socket, $Router)
-$deadline = [int][Math]::Ceiling($Count / 100.0) + 5
-$result = $channel.Run('ping', [string[]]@($Target, "$Count", "$deadline", '0.01'), [TimeSpan]::FromSeconds($deadline + 30), [Threading.CancellationToken]::None)
-, [string[]]@($result.Lines)
-'@
-
-function Start-ProbeStream([string] $From, [string] $Target, [int] $Count) {
-    $runspace = [runspacefactory]::CreateRunspace([initialsessionstate]::CreateDefault2())
-    $runspace.Open()
-    $ps = [powershell]::Create()
-    $ps.Runspace = $runspace
-    [void]$ps.AddScript($pingScript).AddArgument((Get-ChannelSocket $From)).AddArgument($From).AddArgument($Target).AddArgument($Count)
-    [pscustomobject]@{ PowerShell = $ps; Runspace = $runspace; Handle = $ps.BeginInvoke() }
-}
-
-function Receive-ProbeStream($Stream) {
-    try {
-        $lines = @($Stream.PowerShell.EndInvoke($Stream.Handle) | ForEach-Object { $_ })
-        if ($Stream.PowerShell.Streams.Error.Count -gt 0) { throw $Stream.PowerShell.Streams.Error[0] }
-        return , $lines
-    } finally {
-        $Stream.PowerShell.Dispose()
-        $Stream.Runspace.Dispose()
-    }
-}
-
-# busybox ping lines "64 bytes from ...: seq=N ttl=T time=X ms": sent, received, the longest run of lost probes,
-# the largest round-trip time.
-function Measure-ProbeStream([string[]] $Lines, [int] $Count) {
-    $seen = [Collections.Generic.HashSet[int]]::new()
-    $maxRtt = 0.0
-    foreach ($line in $Lines) {
-        $m = [regex]::Match($line, 'seq=(\d+) .*time=([0-9.]+) ms')
-        if ($m.Success) {
-            [void]$seen.Add([int]$m.Groups[1].Value)
-            $maxRtt = [Math]::Max($maxRtt, [double]::Parse($m.Groups[2].Value, $inv))
-        }
-    }
-    $sent = $Count
-    $summary = [regex]::Match(($Lines -join "`n"), '(\d+) packets transmitted')
-    if ($summary.Success) { $sent = [int]$summary.Groups[1].Value }
-    $longest = 0; $run = 0
-    for ($s = 0; $s -lt $sent; $s++) {
-        if ($seen.Contains($s)) { $run = 0 } else { $run++; $longest = [Math]::Max($longest, $run) }
-    }
-    [pscustomobject]@{ Sent = $sent; Received = $seen.Count; Lost = $sent - $seen.Count; LongestLoss = $longest; MaxRtt = $maxRtt }
 }
 
 $failed = $true
@@ -220,11 +157,14 @@ try {
     $deployment = Deploy-VirtualNetwork -Path $Path
     Write-Host ('   {0} change(s) in {1:0.0} s; networks: {2}' -f $deployment.Changes, $deployment.Duration.TotalSeconds, ($deployment.Networks -join ', '))
     $deployment.Steps | Where-Object { $_ -match 'lab host|physical link' } | ForEach-Object { Write-Host "     $_" }
-    # Deploy-VirtualNetwork starts the routers without waiting for their guests; Test-VirtualNetwork waits for each
-    # probe's source, not its destination. So wait here until every guest answers on its command channel.
+    # Deploy-VirtualNetwork starts the routers without waiting for their guests (-Wait would); Test-VirtualNetwork waits
+    # for each probe's source, not its destination. So wait here until every guest has booted and applied its addresses
+    # and routes, all at once (a router not ready in two minutes stops the script with RouterNotReady).
     $bootClock = [Diagnostics.Stopwatch]::StartNew()
-    foreach ($router in $routerNames) { Wait-Guest $router 120 }
-    Write-Host ('   every guest booted and configured {0:0.0} s after Deploy-VirtualNetwork returned' -f $bootClock.Elapsed.TotalSeconds)
+    $booted = @(Wait-VirtualRouter -Name $routerNames -TimeoutSec 120 -PassThru)
+    Write-Host ('   every guest booted and configured {0:0.0} s after Deploy-VirtualNetwork returned (Wait-VirtualRouter; guest uptimes {1:0.0} to {2:0.0} s)' -f
+        $bootClock.Elapsed.TotalSeconds, ($booted | ForEach-Object { $_.GuestUptime.TotalSeconds } | Measure-Object -Minimum).Minimum,
+        ($booted | ForEach-Object { $_.GuestUptime.TotalSeconds } | Measure-Object -Maximum).Maximum)
     Write-Done 'deployed'
 
     Write-Section '2. What is deployed: hosts and the physical network, virtual networks (computed), routers, links'
@@ -279,9 +219,9 @@ try {
 
     Write-Section "   Resume ${transitRouter}: forwarding comes back"
     $resumeClock = [Diagnostics.Stopwatch]::StartNew()
-    Resume-VirtualRouter -Name $transitRouter
+    Resume-VirtualRouter -Name $transitRouter -Wait
     $back = Test-VirtualNetwork -Name a -Quiet
-    Write-Host ('   Test-VirtualNetwork -Name a -Quiet: {0} ({1:0.0} s after Resume-VirtualRouter)' -f $back, $resumeClock.Elapsed.TotalSeconds)
+    Write-Host ('   Test-VirtualNetwork -Name a -Quiet: {0} ({1:0.0} s after Resume-VirtualRouter -Wait was called)' -f $back, $resumeClock.Elapsed.TotalSeconds)
     if (-not $back) { throw "Network a does not pass Test-VirtualNetwork after $transitRouter was resumed." }
     Get-VirtualRouter -Name $transitRouter | Out-Host
     Write-Done 'forwarding back'
@@ -299,33 +239,49 @@ try {
     $beforeDrawing = Join-Path $OutputDirectory $(if (Get-Command -Name dot -CommandType Application -ErrorAction SilentlyContinue) { 'figure1-before-move.svg' } else { 'figure1-before-move.dot' })
     Export-VirtualNetwork -Name @(Get-FigureNetwork | ForEach-Object Name) -Path $beforeDrawing
     Write-Host "     drawn in $beforeDrawing"
-    $uptimeBefore = Get-GuestUptime $transitRouter
+    # The guest's uptime, as Wait-VirtualRouter saw it ready: a live migration keeps the guest running, a reboot resets it.
+    $uptimeBefore = (Wait-VirtualRouter -Name $transitRouter -TimeoutSec 30 -PassThru).GuestUptime.TotalSeconds
     $uptimeClock = [Diagnostics.Stopwatch]::StartNew()
     Write-Host ('     guest uptime {0:0.0} s' -f $uptimeBefore)
     Move-VirtualRouter -Name $transitRouter -DestinationHost $destination -Mode Live -WhatIf
 
-    Write-Host ('   {0} pings {1} ({2}) every 10 ms, {3} probes; Move-VirtualRouter starts {4:0.0} s into them' -f $probeSource, $probeTarget, $targetAddress, $probeCount, ($probeLead / 1000))
-    $stream = Start-ProbeStream $probeSource $targetAddress $probeCount
+    Write-Host ('   {0} pings {1} ({2}) every {3} ms, {4} probes (Test-VirtualRouterConnection in a thread job); Move-VirtualRouter starts {5:0.0} s into them' -f
+        $probeSource, $probeTarget, $targetAddress, $probeInterval, $probeCount, ($probeLead / 1000))
+    # The probe stream runs in a thread job of this process while Move-VirtualRouter runs here; it takes no lock on the
+    # state, so the move (which holds it) does not hold it up. $started tells when the probes are about to go out.
+    $started = [hashtable]::Synchronized(@{})
+    $probeJob = Start-ThreadJob -Name 'figure1-probes' -ScriptBlock {
+        $ErrorActionPreference = 'Stop'
+        Import-Module $using:modulePath
+        $flag = $using:started
+        $flag['At'] = [DateTime]::UtcNow
+        Test-VirtualRouterConnection -Name $using:probeSource -TargetAddress $using:targetAddress -Count $using:probeCount -IntervalMilliseconds $using:probeInterval
+    }
     $moveClock = $null
+    $probes = $null
     try {
+        $startClock = [Diagnostics.Stopwatch]::StartNew()
+        while (-not $started.ContainsKey('At') -and $probeJob.State -in 'NotStarted', 'Running' -and $startClock.Elapsed.TotalSeconds -lt 30) {
+            Start-Sleep -Milliseconds 20
+        }
         Start-Sleep -Milliseconds $probeLead
         $moveClock = [Diagnostics.Stopwatch]::StartNew()
         Move-VirtualRouter -Name $transitRouter -DestinationHost $destination -Mode Live -Confirm:$false
         $moveClock.Stop()
     } finally {
-        $lines = Receive-ProbeStream $stream
+        $probes = Receive-Job -Job $probeJob -Wait -AutoRemoveJob
     }
-    $probes = Measure-ProbeStream $lines $probeCount
+    if ($null -eq $probes) { throw "The probe stream from $probeSource to $probeTarget returned nothing." }
     Write-Host ('   Move-VirtualRouter -Mode Live returned after {0:0.00} s' -f $moveClock.Elapsed.TotalSeconds)
-    Write-Host ('   probes {0} -> {1} through {2}: {3} sent, {4} answered, {5} lost; longest run lost {6} (about {7} ms without forwarding); largest round trip {8:0.0} ms' -f
-        $probeSource, $probeTarget, $transitRouter, $probes.Sent, $probes.Received, $probes.Lost, $probes.LongestLoss, ($probes.LongestLoss * 10), $probes.MaxRtt)
+    Write-Host ('   probes {0} -> {1} through {2}: {3} sent, {4} answered, {5} lost; longest run lost {6} (about {7:0} ms without forwarding); largest round trip {8:0.0} ms' -f
+        $probeSource, $probeTarget, $transitRouter, $probes.Sent, $probes.Received, $probes.Lost, $probes.LongestLossRun, $probes.LongestGapMilliseconds, $probes.MaximumRoundTripMilliseconds)
     if ($probes.Received -eq 0) { throw "No probe from $probeSource reached $probeTarget during the migration." }
-    if ($probes.Sent * 10 -lt $probeLead + $moveClock.Elapsed.TotalMilliseconds) {
+    if ($probes.Sent * $probeInterval -lt $probeLead + $moveClock.Elapsed.TotalMilliseconds) {
         Write-Warning 'the probe stream ended before Move-VirtualRouter returned: the end of the migration was not probed'
     }
 
     $routerAfter = Get-VirtualRouter -Name $transitRouter
-    $uptimeAfter = Get-GuestUptime $transitRouter
+    $uptimeAfter = (Wait-VirtualRouter -Name $transitRouter -TimeoutSec 30 -PassThru).GuestUptime.TotalSeconds
     $elapsed = $uptimeClock.Elapsed.TotalSeconds
     Write-Host "   after:  $transitRouter on $($routerAfter.ComputerName) ($($routerAfter.State)), addresses $($routerAfter.Addresses -join ', ')"
     foreach ($link in @(Get-VirtualLink -RouterName $transitRouter)) { Write-Host ('     ' + (Format-Link $link)) }

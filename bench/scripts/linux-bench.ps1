@@ -4,10 +4,10 @@
     Test-VirtualNetwork, re-deploying the unchanged file, bandwidth accuracy, live bandwidth changes, pause/resume.
 
 .DESCRIPTION
-    Run as root in vnpwsh (the repository's PowerShell host):
+    Run as root in pwsh 7.2 or later, after ./build.sh build (it imports the module staged in out/, else the installed
+    one by name):
 
-        V=$(./build.sh host | tail -1)
-        $V -File bench/scripts/linux-bench.ps1 [-Runs 5] [-Section Cold,Redeploy,Launch,Accuracy,LiveChange,Loss,PauseResume]
+        out/tools/pwsh -NoProfile -File bench/scripts/linux-bench.ps1 [-Runs 5] [-Section Cold,Redeploy,Launch,Accuracy,LiveChange,Loss,PauseResume]
 
     Uses its own state directory (a fresh /tmp/vnbench-* unless -StateDirectory is given, removed at the end) and
     examples/figure1.json with every name prefixed (-Prefix, default "vb": a1 -> vb-a1), so its bridges and taps never
@@ -25,13 +25,14 @@
                   Deploy-VirtualNetwork           host-side orchestration: read and validate the file, plan, state
                                                   records, 5 bridges + 10 taps + tbf qdiscs, 7 QEMU launches. It does not
                                                   wait for the guests.
-                  guest boot wait                 from Deploy returning until every router's console shows VN-READY
-                                                  (polled every 20 ms): the guests booting under TCG, nothing the
+                  guest boot wait                 from Deploy returning until Wait-VirtualRouter returns for every
+                                                  router (each guest answered "ready" on its command channel with its
+                                                  configuration applied): the guests booting under TCG, nothing the
                                                   module does.
                   Test-VirtualNetwork             the 60-probe reachability/isolation matrix; pings run inside the guests.
                 total = the three together = "from nothing to Test-VirtualNetwork passing".
                 orchestration overhead = total - guest boot wait - the probes' time inside the guests, i.e. the
-                Deploy-VirtualNetwork time (+ <= 20 ms of polling). Test-VirtualNetwork's time is reported on its own
+                Deploy-VirtualNetwork time (+ the wait's own round trips, a few ms). Test-VirtualNetwork's time is reported on its own
                 (its probes are guest work, but its host-side share is not separated out).
     Redeploy    Deploy-VirtualNetwork of the unchanged file on the running lab: Changes must be 0.
     Launch      Part of Deploy's time: Stop-VirtualRouter -TurnOff vb-b3, then time Start-VirtualRouter vb-b3 (one QEMU
@@ -47,10 +48,12 @@
                 50 ms window whose rate is within 0.8-1.1 x the new limit and stays so over the next 500 ms (the new
                 rate in effect); the mean rates in the 1 s before the call and the 1 s after it returned; transfers that
                 stalled (did not finish in 15 s; the tbf queue is printed, then the old limit is set again to free it).
-    Loss        No other traffic; a1 pings a2's address on the shaped link 100 times a second for 4 s (in the guest)
+    Loss        No other traffic; a1 pings a2's address on the shaped link 100 times a second for 4 s (in the guest:
+                Test-VirtualRouterConnection -Count 400 -IntervalMilliseconds 10)
                 while another runspace changes the limit 10 -> 5 -> 1 -> 10 Mbit/s (at ~1, 2, 3 s). Lost = sent -
                 received; plus the tbf drop counters of both taps. A control run without changes comes first.
-    PauseResume a1 pings a3's address (the path crosses a2) 100 times a second for 6 s; another runspace suspends a2
+    PauseResume a1 pings a3's address (the path crosses a2) 100 times a second for 6 s (Test-VirtualRouterConnection
+                -Count 600 -IntervalMilliseconds 10); another runspace suspends a2
                 at ~1.5 s and resumes it at ~3.5 s; a third samples rx_packets of a2's two taps (packets a2 sends) every
                 ~1 ms. Reported: packets a2 sent while paused (must be 0), and the time from the Resume-VirtualRouter
                 call to the first packet a2 sends (forwarding back), plus from the call's return.
@@ -65,11 +68,12 @@
     The sections to run. Default: all. Cold always leaves Figure 1 deployed for the others; without Cold, Figure 1 is
     deployed once first.
 #>
+#Requires -Version 7.2
 [CmdletBinding()]
 param(
     [ValidateRange(1, 100)]
     [int] $Runs = 5,
-    # Several as an array or comma-separated (vnpwsh -File passes one string: -Section Cold,Redeploy).
+    # Several as an array or comma-separated (pwsh -File passes one string: -Section Cold,Redeploy).
     [string[]] $Section = @('Cold', 'Redeploy', 'Launch', 'Accuracy', 'LiveChange', 'Loss', 'PauseResume'),
     [string] $Topology = (Join-Path $PSScriptRoot '../../examples/figure1.json'),
     [ValidatePattern('^[a-z][a-z0-9]{0,7}$')]
@@ -96,6 +100,11 @@ $ownState = -not $StateDirectory
 if ($ownState) { $StateDirectory = '/tmp/vnbench-{0}' -f ([Guid]::NewGuid().ToString('N').Substring(0, 8)) }
 $previousState = $env:VIRTUALNETWORKS_STATE_DIR
 $env:VIRTUALNETWORKS_STATE_DIR = $StateDirectory
+# The module: the copy the build staged in out/, else an installed one (by name).
+$stagedModule = [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/VirtualNetworks/VirtualNetworks.psd1'))
+if (Test-Path -LiteralPath $stagedModule -PathType Leaf) { Import-Module $stagedModule -ErrorAction Stop }
+elseif (Get-Module -ListAvailable -Name VirtualNetworks) { Import-Module VirtualNetworks -ErrorAction Stop }
+else { throw "The VirtualNetworks module is neither staged at $stagedModule nor installed; build it with ./build.sh build." }
 $moduleManifest = (Get-Module VirtualNetworks).Path
 $linuxAssembly = [Reflection.Assembly]::LoadFrom((Join-Path ([IO.Path]::GetDirectoryName($moduleManifest)) 'VirtualNetworks.Linux.dll'))
 $freq = [double][Diagnostics.Stopwatch]::Frequency
@@ -155,6 +164,8 @@ function RunFile([string] $Router, [string] $Extension) {
     Join-Path (Join-Path $StateDirectory 'run') ($Router.ToLowerInvariant() + $Extension)
 }
 
+# The LiveChange transfer needs the guest's one-way nc-listen / nc-send / nc-result commands (docs/guest-contract.md),
+# which no cmdlet offers (Measure-VirtualLink runs a whole measurement): the backend's guest channel client, directly.
 function Channel([string] $Router) {
     [VirtualNetworks.Linux.Vm.GuestChannel]::new((RunFile $Router '.chan'), $Router)
 }
@@ -177,23 +188,9 @@ function Address([string] $Router, [string] $Link) {
     } | ForEach-Object { $_.Split('/')[0] }
 }
 
-function ConsoleReady([string] $Router) {
-    $path = RunFile $Router '.console'
-    if (-not [IO.File]::Exists($path)) { return $false }
-    $fs = [IO.FileStream]::new($path, 'Open', 'Read', 'ReadWrite, Delete')
-    try { $text = [IO.StreamReader]::new($fs).ReadToEnd() } finally { $fs.Dispose() }
-    return $text.Contains("VN-READY $Router")
-}
-
-function WaitAllReady([double] $TimeoutSeconds = 120) {
-    $start = Now
-    $pending = [Collections.Generic.List[string]]::new([string[]]$routerNames)
-    while ($pending.Count -gt 0) {
-        foreach ($r in @($pending)) { if (ConsoleReady $r) { [void]$pending.Remove($r) } }
-        if ($pending.Count -eq 0) { break }
-        if ((Ms $start (Now)) -gt $TimeoutSeconds * 1000) { throw "Not ready after $TimeoutSeconds s: $($pending -join ', ')" }
-        [Threading.Thread]::Sleep(20)
-    }
+# Until every router's guest has booted and applied its configuration (Wait-VirtualRouter: all at once, bounded).
+function WaitAllReady([int] $TimeoutSeconds = 120) {
+    Wait-VirtualRouter -Name $routerNames -TimeoutSec $TimeoutSeconds -ErrorAction Stop
 }
 
 function TbfStats([string] $Device) {
@@ -208,13 +205,6 @@ function TbfStats([string] $Device) {
         }
     } finally { $doc.Dispose() }
     [pscustomobject]@{ Drops = 0; Packets = 0 }
-}
-
-function PingCounts([string[]] $Lines) {
-    $text = $Lines -join "`n"
-    $m = [regex]::Match($text, '(\d+) packets transmitted, (\d+) (?:packets )?received')
-    if (-not $m.Success) { throw "no ping summary in: $text" }
-    [pscustomobject]@{ Sent = [int]$m.Groups[1].Value; Received = [int]$m.Groups[2].Value }
 }
 
 # A second PowerShell in this process (same module, same state directory, same clock) running $Script with $Arguments.
@@ -488,10 +478,9 @@ try {
             if ($i -gt 0) {
                 $changer = Start-Background $changesScript @($shaped)
             }
-            $r = (Channel $a1).Run('ping', [string[]]@($target, '400', '10', '0.01'), [TimeSpan]::FromSeconds(40), [Threading.CancellationToken]::None)
+            $c = Test-VirtualRouterConnection -Name $a1 -TargetAddress $target -Count 400 -IntervalMilliseconds 10
             if ($changer) { [void](Receive-Background $changer) }
             $after = @($taps | ForEach-Object { TbfStats $_ })
-            $c = PingCounts $r.Lines
             $d = ($after[0].Drops - $before[0].Drops) + ($after[1].Drops - $before[1].Drops)
             if ($i -eq 0) {
                 $control += $c.Sent - $c.Received
@@ -516,10 +505,9 @@ try {
         for ($i = 1; $i -le $Runs; $i++) {
             $sampler = Start-Background $samplerScript @($files, 8.0)
             $changer = Start-Background $pauseScript @($a2)
-            $r = (Channel $a1).Run('ping', [string[]]@($target, '600', '12', '0.01'), [TimeSpan]::FromSeconds(40), [Threading.CancellationToken]::None)
+            $c = Test-VirtualRouterConnection -Name $a1 -TargetAddress $target -Count 600 -IntervalMilliseconds 10
             $t = (Receive-Background $changer)[0]
             $rows = (Receive-Background $sampler)[0]
-            $c = PingCounts $r.Lines
             # Packets a2 sent (rx on its taps, both links) between Suspend returning and Resume being called.
             $paused = @($rows | Where-Object { $_[0] -ge $t[1] -and $_[0] -le $t[2] })
             $sentPaused = ($paused[-1][1] - $paused[0][1]) + ($paused[-1][2] - $paused[0][2])

@@ -4,10 +4,10 @@
     (issue 5, "Measured"), with real QEMU routers.
 
 .DESCRIPTION
-    Run as root in vnpwsh (the repository's PowerShell host):
+    Run as root in pwsh 7.2 or later, after ./build.sh build (it imports the module staged in out/, else the installed
+    one by name):
 
-        V=$(./build.sh host | tail -1)
-        $V -File bench/scripts/multihost-bench.ps1 [-Runs 5] [-Rates 10,20,0] [-DurationSeconds 5]
+        out/tools/pwsh -NoProfile -File bench/scripts/multihost-bench.ps1 [-Runs 5] [-Rates 10,20,0] [-DurationSeconds 5]
 
     Uses its own state directory (a fresh /tmp/vnmh-* unless -StateDirectory is given, removed at the end) and names
     prefixed with -Prefix (default "mb"), lab hosts included (mb-h1, mb-h2, mb-h3), so nothing clashes with the demo or
@@ -46,11 +46,12 @@
 .PARAMETER DurationSeconds
     Measure-VirtualLink -DurationSeconds. Default 5.
 #>
+#Requires -Version 7.2
 [CmdletBinding()]
 param(
     [ValidateRange(1, 100)]
     [int] $Runs = 5,
-    # Several as an array or comma-separated (vnpwsh -File passes one string: -Rates 10,20).
+    # Several as an array or comma-separated (pwsh -File passes one string: -Rates 10,20).
     [string[]] $Rates = @('10', '20', '0'),
     [ValidateRange(1, 60)]
     [int] $DurationSeconds = 5,
@@ -74,6 +75,11 @@ $ownState = -not $StateDirectory
 if ($ownState) { $StateDirectory = '/tmp/vnmh-{0}' -f ([Guid]::NewGuid().ToString('N').Substring(0, 8)) }
 $previousState = $env:VIRTUALNETWORKS_STATE_DIR
 $env:VIRTUALNETWORKS_STATE_DIR = $StateDirectory
+# The module: the copy the build staged in out/, else an installed one (by name).
+$stagedModule = [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/VirtualNetworks/VirtualNetworks.psd1'))
+if (Test-Path -LiteralPath $stagedModule -PathType Leaf) { Import-Module $stagedModule -ErrorAction Stop }
+elseif (Get-Module -ListAvailable -Name VirtualNetworks) { Import-Module VirtualNetworks -ErrorAction Stop }
+else { throw "The VirtualNetworks module is neither staged at $stagedModule nor installed; build it with ./build.sh build." }
 $moduleManifest = (Get-Module VirtualNetworks).Path
 [void][Reflection.Assembly]::LoadFrom((Join-Path ([IO.Path]::GetDirectoryName($moduleManifest)) 'VirtualNetworks.Linux.dll'))
 $null = [Reflection.Assembly]::Load('System.Text.Json')
@@ -130,14 +136,13 @@ $routerNames = @($cases | ForEach-Object { $_.From; $_.To })
 
 # ------------------------------------------------------------------------------------------------ host-side helpers
 
+# The link and router records name each link's taps; the module does not show tap names, so the backend's state store
+# is read for them (nothing else of the backend's internals is used).
 $store = [VirtualNetworks.Linux.State.StateStore]::new($StateDirectory)
 
-function Wait-Ready([string[]] $Routers, [double] $TimeoutSeconds = 180) {
-    foreach ($r in $Routers) {
-        $channel = [VirtualNetworks.Linux.Vm.GuestChannel]::new($store.RunPaths($r).ChannelSocket, $r)
-        $info = $channel.WaitReady([TimeSpan]::FromSeconds($TimeoutSeconds), [Threading.CancellationToken]::None)
-        if ($info.ConfigState -ne 'ok') { throw "$r is ready but its configuration state is '$($info.ConfigState)'" }
-    }
+# Until every router's guest has booted and applied its configuration (all at once; RouterNotReady stops the script).
+function Wait-Ready([string[]] $Routers, [int] $TimeoutSeconds = 180) {
+    Wait-VirtualRouter -Name $Routers -TimeoutSec $TimeoutSeconds -ErrorAction Stop
 }
 
 # The tap that carries the link's traffic to the To router (tbf on it shapes that direction), and its namespace.

@@ -41,7 +41,7 @@ namespace VirtualNetworks.Linux
         /// (<see cref="LiveCrashPoints"/>, <see cref="ColdCrashPoints"/>). A test makes it throw
         /// <see cref="SimulatedCrashException"/> (which nothing in the migration path catches, so no recovery code runs, as
         /// after a SIGKILL), or block in a child process that it then kills with SIGKILL. Process-wide (static) so that a test
-        /// can set it in a child vnpwsh through reflection. Nothing in the product sets it.
+        /// can set it in a child pwsh through reflection. Nothing in the product sets it.
         /// </summary>
         internal static Action<string>? MigrationCrashPoint { get; set; }
 

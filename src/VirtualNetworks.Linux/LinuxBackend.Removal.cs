@@ -101,7 +101,7 @@ namespace VirtualNetworks.Linux
                 var rec = running[i];
                 rec.DesiredState = RouterState.Off;
                 Store.WriteRouter(rec);
-                Vms.TurnOff(rec.Name, cancellationToken);
+                Vms.TurnOff(rec.Name, cancellationToken, untilReaped: true);
             }, ignored, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
         }

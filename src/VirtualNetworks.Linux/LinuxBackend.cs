@@ -397,7 +397,7 @@ namespace VirtualNetworks.Linux
         private void RemoveRouterLocked(RouterRecord rec, IReadOnlyList<LinkRecord> links, CancellationToken cancellationToken)
         {
             var paths = Store.RunPaths(rec.Name);
-            Vms.TurnOff(rec.Name, cancellationToken);
+            Vms.TurnOff(rec.Name, cancellationToken, untilReaped: true); // the pid is gone when Remove-* returns
             // Taps of links that still name this router (the engine removes links first; this covers drift).
             foreach (var l in links.Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)))
             {
@@ -409,7 +409,7 @@ namespace VirtualNetworks.Linux
             RouterProcess.RemoveRunFiles(paths, includeConsole: true);
             // The other run slot (an instance of an interrupted live migration).
             var other = Store.RunPaths(rec.Name, StateStore.OtherRunSlot(rec.RunSlot));
-            RouterProcess.Kill(other, TimeSpan.FromSeconds(3), cancellationToken);
+            RouterProcess.Kill(other, TimeSpan.FromSeconds(3), cancellationToken, untilReaped: true);
             RouterProcess.RemoveRunFiles(other, includeConsole: true);
             if (rec.Disk != null && File.Exists(rec.Disk)) File.Delete(rec.Disk);
             Store.DeleteRouter(rec.Name);
@@ -620,9 +620,9 @@ namespace VirtualNetworks.Linux
             Store.WriteRouter(rec); // intent first: a stop killed midway leaves a record that wants the router off
             if (turnOff)
             {
-                Vms.TurnOff(rec.Name, cancellationToken);
+                Vms.TurnOff(rec.Name, cancellationToken, untilReaped: true);
             }
-            else if (!Vms.Shutdown(rec.Name, GracefulStopTimeout, cancellationToken))
+            else if (!Vms.Shutdown(rec.Name, GracefulStopTimeout, cancellationToken, untilReaped: true))
             {
                 throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, rec.Name,
                     $"Router '{rec.Name}' did not power off within {GracefulStopTimeout.TotalSeconds:0} s of the ACPI power button.")

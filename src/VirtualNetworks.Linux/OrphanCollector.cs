@@ -199,11 +199,13 @@ namespace VirtualNetworks.Linux
                     var paths = new RouterRunPaths(Path.GetDirectoryName(match.PidFile)!, match.Router);
                     if (resource.Reason != OwnedReason && File.Exists(_store.RouterPath(match.Router)))
                         return; // the router got a record since it was listed (readable or not): no longer an orphan
-                    if (RouterProcess.IsOurs(pid, paths)) RouterProcess.Kill(paths, TimeSpan.FromSeconds(3), ct);
+                    if (RouterProcess.IsOurs(pid, paths)) RouterProcess.Kill(paths, TimeSpan.FromSeconds(3), ct, untilReaped: true);
                     else
                     {
+                        long? start = RouterProcess.StartTicks(pid);
                         Posix.Kill(pid, Posix.SIGKILL);
-                        RouterProcess.WaitForExit(pid, TimeSpan.FromSeconds(10), ct);
+                        if (RouterProcess.WaitForExit(pid, TimeSpan.FromSeconds(10), ct))
+                            RouterProcess.WaitUntilReaped(pid, start, RouterProcess.ReapTimeout, ct);
                     }
                     return;
                 case OrphanKind.Interface:

@@ -31,7 +31,17 @@ namespace VirtualNetworks.Commands
 
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ComputerNameCompleter))]
         public string[]? ComputerName { get; set; }
+
+        /// <summary>After the deployment, waits until the file's routers' guests are ready (booted, configuration applied).</summary>
+        [Parameter]
+        public SwitchParameter Wait { get; set; }
+
+        /// <summary>With -Wait: how long to wait for all the routers together, in seconds.</summary>
+        [Parameter]
+        [ValidateRange(1, MaximumReadyTimeoutSec)]
+        public int TimeoutSec { get; set; } = DefaultReadyTimeoutSec;
 
         protected override void ProcessRecord()
         {
@@ -67,45 +77,58 @@ namespace VirtualNetworks.Commands
             var service = GetService(ComputerName ?? HostsOf(desired), hostsMayNotExistYet: ComputerName == null);
             // Observe, plan, apply and summarize under exclusive access to the backend's state: a concurrent command
             // (another Deploy) waits, bounded, and then plans against this one's result (addresses included).
-            using var exclusive = OrTerminate(() => service.Exclusive(CancellationToken));
-            var plan = OrTerminate(() => service.PlanDeployment(desired, Force, CancellationToken));
-            foreach (var warning in plan.Warnings) WriteWarning(warning);
-
-            // 4. Apply, each step through ShouldProcess.
-            string activity = "Deploying " + System.IO.Path.GetFileName(file);
-            var observer = new PlanObserver(
-                step => ShouldProcess(step.Target, step.Description),
-                (step, index, count) => WriteProgressStatus(ActivityId, activity,
-                    "Step " + (index + 1) + " of " + count + ": " + step.Description + " on '" + step.Target + "'",
-                    count == 0 ? -1 : index * 100 / count));
-            ApplyResult result;
+            var exclusive = OrTerminate(() => service.Exclusive(CancellationToken));
+            DeploymentResult summary;
             try
             {
-                result = OrTerminate(() => service.Apply(plan, observer, CancellationToken));
+                var plan = OrTerminate(() => service.PlanDeployment(desired, Force, CancellationToken));
+                foreach (var warning in plan.Warnings) WriteWarning(warning);
+
+                // 4. Apply, each step through ShouldProcess.
+                string activity = "Deploying " + System.IO.Path.GetFileName(file);
+                var observer = new PlanObserver(
+                    step => ShouldProcess(step.Target, step.Description),
+                    (step, index, count) => WriteProgressStatus(ActivityId, activity,
+                        "Step " + (index + 1) + " of " + count + ": " + step.Description + " on '" + step.Target + "'",
+                        count == 0 ? -1 : index * 100 / count));
+                ApplyResult result;
+                try
+                {
+                    result = OrTerminate(() => service.Apply(plan, observer, CancellationToken));
+                }
+                finally
+                {
+                    CompleteProgress(ActivityId, activity);
+                }
+                if (WhatIfRequested()) return;
+
+                // 5. The summary, with the networks the file's routers and links belong to now.
+                var after = OrTerminate(() => service.Observe(CancellationToken));
+                var networks = desired.Routers.Select(r => after.FindRouter(r.Name)?.NetworkName)
+                    .Concat(desired.Links.Select(l => after.FindLink(l.Name)?.NetworkName))
+                    .Where(n => !string.IsNullOrEmpty(n)).Select(n => n!)
+                    .Distinct(StringComparer.OrdinalIgnoreCase).OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToArray();
+                summary = new DeploymentResult
+                {
+                    Path = file,
+                    Changes = result.Completed.Count,
+                    Planned = plan.Steps.Count,
+                    Skipped = result.Skipped.Count,
+                    Steps = result.Completed.Select(s => s.ToString()).ToArray(),
+                    Networks = networks,
+                };
             }
             finally
             {
-                CompleteProgress(ActivityId, activity);
+                exclusive.Dispose();
             }
-            if (WhatIfRequested()) return;
 
-            // 5. The summary, with the networks the file's routers and links belong to now.
-            var after = OrTerminate(() => service.Observe(CancellationToken));
-            var networks = desired.Routers.Select(r => after.FindRouter(r.Name)?.NetworkName)
-                .Concat(desired.Links.Select(l => after.FindLink(l.Name)?.NetworkName))
-                .Where(n => !string.IsNullOrEmpty(n)).Select(n => n!)
-                .Distinct(StringComparer.OrdinalIgnoreCase).OrderBy(n => n, StringComparer.OrdinalIgnoreCase).ToArray();
+            // 6. With -Wait, the file's routers' guests, waited for after the state lock is released (a guest's boot does not
+            //    keep other commands waiting). A router that does not run or is not ready in time is a non-terminating error.
+            if (Wait) WaitForRouters(service, desired.Routers.Select(r => r.Name), TimeoutSec);
             clock.Stop();
-            WriteObject(new DeploymentResult
-            {
-                Path = file,
-                Changes = result.Completed.Count,
-                Planned = plan.Steps.Count,
-                Skipped = result.Skipped.Count,
-                Steps = result.Completed.Select(s => s.ToString()).ToArray(),
-                Networks = networks,
-                Duration = clock.Elapsed,
-            });
+            summary.Duration = clock.Elapsed;
+            WriteObject(summary);
         }
 
         /// <summary>The hosts a topology names (declared or used by a router); empty when it only uses the local machine.</summary>

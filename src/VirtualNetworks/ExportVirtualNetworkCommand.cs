@@ -38,16 +38,17 @@ namespace VirtualNetworks.Commands
 
         protected override void EndRecords()
         {
-            if (NothingSelected) return; // the pipeline brought nothing to export
-
+            // The file and its format are checked first: a path it cannot write is refused before anything is observed or written.
             string? file = null;
+            var format = Format;
             if (Path != null)
             {
                 if (!TryResolveFileSystemPath(Path, out string resolved, out string problem))
                     ThrowTerminatingError(ToErrorRecord(new VirtualNetworksException(ErrorIds.ExportFailed, ErrorKind.InvalidArgument, Path, problem)));
                 file = resolved;
+                format = FormatFor(Path, file, MyInvocation.BoundParameters.ContainsKey(nameof(Format)) ? Format : (ExportFormat?)null);
             }
-            var format = MyInvocation.BoundParameters.ContainsKey(nameof(Format)) || file == null ? Format : FormatOf(file);
+            if (NothingSelected) return; // the pipeline brought nothing to export
 
             if (!ObserveSelection(out _, out var snapshot, out var networks)) return; // nothing matched; literal names already reported
 
@@ -77,22 +78,62 @@ namespace VirtualNetworks.Commands
             }
         }
 
-        /// <summary>The format an extension implies: .json, .dot/.gv, .mmd/.md, .svg; anything else is JSON.</summary>
-        private static ExportFormat FormatOf(string file)
+        /// <summary>The extensions each format is written to; the first is the format's usual one.</summary>
+        private static readonly KeyValuePair<ExportFormat, string[]>[] Extensions =
         {
-            switch (System.IO.Path.GetExtension(file).ToLowerInvariant())
+            new KeyValuePair<ExportFormat, string[]>(ExportFormat.Json, new[] { ".json" }),
+            new KeyValuePair<ExportFormat, string[]>(ExportFormat.Dot, new[] { ".dot", ".gv" }),
+            new KeyValuePair<ExportFormat, string[]>(ExportFormat.Mermaid, new[] { ".mmd", ".md" }),
+            new KeyValuePair<ExportFormat, string[]>(ExportFormat.Svg, new[] { ".svg" }),
+        };
+
+        /// <summary>The format an extension implies (.json, .dot/.gv, .mmd/.md, .svg), or null for any other extension.</summary>
+        private static ExportFormat? FormatOf(string extension)
+        {
+            foreach (var entry in Extensions)
+                if (Array.IndexOf(entry.Value, extension.ToLowerInvariant()) >= 0) return entry.Key;
+            return null;
+        }
+
+        /// <summary>".json (Json), .dot or .gv (Dot), .mmd or .md (Mermaid), .svg (Svg)".</summary>
+        private static string DescribeExtensions()
+        {
+            var parts = new List<string>();
+            foreach (var entry in Extensions) parts.Add(string.Join(" or ", entry.Value) + " (" + entry.Key + ")");
+            return string.Join(", ", parts);
+        }
+
+        /// <summary>
+        /// The format to write <paramref name="file"/> in. Without -Format (<paramref name="given"/> null) the extension decides:
+        /// one of the formats' extensions, or none (JSON); any other extension (.png, .txt) is refused with
+        /// ExportExtensionNotSupported. With -Format the file gets that format, unless its extension is another format's
+        /// (-Format Dot -Path x.svg): ExportFormatMismatch. Both errors are InvalidArgument and terminating, and come before
+        /// anything is observed or written.
+        /// </summary>
+        private ExportFormat FormatFor(string path, string file, ExportFormat? given)
+        {
+            string extension = System.IO.Path.GetExtension(file);
+            var implied = FormatOf(extension);
+            if (given.HasValue)
             {
-                case ".dot":
-                case ".gv":
-                    return ExportFormat.Dot;
-                case ".mmd":
-                case ".md":
-                    return ExportFormat.Mermaid;
-                case ".svg":
-                    return ExportFormat.Svg;
-                default:
-                    return ExportFormat.Json;
+                if (implied.HasValue && implied.Value != given.Value)
+                    ThrowTerminatingError(ToErrorRecord(new VirtualNetworksException(ErrorIds.ExportFormatMismatch, ErrorKind.InvalidArgument, path,
+                        "Export-VirtualNetwork cannot write '" + path + "' as " + given.Value + ": the extension '" + extension + "' is that of the " +
+                        implied.Value + " format. The formats are written to " + DescribeExtensions() + ".")
+                    {
+                        RecommendedAction = "Give the file an extension of the " + given.Value + " format, or leave out -Format to write " + implied.Value + ".",
+                    }));
+                return given.Value;
             }
+            if (implied.HasValue) return implied.Value;
+            if (extension.Length == 0) return ExportFormat.Json;
+            ThrowTerminatingError(ToErrorRecord(new VirtualNetworksException(ErrorIds.ExportExtensionNotSupported, ErrorKind.InvalidArgument, path,
+                "Export-VirtualNetwork cannot write '" + path + "': it writes no format with the extension '" + extension + "'. It writes " +
+                DescribeExtensions() + "; nothing was written.")
+            {
+                RecommendedAction = "Use one of those extensions (for a picture, .svg), or give -Format to write that format into a file with another extension.",
+            }));
+            throw new InvalidOperationException("unreachable");
         }
 
         private static bool IsMarkdown(string file) => string.Equals(System.IO.Path.GetExtension(file), ".md", StringComparison.OrdinalIgnoreCase);

@@ -7,7 +7,7 @@ namespace VirtualNetworks.Commands
     [OutputType(typeof(VirtualNetwork))]
     public sealed class GetVirtualNetworkCommand : VirtualNetworkCommandBase
     {
-        [Parameter(Position = 0)]
+        [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         [ArgumentCompleter(typeof(NetworkNameCompleter))]
@@ -15,12 +15,18 @@ namespace VirtualNetworks.Commands
 
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ComputerNameCompleter))]
         public string[]? ComputerName { get; set; }
 
-        protected override void ProcessRecord()
+        private readonly PipelineNames _names = new PipelineNames();
+
+        protected override void ProcessRecord() => _names.Add(Name);
+
+        protected override void EndRecords()
         {
+            if (_names.Nothing) return; // the pipeline brought no names
             if (!TryObserve(ComputerName, out var service, out var snapshot)) return;
-            foreach (var network in SelectByName(ObservedKinds.Networks, service, snapshot, Name))
+            foreach (var network in SelectByName(ObservedKinds.Networks, service, snapshot, _names.Patterns))
                 WriteObject(network);
         }
     }

@@ -22,6 +22,7 @@ namespace VirtualNetworks.Commands
         public VirtualLink[]? InputObject { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(ComputerNameCompleter))]
         public string[]? ComputerName { get; set; }
 
         protected sealed override void ProcessRecord() =>

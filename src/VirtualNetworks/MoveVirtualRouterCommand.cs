@@ -13,6 +13,7 @@ namespace VirtualNetworks.Commands
 
         [Parameter(Mandatory = true)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(DestinationHostCompleter))]
         public string DestinationHost { get; set; } = "";
 
         [Parameter]

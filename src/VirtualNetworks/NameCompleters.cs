@@ -7,6 +7,7 @@ using System.Management.Automation.Language;
 using System.Threading;
 using VirtualNetworks.Backends;
 using VirtualNetworks.Engine;
+using VirtualNetworks.Topology;
 
 namespace VirtualNetworks.Commands
 {
@@ -22,6 +23,18 @@ namespace VirtualNetworks.Commands
         /// <summary>The names to offer from one observation.</summary>
         protected abstract IEnumerable<string> NamesOf(Snapshot snapshot);
 
+        /// <summary>
+        /// The names to offer from one observation, knowing the parameters already typed (<paramref name="fakeBoundParameters"/>;
+        /// may be null). The default ignores them.
+        /// </summary>
+        protected virtual IEnumerable<string> NamesOf(Snapshot snapshot, IDictionary? fakeBoundParameters) => NamesOf(snapshot);
+
+        /// <summary>
+        /// The hosts to observe: the -ComputerName already typed (none = the local machine). A completer of host names
+        /// overrides it: the value being completed is not a host to ask yet.
+        /// </summary>
+        protected virtual IReadOnlyList<string> HostsToObserve(IDictionary? fakeBoundParameters) => Strings(fakeBoundParameters, "ComputerName");
+
         public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
             CommandAst commandAst, IDictionary fakeBoundParameters)
         {
@@ -33,12 +46,12 @@ namespace VirtualNetworks.Commands
                 prefix = prefix.TrimEnd('*');
 
                 BackendBootstrap.EnsureRegistered();
-                var request = new BackendRequest { ComputerName = Hosts(fakeBoundParameters), Kind = null };
+                var request = new BackendRequest { ComputerName = HostsToObserve(fakeBoundParameters), Kind = null };
                 using (var timeout = new CancellationTokenSource(Timeout))
                 using (var service = new VirtualNetworkService(BackendRegistry.Resolve(request)))
                 {
                     var snapshot = service.Observe(timeout.Token);
-                    return NamesOf(snapshot)
+                    return NamesOf(snapshot, fakeBoundParameters)
                         .Where(n => !string.IsNullOrEmpty(n) && n.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
                         .Distinct(StringComparer.OrdinalIgnoreCase)
                         .OrderBy(n => n, StringComparer.OrdinalIgnoreCase)
@@ -52,10 +65,11 @@ namespace VirtualNetworks.Commands
             }
         }
 
-        private static IReadOnlyList<string> Hosts(IDictionary? bound)
+        /// <summary>The string values of an already typed parameter (none when it is not bound).</summary>
+        protected static IReadOnlyList<string> Strings(IDictionary? bound, string parameter)
         {
-            if (bound == null || !bound.Contains("ComputerName")) return Array.Empty<string>();
-            object? value = bound["ComputerName"];
+            if (bound == null || !bound.Contains(parameter)) return Array.Empty<string>();
+            object? value = bound[parameter];
             if (value is PSObject pso) value = pso.BaseObject;
             if (value is string s) return new[] { s };
             if (value is IEnumerable many)
@@ -86,5 +100,34 @@ namespace VirtualNetworks.Commands
     public sealed class HostNameCompleter : ObservedNameCompleter
     {
         protected override IEnumerable<string> NamesOf(Snapshot snapshot) => snapshot.Hosts.Select(h => h.Name);
+    }
+
+    /// <summary>
+    /// Completes -ComputerName (and other parameters that name hosts): the hosts Get-VirtualHost observes on the local
+    /// machine's backend, lab hosts included. The host names already typed are not asked.
+    /// </summary>
+    public sealed class ComputerNameCompleter : ObservedNameCompleter
+    {
+        protected override IReadOnlyList<string> HostsToObserve(IDictionary? fakeBoundParameters) => Array.Empty<string>();
+
+        protected override IEnumerable<string> NamesOf(Snapshot snapshot) => snapshot.Hosts.Select(h => h.Name);
+    }
+
+    /// <summary>
+    /// Completes Move-VirtualRouter -DestinationHost: the known hosts, without the one the router already runs on when
+    /// -Name is typed (with several routers, or a wildcard, a host is left out only when every router named runs on it).
+    /// </summary>
+    public sealed class DestinationHostCompleter : ObservedNameCompleter
+    {
+        protected override IEnumerable<string> NamesOf(Snapshot snapshot) => snapshot.Hosts.Select(h => h.Name);
+
+        protected override IEnumerable<string> NamesOf(Snapshot snapshot, IDictionary? fakeBoundParameters)
+        {
+            var patterns = Strings(fakeBoundParameters, "Name")
+                .Select(p => new WildcardPattern(p, WildcardOptions.IgnoreCase | WildcardOptions.CultureInvariant)).ToList();
+            var routers = patterns.Count == 0 ? new List<VirtualRouter>() : snapshot.Routers.Where(r => patterns.Any(p => p.IsMatch(r.Name))).ToList();
+            return snapshot.Hosts.Select(h => h.Name).Where(host => routers.Count == 0 || routers.Any(r =>
+                !string.Equals(HostNames.Canonical(r.ComputerName), HostNames.Canonical(host), StringComparison.OrdinalIgnoreCase)));
+        }
     }
 }

@@ -7,7 +7,7 @@ namespace VirtualNetworks.Commands
 {
     /// <summary>
     /// The base of the cmdlets that work once on a whole selection of virtual networks (Export- and Test-VirtualNetwork).
-    /// It declares their shared parameters, -Name (wildcards allowed, also from the pipeline by property name) and
+    /// It declares their shared parameters, -Name (wildcards allowed, also from the pipeline by value and by property name) and
     /// -ComputerName, gathers the names of every pipeline record, and observes and selects once at the end: the leaf
     /// does its work in <see cref="VirtualNetworkCommandBase.EndRecords"/>.
     /// </summary>
@@ -16,7 +16,7 @@ namespace VirtualNetworks.Commands
         private readonly List<string> _names = new List<string>();
         private bool _allNetworks;
 
-        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [SupportsWildcards]
         [ValidateNotNullOrEmpty]
         [ArgumentCompleter(typeof(NetworkNameCompleter))]
@@ -24,6 +24,7 @@ namespace VirtualNetworks.Commands
 
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ComputerNameCompleter))]
         public string[]? ComputerName { get; set; }
 
         protected sealed override void ProcessRecord()

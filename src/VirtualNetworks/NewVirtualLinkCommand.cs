@@ -35,6 +35,7 @@ namespace VirtualNetworks.Commands
 
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ComputerNameCompleter))]
         public string[]? ComputerName { get; set; }
 
         protected override void ProcessRecord()

@@ -14,6 +14,7 @@ namespace VirtualNetworks.Commands
 
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ComputerNameCompleter))]
         public string? ComputerName { get; set; }
 
         [Parameter]

@@ -15,6 +15,7 @@ namespace VirtualNetworks.Commands
         public SwitchParameter All { get; set; }
 
         [Parameter]
+        [ArgumentCompleter(typeof(ComputerNameCompleter))]
         public string[]? ComputerName { get; set; }
 
         [Parameter]

@@ -23,6 +23,7 @@ namespace VirtualNetworks.Commands
         public VirtualRouter[]? InputObject { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ArgumentCompleter(typeof(ComputerNameCompleter))]
         public string[]? ComputerName { get; set; }
 
         [Parameter]

@@ -14,7 +14,26 @@ namespace VirtualNetworks.Commands
 
         protected override string ActionText(VirtualRouter router) => "Start virtual router";
 
-        protected override VirtualRouter ChangeRouter(VirtualNetworkService service, VirtualRouter router) =>
-            service.StartRouter(router.Name, Force, CancellationToken);
+        /// <summary>Waits until the routers' guests are ready (booted, configuration applied) before returning.</summary>
+        [Parameter]
+        public SwitchParameter Wait { get; set; }
+
+        /// <summary>With -Wait: how long to wait for all the routers together, in seconds.</summary>
+        [Parameter]
+        [ValidateRange(1, MaximumReadyTimeoutSec)]
+        public int TimeoutSec { get; set; } = DefaultReadyTimeoutSec;
+
+        protected override VirtualRouter? ChangeRouter(VirtualNetworkService service, VirtualRouter router)
+        {
+            var changed = service.StartRouter(router.Name, Force, CancellationToken);
+            if (!Wait) return changed;
+            QueueReadyWait(service, changed.Name); // waited for (and passed through) after the last router
+            return null;
+        }
+
+        protected override void EndRecords()
+        {
+            if (Wait) WaitForQueuedRouters(TimeoutSec, PassThru);
+        }
     }
 }

@@ -17,7 +17,7 @@ namespace VirtualNetworks.Commands
     /// share a parameter block derive from one intermediate base instead (<see cref="RouterCommandBase"/>,
     /// <see cref="LinkCommandBase"/>, <see cref="NetworkSelectionCommandBase"/>); no chain is deeper than that.
     /// </summary>
-    public abstract class VirtualNetworkCommandBase : PSCmdlet, IDisposable
+    public abstract partial class VirtualNetworkCommandBase : PSCmdlet, IDisposable
     {
         /// <summary>Parameter set of the commands that take names (wildcards allowed).</summary>
         protected const string ByNameSet = "ByName";
@@ -45,6 +45,19 @@ namespace VirtualNetworks.Commands
 
         /// <summary>Cancelled when the user presses Ctrl+C or the pipeline is stopped; pass it to every engine call.</summary>
         protected CancellationToken CancellationToken => _cancellation.Token;
+
+        private PipelineProgress? _verboseLog;
+
+        /// <summary>
+        /// The engine's log (<see cref="VirtualNetworkService.Log"/>) as -Verbose output: written at once on the pipeline
+        /// thread, queued from other threads until <see cref="DrainVerbose"/> (called after every engine call made through
+        /// <see cref="TryItem"/> and <see cref="OrTerminate{T}"/>, and at the end of the command). Created on first use, which
+        /// is always on the pipeline thread (backend resolution).
+        /// </summary>
+        private PipelineProgress VerboseLog => _verboseLog ??= new PipelineProgress(WriteVerbose);
+
+        /// <summary>Writes the engine's log lines that other threads queued; call on the pipeline thread.</summary>
+        protected void DrainVerbose() => _verboseLog?.Drain();
 
         // ============================================================================================ backend
 
@@ -88,7 +101,7 @@ namespace VirtualNetworks.Commands
                 if (!string.Equals(backend.Kind, BackendBootstrap.HyperVKind, StringComparison.OrdinalIgnoreCase) &&
                     request.Options.ContainsKey(BackendBootstrap.CredentialOption))
                     WriteWarning("-Credential applies to Hyper-V hosts only; the " + backend.Kind + " backend ignores it.");
-                service = new VirtualNetworkService(backend);
+                service = new VirtualNetworkService(backend) { Log = VerboseLog };
             }
             catch (VirtualNetworksException ex)
             {
@@ -96,6 +109,10 @@ namespace VirtualNetworks.Commands
                 throw; // not reached: ThrowTerminatingError always throws
             }
             _services[key] = service;
+            WriteVerbose("Using the " + service.Backend.Kind + " backend (" +
+                         (sessions.Count > 0 ? "selected by -CimSession" : "the default of this platform") + ") for " +
+                         (hosts.Length == 0 ? "the local machine (" + HostNames.LocalName + ")" : "host(s) " + string.Join(", ", hosts)) + ".");
+            foreach (var line in OrTerminate(() => service.DescribeBackend())) WriteVerbose(line + ".");
             return service;
         }
 
@@ -134,6 +151,7 @@ namespace VirtualNetworks.Commands
             try
             {
                 EndRecords();
+                DrainVerbose();
             }
             finally
             {
@@ -244,6 +262,7 @@ namespace VirtualNetworks.Commands
             try
             {
                 work();
+                DrainVerbose();
                 return true;
             }
             catch (OperationCanceledException ex)
@@ -252,10 +271,12 @@ namespace VirtualNetworks.Commands
             }
             catch (TopologyValidationException ex)
             {
+                DrainVerbose();
                 ReportTopologyErrors(ex.Errors, terminating: false);
             }
             catch (VirtualNetworksException ex)
             {
+                DrainVerbose();
                 WriteError(ToErrorRecord(ex));
             }
             return false;
@@ -266,7 +287,9 @@ namespace VirtualNetworks.Commands
         {
             try
             {
-                return work();
+                var result = work();
+                DrainVerbose();
+                return result;
             }
             catch (OperationCanceledException ex)
             {
@@ -274,10 +297,12 @@ namespace VirtualNetworks.Commands
             }
             catch (TopologyValidationException ex)
             {
+                DrainVerbose();
                 ReportTopologyErrors(ex.Errors, terminating: true);
             }
             catch (VirtualNetworksException ex)
             {
+                DrainVerbose();
                 ThrowTerminatingError(ToErrorRecord(ex));
             }
             throw new InvalidOperationException("unreachable");

@@ -11,7 +11,7 @@ using Xunit.Abstractions;
 namespace VirtualNetworks.Linux.Tests
 {
     /// <summary>
-    /// A deployment killed midway (vnpwsh SIGKILLed while it starts the routers: records, bridges, taps, QEMU processes and
+    /// A deployment killed midway (pwsh SIGKILLed while it starts the routers: records, bridges, taps, QEMU processes and
     /// sockets exist, the deployment is not finished) followed by <c>Remove-VirtualNetworkOrphan -All</c> leaves nothing
     /// the module owns in the state directory and no tagged process or interface of the test.
     /// </summary>
@@ -38,19 +38,8 @@ namespace VirtualNetworks.Linux.Tests
             var topology = new Figure1Topology(_prefix, _work);
             _labHosts = topology.Hosts;
 
-            // ---- deploy in a child vnpwsh and SIGKILL it as soon as the first router's QEMU runs ----------------------
-            var start = new ProcessStartInfo(EndToEndHost.VnpwshPath)
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var a in new[] { "-Module", EndToEndHost.ManifestPath, "-NonInteractive", "-Command", "Deploy-VirtualNetwork -Path " + EndToEndHost.Q(topology.Path) + " -ComputerName localhost" })
-                start.ArgumentList.Add(a);
-            start.Environment[EndToEndHost.StateVariable] = _stateRoot;
-            start.Environment[EndToEndHost.ImagePathVariable] = EndToEndHost.ImageRoot;
-            start.Environment[EndToEndHost.ModuleVariable] = EndToEndHost.ManifestPath;
+            // ---- deploy in a child pwsh and SIGKILL it as soon as the first router's QEMU runs ----------------------
+            var start = EndToEndHost.PwshStartInfo(_stateRoot, "Deploy-VirtualNetwork -Path " + EndToEndHost.Q(topology.Path) + " -ComputerName localhost");
             var childOutput = new StringBuilder();
             using var child = new Process { StartInfo = start };
             child.OutputDataReceived += (_, e) => { lock (childOutput) childOutput.AppendLine(e.Data); };
@@ -75,7 +64,7 @@ namespace VirtualNetworks.Linux.Tests
             lock (childOutput) log = childOutput.ToString();
             Assert.False(exitedByItself, "the deployment ended (exit " + (child.HasExited ? child.ExitCode : -1) + ") before any router was started, so it could not be killed midway:" + Environment.NewLine + log);
             Assert.True(processes > 0, "no QEMU process of the deployment appeared within " + clock.Elapsed.TotalSeconds + " s:" + Environment.NewLine + log);
-            _output.WriteLine("killed vnpwsh after {0:0} ms with {1} of {2} QEMU processes running", clock.Elapsed.TotalMilliseconds, processes, topology.Routers.Count);
+            _output.WriteLine("killed pwsh after {0:0} ms with {1} of {2} QEMU processes running", clock.Elapsed.TotalMilliseconds, processes, topology.Routers.Count);
 
             // QEMU daemonizes (fork, parent exits); let the ones that were starting settle before scanning.
             Thread.Sleep(1000);

@@ -24,7 +24,7 @@ namespace VirtualNetworks.Linux.Tests
         }
     }
 
-    /// <summary>A command run in a child vnpwsh (its own process, as a scheduled script would be) that a test may SIGKILL.</summary>
+    /// <summary>A command run in a child pwsh (its own process, as a scheduled script would be) that a test may SIGKILL.</summary>
     internal sealed class ChildCommand : IDisposable
     {
         private readonly Process _process;
@@ -32,18 +32,7 @@ namespace VirtualNetworks.Linux.Tests
 
         public ChildCommand(string stateRoot, string command)
         {
-            var start = new ProcessStartInfo(EndToEndHost.VnpwshPath)
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var a in new[] { "-Module", EndToEndHost.ManifestPath, "-NonInteractive", "-Command", command })
-                start.ArgumentList.Add(a);
-            start.Environment[EndToEndHost.StateVariable] = stateRoot;
-            start.Environment[EndToEndHost.ImagePathVariable] = EndToEndHost.ImageRoot;
-            start.Environment[EndToEndHost.ModuleVariable] = EndToEndHost.ManifestPath;
+            var start = EndToEndHost.PwshStartInfo(stateRoot, command);
             _process = new Process { StartInfo = start };
             _process.OutputDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
             _process.ErrorDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
@@ -171,7 +160,7 @@ namespace VirtualNetworks.Linux.Tests
         /// <summary>Kills the command at a random moment of its usual duration; returns when it was killed (ms), or -1 when it ended first.</summary>
         private long KillAtRandom(CrashRun run, string command, long typicalMs, Random random)
         {
-            // vnpwsh needs ~1 s to start and import the module: the command's own work begins after that.
+            // pwsh needs ~1 s to start and import the module: the command's own work begins after that.
             long at = 900 + (long)(random.NextDouble() * Math.Max(300, typicalMs));
             using var child = new ChildCommand(run.Root, command);
             bool killed = child.KillWhen(() => child.Clock.ElapsedMilliseconds >= at, TimeSpan.FromMinutes(5));

@@ -21,7 +21,7 @@ namespace VirtualNetworks.Linux.Tests
     /// routers r1@h1, r2@h1, r3@h2, links r1-r2 and r2-r3, so r1 reaches r3 only through r2; r2 is the router that moves.
     /// A crash is injected at every phase boundary of a live and of a cold migration (the seam
     /// <see cref="LinuxBackend.MigrationCrashPoint"/> throws <see cref="SimulatedCrashException"/>, which nothing in the
-    /// migration path catches, so none of its recovery code runs), and in a child vnpwsh killed with SIGKILL while its live
+    /// migration path catches, so none of its recovery code runs), and in a child pwsh killed with SIGKILL while its live
     /// move holds the source QEMU at pre-switchover. After each, one ordinary command (Start-VirtualRouter, Deploy of the same
     /// topology, or the same Move again) must leave exactly one QEMU of r2, running on one host with its links wired there,
     /// r1 reaching r3 through it, no journal and no orphan; teardown leaves nothing.
@@ -226,7 +226,7 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         /// <summary>
-        /// Runs Move-VirtualRouter in a child vnpwsh whose seam blocks at <paramref name="point"/>, and kills the child with
+        /// Runs Move-VirtualRouter in a child pwsh whose seam blocks at <paramref name="point"/>, and kills the child with
         /// SIGKILL once it is there (no finally, no recovery code, the kernel closes its sockets and pipes).
         /// </summary>
         private void KillChildMovingAt(string point, string router, string destination, MigrationMode mode)
@@ -252,7 +252,7 @@ namespace VirtualNetworks.Linux.Tests
             string text = child.Output;
             var clock = child.Clock;
             Assert.True(reached, "the child's move never reached " + point + ":" + Environment.NewLine + text);
-            _out.WriteLine($"killed vnpwsh at {point} after {clock.ElapsedMilliseconds} ms");
+            _out.WriteLine($"killed pwsh at {point} after {clock.ElapsedMilliseconds} ms");
         }
 
         /// <summary>The next ordinary command in a fresh runspace of the staged module: Get-VirtualRouter tells, <paramref name="command"/> recovers.</summary>
@@ -266,7 +266,7 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         [EndToEndFact]
-        public void A_vnpwsh_killed_during_a_live_or_cold_move_is_recovered_by_the_next_command()
+        public void A_pwsh_killed_during_a_live_or_cold_move_is_recovered_by_the_next_command()
         {
             EndToEndHost.RequireReady();
             var service = Deploy();
@@ -283,7 +283,7 @@ namespace VirtualNetworks.Linux.Tests
                 Assert.NotEqual("running", q.QueryStatus());
             }
             RecoverInRunspace(r2, "Start-VirtualRouter");
-            AssertOneRunningCopy("vnpwsh killed at live:pre-switchover, then Start-VirtualRouter", H(1));
+            AssertOneRunningCopy("pwsh killed at live:pre-switchover, then Start-VirtualRouter", H(1));
             Assert.True(Uptime(r2) > uptime, "r2 rebooted: the guest's state was lost");
 
             // ---- Killed right after the commit (the record names the destination; the source QEMU is postmigrate and both
@@ -294,7 +294,7 @@ namespace VirtualNetworks.Linux.Tests
             using (var q = QmpClient.Connect(_backend.Store.RunPaths(r2, null).QmpSocket, r2, TimeSpan.FromSeconds(5)))
                 Assert.Equal("postmigrate", q.QueryStatus());
             RecoverInRunspace(r2, "Resume-VirtualRouter");
-            AssertOneRunningCopy("vnpwsh killed at live:committed, then Resume-VirtualRouter", H(2));
+            AssertOneRunningCopy("pwsh killed at live:committed, then Resume-VirtualRouter", H(2));
             Assert.True(Uptime(r2) > uptime, "r2 rebooted: the guest's state was lost");
 
             // ---- Killed between the graceful stop and the start on the destination of a cold move: the router is off, the
@@ -302,7 +302,7 @@ namespace VirtualNetworks.Linux.Tests
             KillChildMovingAt("cold:stopped", r2, H(1), MigrationMode.Cold);
             Assert.Empty(QemusOf(r2));
             RecoverInRunspace(r2, "Start-VirtualRouter");
-            AssertOneRunningCopy("vnpwsh killed at cold:stopped, then Start-VirtualRouter", H(1));
+            AssertOneRunningCopy("pwsh killed at cold:stopped, then Start-VirtualRouter", H(1));
 
             RemoveAndAssertNothingLeft(service);
         }

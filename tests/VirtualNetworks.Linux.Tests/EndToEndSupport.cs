@@ -182,18 +182,40 @@ namespace VirtualNetworks.Linux.Tests
 
         public static string TopologyFixtures => Path.Combine(RepoRoot, "tests", "fixtures", "topologies");
 
-        /// <summary>vnpwsh of the same configuration as this test assembly (bin/&lt;Configuration&gt;/net10.0).</summary>
-        public static string VnpwshPath
+        /// <summary>pwsh.dll of the pinned PowerShell that ./build.sh build restores (out/tools/pwsh.path names it).</summary>
+        public static string PwshDll
         {
             get
             {
-                var parts = AppContext.BaseDirectory.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
-                var configuration = parts.Reverse().Skip(1).FirstOrDefault() ?? "Debug";
-                var candidates = new[] { configuration, "Debug", "Release" }.Distinct()
-                    .Select(c => Path.Combine(RepoRoot, "src", "VirtualNetworks.Host", "bin", c, "net10.0", "vnpwsh"));
-                return candidates.FirstOrDefault(File.Exists)
-                    ?? throw new InvalidOperationException("vnpwsh is not built (looked in " + string.Join(", ", candidates) + "); run ./build.sh build.");
+                string pointer = Path.Combine(RepoRoot, "out", "tools", "pwsh.path");
+                string? dll = File.Exists(pointer) ? File.ReadAllText(pointer).Trim() : null;
+                if (string.IsNullOrEmpty(dll) || !File.Exists(dll))
+                    throw new InvalidOperationException("pwsh is not restored (" + pointer + (dll == null ? " is missing" : " names " + dll + ", which is missing") + "); run ./build.sh build.");
+                return dll!;
             }
+        }
+
+        /// <summary>
+        /// A child pwsh (its own process, as a scheduled script would be; the dotnet process IS pwsh, so a SIGKILL ends it)
+        /// that imports the staged module and runs <paramref name="command"/> against the state directory <paramref name="stateRoot"/>.
+        /// </summary>
+        public static ProcessStartInfo PwshStartInfo(string stateRoot, string command)
+        {
+            var start = new ProcessStartInfo("dotnet")
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var a in new[] { PwshDll, "-NoProfile", "-NonInteractive", "-Command",
+                         "Import-Module -Name " + Q(ManifestPath) + " -ErrorAction Stop" + Environment.NewLine + command })
+                start.ArgumentList.Add(a);
+            start.Environment[StateVariable] = stateRoot;
+            start.Environment[ImagePathVariable] = ImageRoot;
+            start.Environment[ModuleVariable] = ManifestPath;
+            start.Environment["NO_COLOR"] = "1";
+            return start;
         }
 
         /// <summary>

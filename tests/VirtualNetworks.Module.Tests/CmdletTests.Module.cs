@@ -15,7 +15,7 @@ namespace VirtualNetworks.Module.Tests
         public static readonly string[] ExpectedCmdlets =
         {
             "New-VirtualRouter", "Get-VirtualRouter", "Start-VirtualRouter", "Stop-VirtualRouter", "Suspend-VirtualRouter",
-            "Resume-VirtualRouter", "Remove-VirtualRouter", "Move-VirtualRouter",
+            "Resume-VirtualRouter", "Remove-VirtualRouter", "Move-VirtualRouter", "Wait-VirtualRouter", "Test-VirtualRouterConnection",
             "New-VirtualLink", "Get-VirtualLink", "Set-VirtualLink", "Remove-VirtualLink",
             "Get-VirtualNetwork", "Test-VirtualNetwork", "Deploy-VirtualNetwork", "Remove-VirtualNetwork", "Export-VirtualNetwork",
             "Measure-VirtualLink", "Remove-VirtualNetworkOrphan",
@@ -205,6 +205,8 @@ namespace VirtualNetworks.Module.Tests
             // Outputs of cmdlets the in-memory backend cannot drive (they need guests or host resources): typical values.
             samples.Add(new LinkMeasurement { Name = "a1-a2", From = "a1", To = "a2", MaximumBandwidth = 10_000_000, MeasuredBandwidth = 9_800_000, Goodput = 9_370_000, Bytes = 3_500_000, Duration = TimeSpan.FromSeconds(3) });
             samples.Add(new LinkMeasurement { Name = "a2-a3", From = "a2", To = "a3", MeasuredBandwidth = 40_000_000, Goodput = 38_000_000, Bytes = 15_000_000, Duration = TimeSpan.FromSeconds(3) });
+            samples.Add(new ConnectionTestResult { Source = "a1", Target = "a3", Address = "10.200.0.3", Sent = 1000, Received = 987, Lost = 13, LongestLossRun = 12, LongestGapMilliseconds = 120, MaximumRoundTripMilliseconds = 41.2, AverageRoundTripMilliseconds = 2.5, IntervalMilliseconds = 10 });
+            samples.Add(new ConnectionTestResult { Source = "b1", Address = "fd00:76e:0:1::3", Sent = 4, Lost = 4, LongestLossRun = 4, LongestGapMilliseconds = 4000, IntervalMilliseconds = 1000 });
             samples.Add(new OrphanResource { Kind = OrphanKind.Interface, Name = "vnb0123456789", Owner = "a1-a2", Reason = "no link record", ComputerName = "h1" });
             samples.Add(new VirtualHost { Name = "h1", Kind = "Linux", IsLabHost = true, CreatedByDeployment = true, UnderlayAddress = "198.18.0.1", Routers = new[] { "a1" }, Neighbors = new[] { "h2" } });
             samples.Add(new PhysicalLink { From = "h1", To = "h2", FromAddress = "172.31.0.0/31", ToAddress = "172.31.0.1/31", Id = "vnp-h1-h2" });

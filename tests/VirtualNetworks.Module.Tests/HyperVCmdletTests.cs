@@ -336,6 +336,29 @@ namespace VirtualNetworks.Module.Tests
         }
 
         [Fact]
+        public void WaitVirtualRouter_AndWait_AreNotAvailableOnHyperV_WithACapabilityError()
+        {
+            DeployGoodOnHyperV();
+            var r = Run("Wait-VirtualRouter -Name a1");
+            Assert.True(r.HadTerminatingError, r.Describe());
+            Assert.Equal(Fqid(ErrorIds.OperationNotSupported, "WaitVirtualRouterCommand"), r.TerminatingErrorId);
+            Assert.Contains("HyperV backend cannot tell when a router's guest is ready", r.Describe());
+            RunOk("Stop-VirtualRouter -Name a1 -TurnOff");
+            r = Run("Start-VirtualRouter -Name a1 -Wait");
+            Assert.Equal(Fqid(ErrorIds.OperationNotSupported, "StartVirtualRouterCommand"), r.TerminatingErrorId);
+            Assert.Equal((ushort)2, StateOf("a1")); // started all the same; only the wait is not available
+        }
+
+        [Fact]
+        public void TestVirtualRouterConnection_IsNotAvailableOnHyperV_WithACapabilityError()
+        {
+            DeployGoodOnHyperV();
+            var r = Run("Test-VirtualRouterConnection -Name a1 -TargetName a2 -Count 2 -IntervalMilliseconds 10");
+            Assert.True(r.HadTerminatingError, r.Describe());
+            Assert.Equal(Fqid(ErrorIds.OperationNotSupported, "TestVirtualRouterConnectionCommand"), r.TerminatingErrorId);
+        }
+
+        [Fact]
         public void SeveralHosts_AreInventoriedTogether()
         {
             var hv02 = AddHost("HV02");

@@ -25,7 +25,7 @@ namespace VirtualNetworks.Module.Tests
     /// <para><see cref="IDisposable.Dispose"/> only counts: the tests hand the same instance to every command, and a
     /// command disposing its backend must not wipe the state the next command observes.</para>
     /// </remarks>
-    public sealed class InMemoryBackend : IVirtualizationBackend, ILabHostManager
+    public sealed class InMemoryBackend : IVirtualizationBackend, ILabHostManager, IRouterReadiness, IProbeStream, IBackendDiagnostics
     {
         public const string KindName = "Test";
         public const string RouterImage = "router";
@@ -222,6 +222,22 @@ namespace VirtualNetworks.Module.Tests
                 return string.Equals(image, RouterImage, StringComparison.Ordinal) && IsKnownHost(host);
         }
 
+        /// <summary>Where the test double "keeps" its state, for the engine's log: the hosts it knows.</summary>
+        public IReadOnlyList<string> DescribeSetup()
+        {
+            lock (_gate) return new[] { "state in memory, hosts " + string.Join(", ", _hosts) };
+        }
+
+        /// <summary>The one image the double has, as a memory: path, for the engine's log; null for any other image or an unknown host.</summary>
+        public string? DescribeImage(string image, string host)
+        {
+            lock (_gate)
+                return string.Equals(image, RouterImage, StringComparison.Ordinal) && IsKnownHost(host) ? ImageLocation + image : null;
+        }
+
+        /// <summary>The prefix of what <see cref="DescribeImage"/> answers.</summary>
+        public const string ImageLocation = "memory:/images/";
+
         public void CreateRouter(RouterSpec spec, CancellationToken cancellationToken)
         {
             if (spec == null) throw new ArgumentNullException(nameof(spec));
@@ -273,7 +289,11 @@ namespace VirtualNetworks.Module.Tests
         public void StartRouter(string name, CancellationToken cancellationToken)
         {
             Enter(nameof(StartRouter), name, cancellationToken);
-            lock (_gate) Transition(name, "start", RouterState.Running, RouterState.Off, RouterState.Failed);
+            lock (_gate)
+            {
+                Transition(name, "start", RouterState.Running, RouterState.Off, RouterState.Failed);
+                RequireRouter(name).StartedUtc = DateTime.UtcNow; // the guest boots from now (BootTime)
+            }
         }
 
         public void StopRouter(string name, bool turnOff, CancellationToken cancellationToken)
@@ -358,7 +378,11 @@ namespace VirtualNetworks.Module.Tests
                     r.State = RouterState.Off;
                     progress?.Report($"Moving the disk and state of {name} to {destination}");
                     r.Host = _hosts.First(h => Names.Equals(h, destination));
-                    if (wasRunning) r.State = RouterState.Running;
+                    if (wasRunning)
+                    {
+                        r.State = RouterState.Running;
+                        r.StartedUtc = DateTime.UtcNow; // a cold move boots the guest again
+                    }
                 }
                 else
                 {
@@ -529,6 +553,118 @@ namespace VirtualNetworks.Module.Tests
         public void Dispose()
         {
             lock (_gate) _disposeCount++;
+        }
+
+        // ============================================================================================ guests
+
+        /// <summary>How long a started router's guest takes to become ready (boot and configuration); zero = at once.</summary>
+        public TimeSpan BootTime { get; set; }
+
+        /// <summary>Per router: a boot time that overrides <see cref="BootTime"/>.</summary>
+        public void SetBootTime(string router, TimeSpan bootTime)
+        {
+            lock (_gate) _bootTimes[router] = bootTime;
+        }
+
+        /// <summary>Makes the router's guest report that its configuration failed (readiness then fails at once).</summary>
+        public void FailGuestConfiguration(string router)
+        {
+            lock (_gate) _configFailures.Add(router);
+        }
+
+        /// <summary>Raised (on the calling thread) right before a probe stream sends its first probe.</summary>
+        public event Action<string>? ProbeStreamStarting;
+
+        /// <summary>The most readiness waits that ran at the same time.</summary>
+        public int MaxConcurrentReadyWaits { get { lock (_gate) return _maxReadyWaits; } }
+
+        private readonly Dictionary<string, TimeSpan> _bootTimes = new Dictionary<string, TimeSpan>(Names);
+        private readonly HashSet<string> _configFailures = new HashSet<string>(Names);
+        private int _readyWaits;
+        private int _maxReadyWaits;
+
+        /// <summary>
+        /// Polls (every 10 ms) until the router has run for its boot time. Not running is RouterNotRunning at once (as the Linux
+        /// backend), a failed configuration RouterNotReady; the time up is not Ready with what was seen.
+        /// </summary>
+        public GuestReadiness WaitUntilReady(string name, TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            Enter(nameof(WaitUntilReady), name, cancellationToken);
+            lock (_gate)
+            {
+                _readyWaits++;
+                _maxReadyWaits = Math.Max(_maxReadyWaits, _readyWaits);
+            }
+            try
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                while (true)
+                {
+                    TimeSpan up, boot;
+                    lock (_gate)
+                    {
+                        var r = RequireRouter(name);
+                        if (r.State != RouterState.Running)
+                            throw Error(ErrorIds.RouterNotRunning, ErrorKind.InvalidOperation, r.Name, $"Router '{r.Name}' is {r.State}.");
+                        if (_configFailures.Contains(r.Name))
+                            throw Error(ErrorIds.RouterNotReady, ErrorKind.InvalidResult, r.Name, $"Router '{r.Name}': its guest reports config error.");
+                        up = DateTime.UtcNow - (r.StartedUtc ?? DateTime.UtcNow);
+                        boot = _bootTimes.TryGetValue(r.Name, out var b) ? b : BootTime;
+                    }
+                    if (up >= boot) return new GuestReadiness { Ready = true, Uptime = up };
+                    if (clock.Elapsed >= timeout)
+                        return new GuestReadiness { Ready = false, LastSeen = $"[Test backend] still booting: up {up.TotalSeconds:0.0} s of {boot.TotalSeconds:0.0} s" };
+                    if (cancellationToken.WaitHandle.WaitOne(10)) cancellationToken.ThrowIfCancellationRequested();
+                }
+            }
+            finally
+            {
+                lock (_gate) _readyWaits--;
+            }
+        }
+
+        public IReadOnlyList<string> AddressesOf(string router)
+        {
+            Enter(nameof(AddressesOf), router, CancellationToken.None);
+            lock (_gate)
+            {
+                var r = RequireRouter(router);
+                return _configurations.TryGetValue(r.Name, out var c) ? c.Interfaces.Select(i => i.Address).ToArray() : Array.Empty<string>();
+            }
+        }
+
+        /// <summary>
+        /// Sends the probes in real time, one every <paramref name="interval"/>, each a <see cref="Walk"/> of the state at that
+        /// moment (a router paused meanwhile loses the probes through it), with the walk's round trip.
+        /// </summary>
+        public ProbeStreamAnswer ProbeStream(string fromRouter, string address, int count, TimeSpan interval, CancellationToken cancellationToken)
+        {
+            Enter(nameof(ProbeStream), fromRouter + " " + address + " " + count.ToString(CultureInfo.InvariantCulture) + " " +
+                                       ((int)interval.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), cancellationToken);
+            if (count < ProbeStreamLimits.MinimumCount || count > ProbeStreamLimits.MaximumCount || interval.TotalMilliseconds < ProbeStreamLimits.MinimumIntervalMilliseconds)
+                throw Error(ErrorIds.InvalidProbe, ErrorKind.InvalidArgument, fromRouter, "The engine passed an out-of-range probe stream.");
+            if (!Cidr.TryParseAddress(address, out _) || address.Contains("/"))
+                throw Error(ErrorIds.InvalidAddress, ErrorKind.InvalidArgument, address, $"'{address}' is not an IP address.");
+            lock (_gate)
+            {
+                var r = RequireRouter(fromRouter);
+                if (r.State != RouterState.Running)
+                    throw Error(ErrorIds.RouterNotRunning, ErrorKind.InvalidOperation, r.Name, $"Router '{r.Name}' is {r.State}.");
+            }
+            var answer = new ProbeStreamAnswer { Sent = 0 };
+            ProbeStreamStarting?.Invoke(fromRouter);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (int seq = 0; seq < count; seq++)
+            {
+                var due = TimeSpan.FromTicks(interval.Ticks * seq) - clock.Elapsed;
+                if (due > TimeSpan.Zero && cancellationToken.WaitHandle.WaitOne(due)) cancellationToken.ThrowIfCancellationRequested();
+                ProbeResult one;
+                lock (_gate) one = _routers.TryGetValue(fromRouter, out var source) ? Walk(source.Name, address) : Unreachable("the source was removed");
+                answer.Sent++;
+                if (one.Reachable) answer.RoundTrips[seq] = one.RoundTripMilliseconds ?? 0;
+                answer.Detail = one.Detail;
+            }
+            return answer;
         }
 
         // ============================================================================================ forwarding walk
@@ -703,6 +839,8 @@ namespace VirtualNetworks.Module.Tests
             public NetworkAddressFamily AddressFamily;
             public RouterState State;
             public string Id = "";
+            /// <summary>When the router was last started (its guest's boot); null while it never ran.</summary>
+            public DateTime? StartedUtc;
         }
 
         private sealed class LabHostRecord

@@ -105,7 +105,7 @@ namespace VirtualNetworks.Module.Tests
         public static string RepoRoot => Root.Value;
         /// <summary>
         /// &lt;repo&gt;/out/VirtualNetworks/VirtualNetworks.psd1, or $VIRTUALNETWORKS_MODULE when set (build.sh test sets it to
-        /// that same file; vnpwsh honours the same variable). A directory there means its VirtualNetworks.psd1.
+        /// that same file). A directory there means its VirtualNetworks.psd1.
         /// </summary>
         public static string ManifestPath
         {

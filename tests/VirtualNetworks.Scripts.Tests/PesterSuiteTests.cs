@@ -9,11 +9,16 @@ using Xunit;
 namespace VirtualNetworks.Scripts.Tests
 {
     /// <summary>
-    /// The Pester suites in tests/Pester run only on real Hyper-V hosts, which CI does not have. These checks keep them
-    /// honest everywhere: they parse, every Describe is tagged HyperV, the suite skips itself (deciding at discovery)
-    /// where Hyper-V is missing, it verifies through Microsoft's Hyper-V cmdlets and never through the module's own
-    /// read cmdlets, every Describe that deploys cleans up in AfterAll, and destructive Hyper-V calls sit behind the
-    /// ownership-marker guard.
+    /// Static checks of the Pester suites in tests/Pester; tests/Pester/Invoke-VirtualNetworksPester.ps1 runs them for
+    /// real (in CI the Linux suite boots VMs and the Hyper-V suite reports its skips). Every suite is a Hyper-V suite
+    /// (*.HyperV.Tests.ps1) or a Linux suite (*.Linux.Tests.ps1).
+    /// The Hyper-V suite runs only on real Hyper-V hosts, which CI does not have, so these checks keep it honest
+    /// everywhere: it parses, every Describe is tagged HyperV, it skips itself (deciding at discovery) where Hyper-V is
+    /// missing, it verifies through Microsoft's Hyper-V cmdlets and never through the module's own read cmdlets, every
+    /// Describe that deploys cleans up in AfterAll, and destructive Hyper-V calls sit behind the ownership-marker guard.
+    /// The Linux suite: every Describe is tagged Linux, it skips itself (deciding at discovery) without Linux, root,
+    /// QEMU or the image unless VIRTUALNETWORKS_LINUX_REQUIRED is set, it works in a state directory of its own that it
+    /// restores, and every block that deploys removes its networks in an AfterAll without prompting.
     /// </summary>
     public sealed class PesterSuiteTests
     {
@@ -26,6 +31,12 @@ namespace VirtualNetworks.Scripts.Tests
 
         public static IEnumerable<object[]> Suites() =>
             SuiteFiles().Select(f => new object[] { Path.GetFileName(f) });
+
+        public static IEnumerable<object[]> HyperVSuites() =>
+            SuiteFiles().Where(f => f.EndsWith(".HyperV.Tests.ps1", StringComparison.Ordinal)).Select(f => new object[] { Path.GetFileName(f) });
+
+        public static IEnumerable<object[]> LinuxSuites() =>
+            SuiteFiles().Where(f => f.EndsWith(".Linux.Tests.ps1", StringComparison.Ordinal)).Select(f => new object[] { Path.GetFileName(f) });
 
         private static ScriptBlockAst ParseSuite(string fileName)
         {
@@ -49,34 +60,75 @@ namespace VirtualNetworks.Scripts.Tests
         // ------------------------------------------------------------------------------------------- the real suites
 
         [Fact]
-        public void TheHyperVSuiteExists()
+        public void TheHyperVAndLinuxSuitesExist()
         {
             Assert.Contains(SuiteFiles(), f => Path.GetFileName(f) == "VirtualNetworks.HyperV.Tests.ps1");
+            Assert.Contains(SuiteFiles(), f => Path.GetFileName(f) == "VirtualNetworks.Linux.Tests.ps1");
         }
+
+        [Theory]
+        [MemberData(nameof(Suites))]
+        public void EverySuiteIsAHyperVOrALinuxSuite(string fileName) =>
+            Assert.True(fileName.EndsWith(".HyperV.Tests.ps1", StringComparison.Ordinal) || fileName.EndsWith(".Linux.Tests.ps1", StringComparison.Ordinal),
+                $"{fileName}: name a suite *.HyperV.Tests.ps1 or *.Linux.Tests.ps1, so that its rules are checked");
 
         [Theory]
         [MemberData(nameof(Suites))]
         public void SuiteParses(string fileName) => ParseSuite(fileName);
 
+        [Fact]
+        public void TheRunnerParses()
+        {
+            string path = Path.Combine(PesterDir, "Invoke-VirtualNetworksPester.ps1");
+            Parser.ParseFile(path, out _, out ParseError[] errors);
+            Assert.True(errors.Length == 0, "Invoke-VirtualNetworksPester.ps1: " + string.Join("; ", errors.Select(e => e.Message)));
+        }
+
         [Theory]
-        [MemberData(nameof(Suites))]
+        [MemberData(nameof(HyperVSuites))]
         public void EveryDescribeIsTaggedHyperV(string fileName) =>
             AssertNoProblems(fileName, "tags", PesterSuiteRules.DescribeTagProblems(ParseSuite(fileName)));
 
         [Theory]
-        [MemberData(nameof(Suites))]
+        [MemberData(nameof(HyperVSuites))]
         public void TheSuiteSkipsItselfWithoutHyperV(string fileName) =>
             AssertNoProblems(fileName, "skip guard", PesterSuiteRules.SkipGuardProblems(ParseSuite(fileName)));
 
         [Theory]
-        [MemberData(nameof(Suites))]
+        [MemberData(nameof(HyperVSuites))]
         public void TheSuiteVerifiesThroughTheHyperVModuleOnly(string fileName) =>
             AssertNoProblems(fileName, "verification", PesterSuiteRules.VerificationProblems(ParseSuite(fileName), ModuleCmdlets()));
 
         [Theory]
-        [MemberData(nameof(Suites))]
+        [MemberData(nameof(HyperVSuites))]
         public void TheSuiteCleansUpOnlyWhatCarriesTheMarker(string fileName) =>
             AssertNoProblems(fileName, "clean-up", PesterSuiteRules.CleanupProblems(ParseSuite(fileName)));
+
+        [Theory]
+        [MemberData(nameof(LinuxSuites))]
+        public void EveryDescribeIsTaggedLinux(string fileName) =>
+            AssertNoProblems(fileName, "tags", PesterSuiteRules.DescribeTagProblems(ParseSuite(fileName), "Linux"));
+
+        [Theory]
+        [MemberData(nameof(LinuxSuites))]
+        public void TheLinuxSuiteSkipsItselfWithoutItsPrerequisites(string fileName) =>
+            AssertNoProblems(fileName, "skip guard", PesterSuiteRules.SkipGuardProblems(ParseSuite(fileName), PesterSuiteRules.LinuxPrerequisites));
+
+        [Theory]
+        [MemberData(nameof(LinuxSuites))]
+        public void EveryLinuxTestAsserts(string fileName) =>
+            AssertNoProblems(fileName, "assertions", PesterSuiteRules.AssertionProblems(ParseSuite(fileName)));
+
+        [Theory]
+        [InlineData("Describe 'x' { It 'y' { Get-VirtualRouter } }")]
+        [InlineData("Describe 'x' { It 'y' { } }")]
+        public void TheAssertionRuleCatchesATestWithoutShould(string script) =>
+            Assert.NotEmpty(PesterSuiteRules.AssertionProblems(ParseSnippet(script)));
+
+        [Theory]
+        [MemberData(nameof(LinuxSuites))]
+        public void TheLinuxSuiteRemovesWhatItDeploysInItsOwnStateDirectory(string fileName) =>
+            AssertNoProblems(fileName, "clean-up", PesterSuiteRules.LinuxCleanupProblems(ParseSuite(fileName)));
 
         /// <summary>The module's cmdlets: one help source per cmdlet in docs/help (about_* topics aside).</summary>
         private static IReadOnlyCollection<string> ModuleCmdlets()
@@ -214,6 +266,68 @@ namespace VirtualNetworks.Scripts.Tests
             var problems = PesterSuiteRules.CleanupProblems(ParseSnippet(script));
             Assert.Contains(problems, p => p.Contains(expected, StringComparison.Ordinal));
         }
+
+        // ------------------------------------------------------------------------------------------- the Linux rules can fail
+
+        private const string LinuxDiscovery =
+            "BeforeDiscovery {\n" +
+            "  $SkipReason = $null\n" +
+            "  if (-not $IsLinux) { $SkipReason = 'not Linux' }\n" +
+            "  elseif ((& id -u) -ne '0') { $SkipReason = 'not root' }\n" +
+            "  elseif (-not (Get-Command qemu-system-x86_64 -ErrorAction SilentlyContinue)) { $SkipReason = 'no QEMU' }\n" +
+            "  elseif (-not (Test-Path /images/router/vmlinuz)) { $SkipReason = 'no router image' }\n" +
+            "}\n" +
+            "BeforeAll { $Required = $env:VIRTUALNETWORKS_LINUX_REQUIRED -eq '1' }\n";
+
+        [Fact]
+        public void TheLinuxSkipRuleAcceptsADiscoveryDecision() =>
+            Assert.Empty(PesterSuiteRules.SkipGuardProblems(ParseSnippet(LinuxDiscovery +
+                "Describe 'host' -Tag Linux { It 'y' { if ($SkipReason) { Set-ItResult -Skipped -Because $SkipReason } } }\n" +
+                "Describe 'x' -Tag Linux -Skip:([bool]$SkipReason) { It 'y' { 1 | Should -Be 1 } }"), PesterSuiteRules.LinuxPrerequisites));
+
+        [Theory]
+        [InlineData("$IsLinux", "$IsSomething")]
+        [InlineData("id -u", "whoami")]
+        [InlineData("qemu-system-x86_64", "qemu-img")]
+        [InlineData("router image", "thing")]
+        [InlineData("VIRTUALNETWORKS_LINUX_REQUIRED", "SOMETHING_ELSE")]
+        public void TheLinuxSkipRuleWantsEveryPrerequisiteChecked(string missing, string instead)
+        {
+            string discovery = LinuxDiscovery.Replace(missing, instead, StringComparison.Ordinal);
+            Assert.NotEqual(LinuxDiscovery, discovery);
+            Assert.NotEmpty(PesterSuiteRules.SkipGuardProblems(ParseSnippet(discovery +
+                "Describe 'x' -Tag Linux -Skip:([bool]$SkipReason) { It 'y' { 1 | Should -Be 1 } }"), PesterSuiteRules.LinuxPrerequisites));
+        }
+
+        [Theory]
+        [InlineData("Describe 'x' -Tag HyperV { }")]
+        [InlineData("Describe 'x' { }")]
+        public void TheLinuxTagRuleCatchesAnotherTag(string script) =>
+            Assert.NotEmpty(PesterSuiteRules.DescribeTagProblems(ParseSnippet(script), "Linux"));
+
+        private const string StateDirectory =
+            "BeforeAll { $Previous = $env:VIRTUALNETWORKS_STATE_DIR; $env:VIRTUALNETWORKS_STATE_DIR = '/tmp/x' }\n" +
+            "AfterAll { $env:VIRTUALNETWORKS_STATE_DIR = $Previous }\n";
+
+        [Fact]
+        public void TheLinuxCleanupRuleAcceptsAnAfterAllThatRemovesTheNetworks() =>
+            Assert.Empty(PesterSuiteRules.LinuxCleanupProblems(ParseSnippet(StateDirectory +
+                "Describe 'x' { BeforeAll { Deploy-VirtualNetwork -Path TestDrive:/t.json }\n" +
+                "  AfterAll { Remove-VirtualNetwork -Name a, b -Force -Confirm:$false }\n" +
+                "  Context 'c' { It 'y' { 1 | Should -Be 1 } } }")));
+
+        [Theory]
+        [InlineData(StateDirectory + "Describe 'x' { BeforeAll { Deploy-VirtualNetwork -Path p } }", "AfterAll")]
+        [InlineData(StateDirectory + "Describe 'x' { BeforeAll { Deploy-VirtualNetwork -Path p }; AfterAll { Remove-VirtualNetwork -Name a -Force } }", "-Confirm:$false")]
+        [InlineData(StateDirectory + "Describe 'x' { BeforeAll { Deploy-VirtualNetwork -Path p }; AfterAll { Remove-VirtualNetwork -Name a -Confirm:$false } }", "-Force")]
+        [InlineData(StateDirectory + "Describe 'x' { BeforeAll { Deploy-VirtualNetwork -Path p }; AfterAll { Write-Host done } }", "AfterAll")]
+        [InlineData("Describe 'x' { BeforeAll { Deploy-VirtualNetwork -Path p }; AfterAll { Remove-VirtualNetwork -Name a -Force -Confirm:$false } }", "VIRTUALNETWORKS_STATE_DIR")]
+        [InlineData("BeforeAll { $env:VIRTUALNETWORKS_STATE_DIR = '/tmp/x' }\nDescribe 'x' { }", "restore")]
+        public void TheLinuxCleanupRuleCatchesAMissingTeardown(string script, string expected)
+        {
+            var problems = PesterSuiteRules.LinuxCleanupProblems(ParseSnippet(script));
+            Assert.Contains(problems, p => p.Contains(expected, StringComparison.Ordinal));
+        }
     }
 
     /// <summary>Static checks of a Pester suite's AST; each returns the problems found (empty: the rule holds).</summary>
@@ -314,8 +428,8 @@ namespace VirtualNetworks.Scripts.Tests
 
         // ----------------------------------------------------------------------------------------- rules
 
-        /// <summary>Every Describe carries -Tag (or -Tags) with the literal HyperV; there is at least one Describe.</summary>
-        public static List<string> DescribeTagProblems(ScriptBlockAst ast)
+        /// <summary>Every Describe carries -Tag (or -Tags) with the literal <paramref name="tagName"/>; there is at least one Describe.</summary>
+        public static List<string> DescribeTagProblems(ScriptBlockAst ast, string tagName = "HyperV")
         {
             var problems = new List<string>();
             var describes = Commands(ast, "Describe").ToList();
@@ -325,8 +439,8 @@ namespace VirtualNetworks.Scripts.Tests
                 Ast? tag = ParameterValue(d, "Tag", "Tags");
                 if (tag == null)
                     problems.Add($"{Title(d)} has no -Tag");
-                else if (!StringValues(tag).Contains("HyperV", StringComparer.OrdinalIgnoreCase))
-                    problems.Add($"{Title(d)}: -Tag {tag.Extent.Text} does not name HyperV");
+                else if (!StringValues(tag).Contains(tagName, StringComparer.OrdinalIgnoreCase))
+                    problems.Add($"{Title(d)}: -Tag {tag.Extent.Text} does not name {tagName}");
             }
             return problems;
         }
@@ -336,9 +450,38 @@ namespace VirtualNetworks.Scripts.Tests
         /// Describe is either skipped by a -Skip whose variables that block assigns, or reports its skip through
         /// Set-ItResult -Skipped with a reason; every Set-ItResult -Skipped says -Because.
         /// </summary>
-        public static List<string> SkipGuardProblems(ScriptBlockAst ast)
+        public static List<string> SkipGuardProblems(ScriptBlockAst ast) => SkipGuardProblems(ast, HyperVPrerequisites);
+
+        /// <summary>What the Hyper-V suite's BeforeDiscovery must check: a description and the texts of which one must appear.</summary>
+        public static readonly (string What, string[] Any)[] HyperVPrerequisites =
+        {
+            ("the platform ($IsWindows / PSEdition)", new[] { "$IsWindows", "PSEdition" }),
+            ("elevation or Hyper-V Administrators (IsInRole)", new[] { "IsInRole" }),
+            ("the Hyper-V module (Get-VMHost)", new[] { "Get-VMHost" }),
+            ("the router image (VIRTUALNETWORKS_HYPERV_IMAGE)", new[] { "VIRTUALNETWORKS_HYPERV_IMAGE" }),
+        };
+
+        /// <summary>What the Linux suite's BeforeDiscovery must check (the last one, anywhere in the suite: see below).</summary>
+        public static readonly (string What, string[] Any)[] LinuxPrerequisites =
+        {
+            ("the platform ($IsLinux)", new[] { "$IsLinux" }),
+            ("root (id -u)", new[] { "id -u" }),
+            ("QEMU (qemu-system-x86_64)", new[] { "qemu-system-x86_64" }),
+            ("the router image", new[] { "router image" }),
+        };
+
+        /// <summary>The variable that turns a Linux skip into a failure; it must be read somewhere in the suite.</summary>
+        public const string LinuxRequiredVariable = "VIRTUALNETWORKS_LINUX_REQUIRED";
+
+        /// <summary>
+        /// As above, with the prerequisites <paramref name="checks"/>; for the Linux checks, the suite must also read
+        /// VIRTUALNETWORKS_LINUX_REQUIRED.
+        /// </summary>
+        public static List<string> SkipGuardProblems(ScriptBlockAst ast, (string What, string[] Any)[] checks)
         {
             var problems = new List<string>();
+            if (ReferenceEquals(checks, LinuxPrerequisites) && !ast.Extent.Text.Contains(LinuxRequiredVariable, StringComparison.Ordinal))
+                problems.Add($"the suite never reads {LinuxRequiredVariable}: CI could not turn a skip into a failure");
             var discovery = Commands(ast, "BeforeDiscovery").Select(Body).Where(b => b != null).Select(b => b!).ToList();
             if (discovery.Count == 0)
             {
@@ -347,13 +490,6 @@ namespace VirtualNetworks.Scripts.Tests
             }
 
             string text = string.Join("\n", discovery.Select(b => b.Extent.Text));
-            var checks = new (string What, string[] Any)[]
-            {
-                ("the platform ($IsWindows / PSEdition)", new[] { "$IsWindows", "PSEdition" }),
-                ("elevation or Hyper-V Administrators (IsInRole)", new[] { "IsInRole" }),
-                ("the Hyper-V module (Get-VMHost)", new[] { "Get-VMHost" }),
-                ("the router image (VIRTUALNETWORKS_HYPERV_IMAGE)", new[] { "VIRTUALNETWORKS_HYPERV_IMAGE" }),
-            };
             foreach (var (what, any) in checks)
             {
                 if (!any.Any(s => text.Contains(s, StringComparison.OrdinalIgnoreCase)))
@@ -436,6 +572,14 @@ namespace VirtualNetworks.Scripts.Tests
                 }
             }
 
+            problems.AddRange(AssertionProblems(ast));
+            return problems;
+        }
+
+        /// <summary>Every It asserts: it calls Should (or reports its result with Set-ItResult).</summary>
+        public static List<string> AssertionProblems(ScriptBlockAst ast)
+        {
+            var problems = new List<string>();
             foreach (CommandAst it in Commands(ast, "It"))
             {
                 ScriptBlockExpressionAst? body = Body(it);
@@ -492,6 +636,71 @@ namespace VirtualNetworks.Scripts.Tests
                                  $"that calls a guarded clean-up function (one that removes VMs after {GuardFunction})");
             }
             return problems;
+        }
+
+        /// <summary>
+        /// The Linux suite works in a state directory of its own: it sets VIRTUALNETWORKS_STATE_DIR and puts the previous
+        /// value back (an assignment from something other than a string literal, in an AfterAll). Every block that deploys
+        /// (or one around it) has an AfterAll that calls Remove-VirtualNetwork with -Force and -Confirm:$false, so a
+        /// failure half-way still removes the routers and the lab hosts that went with the deployment.
+        /// </summary>
+        public static List<string> LinuxCleanupProblems(ScriptBlockAst ast)
+        {
+            var problems = new List<string>();
+            var assignments = ast.FindAll(a => a is AssignmentStatementAst, true).Cast<AssignmentStatementAst>()
+                .Where(a => a.Left is VariableExpressionAst v && string.Equals(v.VariablePath.UserPath, "env:VIRTUALNETWORKS_STATE_DIR", StringComparison.OrdinalIgnoreCase))
+                .ToList();
+            if (assignments.Count == 0)
+                problems.Add("never sets $env:VIRTUALNETWORKS_STATE_DIR: the suite must work in a state directory of its own");
+            else if (!assignments.Any(a => IsInAfterAll(a) || IsInFunctionCalledFromAfterAll(ast, a)))
+                problems.Add("never restores $env:VIRTUALNETWORKS_STATE_DIR in an AfterAll (or a function an AfterAll calls)");
+
+            foreach (CommandAst deploy in Commands(ast, "Deploy-VirtualNetwork"))
+            {
+                CommandAst? first = EnclosingBlock(deploy);
+                if (first == null)
+                {
+                    problems.Add($"{Where(deploy)}: Deploy-VirtualNetwork outside a Describe or Context");
+                    continue;
+                }
+                bool cleaned = false;
+                var found = new List<string>();
+                for (CommandAst? block = first; block != null && !cleaned; block = EnclosingBlock(block))
+                {
+                    foreach (CommandAst afterAll in Commands(Body(block)!, "AfterAll").Where(a => EnclosingBlock(a) == block))
+                    {
+                        foreach (CommandAst remove in Commands(afterAll, "Remove-VirtualNetwork"))
+                        {
+                            bool force = Parameter(remove, "Force") != null;
+                            CommandParameterAst? confirm = Parameter(remove, "Confirm");
+                            bool noPrompt = confirm?.Argument is VariableExpressionAst v && string.Equals(v.VariablePath.UserPath, "false", StringComparison.OrdinalIgnoreCase);
+                            if (force && noPrompt) cleaned = true;
+                            else found.Add($"{Where(remove)}: Remove-VirtualNetwork needs {(force ? "" : "-Force ")}{(noPrompt ? "" : "-Confirm:$false")}".TrimEnd());
+                        }
+                    }
+                }
+                if (!cleaned)
+                    problems.Add($"{Title(first)} deploys ({Where(deploy)}), but neither it nor a block around it has an AfterAll that calls " +
+                                 "Remove-VirtualNetwork -Force -Confirm:$false" + (found.Count > 0 ? " (" + string.Join("; ", found) + ")" : ""));
+            }
+            return problems;
+        }
+
+        private static bool IsInAfterAll(Ast ast)
+        {
+            for (Ast? a = ast.Parent; a != null; a = a.Parent)
+            {
+                if (a is CommandAst c && Is(c, "AfterAll")) return true;
+            }
+            return false;
+        }
+
+        /// <summary>An assignment inside a function that some AfterAll calls.</summary>
+        private static bool IsInFunctionCalledFromAfterAll(ScriptBlockAst root, Ast ast)
+        {
+            FunctionDefinitionAst? f = EnclosingFunction(ast);
+            if (f == null) return false;
+            return Commands(root, f.Name).Any(IsInAfterAll);
         }
     }
 }

@@ -7,7 +7,7 @@ namespace VirtualNetworks.Scripts.Tests
     /// <summary>
     /// The staged module (out/VirtualNetworks) as a user gets it: every exported cmdlet has help that
     /// Get-Help shows (a real synopsis, a description, an example, and a description for every
-    /// parameter), and the about topic is found. Runs in vnpwsh, a fresh process.
+    /// parameter), and the about topic is found. Runs in pwsh (the pinned one the build restores), a fresh process.
     /// </summary>
     public sealed class StagedModuleHelpTests
     {
@@ -44,7 +44,7 @@ if (-not (Get-Help about_VirtualNetworks -ErrorAction SilentlyContinue)) { 'GAP:
                 _output.WriteLine($"SKIPPED: {RepoPaths.StagedManifest} does not exist (run ./build.sh build to stage the module).");
                 return;
             }
-            ProcessResult r = ProcessRunner.RunDll(RepoPaths.HostDll, new[] { "-Module", RepoPaths.StagedManifest, "-Command", Check });
+            ProcessResult r = ProcessRunner.RunDll(RepoPaths.PwshDll, RepoPaths.PwshCommand(RepoPaths.StagedManifest, Check));
             _output.WriteLine(r.ToString());
             Assert.True(r.ExitCode == 0, r.ToString());
             Assert.DoesNotContain("GAP:", r.Stdout);

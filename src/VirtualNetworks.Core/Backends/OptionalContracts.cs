@@ -145,6 +145,79 @@ namespace VirtualNetworks.Backends
         LinkMeasurement MeasureLink(string linkName, bool reverse, TimeSpan duration, CancellationToken cancellationToken);
     }
 
+    /// <summary>What a readiness wait saw of one router's guest (<see cref="IRouterReadiness"/>).</summary>
+    public sealed class GuestReadiness
+    {
+        /// <summary>True when the guest has booted and applied its configuration (or booted without one to apply).</summary>
+        public bool Ready { get; set; }
+        /// <summary>The guest's uptime when it was seen ready; null when the backend cannot tell.</summary>
+        public TimeSpan? Uptime { get; set; }
+        /// <summary>When not ready: what was seen last (the guest's last answer or the reason there was none, the end of its console).</summary>
+        public string? LastSeen { get; set; }
+    }
+
+    /// <summary>
+    /// A backend that can tell when a running router's guest is ready: booted and its configuration (addresses, routes)
+    /// applied (the Linux backend: the guest's command channel answers "ready" with configuration state ok). The engine
+    /// checks that the router runs before it asks, and waits for several routers at once on a bounded number of threads,
+    /// so the method must be safe to call concurrently for different routers.
+    /// </summary>
+    public interface IRouterReadiness
+    {
+        /// <summary>
+        /// Waits until the guest of <paramref name="name"/> is ready, at most <paramref name="timeout"/>. Returns Ready with the
+        /// guest's uptime, or, once the time is up, not Ready with what was seen last. Throws
+        /// <see cref="ErrorIds.RouterNotRunning"/> when the router does not run (or stops while waited for) and
+        /// <see cref="ErrorIds.RouterNotReady"/> when the guest reports that its configuration failed (waiting longer would not help).
+        /// </summary>
+        GuestReadiness WaitUntilReady(string name, TimeSpan timeout, CancellationToken cancellationToken);
+    }
+
+    /// <summary>What a stream of probes from inside a router saw (<see cref="IProbeStream"/>): raw, summarised by the engine.</summary>
+    public sealed class ProbeStreamAnswer
+    {
+        /// <summary>Probes sent.</summary>
+        public int Sent { get; set; }
+        /// <summary>The round trip (ms) of every answered probe, by its sequence number (0 = first probe sent).</summary>
+        public IDictionary<int, double> RoundTrips { get; set; } = new Dictionary<int, double>();
+        /// <summary>The last line of the probe's output or the reason it could not run; for messages.</summary>
+        public string? Detail { get; set; }
+    }
+
+    /// <summary>
+    /// A backend that can send a stream of probes (ping) from inside a running router, one every interval, and tell which
+    /// were answered: for measuring forwarding gaps (during a live migration, say). It must not hold the backend's state
+    /// lock while the probes run, so that it runs alongside changes (Move-VirtualRouter) from other threads or processes.
+    /// </summary>
+    public interface IProbeStream
+    {
+        /// <summary>
+        /// Sends <paramref name="count"/> probes from inside <paramref name="fromRouter"/> to <paramref name="address"/>, one
+        /// every <paramref name="interval"/>, and returns which were answered. The engine validates the arguments (the
+        /// address is an IP address; count and interval within <see cref="ProbeStreamLimits"/>) before it calls. Throws
+        /// <see cref="ErrorIds.RouterNotRunning"/> when the router does not run.
+        /// </summary>
+        ProbeStreamAnswer ProbeStream(string fromRouter, string address, int count, TimeSpan interval, CancellationToken cancellationToken);
+
+        /// <summary>
+        /// The addresses (CIDR) the router's configuration gives its interfaces, as the backend recorded them, without
+        /// contacting any VM (so that it answers at once while the router or a neighbour is being changed). Throws
+        /// <see cref="ErrorIds.RouterNotFound"/> for a router that does not exist.
+        /// </summary>
+        IReadOnlyList<string> AddressesOf(string router);
+    }
+
+    /// <summary>The bounds of a probe stream, checked by the engine before anything reaches a guest.</summary>
+    public static class ProbeStreamLimits
+    {
+        public const int MinimumCount = 1;
+        public const int MaximumCount = 1000;
+        public const int MinimumIntervalMilliseconds = 10;
+        public const int MaximumIntervalMilliseconds = 10_000;
+        /// <summary>The longest stream (count × interval) in seconds: the guest bounds a ping at 600 s including its wait for the last answer.</summary>
+        public const int MaximumDurationSeconds = 590;
+    }
+
     /// <summary>
     /// A backend that can create lab hosts (on Linux: network namespaces standing in for machines) and the physical
     /// links between them (veth pairs with addresses; hosts route for each other). Every method is idempotent with

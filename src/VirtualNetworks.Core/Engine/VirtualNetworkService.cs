@@ -13,7 +13,7 @@ namespace VirtualNetworks.Engine
     /// The engine's facade: everything a cmdlet does goes through here. Validates before it changes anything, keeps
     /// router configuration (addresses, routes) in step with the link graph, and knows nothing of PowerShell.
     /// </summary>
-    public sealed class VirtualNetworkService : IDisposable
+    public sealed partial class VirtualNetworkService : IDisposable
     {
         public VirtualNetworkService(IVirtualizationBackend backend)
         {
@@ -23,6 +23,99 @@ namespace VirtualNetworks.Engine
         public IVirtualizationBackend Backend { get; }
 
         public void Dispose() => Backend.Dispose();
+
+        // ------------------------------------------------------------------------------------------------ log
+
+        /// <summary>
+        /// Receives one line for each change the engine makes, as it makes it (each plan step as it is applied, each router
+        /// created, started, stopped or moved with the image it boots, each link created, changed or removed), and the
+        /// backend's migration progress; null = nobody listens. The cmdlets turn it into -Verbose output. Reports may come
+        /// from other threads (a backend's migration progress): the receiver must cope.
+        /// </summary>
+        public IProgress<string>? Log { get; set; }
+
+        private void Note(string message) => Log?.Report(message);
+
+        /// <summary>
+        /// Lines describing the backend for the log: its kind and what it reports about its set-up
+        /// (<see cref="IBackendDiagnostics.DescribeSetup"/>, e.g. the Linux backend's state directory).
+        /// </summary>
+        public IReadOnlyList<string> DescribeBackend()
+        {
+            var lines = new List<string>();
+            if (Backend is IBackendDiagnostics diagnostics)
+                foreach (var line in diagnostics.DescribeSetup() ?? Array.Empty<string>())
+                    if (!string.IsNullOrWhiteSpace(line)) lines.Add($"{Backend.Kind} backend: {line}");
+            return lines;
+        }
+
+        /// <summary>Logs which file(s) <paramref name="image"/> resolves to for <paramref name="router"/> (backends with <see cref="IBackendDiagnostics"/>).</summary>
+        private void NoteImage(string router, string? image, string? host)
+        {
+            if (Log == null || string.IsNullOrEmpty(image) || !(Backend is IBackendDiagnostics diagnostics)) return;
+            string? where;
+            try
+            {
+                where = diagnostics.DescribeImage(image!, HostNames.IsLocalHost(host) ? "" : host!);
+            }
+            catch (VirtualNetworksException ex)
+            {
+                where = null;
+                Note($"Router '{router}': image '{image}' could not be resolved: {ex.Message}");
+                return;
+            }
+            Note(where == null
+                ? $"Router '{router}': image '{image}' could not be resolved on {DisplayHost(host)}"
+                : $"Router '{router}': image '{image}' is {where}");
+        }
+
+        /// <summary>
+        /// Passes plan events to the caller's observer and logs each step as it is applied (with the image of each router a
+        /// step creates or starts).
+        /// </summary>
+        private sealed class LoggingObserver : IPlanObserver
+        {
+            private readonly VirtualNetworkService _service;
+            private readonly IPlanObserver _inner;
+
+            public LoggingObserver(VirtualNetworkService service, IPlanObserver inner)
+            {
+                _service = service;
+                _inner = inner;
+            }
+
+            public bool ShouldRun(PlanStep step) => _inner.ShouldRun(step);
+
+            public void OnStepStarting(PlanStep step, int index, int count)
+            {
+                _service.Note($"Step {index + 1} of {count}: {step.Description} on '{step.Target}'");
+                if (step.Action == PlanAction.CreateRouter || step.Action == PlanAction.StartRouter)
+                    _service.NoteImage(step.Target, step.Image, step.ComputerName);
+                _inner.OnStepStarting(step, index, count);
+            }
+        }
+
+        /// <summary>Reports to both receivers (the caller's progress and the log).</summary>
+        private sealed class Tee : IProgress<string>
+        {
+            private readonly IProgress<string> _a;
+            private readonly IProgress<string> _b;
+
+            public Tee(IProgress<string> a, IProgress<string> b)
+            {
+                _a = a;
+                _b = b;
+            }
+
+            public void Report(string value)
+            {
+                _a.Report(value);
+                _b.Report(value);
+            }
+        }
+
+        private IProgress<string>? WithLog(IProgress<string>? progress) =>
+            Log == null ? progress : progress == null ? Log : new Tee(progress, Log);
 
         /// <summary>
         /// Exclusive access to the backend's state for the returned scope (<see cref="IExclusiveAccess"/>; nothing for a
@@ -88,10 +181,16 @@ namespace VirtualNetworks.Engine
             var admission = new AdmissionRequest { Creates = { spec.Clone() } };
             if (start) admission.Starts.Add(spec.Clone());
             Admit(admission, force, cancellationToken);
+            Note($"Creating virtual router '{spec.Name}' on {DisplayHost(spec.Host)} ({spec.ProcessorCount} CPU, {spec.MemoryMB} MB, {spec.AddressFamily})");
+            NoteImage(spec.Name, spec.Image, spec.Host);
             Backend.CreateRouter(spec, cancellationToken);
             var created = Observe(cancellationToken);
             Reconfigure(created, cancellationToken);
-            if (start) Backend.StartRouter(spec.Name, cancellationToken);
+            if (start)
+            {
+                Note($"Starting virtual router '{spec.Name}'");
+                Backend.StartRouter(spec.Name, cancellationToken);
+            }
             return RequireRouter(Observe(cancellationToken), spec.Name);
         }
 
@@ -107,6 +206,8 @@ namespace VirtualNetworks.Engine
             var router = RequireRouter(Observe(cancellationToken), name);
             if (router.State == RouterState.Off || router.State == RouterState.Failed)
                 Admit(new AdmissionRequest { Starts = { AdmissionPlanner.Of(router) } }, force, cancellationToken);
+            Note($"Starting virtual router '{router.Name}' on {DisplayHost(router.ComputerName)} (state {router.State})");
+            NoteImage(router.Name, router.Image, router.ComputerName);
             Backend.StartRouter(router.Name, cancellationToken);
             return RequireRouter(Observe(cancellationToken), router.Name);
         }
@@ -119,13 +220,13 @@ namespace VirtualNetworks.Engine
         }
 
         public VirtualRouter StopRouter(string name, bool turnOff, CancellationToken cancellationToken) =>
-            Lifecycle(name, cancellationToken, (b, n, ct) => b.StopRouter(n, turnOff, ct));
+            Lifecycle(name, turnOff ? "Turning off" : "Shutting down", cancellationToken, (b, n, ct) => b.StopRouter(n, turnOff, ct));
 
         public VirtualRouter SuspendRouter(string name, CancellationToken cancellationToken) =>
-            Lifecycle(name, cancellationToken, (b, n, ct) => b.SuspendRouter(n, ct));
+            Lifecycle(name, "Suspending", cancellationToken, (b, n, ct) => b.SuspendRouter(n, ct));
 
         public VirtualRouter ResumeRouter(string name, CancellationToken cancellationToken) =>
-            Lifecycle(name, cancellationToken, (b, n, ct) => b.ResumeRouter(n, ct));
+            Lifecycle(name, "Resuming", cancellationToken, (b, n, ct) => b.ResumeRouter(n, ct));
 
         /// <summary>
         /// Checks a migration before anything moves: the router exists, the backend can migrate in that mode, the
@@ -200,10 +301,11 @@ namespace VirtualNetworks.Engine
             var snapshot = Observe(cancellationToken);
             var router = RequireRouter(snapshot, name);
             var destination = ValidateMove(snapshot, router, destinationHost, mode);
-            progress?.Report($"{mode} migration of {router.Name} from {DisplayHost(router.ComputerName)} to {destination.Name}");
-            Backend.MoveRouter(router.Name, destination.Name, mode, progress, cancellationToken);
+            var reports = WithLog(progress);
+            reports?.Report($"{mode} migration of {router.Name} from {DisplayHost(router.ComputerName)} to {destination.Name}");
+            Backend.MoveRouter(router.Name, destination.Name, mode, reports, cancellationToken);
             var moved = RequireRouter(Observe(cancellationToken), router.Name);
-            progress?.Report($"{router.Name} runs on {DisplayHost(moved.ComputerName)}");
+            reports?.Report($"{router.Name} runs on {DisplayHost(moved.ComputerName)}");
             return moved;
         }
 
@@ -297,10 +399,11 @@ namespace VirtualNetworks.Engine
             return plan;
         }
 
-        private VirtualRouter Lifecycle(string name, CancellationToken ct, Action<IVirtualizationBackend, string, CancellationToken> action)
+        private VirtualRouter Lifecycle(string name, string verb, CancellationToken ct, Action<IVirtualizationBackend, string, CancellationToken> action)
         {
             using var exclusive = Exclusive(ct);
             var router = RequireRouter(Observe(ct), name);
+            Note($"{verb} virtual router '{router.Name}' on {DisplayHost(router.ComputerName)} (state {router.State})");
             action(Backend, router.Name, ct);
             return RequireRouter(Observe(ct), router.Name);
         }
@@ -312,7 +415,11 @@ namespace VirtualNetworks.Engine
             var snapshot = Observe(cancellationToken);
             var router = RequireRouter(snapshot, name);
             foreach (var link in snapshot.LinksOf(router.Name).ToList())
+            {
+                Note($"Removing virtual link '{link.Name}' (attached to router '{router.Name}')");
                 Backend.RemoveLink(link.Name, cancellationToken);
+            }
+            Note($"Removing virtual router '{router.Name}' from {DisplayHost(router.ComputerName)}");
             Backend.RemoveRouter(router.Name, cancellationToken);
             Reconfigure(Observe(cancellationToken), cancellationToken);
         }
@@ -375,6 +482,7 @@ namespace VirtualNetworks.Engine
             }
             var resolved = ValidateNewLink(spec, force, snapshot);
             Preflight(new TopologySpec { Links = { resolved } }, cancellationToken);
+            Note($"Creating virtual link '{resolved.Name}' between '{resolved.From}' and '{resolved.To}' (maximum bandwidth {Bandwidth.Format(resolved.MaximumBandwidth)})");
             Backend.CreateLink(resolved, cancellationToken);
             var after = Observe(cancellationToken);
             Reconfigure(after, cancellationToken);
@@ -401,6 +509,7 @@ namespace VirtualNetworks.Engine
             using var exclusive = Exclusive(cancellationToken);
             var link = RequireLink(Observe(cancellationToken), name);
             ValidateBandwidth(link.Name, bitsPerSecond);
+            Note($"Setting the maximum bandwidth of virtual link '{link.Name}' from {Bandwidth.Format(link.MaximumBandwidth)} to {Bandwidth.Format(Planner.Normalize(bitsPerSecond))}");
             Backend.SetLinkBandwidth(link.Name, Planner.Normalize(bitsPerSecond), cancellationToken);
             return RequireLink(Observe(cancellationToken), link.Name);
         }
@@ -417,6 +526,7 @@ namespace VirtualNetworks.Engine
                 Reconfigure(snapshot, cancellationToken);
                 link = RequireLink(snapshot, name);
             }
+            Note($"Removing virtual link '{link.Name}' between '{link.From}' and '{link.To}'");
             Backend.RemoveLink(link.Name, cancellationToken);
             Reconfigure(Observe(cancellationToken), cancellationToken);
         }
@@ -440,8 +550,11 @@ namespace VirtualNetworks.Engine
         public IReadOnlyList<OrphanResource> FindOrphans(bool all, CancellationToken cancellationToken) =>
             Collector.FindOrphans(all, cancellationToken);
 
-        public void RemoveOrphan(OrphanResource resource, CancellationToken cancellationToken) =>
+        public void RemoveOrphan(OrphanResource resource, CancellationToken cancellationToken)
+        {
+            Note($"Removing leftover {resource.Kind} '{resource.Name}' on {DisplayHost(resource.ComputerName)} ({resource.Reason})");
             Collector.RemoveOrphan(resource, cancellationToken);
+        }
 
         // ------------------------------------------------------------------------------------------------ networks
 
@@ -469,6 +582,7 @@ namespace VirtualNetworks.Engine
             plan.Warnings.InsertRange(0, snapshot.Inventory.Warnings);
             // Admission: before anything is created, the hosts must be able to take what the plan creates and starts.
             Admit(AdmissionPlanner.For(plan, snapshot.Inventory), force, cancellationToken);
+            Note($"Planned {plan.Steps.Count} step(s) to reach the topology" + (string.IsNullOrEmpty(desired.SourceName) ? "" : $" of {desired.SourceName}"));
             return plan;
         }
 
@@ -524,7 +638,7 @@ namespace VirtualNetworks.Engine
         public ApplyResult Apply(DeploymentPlan plan, IPlanObserver observer, CancellationToken cancellationToken)
         {
             using var exclusive = Exclusive(cancellationToken);
-            return PlanExecutor.Apply(plan, Backend, observer, cancellationToken);
+            return PlanExecutor.Apply(plan, Backend, Log == null ? observer : new LoggingObserver(this, observer), cancellationToken);
         }
 
         /// <summary>Pushes addresses/routes to every router whose configuration no longer matches the link graph.</summary>
@@ -537,6 +651,7 @@ namespace VirtualNetworks.Engine
             foreach (var step in steps)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                Note($"{step.Description} on '{step.Target}'");
                 step.Run(Backend, cancellationToken);
             }
             return steps.Count;

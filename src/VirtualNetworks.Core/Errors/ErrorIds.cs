@@ -84,11 +84,23 @@ namespace VirtualNetworks
         public const string PlanStepFailed = "PlanStepFailed";
         public const string OperationCanceled = "OperationCanceled";
         public const string ExportFailed = "ExportFailed";
+        /// <summary>Export-VirtualNetwork -Path names a file whose extension no export format writes (e.g. .png), and -Format was not given.</summary>
+        public const string ExportExtensionNotSupported = "ExportExtensionNotSupported";
+        /// <summary>Export-VirtualNetwork -Format contradicts the extension of -Path, which belongs to another format (-Format Dot -Path x.svg).</summary>
+        public const string ExportFormatMismatch = "ExportFormatMismatch";
         public const string GraphvizNotInstalled = "GraphvizNotInstalled";
         /// <summary>Admission: the routers a change starts need more memory than the host can give (-Force skips the check).</summary>
         public const string InsufficientHostMemory = "InsufficientHostMemory";
         /// <summary>Admission: a change would put more routers on a host than its documented limit (-Force skips the check).</summary>
         public const string TooManyRouters = "TooManyRouters";
+        /// <summary>A command that needs a running router (a readiness wait, a probe) was given one that is off, failed or paused.</summary>
+        public const string RouterNotRunning = "RouterNotRunning";
+        /// <summary>A router's guest did not become ready (booted, configuration applied) within the wait's time limit, or reported its configuration failed.</summary>
+        public const string RouterNotReady = "RouterNotReady";
+        /// <summary>Something that must be an IP address (a probe's target) is not one.</summary>
+        public const string InvalidAddress = "InvalidAddress";
+        /// <summary>A probe stream's count, interval or total duration is outside <c>ProbeStreamLimits</c>.</summary>
+        public const string InvalidProbe = "InvalidProbe";
         public const string ReachabilityFailed = "ReachabilityFailed";
         public const string IsolationFailed = "IsolationFailed";
     }

@@ -28,6 +28,12 @@ namespace VirtualNetworks
         public IReadOnlyList<string> Addresses { get; set; } = Array.Empty<string>();
         /// <summary>Free text describing drift between intent and what was observed; null when none.</summary>
         public string? Status { get; set; }
+        /// <summary>
+        /// How long the router's guest had been up when a readiness wait (Wait-VirtualRouter, or -Wait of Deploy-VirtualNetwork,
+        /// Start-VirtualRouter and Resume-VirtualRouter) saw it ready; null on objects from other commands, and when the backend
+        /// does not know the guest's uptime. A guest that was not restarted has a larger value on every later wait.
+        /// </summary>
+        public TimeSpan? GuestUptime { get; set; }
 
         public VirtualRouter Clone()
         {

@@ -47,6 +47,10 @@ namespace VirtualNetworks.Planning
         /// <summary>Human description of the change ("Create virtual router (image router, 1 CPU, 128 MB)").</summary>
         public string Description { get; }
         internal Action<IVirtualizationBackend, CancellationToken> Run { get; }
+        /// <summary>The router image a CreateRouter or StartRouter step boots (null for other steps).</summary>
+        public string? Image { get; internal set; }
+        /// <summary>The host a CreateRouter or StartRouter step runs the router on ("" = the local machine; null for other steps).</summary>
+        public string? ComputerName { get; internal set; }
 
         public override string ToString() => $"{Number}. {Description} on '{Target}'";
     }

@@ -86,9 +86,10 @@ namespace VirtualNetworks.Planning
                     creations.Add(new PlanStep(PlanAction.CreateRouter, want.Name,
                         $"Create virtual router (host {DisplayHost(want.Host)}, image {want.Image}, {want.ProcessorCount} CPU, {want.MemoryMB} MB, {want.AddressFamily}"
                         + (string.IsNullOrEmpty(want.NetworkLabel) ? ")" : $", network {want.NetworkLabel})"),
-                        (b, ct) => b.CreateRouter(spec, ct)));
+                        (b, ct) => b.CreateRouter(spec, ct)) { Image = want.Image, ComputerName = want.Host });
                     var name = want.Name;
-                    starts.Add(new PlanStep(PlanAction.StartRouter, want.Name, "Start virtual router", (b, ct) => b.StartRouter(name, ct)));
+                    starts.Add(new PlanStep(PlanAction.StartRouter, want.Name, "Start virtual router", (b, ct) => b.StartRouter(name, ct))
+                        { Image = want.Image, ComputerName = want.Host });
                     continue;
                 }
 
@@ -98,7 +99,7 @@ namespace VirtualNetworks.Planning
                     var name = have.Name;
                     starts.Add(new PlanStep(PlanAction.StartRouter, have.Name,
                         have.State == RouterState.Failed ? "Start virtual router (recover failed router)" : "Start virtual router",
-                        (b, ct) => b.StartRouter(name, ct)));
+                        (b, ct) => b.StartRouter(name, ct)) { Image = have.Image, ComputerName = have.ComputerName });
                 }
             }
         }

@@ -171,19 +171,81 @@ namespace VirtualNetworks.Linux.Vm
         /// <summary>
         /// Ends the router's QEMU the hard way: SIGTERM, then SIGKILL when it is still alive after
         /// <paramref name="gracePeriod"/>. Only a process verified with <see cref="IsOurs"/> is signalled. Returns false
-        /// when no process of ours was running. Throws (BackendOperationFailed) when it survives SIGKILL.
+        /// when no process of ours was running. Throws (BackendOperationFailed) when it survives SIGKILL. With
+        /// <paramref name="untilReaped"/> it also waits (bounded, <see cref="ReapTimeout"/>) until the exited process is
+        /// reaped (<see cref="WaitUntilReaped"/>), so that its pid is gone when this returns.
         /// </summary>
-        public static bool Kill(RouterRunPaths paths, TimeSpan gracePeriod, CancellationToken cancellationToken = default)
+        public static bool Kill(RouterRunPaths paths, TimeSpan gracePeriod, CancellationToken cancellationToken = default, bool untilReaped = false)
         {
             var st = Inspect(paths);
             if (st.State != VmProcessState.Running) return false;
             int pid = st.Pid!.Value;
+            long? start = StartTicks(pid);
             Posix.Kill(pid, Posix.SIGTERM);
-            if (WaitForExit(pid, gracePeriod, cancellationToken)) return true;
-            if (IsOurs(pid, paths)) Posix.Kill(pid, Posix.SIGKILL);
-            if (WaitForExit(pid, TimeSpan.FromSeconds(10), cancellationToken)) return true;
-            throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, paths.RouterName,
-                "The QEMU process " + pid.ToString(CultureInfo.InvariantCulture) + " of router '" + paths.RouterName + "' did not exit after SIGKILL.");
+            bool exited = WaitForExit(pid, gracePeriod, cancellationToken);
+            if (!exited)
+            {
+                if (IsOurs(pid, paths)) Posix.Kill(pid, Posix.SIGKILL);
+                exited = WaitForExit(pid, TimeSpan.FromSeconds(10), cancellationToken);
+            }
+            if (!exited)
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, paths.RouterName,
+                    "The QEMU process " + pid.ToString(CultureInfo.InvariantCulture) + " of router '" + paths.RouterName + "' did not exit after SIGKILL.");
+            if (untilReaped) WaitUntilReaped(pid, start, ReapTimeout, cancellationToken);
+            return true;
+        }
+
+        /// <summary>
+        /// How long <see cref="WaitUntilReaped"/> waits, at most, for the parent of an exited QEMU to reap it. A daemonized
+        /// QEMU's parent is init (or the nearest subreaper), which normally reaps at once; some inits (container and microVM
+        /// init processes) take seconds.
+        /// </summary>
+        public static TimeSpan ReapTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+        /// <summary>
+        /// The kernel's start time of <paramref name="pid"/> (field 22 of /proc/&lt;pid&gt;/stat, clock ticks after boot), which
+        /// together with the pid names one process even after the pid is reused; null when there is no such process.
+        /// </summary>
+        public static long? StartTicks(int pid)
+        {
+            if (pid <= 1) return null;
+            try
+            {
+                string stat = File.ReadAllText("/proc/" + pid.ToString(CultureInfo.InvariantCulture) + "/stat");
+                int close = stat.LastIndexOf(')');
+                if (close < 0) return null;
+                // After "pid (comm)": field 3 (state) is the first; the start time is field 22, i.e. the 20th after the ')'.
+                var fields = stat.Substring(close + 2).Split(' ');
+                return fields.Length > 19 && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out long t) ? t : (long?)null;
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>
+        /// Waits until the process <paramref name="pid"/> that started at <paramref name="startTicks"/> (<see cref="StartTicks"/>)
+        /// has no entry in the process table any more: exited and reaped by its parent. An exited process that is not reaped
+        /// yet is a zombie: it holds no memory, files or devices, but it still shows in ps and /proc, so a command that
+        /// "removed" a router would seem to return before its QEMU was gone. A pid taken by another process meanwhile counts
+        /// as gone. True when gone within <paramref name="timeout"/>; false otherwise (an init that does not reap: the zombie
+        /// is left to it).
+        /// </summary>
+        public static bool WaitUntilReaped(int pid, long? startTicks, TimeSpan timeout, CancellationToken cancellationToken = default)
+        {
+            var deadline = Deadline.After(timeout);
+            while (true)
+            {
+                var now = StartTicks(pid);
+                if (now == null || (startTicks.HasValue && now.Value != startTicks.Value)) return true;
+                if (deadline.Expired) return false;
+                if (cancellationToken.WaitHandle.WaitOne(10)) cancellationToken.ThrowIfCancellationRequested();
+            }
         }
 
         /// <summary>

@@ -207,7 +207,7 @@ namespace VirtualNetworks.Linux.Vm
         /// waits up to <paramref name="timeout"/> for QEMU to exit. True when it is off (also when it was not running);
         /// false when it still runs after the timeout (the caller may then <see cref="TurnOff"/>).
         /// </summary>
-        public bool Shutdown(string name, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+        public bool Shutdown(string name, TimeSpan? timeout = null, CancellationToken cancellationToken = default, bool untilReaped = false)
         {
             var paths = Paths(name);
             var p = RouterProcess.Inspect(paths);
@@ -216,6 +216,7 @@ namespace VirtualNetworks.Linux.Vm
                 RouterProcess.RemoveRunFiles(paths, includeConsole: false);
                 return true;
             }
+            long? start = RouterProcess.StartTicks(p.Pid!.Value);
             using (var q = Qmp(name, null, cancellationToken))
             {
                 string s = q.QueryStatus(cancellationToken);
@@ -223,17 +224,23 @@ namespace VirtualNetworks.Linux.Vm
                 q.SystemPowerdown(cancellationToken);
             }
             if (!RouterProcess.WaitForExit(p.Pid!.Value, timeout ?? DefaultShutdownTimeout, cancellationToken)) return false;
+            if (untilReaped) RouterProcess.WaitUntilReaped(p.Pid!.Value, start, RouterProcess.ReapTimeout, cancellationToken);
             RouterProcess.RemoveRunFiles(paths, includeConsole: false);
             return true;
         }
 
-        /// <summary>Hard power-off: QMP "quit", and SIGTERM/SIGKILL of the verified process if that does not end it. Idempotent.</summary>
-        public void TurnOff(string name, CancellationToken cancellationToken = default)
+        /// <summary>
+        /// Hard power-off: QMP "quit", and SIGTERM/SIGKILL of the verified process if that does not end it. Idempotent. With
+        /// <paramref name="untilReaped"/> it returns only once the process is gone from the process table as well (bounded,
+        /// <see cref="RouterProcess.WaitUntilReaped"/>): what Stop-VirtualRouter and the Remove-* cmdlets promise.
+        /// </summary>
+        public void TurnOff(string name, CancellationToken cancellationToken = default, bool untilReaped = false)
         {
             var paths = Paths(name);
             var p = RouterProcess.Inspect(paths);
             if (p.State == VmProcessState.Running)
             {
+                long? start = RouterProcess.StartTicks(p.Pid!.Value);
                 try
                 {
                     using (var q = Qmp(name, TimeSpan.FromSeconds(5), cancellationToken))
@@ -245,6 +252,7 @@ namespace VirtualNetworks.Linux.Vm
                 }
                 if (!RouterProcess.WaitForExit(p.Pid!.Value, TimeSpan.FromSeconds(5), cancellationToken))
                     RouterProcess.Kill(paths, TimeSpan.FromSeconds(5), cancellationToken);
+                if (untilReaped) RouterProcess.WaitUntilReaped(p.Pid!.Value, start, RouterProcess.ReapTimeout, cancellationToken);
             }
             RouterProcess.RemoveRunFiles(paths, includeConsole: false);
         }
