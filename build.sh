@@ -7,6 +7,9 @@
 #                                      prints "N passed, N failed, N skipped"
 #   ./build.sh demo  [Debug|Release]   install prerequisites, build the router image, build + stage, then run
 #                                      examples/figure1.ps1 in pwsh (needs root: bridges, taps, QEMU)
+#   ./build.sh package [Debug|Release] build + stage, then publish out/VirtualNetworks with Publish-PSResource into the
+#                                      local repository out/repository (registered as VirtualNetworksLocal):
+#                                      out/repository/VirtualNetworks.<version>.nupkg (tools/Publish-Package.ps1)
 #   ./build.sh clean                   dotnet clean, and remove out/ and TestResults/
 #
 # Configuration defaults to Debug (or $CONFIGURATION). Never prompts; safe for CI (no stdin, root).
@@ -159,6 +162,8 @@ do_build() {
     grep -Eq "^[[:space:]]*ModuleVersion[[:space:]]*=[[:space:]]*'0\.0\.0'" VirtualNetworks.psd1 \
         || die "VirtualNetworks.psd1 must hold the line ModuleVersion = '0.0.0' (the placeholder stamped at staging)"
     sed -E "s/^([[:space:]]*ModuleVersion[[:space:]]*=[[:space:]]*)'0\.0\.0'/\1'$version'/" VirtualNetworks.psd1 > "$STAGE/VirtualNetworks.psd1"
+    stamp_release_notes "$version" "$STAGE/VirtualNetworks.psd1"
+    cp LICENSE "$STAGE/"
     local f
     for f in VirtualNetworks.dll VirtualNetworks.Core.dll VirtualNetworks.Linux.dll VirtualNetworks.HyperV.dll Newtonsoft.Json.dll; do
         [ -f "$PUBLISH/$f" ] && cp "$PUBLISH/$f" "$STAGE/"
@@ -174,6 +179,33 @@ do_build() {
 
     check_staged
     step "Staged $STAGE (version $version)"
+}
+
+# stamp_release_notes VERSION MANIFEST: replaces the line ReleaseNotes = 'Stamped at staging from CHANGELOG.md.' of the
+# staged manifest with the section "## [VERSION]" of CHANGELOG.md, else "## [Unreleased]" (blank lines around it dropped,
+# every quote PowerShell ends a single-quoted string with doubled). build.ps1 does the same, byte for byte.
+stamp_release_notes() {
+    local version="$1" manifest="$2" notes heading
+    notes="$(mktemp)"
+    for heading in "## [$version]" "## [Unreleased]"; do
+        awk -v h="$heading" 'index($0, "## ") == 1 { if (f) exit; if (index($0, h) == 1) { f = 1; next } } f' CHANGELOG.md \
+            | sed "s/'/''/g; s/‘/‘‘/g; s/’/’’/g; s/‚/‚‚/g; s/‛/‛‛/g" > "$notes"
+        grep -q '[^[:space:]]' "$notes" && break
+    done
+    grep -q '[^[:space:]]' "$notes" || { rm -f "$notes"; die "CHANGELOG.md has no section '## [$version]' nor '## [Unreleased]' for the ReleaseNotes"; }
+    local placeholder="^[[:space:]]*ReleaseNotes[[:space:]]*=[[:space:]]*'Stamped at staging from CHANGELOG[.]md[.]'[[:space:]]*\$"
+    grep -Eq "$placeholder" "$manifest" \
+        || { rm -f "$notes"; die "VirtualNetworks.psd1 must hold the line ReleaseNotes = 'Stamped at staging from CHANGELOG.md.'"; }
+    awk -v notes="$notes" -v placeholder="$placeholder" '
+        BEGIN { while ((getline line < notes) > 0) lines[++n] = line
+                first = 1; while (first <= n && lines[first] ~ /^[[:space:]]*$/) first++
+                last = n; while (last >= first && lines[last] ~ /^[[:space:]]*$/) last-- }
+        $0 ~ placeholder { sub(/\047.*/, ""); printf "%s\047", $0
+                           for (i = first; i <= last; i++) printf "%s%s", lines[i], (i < last ? "\n" : "")
+                           print "\047"; next }
+        { print }' "$manifest" > "$manifest.tmp"
+    mv "$manifest.tmp" "$manifest"
+    rm -f "$notes"
 }
 
 # The staged tree must match tools/expected-files.txt exactly.
@@ -238,6 +270,13 @@ do_demo() {
     env -u VIRTUALNETWORKS_STATE_DIR -u VIRTUALNETWORKS_MODULE "$PWSH" -NoProfile -NonInteractive -File examples/figure1.ps1 </dev/null
 }
 
+do_package() {
+    do_build
+    step "Publishing the package (tools/Publish-Package.ps1 -> out/repository)"
+    POWERSHELL_TELEMETRY_OPTOUT=1 "$PWSH" -NoProfile -NonInteractive -File tools/Publish-Package.ps1 \
+        -ModulePath "$ROOT/$STAGE" -RepositoryPath "$ROOT/out/repository" </dev/null || die "publishing the package failed"
+}
+
 usage() {
     sed -n '2,/^set -euo/p' "$0" | grep -v '^set -euo' | sed 's/^# \{0,1\}//'
 }
@@ -253,6 +292,7 @@ case "$COMMAND" in
     build) do_build ;;
     test) do_test ;;
     demo) do_demo ;;
+    package) do_package ;;
     clean) do_clean ;;
     -h|--help|help) usage ;;
     *) usage >&2; exit 2 ;;

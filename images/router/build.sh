@@ -9,6 +9,17 @@
 #        Build experiments into another OUT_DIR: the output files are replaced one by one with
 #        rename(2), so a running QEMU never sees a half-written file, but the set changes at once
 #        only per file.
+#        sudo images/router/build.sh --install [--from BUILT_DIR] [IMAGES_DIR]
+#        Installs the image for every user of the machine as IMAGES_DIR/router (default
+#        /var/lib/virtualnetworks/images, the per-machine folder the module searches; docs/install.md):
+#        builds it into a temporary folder first, or takes the one already built in BUILT_DIR (e.g.
+#        out/images/router; nothing is built then). The files are copied into a new folder
+#        IMAGES_DIR/.router-<sha256 prefix> (root-owned, 0644; folder 0755), then the symbolic link
+#        IMAGES_DIR/router is switched to it with one rename(2): a QEMU starting meanwhile sees either
+#        the old or the new image, never a mix. The previous version is kept (a router starting from
+#        it still finds its files); older ones are removed.
+#        sudo images/router/build.sh --uninstall [IMAGES_DIR]
+#        Removes IMAGES_DIR/router and its versions.
 # Environment: VN_KERNEL=source (default) builds the guest kernel from Debian's linux-source package with
 #              kernel/build-kernel.sh (cached in VN_KERNEL_CACHE, default <repo>/out/kernel, keyed by the
 #              fragment and script); VN_KERNEL=debian ships Debian's linux-image-cloud-amd64 vmlinuz + modules.
@@ -20,7 +31,36 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-out=${1:-$repo/out/images/router}
+
+# --- install / uninstall (the per-machine image folder) -------------------------------------
+machine_images=/var/lib/virtualnetworks/images
+image_files=(vmlinuz initramfs.cpio.gz manifest.json)
+mode=build install_from= images_dir=
+case ${1:-} in
+--install)
+	mode=install
+	shift
+	if [[ ${1:-} == --from ]]; then
+		[[ -n ${2:-} ]] || { echo "build.sh: error: --from needs the folder of a built image" >&2; exit 2; }
+		install_from=$2
+		shift 2
+	fi
+	images_dir=${1:-$machine_images}
+	;;
+--uninstall)
+	mode=uninstall
+	images_dir=${2:-$machine_images}
+	;;
+-h | --help)
+	sed -n '2,/^set -euo/p' "$0" | grep -v '^set -euo' | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+-*)
+	echo "build.sh: error: unknown option $1 (see --help)" >&2
+	exit 2
+	;;
+esac
+[[ $mode == build ]] && out=${1:-$repo/out/images/router}
 
 # Modules the guest needs; their dependencies are added and ordered automatically.
 # virtio_pci is the transport (virtio_net does not depend on it, so list it explicitly);
@@ -31,7 +71,60 @@ wanted_modules=(virtio_pci virtio_net virtio_console qemu_fw_cfg button evdev)
 die() { echo "build.sh: error: $*" >&2; exit 1; }
 say() { echo "build.sh: $*" >&2; }
 
-[[ $EUID -eq 0 ]] || die "run as root (installs packages with apt-get and creates /dev/console in the image)"
+[[ $EUID -eq 0 ]] || die "run as root (installs packages with apt-get and creates /dev/console in the image; installs root-owned files)"
+
+# install_image BUILT_DIR IMAGES_DIR: copies the image into a new version folder, then switches IMAGES_DIR/router to it
+# atomically (rename of a symbolic link over the old one).
+install_image() {
+	local from=$1 images=$2 f hash version previous tmp link old
+	for f in "${image_files[@]}"; do
+		[[ -s $from/$f ]] || die "$from/$f is missing: build the image first (images/router/build.sh [OUT_DIR])"
+	done
+	[[ $images == /* ]] || images=$PWD/$images
+	install -d -m 0755 -o root -g root "$images"
+	hash=$(cat "$from/vmlinuz" "$from/initramfs.cpio.gz" "$from/manifest.json" | sha256sum | cut -c1-16)
+	version=.router-$hash
+	previous=$(readlink "$images/router" 2>/dev/null || true)
+	if [[ ! -d $images/$version ]]; then
+		tmp=$(mktemp -d "$images/.router-new.XXXXXX")
+		for f in "${image_files[@]}"; do install -m 0644 -o root -g root "$from/$f" "$tmp/$f"; done
+		chmod 0755 "$tmp"
+		chown root:root "$tmp"
+		sync -f "$tmp/vmlinuz" 2>/dev/null || sync
+		mv -T "$tmp" "$images/$version"
+	fi
+	if [[ -e $images/router && ! -L $images/router ]]; then
+		# A plain folder from before: moved aside once (the only step that is not a single rename).
+		old=$images/.router-old.$$
+		mv -T "$images/router" "$old"
+		rm -rf "$old"
+	fi
+	link=$images/.router-link.$$
+	ln -sfn "$version" "$link"
+	mv -T "$link" "$images/router"
+	for f in "$images"/.router-????????????????; do
+		[[ -d $f && $(basename "$f") != "$version" && $(basename "$f") != "$previous" ]] && rm -rf "$f"
+	done
+	say "installed: $images/router -> $version ($(du -ch "$images/$version/vmlinuz" "$images/$version/initramfs.cpio.gz" | tail -n 1 | cut -f1))"
+	ls -l "$images/" "$images/$version/" >&2
+}
+
+if [[ $mode == uninstall ]]; then
+	rm -f "$images_dir/router"
+	rm -rf "$images_dir"/.router-????????????????
+	rmdir "$images_dir" 2>/dev/null || true
+	say "removed $images_dir/router"
+	exit 0
+fi
+if [[ $mode == install && -n $install_from ]]; then
+	install_image "$install_from" "$images_dir"
+	exit 0
+fi
+if [[ $mode == install ]]; then
+	# Built into a temporary folder first, then installed from there.
+	out=$(mktemp -d "${TMPDIR:-/tmp}/vn-router-install.XXXXXX")
+	trap 'rm -rf "$out"' EXIT
+fi
 
 # --- packages -----------------------------------------------------------------------------
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
@@ -192,7 +285,11 @@ say "modules: ${order[*]:-none (built into the kernel)}"
 mkdir -p "$out"
 stage=$(mktemp -d "${TMPDIR:-/tmp}/vn-router-stage.XXXXXX")
 tmpout=$(mktemp -d "$out/.build.XXXXXX")
-trap 'rm -rf "$stage" "$tmpout"' EXIT
+if [[ $mode == install ]]; then
+	trap 'rm -rf "$stage" "$tmpout" "$out"' EXIT
+else
+	trap 'rm -rf "$stage" "$tmpout"' EXIT
+fi
 
 mkdir -p "$stage"/{bin,dev,proc,sys,run,tmp,etc,root,lib/modules}
 chmod 1777 "$stage/tmp"
@@ -266,3 +363,5 @@ mods_json=$( ((${#order[@]} == 0)) || printf '"%s",' "${order[@]}")
 for f in vmlinuz initramfs.cpio.gz manifest.json; do mv -f "$tmpout/$f" "$out/$f"; done
 say "done: $out ($(du -ch "$out/vmlinuz" "$out/initramfs.cpio.gz" | tail -n 1 | cut -f1) total)"
 ls -l "$out" >&2
+[[ $mode == install ]] && install_image "$out" "$images_dir"
+exit 0

@@ -21,7 +21,8 @@ namespace VirtualNetworks.Linux
     /// configuration and probes. Truth is read from the kernel and QEMU; the state directory holds each router's and
     /// link's definition so routers can be started again. Every change runs under the state lock.
     /// </summary>
-    public sealed partial class LinuxBackend : IVirtualizationBackend, IPreflightCheck, ILinkMeter, IOrphanCollector, IRouterBatchStarter, IExclusiveAccess
+    public sealed partial class LinuxBackend : IVirtualizationBackend, IPreflightCheck, ILinkMeter, IOrphanCollector, IRouterBatchStarter, IExclusiveAccess,
+        IImageCatalog
     {
         public const string KindName = "Linux";
         /// <summary>Backend option naming the state directory (overrides $VIRTUALNETWORKS_STATE_DIR).</summary>
@@ -151,7 +152,7 @@ namespace VirtualNetworks.Linux
                 catch (VirtualNetworksException ex) { missing.Add(ex.Message); }
                 foreach (var image in desired.Routers.Select(x => x.Image).Distinct(StringComparer.OrdinalIgnoreCase))
                     if (_images.Find(image) == null)
-                        missing.Add($"router image '{image}' (searched {string.Join(", ", _images.SearchPath)}; build it with images/router/build.sh)");
+                        missing.Add($"router image '{image}' ({_images.DescribeSearch(image)}; {ImageLocator.HowToInstall(image)})");
             }
             bool severalHosts = desired.Hosts.Any(h => !HostNames.IsLocalHost(h.Name)) || desired.PhysicalLinks.Count > 0 ||
                                 desired.Routers.Any(x => !HostNames.IsLocalHost(x.Host));
@@ -167,6 +168,13 @@ namespace VirtualNetworks.Linux
         }
 
         public bool ImageExists(string image, string host) => _images.Find(image) != null;
+
+        // Lab hosts share the machine's disk: one search path for every host of this backend.
+        public IReadOnlyList<string> ImageSearchPath => _images.SearchPath;
+
+        public IReadOnlyList<KeyValuePair<string, string>> ListImages() => _images.List();
+
+        public ImageSearchReport DescribeMissingImage(string image) => _images.Report(image);
 
         // ================================================================================================ inventory
 

@@ -19,6 +19,7 @@ namespace VirtualNetworks.Commands
 
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ImageNameCompleter))]
         public string Image { get; set; } = TopologyDefaults.Image;
 
         [Parameter]

@@ -225,8 +225,8 @@ namespace VirtualNetworks.Commands
             if (error.Line.HasValue && message.IndexOf("line " + error.Line.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal) < 0)
                 message += " (line " + error.Line.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) +
                            (error.Column.HasValue ? ", column " + error.Column.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) : "") + ")";
-            var ex = new VirtualNetworksException(error.ErrorId, error.Kind, error.Target, message);
-            return new ErrorRecord(ex, error.ErrorId, Category(error.Kind), error.Target);
+            var ex = new VirtualNetworksException(error.ErrorId, error.Kind, error.Target, message) { RecommendedAction = error.RecommendedAction };
+            return ToErrorRecord(ex);
         }
 
         /// <summary>The record for a cancelled operation.</summary>

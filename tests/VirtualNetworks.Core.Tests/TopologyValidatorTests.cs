@@ -286,6 +286,36 @@ namespace VirtualNetworks.Core.Tests.Topology
         }
 
         [Fact]
+        public void Missing_image_error_carries_the_backends_search_report_and_recommended_action()
+        {
+            var asked = new List<(string, string)>();
+            var context = new ValidationContext
+            {
+                ImageExists = (image, host) => false,
+                DescribeMissingImage = (image, host) =>
+                {
+                    asked.Add((image, host));
+                    return new ImageSearchReport("searched, in order: /a (per machine), /b (state directory)", "Install it with X.");
+                },
+            };
+            var r = R("r1");
+            var error = Only(ErrorIds.ImageNotFound, Spec(new[] { r }), context).Single();
+            Assert.Equal("r1", error.Target);
+            Assert.Contains("the router image 'router' was not found on", error.Message);
+            Assert.EndsWith("; searched, in order: /a (per machine), /b (state directory).", error.Message);
+            Assert.Equal("Install it with X.", error.RecommendedAction);
+            Assert.Equal("Install it with X.", error.ToException().RecommendedAction);
+            Assert.Equal("Install it with X.", new TopologyValidationException(new[] { error }).RecommendedAction);
+            Assert.Equal(new[] { ("router", "") }, asked);
+
+            // Without a report (a backend that is no image catalog) the short message stays.
+            context.DescribeMissingImage = (image, host) => null;
+            var plain = Only(ErrorIds.ImageNotFound, Spec(new[] { R("r1") }), context).Single();
+            Assert.EndsWith("was not found on the local machine.", plain.Message);
+            Assert.Null(plain.RecommendedAction);
+        }
+
+        [Fact]
         public void Image_check_skips_deployed_routers_unknown_hosts_and_a_null_callback()
         {
             var r = R("r1");

@@ -48,7 +48,58 @@ namespace VirtualNetworks.Scripts.Tests
 
             var psData = (m["PrivateData"] as Hashtable)?["PSData"] as Hashtable;
             Assert.True(psData != null, $"{name}: PrivateData.PSData is missing.");
-            Assert.NotEmpty(ManifestData.Strings(psData!, "Tags") ?? new List<string>());
+            AssertGalleryMetadata(name, m, psData!);
+        }
+
+        /// <summary>Tags the PowerShell Gallery filters on (issue 12): editions, platforms, Hyper-V.</summary>
+        internal static readonly string[] RequiredTags = { "PSEdition_Core", "PSEdition_Desktop", "Windows", "Linux", "Hyper-V" };
+
+        /// <summary>What the Gallery shows and checks: license, project, tags, copyright, .NET Framework for Windows PowerShell.</summary>
+        internal static void AssertGalleryMetadata(string name, Hashtable m, Hashtable psData)
+        {
+            List<string> tags = ManifestData.Strings(psData, "Tags") ?? new List<string>();
+            foreach (string tag in RequiredTags)
+                Assert.True(tags.Contains(tag, StringComparer.Ordinal), $"{name}: Tags lacks '{tag}': {string.Join(", ", tags)}");
+            // The package's tag list is space-separated: a tag with a space (or a comma) would become several tags.
+            Assert.True(tags.All(t => t.Length > 0 && !t.Any(c => char.IsWhiteSpace(c) || c == ',')),
+                $"{name}: a tag is empty or holds a space or comma: {string.Join(" | ", tags)}");
+            Assert.True(tags.Distinct(StringComparer.OrdinalIgnoreCase).Count() == tags.Count, $"{name}: a tag is listed twice.");
+            foreach (string key in new[] { "ProjectUri", "LicenseUri" })
+            {
+                string? uri = psData[key] as string;
+                Assert.True(Uri.TryCreate(uri, UriKind.Absolute, out Uri? parsed) && parsed!.Scheme == Uri.UriSchemeHttps,
+                    $"{name}: PrivateData.PSData.{key} '{uri}' is not an absolute https address.");
+            }
+            Assert.StartsWith((string)psData["ProjectUri"]!, (string)psData["LicenseUri"]!);
+            Assert.EndsWith("/LICENSE", (string)psData["LicenseUri"]!);
+            Assert.False(string.IsNullOrWhiteSpace(psData["ReleaseNotes"] as string), $"{name}: PrivateData.PSData.ReleaseNotes is empty.");
+            Assert.Contains("2026", (string)m["Copyright"]!);
+            Assert.Contains("VirtualNetworks contributors", (string)m["Copyright"]!);
+            Assert.Contains("MIT", (string)m["Copyright"]!);
+            // netstandard2.0 assemblies need .NET Framework 4.7.2 under Windows PowerShell 5.1.
+            Assert.Equal("4.7.2", m["DotNetFrameworkVersion"] as string);
+        }
+
+        /// <summary>The line the build replaces with the CHANGELOG section (build.sh stamp_release_notes, build.ps1).</summary>
+        internal const string ReleaseNotesPlaceholder = "Stamped at staging from CHANGELOG.md.";
+
+        /// <summary>
+        /// The release notes the build stamps: the lines of CHANGELOG.md under "## [version]", else under "## [Unreleased]",
+        /// up to the next "## " heading, without the blank lines around them, joined with "\n".
+        /// </summary>
+        internal static string ExpectedReleaseNotes(string version)
+        {
+            string[] lines = File.ReadAllText(Path.Combine(RepoPaths.Root, "CHANGELOG.md")).Replace("\r\n", "\n").Split('\n');
+            foreach (string heading in new[] { "## [" + version + "]", "## [Unreleased]" })
+            {
+                int start = Array.FindIndex(lines, l => l.StartsWith(heading, StringComparison.Ordinal));
+                if (start < 0) continue;
+                var section = lines.Skip(start + 1).TakeWhile(l => !l.StartsWith("## ", StringComparison.Ordinal)).ToList();
+                while (section.Count > 0 && string.IsNullOrWhiteSpace(section[0])) section.RemoveAt(0);
+                while (section.Count > 0 && string.IsNullOrWhiteSpace(section[^1])) section.RemoveAt(section.Count - 1);
+                if (section.Count > 0) return string.Join("\n", section);
+            }
+            throw new InvalidDataException("CHANGELOG.md has neither a section for " + version + " nor [Unreleased].");
         }
 
         [Fact]
@@ -58,6 +109,62 @@ namespace VirtualNetworks.Scripts.Tests
             AssertExplicitManifest(RepoPaths.SourceManifest, m);
             Assert.True("0.0.0" == m["ModuleVersion"] as string,
                 "the source manifest keeps ModuleVersion '0.0.0'; the real version lives in Directory.Build.props and is stamped in at staging.");
+        }
+
+        [Fact]
+        public void SourceManifestHoldsTheReleaseNotesPlaceholder()
+        {
+            Hashtable m = ManifestData.Read(RepoPaths.SourceManifest);
+            var psData = (Hashtable)((Hashtable)m["PrivateData"]!)["PSData"]!;
+            Assert.Equal(ReleaseNotesPlaceholder, psData["ReleaseNotes"] as string);
+            Assert.Contains("### ", ExpectedReleaseNotes(VersionPrefix()));
+        }
+
+        [Fact]
+        public void LicenseIsMitAtTheRootAndStagedWithTheModule()
+        {
+            string license = Path.Combine(RepoPaths.Root, "LICENSE");
+            Assert.True(File.Exists(license), "LICENSE is missing at the repository root.");
+            string text = File.ReadAllText(license);
+            Assert.StartsWith("MIT License", text);
+            Assert.Contains("Copyright (c) 2026 VirtualNetworks contributors", text);
+            Assert.Contains("THE SOFTWARE IS PROVIDED \"AS IS\"", text);
+            var expected = File.ReadAllLines(Path.Combine(RepoPaths.Root, "tools", "expected-files.txt")).Select(l => l.Trim());
+            Assert.Contains("LICENSE", expected);
+            string staged = Path.Combine(RepoPaths.StagedModuleDir, "LICENSE");
+            if (!File.Exists(RepoPaths.StagedManifest))
+            {
+                _output.WriteLine($"SKIPPED (staged part): {RepoPaths.StagedManifest} does not exist (run ./build.sh build to stage the module).");
+                return;
+            }
+            Assert.True(File.Exists(staged), staged + " is missing: the build stages LICENSE with the module.");
+            Assert.Equal(text, File.ReadAllText(staged));
+        }
+
+        [Fact]
+        public void StagedManifestCarriesTheChangelogSectionAsReleaseNotesAndPassesTestModuleManifest()
+        {
+            if (!File.Exists(RepoPaths.StagedManifest))
+            {
+                _output.WriteLine($"SKIPPED: {RepoPaths.StagedManifest} does not exist (run ./build.sh build to stage the module).");
+                return;
+            }
+            Hashtable staged = ManifestData.Read(RepoPaths.StagedManifest);
+            var psData = (Hashtable)((Hashtable)staged["PrivateData"]!)["PSData"]!;
+            Assert.Equal(ExpectedReleaseNotes(VersionPrefix()), psData["ReleaseNotes"] as string);
+
+            // What Publish-PSResource runs first: Test-ModuleManifest (files exist, versions parse, URIs are URIs).
+            using var ps = PowerShell.Create(System.Management.Automation.Runspaces.InitialSessionState.CreateDefault2());
+            ps.AddCommand("Test-ModuleManifest").AddParameter("Path", RepoPaths.StagedManifest);
+            var info = ps.Invoke<PSModuleInfo>();
+            Assert.True(ps.Streams.Error.Count == 0, "Test-ModuleManifest: " + string.Join("; ", ps.Streams.Error.Select(e => e.ToString())));
+            var module = Assert.Single(info);
+            Assert.Equal(VersionPrefix(), module.Version.ToString(3));
+            Assert.Equal(new Version(4, 7, 2), module.DotNetFrameworkVersion);
+            Assert.Equal(ExpectedReleaseNotes(VersionPrefix()), module.ReleaseNotes);
+            Assert.Equal((string)psData["LicenseUri"]!, module.LicenseUri?.ToString());
+            Assert.Equal((string)psData["ProjectUri"]!, module.ProjectUri?.ToString());
+            foreach (string tag in RequiredTags) Assert.Contains(tag, module.Tags);
         }
 
         [Fact]

@@ -107,6 +107,37 @@ namespace VirtualNetworks.Backends
         void Admit(AdmissionRequest request, CancellationToken cancellationToken);
     }
 
+    /// <summary>
+    /// A backend that finds router images by name on a search path (the Linux backend): it lists the images it can find
+    /// (tab completion of -Image) and explains a miss, naming every folder searched and how to build or install an image.
+    /// Images of a lab host are those of the machine it runs on.
+    /// </summary>
+    public interface IImageCatalog
+    {
+        /// <summary>The folders searched for images, in order.</summary>
+        IReadOnlyList<string> ImageSearchPath { get; }
+
+        /// <summary>The images found (name, and the folder or file it is in), sorted by name; never throws for what is on disk.</summary>
+        IReadOnlyList<KeyValuePair<string, string>> ListImages();
+
+        /// <summary>Where <paramref name="image"/> was looked for and how to get it, for an ImageNotFound error.</summary>
+        ImageSearchReport DescribeMissingImage(string image);
+    }
+
+    /// <summary>Why an image was not found: the folders searched (a sentence fragment) and how to build or install one.</summary>
+    public sealed class ImageSearchReport
+    {
+        public ImageSearchReport(string searched, string recommendedAction)
+        {
+            Searched = searched;
+            RecommendedAction = recommendedAction;
+        }
+
+        /// <summary>E.g. "searched, in order: /var/lib/virtualnetworks/images (per machine), ...".</summary>
+        public string Searched { get; }
+        public string RecommendedAction { get; }
+    }
+
     /// <summary>A backend that can measure a link's throughput through the guests.</summary>
     public interface ILinkMeter
     {

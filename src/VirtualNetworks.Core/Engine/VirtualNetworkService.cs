@@ -699,6 +699,7 @@ namespace VirtualNetworks.Engine
             {
                 Capabilities = Backend.Capabilities,
                 ImageExists = (image, host) => Backend.ImageExists(image, pending.Contains(host) ? "" : host),
+                DescribeMissingImage = (image, host) => (Backend as IImageCatalog)?.DescribeMissingImage(image),
                 Observed = snapshot.Inventory,
                 Force = force,
             };

@@ -43,8 +43,11 @@ namespace VirtualNetworks
         public string? JsonPath { get; }
         public int? Line { get; }
         public int? Column { get; }
+        /// <summary>Optional hint on how to fix the problem (RecommendedAction of the error record).</summary>
+        public string? RecommendedAction { get; set; }
 
-        public VirtualNetworksException ToException() => new VirtualNetworksException(ErrorId, Kind, Target, Message);
+        public VirtualNetworksException ToException() =>
+            new VirtualNetworksException(ErrorId, Kind, Target, Message) { RecommendedAction = RecommendedAction };
 
         public override string ToString() => ErrorId + ": " + Message;
     }
@@ -57,6 +60,7 @@ namespace VirtualNetworks
             : base(errors[0].ErrorId, errors[0].Kind, errors[0].Target, errors[0].Message)
         {
             Errors = errors;
+            RecommendedAction = errors[0].RecommendedAction;
         }
 
         public System.Collections.Generic.IReadOnlyList<TopologyError> Errors { get; }

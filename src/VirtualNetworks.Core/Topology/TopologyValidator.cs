@@ -14,6 +14,11 @@ namespace VirtualNetworks.Topology
         public ICollection<string> KnownHosts { get; set; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         /// <summary>(image, host) -> exists. Null skips the image check.</summary>
         public Func<string, string, bool>? ImageExists { get; set; }
+        /// <summary>
+        /// (image, host) -> where a missing image was looked for and how to get it, put into the ImageNotFound error; null
+        /// (or a null answer) gives the short message.
+        /// </summary>
+        public Func<string, string, ImageSearchReport?>? DescribeMissingImage { get; set; }
         /// <summary>What is already deployed; routers/links in the topology with the same name are the same objects.</summary>
         public BackendInventory? Observed { get; set; }
         /// <summary>Allow links that join differently labelled virtual networks (the isolation guard).</summary>
@@ -160,8 +165,15 @@ namespace VirtualNetworks.Topology
                         if (!imageChecks.TryGetValue(key, out bool exists))
                             imageChecks[key] = exists = _context.ImageExists(r.Image, host);
                         if (!exists)
-                            Add(ErrorIds.ImageNotFound, ErrorKind.ObjectNotFound, name, Sub(r.SourcePath, "image"),
-                                label + ": the router image " + Q(r.Image) + " was not found on " + HostText(host) + ".");
+                        {
+                            ImageSearchReport? report = _context.DescribeMissingImage?.Invoke(r.Image, host);
+                            _errors.Add(new TopologyError(ErrorIds.ImageNotFound, ErrorKind.ObjectNotFound, name,
+                                label + ": the router image " + Q(r.Image) + " was not found on " + HostText(host) +
+                                (report == null ? "." : "; " + report.Searched + "."), Sub(r.SourcePath, "image"))
+                            {
+                                RecommendedAction = report?.RecommendedAction,
+                            });
+                        }
                     }
                 }
             }

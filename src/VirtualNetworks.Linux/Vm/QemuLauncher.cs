@@ -170,7 +170,8 @@ namespace VirtualNetworks.Linux.Vm
             throw new VirtualNetworksException(ErrorIds.ImageNotFound, ErrorKind.ObjectNotFound, router,
                 "The " + what + " " + path + " of router '" + router + "' does not exist.")
             {
-                RecommendedAction = "Build the router image: sudo images/router/build.sh (or ./build.sh, which builds it).",
+                RecommendedAction = "The file went away after the router's image was found (an image replaced or removed meanwhile): start the " +
+                                    "router again; where images are looked up and how to install one: docs/install.md.",
             };
         }
 
