@@ -225,10 +225,18 @@ check_staged() {
 do_test() {
     ensure_prereqs
     ensure_image
-    do_build
+    # The build of the test run goes through build.ps1 in the restored pwsh (its twin; both stage the same tree), so CI
+    # proves build.ps1 on Linux too.
+    ensure_tools
+    step "Building with build.ps1 in pwsh ($CONFIG)"
+    "$PWSH" -NoProfile -NonInteractive -File build.ps1 -Configuration "$CONFIG" </dev/null || die "build.ps1 failed"
+    check_staged
     step "Testing ($CONFIG)"
     rm -rf "$RESULTS"
     local rc=0
+    # The tests use the router image just built: the per-machine folder (/var/lib/virtualnetworks/images) comes before
+    # out/images in the search order, and an older image installed there must not be what is tested.
+    export VIRTUALNETWORKS_IMAGE_PATH="$ROOT/out/images"
     # The module tests import the staged module.
     VIRTUALNETWORKS_MODULE="$ROOT/$STAGE/VirtualNetworks.psd1" \
         dotnet test "$SOLUTION" -nologo -c "$CONFIG" --no-build --tl:off -v quiet \
@@ -253,6 +261,50 @@ do_test() {
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
         printf 'build.sh: dotnet test failed (exit %s) without failed test results; see its output above\n' "$rc" >&2
     fi
+    printf 'xunit: %s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
+
+    # The Pester suites (tests/Pester/*.Tests.ps1) in the pinned pwsh with the pinned Pester; NUnit XML in out/pester.
+    # Their runner prints one line "pester: N passed, N failed, N skipped", added to the totals.
+    step "Pester suites (tests/Pester, results in out/pester)"
+    local pester_log="$RESULTS/pester.log" prc=0 line
+    mkdir -p "$RESULTS"
+    # As root (CI) the prerequisites were installed above, so a Linux suite that would skip itself fails instead.
+    local required=""
+    if is_root || [ "${CI:-}" = true ]; then required=1; fi
+    VIRTUALNETWORKS_MODULE="$ROOT/$STAGE/VirtualNetworks.psd1" VIRTUALNETWORKS_LINUX_REQUIRED="$required" \
+        "$PWSH" -NoProfile -NonInteractive -File tests/Pester/Invoke-VirtualNetworksPester.ps1 -OutputDirectory "$ROOT/out/pester" \
+        </dev/null 2>&1 | tee "$pester_log" || prc=$?
+    line="$(grep -E '^pester: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$pester_log" | tail -n1 || true)"
+    if [ -z "$line" ]; then
+        printf 'build.sh: the Pester runner printed no summary line (exit %s); counted as 1 failure\n' "$prc" >&2
+        failed=$((failed + 1))
+    else
+        local pp pf ps
+        read -r pp pf ps < <(sed -E 's/^pester: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/' <<<"$line")
+        passed=$((passed + pp)); failed=$((failed + pf)); skipped=$((skipped + ps))
+        if [ "$prc" -ne 0 ] && [ "$pf" -eq 0 ]; then
+            printf 'build.sh: the Pester runner failed (exit %s) without failed tests; counted as 1 failure\n' "$prc" >&2
+            failed=$((failed + 1))
+        fi
+    fi
+
+    # The package round trip: publish to a local repository, install into a clean scope, import by name in a fresh
+    # pwsh, deploy/test/remove a two-router network with the installed copy. One test in the totals.
+    # Needs root and the image (it installs the image into the per-machine folder, as a user would; docs/install.md).
+    if is_root && [ -s "$IMAGE_DIR/vmlinuz" ]; then
+        step "Package round trip (tools/Publish-Package.ps1, tests/Package/Test-PackageRoundTrip.ps1)"
+        if "$PWSH" -NoProfile -NonInteractive -File tools/Publish-Package.ps1 \
+               -ModulePath "$ROOT/$STAGE" -RepositoryPath "$ROOT/out/repository" </dev/null \
+           && "$PWSH" -NoProfile -NonInteractive -File tests/Package/Test-PackageRoundTrip.ps1 </dev/null; then
+            passed=$((passed + 1)); printf 'package round trip: passed\n'
+        else
+            failed=$((failed + 1)); printf 'build.sh: package round trip FAILED (see above)\n' >&2
+        fi
+    else
+        printf 'build.sh: package round trip skipped: needs root and %s\n' "$IMAGE_DIR" >&2
+        if [ "${CI:-}" = true ]; then failed=$((failed + 1)); else skipped=$((skipped + 1)); fi
+    fi
+
     printf '%s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
     if [ "$failed" -ne 0 ] || [ "$rc" -ne 0 ]; then
         exit 1
@@ -267,7 +319,7 @@ do_demo() {
     step "Running examples/figure1.ps1 in pwsh"
     # The demo uses the default state directory (/var/lib/virtualnetworks), whatever the caller's environment says; it
     # imports the staged module next to it (out/VirtualNetworks).
-    env -u VIRTUALNETWORKS_STATE_DIR -u VIRTUALNETWORKS_MODULE "$PWSH" -NoProfile -NonInteractive -File examples/figure1.ps1 </dev/null
+    env -u VIRTUALNETWORKS_STATE_DIR -u VIRTUALNETWORKS_MODULE VIRTUALNETWORKS_IMAGE_PATH="$ROOT/out/images" "$PWSH" -NoProfile -NonInteractive -File examples/figure1.ps1 </dev/null
 }
 
 do_package() {
