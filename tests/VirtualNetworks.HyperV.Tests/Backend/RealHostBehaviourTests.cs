@@ -50,6 +50,24 @@ namespace VirtualNetworks.HyperV.Tests.Backend
             Assert.Contains("0x80070005", ex.Message);
         }
 
+        [Fact]
+        public void ImageCheck_FailureCodesThatMeanMissing()
+        {
+            var target = CimReference.ByInstanceId("Msvm_ImageManagementService", "x");
+            CimMethodException Job(ushort code, string? description = null, string[]? errors = null, CimObject? job = null) =>
+                new CimMethodException("HV01", target, "GetVirtualHardDiskSettingData", CimJobs.JobStarted, "failed", code, description, errors, job: job);
+            Assert.True(HyperVBackend.IsMissingImage(new CimMethodException("HV01", target, "GetVirtualHardDiskSettingData", 32779, "x")));
+            Assert.True(HyperVBackend.IsMissingImage(Job(32779)));
+            Assert.True(HyperVBackend.IsMissingImage(Job(32768, "Le fichier spécifié est introuvable. (0x80070002)")));
+            Assert.True(HyperVBackend.IsMissingImage(Job(32768, null, new[] { "Chemin d'accès introuvable. (0x80070003)" })));
+            Assert.True(HyperVBackend.IsMissingImage(Job(32768, job: new CimObject("Msvm_StorageJob").Set("JobCompletionStatusCode", CimDataType.UInt32, false, 0x80070002u))));
+            Assert.True(HyperVBackend.IsMissingImage(Job(32768, "The file or directory is corrupted and unreadable. (0xC03A0005)")));
+            Assert.False(HyperVBackend.IsNotFound(Job(32768, "The file or directory is corrupted and unreadable. (0xC03A0005)")));
+            Assert.False(HyperVBackend.IsMissingImage(Job(32768, "General access denied error. (0x80070005)")));
+            Assert.False(HyperVBackend.IsMissingImage(Job(32768, "Failed (0x800700021)"))); // not an 8-digit code
+            Assert.False(HyperVBackend.IsMissingImage(new CimMethodException("HV01", target, "GetVirtualHardDiskSettingData", CimJobs.JobStarted, "t", timedOut: true)));
+        }
+
         // ------------------------------------------------------------------------------------------------ 2. marker in Notes
 
         [Theory]
@@ -105,6 +123,30 @@ namespace VirtualNetworks.HyperV.Tests.Backend
             rig.Backend.CreateRouter(SimRig.Router("r1"), None);
             Assert.True(rig.Sim.Counters.JobPolls > rig.Sim.Counters.Method("DefineSystem"));
             Assert.Equal("r1", Assert.Single(rig.Inventory().Routers).Name);
+        }
+
+        [Fact]
+        public void JobWait_AJobThatStaysInService_TimesOut_AndIsNotCalledFailed()
+        {
+            using var rig = new SimRig(TimeSpan.FromHours(1));
+            rig.Sim.JobInterimState = 11;
+            rig.Options.JobTimeout = TimeSpan.FromMilliseconds(150);
+            rig.Renew();
+            var ex = Assert.Throws<VirtualNetworksException>(() => rig.Backend.ImageExists(SimRig.Image, ""));
+            Assert.Equal(HyperVErrorIds.JobTimeout, ex.ErrorId);
+            Assert.Contains("job state 11", ex.Message);
+        }
+
+        [Fact]
+        public void JobWait_FinalStates()
+        {
+            foreach (ushort s in new ushort[] { 2, 3, 4, 5, 6, 11, 12, 13, 14, 100 }) Assert.False(CimJobs.IsFinal(s), s.ToString());
+            foreach (ushort s in new ushort[] { 0, 7, 8, 9, 10, 32768 }) Assert.True(CimJobs.IsFinal(s), s.ToString());
+            var ok = new CimObject("Msvm_ConcreteJob").Set("OperationalStatus", CimDataType.UInt16, true, new ushort[] { 2, 17 });
+            var bad = new CimObject("Msvm_ConcreteJob").Set("OperationalStatus", CimDataType.UInt16, true, new ushort[] { 6, 17 });
+            Assert.False(CimJobs.CompletedWithError(ok, Array.Empty<string>()));
+            Assert.True(CimJobs.CompletedWithError(ok, new[] { "an Msvm_Error" }));
+            Assert.True(CimJobs.CompletedWithError(bad, Array.Empty<string>()));
         }
 
         [Fact]
