@@ -162,16 +162,33 @@ namespace VirtualNetworks.HyperV
             var caps = Query(op, "SELECT * FROM Msvm_EthernetSwitchFeatureCapabilities WHERE FeatureId = '" + HyperVNames.Wql(featureId) + "'", ct)
                 .FirstOrDefault() ?? Missing("no Msvm_EthernetSwitchFeatureCapabilities");
             var capsRef = caps.ToReference();
-            _featureDefaults ??= Query(op, "SELECT * FROM Msvm_FeatureSettingsDefineCapabilities WHERE ValueRole = 0", ct);
+            CimObject? found = null;
+            try
+            {
+                _featureDefaults ??= Query(op, "SELECT * FROM Msvm_FeatureSettingsDefineCapabilities WHERE ValueRole = 0", ct);
+            }
+            catch (VirtualNetworksException ex) when (ex.InnerException is CimGatewayException g &&
+                                                      (g.Code == CimErrorCode.NotSupported || g.Code == CimErrorCode.InvalidQuery || g.Code == CimErrorCode.Failed))
+            {
+                // A provider that does not enumerate the association: follow it from the capabilities instead and take
+                // the definition whose InstanceID ends in \Default (the InstanceID route, fact sheet §1.5).
+                _featureDefaults = Array.Empty<CimObject>();
+            }
             var part = _featureDefaults
                 .Where(d => d["GroupComponent"] is CimReference g && g.Matches(capsRef))
                 .Select(d => d["PartComponent"] as CimReference).Where(p => p != null)
                 .OrderByDescending(p => string.Equals(p!.ClassName, cls, StringComparison.OrdinalIgnoreCase)) // a path may name the base class
                 .FirstOrDefault();
-            if (part == null) Missing("no Msvm_FeatureSettingsDefineCapabilities with ValueRole 0");
-            var found = Get(op, part!.WithHost(PathHost), "read the default " + cls, ct) ?? Missing("the default setting vanished");
-            _templates[key] = found;
-            return found.Clone();
+            if (part != null) found = Get(op, part.WithHost(PathHost), "read the default " + cls, ct);
+            else
+                found = op.Call("read the default " + cls + " (Msvm_FeatureSettingsDefineCapabilities)", ct, () =>
+                        Gateway.GetAssociated(capsRef.WithHost(PathHost), "Msvm_FeatureSettingsDefineCapabilities", null, "GroupComponent", "PartComponent", ct))
+                    .Where(o => (o.GetString("InstanceID") ?? "").EndsWith("\\Default", StringComparison.OrdinalIgnoreCase))
+                    .OrderByDescending(o => string.Equals(o.ClassName, cls, StringComparison.OrdinalIgnoreCase))
+                    .FirstOrDefault();
+            if (found == null) Missing("no default Msvm_FeatureSettingsDefineCapabilities (ValueRole 0)");
+            _templates[key] = found!;
+            return found!.Clone();
         }
 
         // ------------------------------------------------------------------------------------------ methods

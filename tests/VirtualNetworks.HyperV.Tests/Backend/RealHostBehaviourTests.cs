@@ -270,6 +270,20 @@ namespace VirtualNetworks.HyperV.Tests.Backend
             Assert.Equal(20_000_000UL, again.GetUInt64("Limit"));
         }
 
+        [Fact]
+        public void LinkFeatures_WhenTheAssociationCannotBeEnumerated_FollowItFromTheCapabilities()
+        {
+            using var rig = new SimRig();
+            rig.Sim.Faults.Throw(CimErrorCode.NotSupported, GatewayOperation.Query, match: "Msvm_FeatureSettingsDefineCapabilities");
+            rig.Backend.CreateRouter(SimRig.Router("r1"), None);
+            rig.Backend.CreateRouter(SimRig.Router("r2"), None);
+            rig.Backend.CreateLink(SimRig.Link("l1", "r1", "r2", bw: 10_000_000), None);
+            var vlan = rig.FeaturesOf("r1").Single(f => f.ClassName == "Msvm_EthernetSwitchPortVlanSettingData");
+            Assert.Equal("Ethernet Switch Port VLAN Settings", vlan.GetString("ElementName"));
+            Assert.Equal(1, rig.Sim.Counters.QueriesOf("Msvm_FeatureSettingsDefineCapabilities")); // refused once, not retried
+            Assert.Equal("l1", Assert.Single(rig.Inventory().Links).Name);
+        }
+
         // ------------------------------------------------------------------------------------------------ 7. disks on SMB shares
 
         [Fact]
