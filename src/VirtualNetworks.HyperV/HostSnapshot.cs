@@ -299,7 +299,7 @@ namespace VirtualNetworks.HyperV
                         break;
                     case "Microsoft:Hyper-V:Virtual Hard Disk":
                         var path = d.GetStrings("HostResource").FirstOrDefault();
-                        if (path != null && path.EndsWith("\\" + HyperVNames.DiskFileName(vm.Marker.Router), StringComparison.OrdinalIgnoreCase))
+                        if (HyperVNames.IsDiskOf(vm.Marker.Router, path))
                         {
                             vm.DiskPath = path;
                             vm.DiskInstanceId = id;

@@ -245,8 +245,8 @@ namespace VirtualNetworks.HyperV
                 .Set("HostResource", CimDataType.String, true, new[] { switchPath })
                 .Set("ElementName", CimDataType.String, false, HyperVNames.NicName(spec.Name));
             var epasdRef = host.AddResource(op, $"AddResourceSettings (switch connection on {who})", vssdRef, epasd, ct);
-            var features = new List<string> { CimXml.Write(VlanFeature(vlan)) };
-            if (limit.HasValue) features.Add(CimXml.Write(BandwidthFeature(limit.Value)));
+            var features = new List<string> { CimXml.Write(VlanFeature(host, op, vlan, ct)) };
+            if (limit.HasValue) features.Add(CimXml.Write(BandwidthFeature(host, op, limit.Value, ct)));
             host.Invoke(op, $"AddFeatureSettings (VLAN {vlan}{(limit.HasValue ? ", bandwidth" : "")} on {who})", host.Vsms(op, ct), "AddFeatureSettings", ct, new[]
             {
                 CimMethodParameter.Reference("AffectedConfiguration", epasdRef),
@@ -254,12 +254,20 @@ namespace VirtualNetworks.HyperV
             });
         }
 
-        private static CimObject VlanFeature(int vlan) => new CimObject("Msvm_EthernetSwitchPortVlanSettingData")
-            .Set("OperationMode", CimDataType.UInt32, false, 1U)
-            .Set("AccessVlanId", CimDataType.UInt16, false, (ushort)vlan);
+        /// <summary>Feature ids of the port features (fact sheet §5.2, Microsoft's networking sample).</summary>
+        internal const string VlanFeatureId = "952C5004-4465-451C-8CB8-FA9AB382B773";
+        internal const string BandwidthFeatureId = "24AD3CE1-69BD-4978-B2AC-DAAD389D699C";
 
-        private static CimObject BandwidthFeature(long limit) => new CimObject("Msvm_EthernetSwitchPortBandwidthSettingData")
-            .Set("Limit", CimDataType.UInt64, false, (ulong)limit);
+        // Both start from the host's default feature instance (HyperVHost.DefaultFeature), as Microsoft's networking
+        // sample and Go library do, and set only the values the link needs.
+        private static CimObject VlanFeature(HyperVHost host, HostOp op, int vlan, CancellationToken ct) =>
+            host.DefaultFeature(op, "Msvm_EthernetSwitchPortVlanSettingData", VlanFeatureId, ct)
+                .Set("OperationMode", CimDataType.UInt32, false, 1U)
+                .Set("AccessVlanId", CimDataType.UInt16, false, (ushort)vlan);
+
+        private static CimObject BandwidthFeature(HyperVHost host, HostOp op, long limit, CancellationToken ct) =>
+            host.DefaultFeature(op, "Msvm_EthernetSwitchPortBandwidthSettingData", BandwidthFeatureId, ct)
+                .Set("Limit", CimDataType.UInt64, false, (ulong)limit);
 
         private string CreateFabric(HyperVHost host, HostOp op, CancellationToken ct)
         {
@@ -359,7 +367,7 @@ namespace VirtualNetworks.HyperV
                 host.Invoke(op, $"AddFeatureSettings (bandwidth on {who})", host.Vsms(op, ct), "AddFeatureSettings", ct, new[]
                 {
                     CimMethodParameter.Reference("AffectedConfiguration", host.ById("Msvm_EthernetPortAllocationSettingData", nic.EpasdInstanceId!)),
-                    CimMethodParameter.Strings("FeatureSettings", new[] { CimXml.Write(BandwidthFeature(limit.Value)) }),
+                    CimMethodParameter.Strings("FeatureSettings", new[] { CimXml.Write(BandwidthFeature(host, op, limit.Value, ct)) }),
                 });
         }
 

@@ -212,7 +212,7 @@ namespace VirtualNetworks.HyperV
             var parameters = new[]
             {
                 CimMethodParameter.Reference("ComputerSystem", vmRef),
-                CimMethodParameter.String("DestinationHost", dest.PathHost),
+                CimMethodParameter.String("DestinationHost", dest.ConnectedName), // a name to connect to, not a path
                 CimMethodParameter.String("MigrationSettingData", CimXml.Write(migrationSettings)),
                 CimMethodParameter.Strings("NewResourceSettingData", resources),
             };

@@ -41,10 +41,38 @@ namespace VirtualNetworks.HyperV
                     new[] { CimMethodParameter.String("Path", path) }, ct, Options.JobPolicy));
                 return true;
             }
-            // Only "no such file" (32779) and "not a virtual disk" (32773 invalid parameter) mean absent; any other
-            // failure (access denied, a failed call) is an error, never reported as a missing image.
-            catch (VirtualNetworksException ex) when (ex.InnerException is CimMethodException m && !m.TimedOut &&
-                                                      (m.ReturnValue == 32779 || m.ReturnValue == 32773)) { return false; }
+            // Only "no such file" and "not a virtual disk" mean absent; any other failure (access denied, a failed
+            // call) is an error, never reported as a missing image.
+            catch (VirtualNetworksException ex) when (ex.InnerException is CimMethodException m && IsMissingImage(m)) { return false; }
+        }
+
+        /// <summary>
+        /// Whether a failed GetVirtualHardDiskSettingData says "no such file / not a virtual disk". Hyper-V answers either
+        /// at once (32779 File not found, 32773 Invalid parameter) or, usually, 4096 with a storage job that fails
+        /// (Microsoft's own client waits for that job: microsoft/wmi ImageManagementService.go). A failed job says it
+        /// through its ErrorCode (32779 / 32773), Msvm_StorageJob.JobCompletionStatusCode or the HRESULT Windows writes
+        /// into the job's messages: 0x80070002 / 0x80070003 (ERROR_FILE_NOT_FOUND / ERROR_PATH_NOT_FOUND as
+        /// HRESULTs), or a virtual-disk format error (facility 0x3A, 0xC03A____). Codes, not message text, are compared,
+        /// so a localized host is read the same way.
+        /// </summary>
+        internal static bool IsMissingImage(CimMethodException m) => HasCode(m, true);
+
+        /// <summary>Like <see cref="IsMissingImage"/>, "no such file or directory" only.</summary>
+        internal static bool IsNotFound(CimMethodException m) => HasCode(m, false);
+
+        private static bool HasCode(CimMethodException m, bool orNotAVirtualDisk)
+        {
+            if (m.TimedOut) return false;
+            if (m.ReturnValue == 32779 || (orNotAVirtualDisk && m.ReturnValue == 32773)) return true;
+            if (m.ReturnValue != CimJobs.JobStarted) return false;
+            if (m.JobErrorCode == 32779 || (orNotAVirtualDisk && m.JobErrorCode == 32773)) return true;
+            bool Missing(uint hr) => hr == 0x80070002u || hr == 0x80070003u || (orNotAVirtualDisk && (hr & 0xFFFF0000u) == 0xC03A0000u);
+            if (m.Job?.GetUInt32("JobCompletionStatusCode") is uint status && Missing(status)) return true;
+            foreach (var text in m.Errors.Concat(new[] { m.JobErrorDescription ?? "" }))
+                foreach (System.Text.RegularExpressions.Match hex in System.Text.RegularExpressions.Regex.Matches(text, @"0x([0-9A-Fa-f]{8})\b"))
+                    if (uint.TryParse(hex.Groups[1].Value, System.Globalization.NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var hr) && Missing(hr))
+                        return true;
+            return false;
         }
 
         private string RequireImage(HyperVHost host, HostOp op, RouterSpec spec, CancellationToken ct)
@@ -85,7 +113,10 @@ namespace VirtualNetworks.HyperV
                 var disk = vhdDir + "\\" + HyperVNames.DiskFileName(spec.Name);
                 // Crash recovery: half-built VMs of this name (marked, no disk attached) and a stale disk are leftovers.
                 foreach (var leftover in mine) RemoveVm(host, op, leftover, ct);
-                DeleteFile(host, op, disk, ct);
+                // A stale disk on a local volume is deleted (CIM_DataFile); on an SMB share it cannot be, so a taken
+                // name (checked through the image service, which reaches the share) gets a unique one instead.
+                if (HyperVNames.IsLocalPath(disk)) DeleteFile(host, op, disk, ct);
+                else if (DiskPathTaken(host, op, disk, ct)) disk = vhdDir + "\\" + HyperVNames.UniqueDiskFileName(spec.Name);
 
                 var vsms = host.Vsms(op, ct);
                 var vssd = new CimObject("Msvm_VirtualSystemSettingData")
@@ -208,7 +239,28 @@ namespace VirtualNetworks.HyperV
                 RequestState(host, op, vm.Guid, 3, "RequestStateChange (turn off)", ct);
             host.Invoke(op, "DestroySystem", host.Vsms(op, ct), "DestroySystem", ct, new[] { CimMethodParameter.Reference("AffectedSystem", vmRef) });
             var disk = vm.DiskPath ?? host.VhdDirectory(op, ct) + "\\" + HyperVNames.DiskFileName(vm.Marker.Router);
-            DeleteFile(host, op, disk, ct);
+            // Only a local disk can be deleted (CIM_DataFile); one on an SMB share stays (docs/hyperv-backend.md §6).
+            if (HyperVNames.IsLocalPath(disk)) DeleteFile(host, op, disk, ct);
+        }
+
+        /// <summary>
+        /// Whether a file exists at <paramref name="path"/>, asked of Msvm_ImageManagementService.GetVirtualHardDiskSettingData
+        /// (it runs in the host's Virtual Machine Management service, which reaches SMB shares: Hyper-V runs VMs from
+        /// them). Taken unless the answer is "not found": any other failure keeps the name out of use.
+        /// </summary>
+        private bool DiskPathTaken(HyperVHost host, HostOp op, string path, CancellationToken ct)
+        {
+            var ims = host.ImageService(op, ct);
+            try
+            {
+                op.Call("GetVirtualHardDiskSettingData " + path, ct, () => host.Gateway.InvokeAndWait(ims, "GetVirtualHardDiskSettingData",
+                    new[] { CimMethodParameter.String("Path", path) }, ct, Options.JobPolicy));
+                return true;
+            }
+            catch (VirtualNetworksException ex) when (ex.InnerException is CimMethodException m && !m.TimedOut)
+            {
+                return !IsNotFound(m);
+            }
         }
 
         /// <summary>Deletes a file through root\cimv2 CIM_DataFile.Delete; a missing file is fine.</summary>
@@ -299,10 +351,21 @@ namespace VirtualNetworks.HyperV
                     component == null ? "the VM has no shutdown integration component, so the guest cannot be asked to shut down."
                         : $"the guest's shutdown service does not answer (OperationalStatus {status}: {(status == 12 ? "No Contact" : status == 13 ? "Lost Communication" : "incompatible")}); the guest may still be booting or lack the Hyper-V integration services.",
                     hint);
-            host.Invoke(op, "Msvm_ShutdownComponent.InitiateShutdown", component.ToReference().WithHost(host.PathHost), "InitiateShutdown", ct, new[]
+            var target = component.ToReference().WithHost(host.PathHost);
+            var parameters = new[]
             {
                 CimMethodParameter.Boolean("Force", false),
                 CimMethodParameter.String("Reason", "VirtualNetworks: Stop-VirtualRouter " + name),
+            };
+            op.Call("Msvm_ShutdownComponent.InitiateShutdown", ct, () =>
+            {
+                var r = host.Gateway.InvokeMethod(target, "InitiateShutdown", parameters, ct);
+                // InitiateShutdown has no Job output parameter (microsoft/wmi server2019/server23h2
+                // Msvm_ShutdownComponent.go), yet 4096 "Method Parameters Checked - Job Started" is a documented return
+                // (msvm-shutdowncomponent-initiateshutdown): the shutdown has started and, with no job to follow, the
+                // VM's EnabledState below tells when it is done. A Job, should a host hand one out, is waited for.
+                if (r.ReturnValue == CimJobs.JobStarted && r.Job == null) return r;
+                return host.Gateway.Complete(target, "InitiateShutdown", r, ct, Options.JobPolicy);
             });
             WaitForState(host, op, vm.Guid, 3, Options.ShutdownTimeout, "graceful shutdown", ct, HyperVErrorIds.ShutdownTimeout, hint);
         }

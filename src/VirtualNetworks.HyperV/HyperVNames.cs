@@ -26,16 +26,22 @@ namespace VirtualNetworks.HyperV
         public const string GenerationTwo = "Microsoft:Hyper-V:SubType:2";
         public const string Realized = "Microsoft:Hyper-V:System:Realized";
 
-        /// <summary>VM Notes of a router: marker, kind, router, image, label, family.</summary>
+        /// <summary>
+        /// VM Notes of a router: ONE element whose lines (joined by "\n") are marker, kind, router, image, label, family.
+        /// One element because a host may keep only element 0 of the Notes array (libvirt's Hyper-V driver sees one
+        /// element in practice; Hyper-V Manager edits Notes as one multi-line text); <see cref="NoteLines"/> reads this
+        /// form and the six-element form written before.
+        /// </summary>
         public static string[] RouterNotes(RouterSpec spec) => new[]
         {
-            Marker, KindRouter, "router=" + spec.Name, "image=" + spec.Image, "label=" + (spec.NetworkLabel ?? ""),
-            "family=" + (spec.AddressFamily == NetworkAddressFamily.IPv6 ? "IPv6" : "IPv4"),
+            string.Join("\n", Marker, KindRouter, "router=" + spec.Name, "image=" + spec.Image, "label=" + (spec.NetworkLabel ?? ""),
+                "family=" + (spec.AddressFamily == NetworkAddressFamily.IPv6 ? "IPv6" : "IPv4")),
         };
 
-        public static string[] FabricNotes() => new[] { Marker, KindFabric };
+        /// <summary>Switch Notes of the fabric: one element, marker and kind on two lines.</summary>
+        public static string[] FabricNotes() => new[] { Marker + "\n" + KindFabric };
 
-        /// <summary>Splits Notes (a string array; a single string with line breaks is accepted too) into lines.</summary>
+        /// <summary>Splits Notes (one element with line breaks, or the older one line per element; both read) into lines.</summary>
         public static IReadOnlyList<string> NoteLines(IEnumerable<string> notes) =>
             notes.SelectMany(n => (n ?? "").Split(new[] { '\r', '\n' }, StringSplitOptions.RemoveEmptyEntries)).Select(s => s.Trim()).ToList();
 
@@ -72,6 +78,30 @@ namespace VirtualNetworks.HyperV
                 ? elementName.Substring(NicPrefix.Length) : null;
 
         public static string DiskFileName(string router) => router + ".vhdx";
+
+        /// <summary>
+        /// The file name of a router's disk when <c>&lt;router&gt;.vhdx</c> is taken on an SMB share, where a leftover
+        /// cannot be deleted (see <see cref="IsLocalPath"/>): <c>&lt;router&gt;-&lt;8 hex digits&gt;.vhdx</c>.
+        /// </summary>
+        public static string UniqueDiskFileName(string router) => router + "-" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".vhdx";
+
+        /// <summary>Whether <paramref name="path"/> names a disk of router <paramref name="router"/> (either form above).</summary>
+        public static bool IsDiskOf(string router, string? path)
+        {
+            if (path == null) return false;
+            var file = path.Substring(path.LastIndexOf('\\') + 1);
+            if (string.Equals(file, DiskFileName(router), StringComparison.OrdinalIgnoreCase)) return true;
+            return file.Length == router.Length + 14 && file.StartsWith(router + "-", StringComparison.OrdinalIgnoreCase) &&
+                   file.EndsWith(".vhdx", StringComparison.OrdinalIgnoreCase) && file.Substring(router.Length + 1, 8).All(Uri.IsHexDigit);
+        }
+
+        /// <summary>
+        /// A path on one of the host's own volumes (<c>X:\...</c>, including cluster shared volumes under
+        /// <c>C:\ClusterStorage</c>): only these are reachable through root\cimv2 CIM_DataFile, whose instances are the
+        /// files of the host's local file systems (Win32 provider); a UNC path (an SMB share) is not one.
+        /// </summary>
+        public static bool IsLocalPath(string? path) =>
+            path != null && path.Length >= 3 && char.IsLetter(path[0]) && path[1] == ':' && path[2] == '\\';
 
         /// <summary>
         /// The static MAC of one end of a link, 12 hex digits without separators (Hyper-V's form) in Microsoft's

@@ -10,14 +10,27 @@ namespace VirtualNetworks.HyperV.Simulator
     internal sealed class SimulatedGateway : ICimGateway
     {
         private readonly HyperVSimulator _host;
-        public SimulatedGateway(HyperVSimulator host) { _host = host; }
-        public string ComputerName => _host.ComputerName;
+        private readonly string? _alias;
+        public SimulatedGateway(HyperVSimulator host, string? connectedAs) { _host = host; _alias = connectedAs; }
+        public string ComputerName => _alias ?? _host.ComputerName;
         public IReadOnlyList<CimObject> Query(string @namespace, string wql, CancellationToken cancellationToken) => _host.DoQuery(@namespace, wql, cancellationToken);
         public IReadOnlyList<CimObject> GetAssociated(CimReference source, string associationClass, string? resultClass, string? sourceRole, string? resultRole,
-            CancellationToken cancellationToken) => _host.DoGetAssociated(source, associationClass, resultClass, sourceRole, resultRole, cancellationToken);
-        public CimObject? GetInstance(CimReference reference, CancellationToken cancellationToken) => _host.DoGetInstance(reference, cancellationToken);
+            CancellationToken cancellationToken) => _host.DoGetAssociated(Own(source), associationClass, resultClass, sourceRole, resultRole, cancellationToken);
+        public CimObject? GetInstance(CimReference reference, CancellationToken cancellationToken) => _host.DoGetInstance(Own(reference), cancellationToken);
         public CimMethodResult InvokeMethod(CimReference target, string method, IReadOnlyList<CimMethodParameter> parameters, CancellationToken cancellationToken) =>
-            _host.DoInvoke(target, method, parameters, cancellationToken);
+            _host.DoInvoke(Own(target), method, parameters?.Select(Own).ToList(), cancellationToken);
+
+        // MI sends a reference as keys over the session: the host part of a reference passed to the gateway is the
+        // session's host, whatever name the session was opened with. Paths inside settings are text and stay as written.
+        private CimReference Own(CimReference r) =>
+            r != null && _alias != null && string.Equals(r.Host, _alias, StringComparison.OrdinalIgnoreCase) ? r.WithHost(_host.ComputerName) : r;
+
+        private CimMethodParameter Own(CimMethodParameter p) => p.Value switch
+        {
+            CimReference one when _alias != null => new CimMethodParameter(p.Name, p.Type, p.IsArray, Own(one)),
+            CimReference[] many when _alias != null => new CimMethodParameter(p.Name, p.Type, p.IsArray, many.Select(Own).ToArray()),
+            _ => p,
+        };
         public void Dispose() { }
     }
 
@@ -124,7 +137,7 @@ namespace VirtualNetworks.HyperV.Simulator
 
         private IEnumerable<CimObject> Source(SimClassDef cls)
         {
-            if (cls.IsA("CIM_LogicalFile")) return _files.Values.Select(DataFile).ToList();
+            if (cls.IsA("CIM_LogicalFile")) return _files.Values.Where(f => !IsUncPath(f.Path)).Select(DataFile).ToList();
             if (cls.IsAssociation) return AssociationInstances(cls).ToList();
             if (cls.EmbeddedOnly) return Array.Empty<CimObject>();
             return Enumerate(cls);
@@ -153,6 +166,7 @@ namespace VirtualNetworks.HyperV.Simulator
                     o.Set(l.RoleA, l.RefA);
                     o.Set(l.RoleB, l.RefB);
                     if (cls.Property("ElementEffects") != null) o.Set("ElementEffects", new ushort[] { 5 });
+                    if (l.Props != null) foreach (var kv in l.Props) o.Set(kv.Key, kv.Value);
                     yield return o;
                 }
         }
@@ -206,7 +220,7 @@ namespace VirtualNetworks.HyperV.Simulator
                 if (cls.IsA("CIM_LogicalFile"))
                 {
                     string? name = reference.Key("Name");
-                    return name != null && _files.TryGetValue(NormalizePath(name), out var f) ? DataFile(f) : null;
+                    return name != null && !IsUncPath(NormalizePath(name)) && _files.TryGetValue(NormalizePath(name), out var f) ? DataFile(f) : null;
                 }
                 return Get(reference)?.Clone();
             }
@@ -276,6 +290,11 @@ namespace VirtualNetworks.HyperV.Simulator
             public List<string>? JobErrors;
             public bool Job;
             public bool Hidden;
+            /// <summary>What a hidden job's call answers: 0, or 4096 without a Job output (InitiateShutdown, ShutdownAnswersJobStarted).</summary>
+            public uint HiddenReturnValue;
+            /// <summary>ErrorCode and Msvm_StorageJob.JobCompletionStatusCode (HRESULT) of a <see cref="FailJobWith"/> failure.</summary>
+            public ushort FailJobCode = 32768;
+            public uint? FailJobStatusCode;
             public ushort JobType;
             public string JobClass = "Msvm_ConcreteJob";
             /// <summary>Out parameter that may be omitted when a job is returned (pitfall 11).</summary>
@@ -334,7 +353,7 @@ namespace VirtualNetworks.HyperV.Simulator
                 if (cls.IsA("CIM_LogicalFile"))
                 {
                     string? name = target.Key("Name");
-                    instance = name != null && _files.TryGetValue(NormalizePath(name), out var f) ? DataFile(f) : null;
+                    instance = name != null && !IsUncPath(NormalizePath(name)) && _files.TryGetValue(NormalizePath(name), out var f) ? DataFile(f) : null;
                 }
                 else
                 {
@@ -363,7 +382,12 @@ namespace VirtualNetworks.HyperV.Simulator
                     if (jobRule.AfterPartialWork) { failing.AtEnd.AddRange(plan.Now); failing.AtEnd.AddRange(plan.AtEnd); }
                     failing.Always.AddRange(plan.Always);
                     if (plan.JobInit != null) plan.JobInit(failing.Instance!);
-                    var outs = new Dictionary<string, object?>(plan.Out, StringComparer.OrdinalIgnoreCase) { ["Job"] = failing.Instance!.ToReference() };
+                    failing.FailAsCompleted = jobRule.AsCompleted;
+                    failing.FailStatusCode = jobRule.StatusCode;
+                    var outs = new Dictionary<string, object?>(plan.Out, StringComparer.OrdinalIgnoreCase);
+                    // A method without a Job output (InitiateShutdown, InitiateReboot) cannot hand one out: 4096 alone.
+                    if (def.Parameter("Job") is SimParameterDef jp && jp.IsOut) outs["Job"] = failing.Instance!.ToReference();
+                    else { failing.AtEnd.Clear(); failing.Always.Clear(); }
                     return new CimMethodResult(CimJobs.JobStarted, outs);
                 }
 
@@ -379,12 +403,14 @@ namespace VirtualNetworks.HyperV.Simulator
                 }
 
                 var job = StartJob(method, plan.JobClass, plan.JobType, plan.Hidden);
+                var warnRule = Faults.Next(callInfo, r => r.WarnJob);
+                if (warnRule != null) job.WarnCode = warnRule.ErrorCode;
                 job.AtEnd.AddRange(plan.AtEnd);
                 job.Always.AddRange(plan.Always);
                 if (plan.JobInit != null && job.Instance != null) plan.JobInit(job.Instance);
                 if (plan.Duration is TimeSpan d) job.Due = job.Created + Ticks(d);
                 if (plan.JobErrors != null) job.Errors.AddRange(plan.JobErrors);
-                if (plan.FailJobWith != null) { job.FailCode = 32768; job.FailDescription = plan.FailJobWith; }
+                if (plan.FailJobWith != null) { job.FailCode = plan.FailJobCode; job.FailDescription = plan.FailJobWith; job.FailStatusCode = plan.FailJobStatusCode; }
                 job.Affected.AddRange(plan.Affected);
                 foreach (var a in plan.Now) a();
                 var output = new Dictionary<string, object?>(plan.Out, StringComparer.OrdinalIgnoreCase);
@@ -394,7 +420,7 @@ namespace VirtualNetworks.HyperV.Simulator
                                 (ResultingSettings == ResultingSettingsPolicy.EveryOther && ++_addSettingsJobs % 2 == 0);
                     if (omit) output[plan.OmittableOnJob] = null;
                 }
-                if (plan.Hidden) return new CimMethodResult(0, output);
+                if (plan.Hidden) return new CimMethodResult(plan.HiddenReturnValue, output);
                 output["Job"] = job.Instance!.ToReference();
                 return new CimMethodResult(CimJobs.JobStarted, output);
             }

@@ -61,7 +61,43 @@ namespace VirtualNetworks.HyperV.Simulator
         /// <summary>The simulated guest agent: called when a running, unpaused VM whose guest is up receives a host KVP item; a non-null reply becomes a guest item (Source 1) with the same name.</summary>
         public Func<SimulatedGuestContext, string, string, string?>? GuestAgent { get; set; }
 
-        public ICimGateway Connect() => new SimulatedGateway(this);
+        /// <summary>
+        /// Msvm_ImageManagementService.GetVirtualHardDiskSettingData answers 4096 with an Msvm_StorageJob (default true, as
+        /// Microsoft's own client code expects: microsoft/wmi pkg/virtualization/core/storage/service/ImageManagementService.go
+        /// waits for the job). SettingData is filled at once; a missing file or a file that is not a virtual disk fails the
+        /// job (not the call). False: synchronous 0 / 32779 / 32773.
+        /// </summary>
+        public bool ImageQueriesUseJobs { get; set; } = true;
+        /// <summary>
+        /// Keep only element 0 of a VSSD's / switch settings' Notes array (libvirt's Hyper-V driver sees one element in
+        /// practice; whether Hyper-V keeps more is unconfirmed). Default false: every element is kept.
+        /// </summary>
+        public bool NotesKeepFirstElementOnly { get; set; }
+        /// <summary>
+        /// While a job runs it reports this JobState instead of 3/4 (e.g. 11 Service or 12 Query Pending: CIM_ConcreteJob
+        /// states that are not final). Null (default): 3 Starting, then 4 Running.
+        /// </summary>
+        public ushort? JobInterimState { get; set; }
+        /// <summary>
+        /// InitiateShutdown / InitiateReboot answer 4096 ("Method Parameters Checked - Job Started", a documented return)
+        /// although the real schema has no Job output parameter; the shutdown proceeds as with 0. Default false (0).
+        /// </summary>
+        public bool ShutdownAnswersJobStarted { get; set; }
+        /// <summary>
+        /// The Msvm_AffectedJobElement of a job-returning AddResourceSettings lists the VM first and then the new settings
+        /// (true, default); false lists only the VM, so a client must find the new settings another way.
+        /// </summary>
+        public bool AffectedElementsIncludeNewSettings { get; set; } = true;
+
+        public ICimGateway Connect() => new SimulatedGateway(this, null);
+
+        /// <summary>
+        /// A gateway connected under another name of this host (an FQDN, an IP address, an alias): its ComputerName is
+        /// <paramref name="connectedAs"/>, but objects carry the host's own name (__SERVER) and paths inside settings
+        /// (Parent, HostResource) must name the host as Hyper-V does (<see cref="ComputerName"/>); references passed to
+        /// the gateway may use either name (MI sends keys, not the host part).
+        /// </summary>
+        public ICimGateway Connect(string connectedAs) => new SimulatedGateway(this, connectedAs);
 
         // =============================================================== public helpers for tests
 
@@ -255,6 +291,8 @@ namespace VirtualNetworks.HyperV.Simulator
         {
             public string Assoc = "", RoleA = "", RoleB = "", KeyA = "", KeyB = "";
             public CimReference RefA = null!, RefB = null!;
+            /// <summary>Non-reference properties of the association instance (ValueRole, ...), or null.</summary>
+            public Dictionary<string, object>? Props;
         }
 
         internal static string KeyOf(CimReference r) =>
@@ -297,9 +335,12 @@ namespace VirtualNetworks.HyperV.Simulator
 
         internal void Link(string assoc, string roleA, CimObject a, string roleB, CimObject b) => Link(assoc, roleA, a.ToReference(), roleB, b.ToReference());
 
-        internal void Link(string assoc, string roleA, CimReference a, string roleB, CimReference b)
+        internal void Link(string assoc, string roleA, CimObject a, string roleB, CimObject b, Dictionary<string, object> props) =>
+            Link(assoc, roleA, a.ToReference(), roleB, b.ToReference(), props);
+
+        internal void Link(string assoc, string roleA, CimReference a, string roleB, CimReference b, Dictionary<string, object>? props = null)
         {
-            var l = new SimLink { Assoc = assoc, RoleA = roleA, RoleB = roleB, RefA = a, RefB = b, KeyA = KeyOf(a), KeyB = KeyOf(b) };
+            var l = new SimLink { Assoc = assoc, RoleA = roleA, RoleB = roleB, RefA = a, RefB = b, KeyA = KeyOf(a), KeyB = KeyOf(b), Props = props };
             foreach (var k in new[] { l.KeyA, l.KeyB })
             {
                 if (!_links.TryGetValue(k, out var list)) _links[k] = list = new List<SimLink>();
@@ -321,6 +362,12 @@ namespace VirtualNetworks.HyperV.Simulator
         internal static string NewGuid() => Guid.NewGuid().ToString("D").ToUpperInvariant();
 
         internal static string NormalizePath(string path) => (path ?? "").Trim().Replace('/', '\\');
+
+        /// <summary>
+        /// A UNC path (\\server\share\...). root\cimv2 CIM_DataFile (Win32 provider) covers the host's local volumes only:
+        /// such files are not instances (GetInstance null, not enumerated, methods NotFound), as on Windows.
+        /// </summary>
+        internal static bool IsUncPath(string path) => path.StartsWith("\\\\", StringComparison.Ordinal);
 
         // =============================================================== seed: host, services, templates
 
@@ -409,16 +456,16 @@ namespace VirtualNetworks.HyperV.Simulator
             {
                 t.Set("EnabledState", 2); t.Set("HostResource", new string[0]);
             });
-            FeatureTemplate("Msvm_EthernetSwitchPortVlanSettingData", VlanFeatureId, t =>
+            FeatureTemplate("Msvm_EthernetSwitchPortVlanSettingData", VlanFeatureId, "Ethernet Switch Port VLAN Settings", t =>
             {
                 t.Set("OperationMode", 0U); t.Set("AccessVlanId", 0); t.Set("NativeVlanId", 0);
                 t.Set("TrunkVlanIdArray", new ushort[0]); t.Set("PruneVlanIdArray", new ushort[0]); t.Set("PvlanMode", 0U);
             });
-            FeatureTemplate("Msvm_EthernetSwitchPortBandwidthSettingData", BandwidthFeatureId, t =>
+            FeatureTemplate("Msvm_EthernetSwitchPortBandwidthSettingData", BandwidthFeatureId, "Ethernet Switch Port Bandwidth Settings", t =>
             {
                 t.Set("Limit", 0UL); t.Set("Reservation", 0UL); t.Set("Weight", 0UL); t.Set("BurstLimit", 0UL); t.Set("BurstSize", 0UL);
             });
-            FeatureTemplate("Msvm_EthernetSwitchPortSecuritySettingData", SecurityFeatureId, t =>
+            FeatureTemplate("Msvm_EthernetSwitchPortSecuritySettingData", SecurityFeatureId, "Ethernet Switch Port Security Settings", t =>
             {
                 t.Set("AllowMacSpoofing", false); t.Set("EnableDhcpGuard", false); t.Set("EnableRouterGuard", false);
                 t.Set("MonitorMode", 0); t.Set("AllowTeaming", false); t.Set("VirtualSubnetId", 0U);
@@ -458,13 +505,29 @@ namespace VirtualNetworks.HyperV.Simulator
             }
         }
 
-        private void FeatureTemplate(string className, string featureId, Action<CimObject> init)
+        /// <summary>
+        /// The default instance of a port feature, as the host serves it: Msvm_EthernetSwitchFeatureCapabilities (FeatureId)
+        /// → Msvm_FeatureSettingsDefineCapabilities (ValueRole 0 Default, ValueRange 0 Point) → the setting data, whose
+        /// ElementName/Caption/Description a client building the feature from nothing would not set.
+        /// </summary>
+        private void FeatureTemplate(string className, string featureId, string displayName, Action<CimObject> init)
         {
             var t = New(className);
             t.Set("InstanceID", $@"Microsoft:Definition\{featureId}\Default");
-            t.Set("ElementName", className.Replace("Msvm_EthernetSwitchPort", "").Replace("SettingData", ""));
+            t.Set("ElementName", displayName);
+            t.Set("Caption", displayName);
+            t.Set("Description", "Represents the " + displayName.ToLowerInvariant() + " of a port (default).");
             init(t);
             Put(t);
+            var caps = New("Msvm_EthernetSwitchFeatureCapabilities");
+            caps.Set("InstanceID", "Microsoft:" + featureId);
+            caps.Set("FeatureId", featureId);
+            caps.Set("ElementName", displayName);
+            caps.Set("Applicability", 1);
+            caps.Set("Version", "1.0");
+            Put(caps);
+            Link("Msvm_FeatureSettingsDefineCapabilities", "GroupComponent", caps, "PartComponent", t,
+                new Dictionary<string, object> { ["ValueRole"] = (ushort)0, ["ValueRange"] = (ushort)0, ["PropertyPolicy"] = (ushort)0 });
         }
 
         internal const string IdeController = "Microsoft:Hyper-V:Emulated IDE Controller";
@@ -542,6 +605,12 @@ namespace VirtualNetworks.HyperV.Simulator
             public bool Done;
             public long Ended;
             public ushort? FailCode;
+            /// <summary>A failed job ends in JobState 7 (Completed) with its ErrorCode instead of 10 (Exception).</summary>
+            public bool FailAsCompleted;
+            /// <summary>Msvm_StorageJob.JobCompletionStatusCode (an HRESULT) of a failed job, when the class has it.</summary>
+            public uint? FailStatusCode;
+            /// <summary>A successful job ends in JobState 7 with this non-zero ErrorCode and OperationalStatus {OK, Completed}.</summary>
+            public ushort? WarnCode;
             public string? FailDescription, FailMessage;
             public bool AfterPartialWork;
             public string Method = "";
@@ -592,7 +661,7 @@ namespace VirtualNetworks.HyperV.Simulator
                 {
                     long total = Math.Max(1, job.Due - job.Created);
                     long elapsed = now - job.Created;
-                    job.Instance.Set("JobState", elapsed * 4 < total ? (ushort)3 : (ushort)4);
+                    job.Instance.Set("JobState", JobInterimState ?? (elapsed * 4 < total ? (ushort)3 : (ushort)4));
                     job.Instance.Set("JobStatus", "Job is running");
                     job.Instance.Set("PercentComplete", (ushort)Math.Min(99, elapsed * 100 / total));
                 }
@@ -643,14 +712,17 @@ namespace VirtualNetworks.HyperV.Simulator
             if (job.Instance != null)
             {
                 var j = job.Instance;
+                // OperationalStatus: {OK, Completed} or {Error, Completed}, as CIM_ManagedSystemElement describes a
+                // finished operation ("Completed ... combined with either OK, Error, or Degraded").
                 if (job.FailCode != null)
                 {
-                    j.Set("JobState", 10);
+                    j.Set("JobState", job.FailAsCompleted ? (ushort)7 : (ushort)10);
                     j.Set("JobStatus", "Job failed");
                     j.Set("ErrorCode", job.FailCode.Value);
                     j.Set("ErrorDescription", job.FailDescription);
-                    j.Set("ErrorSummaryDescription", job.FailDescription);
-                    j.Set("OperationalStatus", new ushort[] { 6 });
+                    if (HyperVSchema.Class(j.ClassName).Property("ErrorSummaryDescription") != null) j.Set("ErrorSummaryDescription", job.FailDescription);
+                    if (job.FailStatusCode is uint hr && HyperVSchema.Class(j.ClassName).Property("JobCompletionStatusCode") != null) j.Set("JobCompletionStatusCode", hr);
+                    j.Set("OperationalStatus", new ushort[] { 6, 17 });
                     j.Set("HealthState", 20);
                     if (error != null && job.Errors.Count == 0) job.Errors.Add(error);
                 }
@@ -659,6 +731,8 @@ namespace VirtualNetworks.HyperV.Simulator
                     j.Set("JobState", 7);
                     j.Set("JobStatus", "Job completed successfully");
                     j.Set("PercentComplete", 100);
+                    j.Set("OperationalStatus", new ushort[] { 2, 17 });
+                    if (job.WarnCode is ushort w) j.Set("ErrorCode", w);
                 }
                 foreach (var r in job.Affected)
                     Link("Msvm_AffectedJobElement", "AffectingElement", j.ToReference(), "AffectedElement", r);

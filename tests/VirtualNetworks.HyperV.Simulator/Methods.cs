@@ -110,6 +110,7 @@ namespace VirtualNetworks.HyperV.Simulator
                 vssd.Set("Caption", "Virtual Machine Settings");
                 vssd.Set("Version", "9.0");
                 if (!sd.Has("Notes")) vssd.Set("Notes", new[] { "" });
+                KeepFirstNote(vssd);
                 vssd.Set("ConfigurationDataRoot", sd.Obj.GetString("ConfigurationDataRoot") ?? VsmsSettings.GetString("DefaultExternalDataRoot"));
                 vssd.Set("CreationTime", DateTime.UtcNow.ToString("yyyyMMddHHmmss.ffffff+000", CultureInfo.InvariantCulture));
                 Put(vssd);
@@ -163,6 +164,14 @@ namespace VirtualNetworks.HyperV.Simulator
                 RefreshGuestFacingState(vm);
             });
             return plan;
+        }
+
+        /// <summary>NotesKeepFirstElementOnly: the host keeps element 0 of Notes and drops the rest.</summary>
+        private void KeepFirstNote(CimObject settings)
+        {
+            if (!NotesKeepFirstElementOnly) return;
+            var notes = settings.GetStrings("Notes");
+            if (notes.Length > 1) settings.Set("Notes", new[] { notes[0] });
         }
 
         private void SetDevice(CimObject d, string cls, string vmGuid, string deviceId, string name)
@@ -236,6 +245,7 @@ namespace VirtualNetworks.HyperV.Simulator
                 var except = new List<string> { "InstanceID", "ConfigurationID", "VirtualSystemIdentifier", "VirtualSystemType", "VirtualSystemSubType", "CreationTime", "Caption", "Version" };
                 if (sd.Has("Notes") && sd.Obj.GetStrings("Notes").Length == 0) except.Add("Notes"); // an empty array is ignored (fact sheet §1.4)
                 CopyProvided(sd, vssd, except.ToArray());
+                KeepFirstNote(vssd);
                 if (name != null) vm.Set("ElementName", name);
             });
             return plan;
@@ -422,7 +432,10 @@ namespace VirtualNetworks.HyperV.Simulator
             var refs = new List<CimReference>();
             foreach (var r in items) plan.AtEnd.Add(AddDevice(vm, vssd, r, refs));
             plan.Out["ResultingResourceSettings"] = refs.ToArray();
-            plan.Affected.AddRange(refs);
+            // Msvm_AffectedJobElement: the VM whose configuration changed comes first (it is affected too), then the
+            // new settings, unless AffectedElementsIncludeNewSettings is off.
+            plan.Affected.Add(vm.ToReference());
+            if (AffectedElementsIncludeNewSettings) plan.Affected.AddRange(refs);
             plan.OmittableOnJob = "ResultingResourceSettings";
             return plan;
         }
@@ -861,7 +874,7 @@ namespace VirtualNetworks.HyperV.Simulator
             if (rt.InTransition) throw SimFailure.With(32782, "A state change is already in progress.");
             if (State(vm) != 2) throw SimFailure.BadState($"The VM is not running (EnabledState {State(vm)}).");
             if (!rt.GuestUp) throw SimFailure.With(32777, "The guest is not reachable (shutdown component: No Contact).");
-            var plan = new Plan { Job = true, Hidden = true };
+            var plan = new Plan { Job = true, Hidden = true, HiddenReturnValue = ShutdownAnswersJobStarted ? CimJobs.JobStarted : 0u };
             plan.Now.Add(() =>
             {
                 rt.InTransition = true;
@@ -904,6 +917,7 @@ namespace VirtualNetworks.HyperV.Simulator
                 s.Set("VirtualSystemIdentifier", guid);
                 s.Set("ConfigurationID", guid);
                 s.Set("ElementName", name);
+                KeepFirstNote(s);
                 Put(s);
                 Link("Msvm_SettingsDefineState", "ManagedElement", sw, "SettingData", s);
                 Link("Msvm_ElementSettingData", "ManagedElement", sw, "SettingData", s);
@@ -1010,6 +1024,7 @@ namespace VirtualNetworks.HyperV.Simulator
             plan.AtEnd.Add(() =>
             {
                 CopyProvided(sd, s, "InstanceID", "VirtualSystemIdentifier", "ConfigurationID", "VirtualSystemType");
+                KeepFirstNote(s);
                 sw.Set("ElementName", s.GetString("ElementName"));
             });
             return plan;
@@ -1081,8 +1096,25 @@ namespace VirtualNetworks.HyperV.Simulator
         private Plan GetVhdSettings(Call c)
         {
             string path = NormalizePath(c.Str("Path") ?? "");
-            if (!_files.TryGetValue(path, out var f)) throw SimFailure.With(32779, $"'{path}' was not found.");
-            if (f.Format == 0) throw SimFailure.Invalid($"'{path}' is not a virtual hard disk.");
+            bool found = _files.TryGetValue(path, out var f);
+            if (ImageQueriesUseJobs && (!found || f!.Format == 0))
+            {
+                // The call is accepted (4096) and its storage job fails, carrying Windows' own text and HRESULT:
+                // ERROR_FILE_NOT_FOUND / ERROR_PATH_NOT_FOUND for a missing file, a VHD format error otherwise.
+                bool dirExists = _files.Values.Any(k => k.Path.StartsWith(path.Substring(0, Math.Max(0, path.LastIndexOf('\\') + 1)), StringComparison.OrdinalIgnoreCase));
+                uint hr = !found ? (dirExists ? 0x80070002u : 0x80070003u) : 0xC03A0005u;
+                string text = !found
+                    ? (dirExists ? "The system cannot find the file specified." : "The system cannot find the path specified.")
+                    : "The file or directory is corrupted and unreadable.";
+                return new Plan
+                {
+                    Job = true, JobType = 96, JobClass = "Msvm_StorageJob",
+                    FailJobWith = $"Failed to get the disk information of '{path}'. {text} (0x{hr:X8})", FailJobStatusCode = hr,
+                    JobErrors = new List<string> { $"Failed to get the disk information of '{path}'. {text} (0x{hr:X8})" },
+                };
+            }
+            if (!found) throw SimFailure.With(32779, $"'{path}' was not found.");
+            if (f!.Format == 0) throw SimFailure.Invalid($"'{path}' is not a virtual hard disk.");
             var sd = New("Msvm_VirtualHardDiskSettingData");
             sd.Set("InstanceID", "Microsoft:" + f.DiskId);
             sd.Set("Type", f.Type);
@@ -1094,7 +1126,7 @@ namespace VirtualNetworks.HyperV.Simulator
             sd.Set("LogicalSectorSize", 512U);
             sd.Set("PhysicalSectorSize", 4096U);
             sd.Set("VirtualDiskId", f.DiskId);
-            var plan = new Plan();
+            var plan = ImageQueriesUseJobs ? new Plan { Job = true, JobType = 96, JobClass = "Msvm_StorageJob" } : new Plan();
             plan.Out["SettingData"] = CimXml.Write(sd);
             return plan;
         }
@@ -1102,6 +1134,7 @@ namespace VirtualNetworks.HyperV.Simulator
         private Plan DeleteFile(Call c)
         {
             string path = NormalizePath(c.Target.Key("Name") ?? "");
+            if (IsUncPath(path)) throw SimFailure.With(9, "Invalid object (CIM_DataFile covers the host's local volumes only).");
             var f = _files.Values.FirstOrDefault(x => string.Equals(x.Path, path, StringComparison.OrdinalIgnoreCase));
             if (f == null) throw SimFailure.With(9, "Invalid object.");
             if (FileInUse(f.Path)) throw SimFailure.With(15, $"'{f.Path}' is in use by a virtual machine (sharing violation).");

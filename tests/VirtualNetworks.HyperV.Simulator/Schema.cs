@@ -303,6 +303,12 @@ namespace VirtualNetworks.HyperV.Simulator
             Def("Msvm_VirtualSystemSettingDataComponent", null, "ref GroupComponent key; ref PartComponent key", isAssociation: true);
             Def("Msvm_SystemDevice", null, "ref GroupComponent key; ref PartComponent key", isAssociation: true);
             Def("Msvm_EthernetPortSettingDataComponent", null, "ref GroupComponent key; ref PartComponent key", isAssociation: true);
+            // Default port features (capabilities route, fact sheet §5.2): capabilities per FeatureId, linked to the
+            // default setting data by Msvm_FeatureSettingsDefineCapabilities (ValueRole 0 Default).
+            Def("CIM_Capabilities", null, "string InstanceID key; string Caption; string Description; string ElementName", isAbstract: true);
+            Def("Msvm_EthernetSwitchFeatureCapabilities", "CIM_Capabilities", "string FeatureId; uint16 Applicability; string Version");
+            Def("Msvm_FeatureSettingsDefineCapabilities", null,
+                "ref GroupComponent key; ref PartComponent key; uint16 PropertyPolicy; uint16 ValueRange; uint16 ValueRole", isAssociation: true);
             Def("Msvm_AffectedJobElement", null, "ref AffectedElement key; ref AffectingElement key; uint16[] ElementEffects", isAssociation: true);
             Def("Msvm_ElementSettingData", null, "ref ManagedElement key; ref SettingData key; uint16 IsDefault; uint16 IsCurrent", isAssociation: true);
 
@@ -356,9 +362,10 @@ namespace VirtualNetworks.HyperV.Simulator
                 "in string VirtualDiskSettingData required embedded=Msvm_VirtualHardDiskSettingData; out ref Job");
             Method("Msvm_ImageManagementService", "GetVirtualHardDiskSettingData", SimReturnFamily.HyperV,
                 "in string Path required; out string SettingData; out ref Job");
-            Method("Msvm_ShutdownComponent", "InitiateShutdown", SimReturnFamily.HyperV, "in boolean Force required; in string Reason required; out ref Job",
+            // No Job output (microsoft/wmi server2019/server23h2 Msvm_ShutdownComponent.go), although 4096 is a documented return.
+            Method("Msvm_ShutdownComponent", "InitiateShutdown", SimReturnFamily.HyperV, "in boolean Force required; in string Reason required",
                 extra: new Dictionary<uint, string> { [32780] = "System not ready", [32781] = "Machine locked and cannot be shut down without the force option", [32782] = "System is shutting down" });
-            Method("Msvm_ShutdownComponent", "InitiateReboot", SimReturnFamily.HyperV, "in boolean Force required; in string Reason required; out ref Job",
+            Method("Msvm_ShutdownComponent", "InitiateReboot", SimReturnFamily.HyperV, "in boolean Force required; in string Reason required",
                 extra: new Dictionary<uint, string> { [32780] = "System not ready", [32781] = "Machine locked and cannot be shut down without the force option", [32782] = "System is shutting down" });
             foreach (var job in new[] { "CIM_ConcreteJob" })
             {

@@ -53,6 +53,9 @@ namespace VirtualNetworks.HyperV.Simulator
             public ushort ErrorCode;
             public string? Description;
             public bool AfterPartialWork;
+            public bool AsCompleted;
+            public uint? StatusCode;
+            public bool WarnJob;
         }
 
         /// <summary>The method answers <paramref name="returnValue"/> without doing anything.</summary>
@@ -64,14 +67,24 @@ namespace VirtualNetworks.HyperV.Simulator
         /// <paramref name="description"/> and an Msvm_Error whose Message is <paramref name="message"/> (GetError/GetErrorEx).
         /// Without <paramref name="afterPartialWork"/> nothing changes; with it, the first half of the method's changes are applied.
         /// </summary>
+        /// With <paramref name="asCompleted"/> the failed job ends in JobState 7 (Completed) with the non-zero ErrorCode,
+        /// OperationalStatus {Error, Completed} and the Msvm_Error (the reading os-win guards against).
         public void FailJob(string method, ushort errorCode = 32768, string? description = null, string? message = null, int? occurrence = null,
-            Func<SimulatedCall, bool>? when = null, bool afterPartialWork = false) =>
+            Func<SimulatedCall, bool>? when = null, bool afterPartialWork = false, bool asCompleted = false) =>
             Add(new Rule
             {
                 Operation = GatewayOperation.InvokeMethod, Match = method, Occurrence = occurrence, When = when, FailJob = true,
                 ErrorCode = errorCode, Description = description ?? $"{method} failed (injected).", Message = message ?? $"{method} failed (injected fault).",
-                AfterPartialWork = afterPartialWork,
+                AfterPartialWork = afterPartialWork, AsCompleted = asCompleted,
             });
+
+        /// <summary>
+        /// The method's job succeeds (its changes are applied) but ends in JobState 7 with the non-zero
+        /// <paramref name="errorCode"/>, OperationalStatus {OK, Completed} and no Msvm_Error (the reading of Microsoft's
+        /// Go library, which treats every Completed job as a success).
+        /// </summary>
+        public void WarnJob(string method, ushort errorCode, int? occurrence = null, Func<SimulatedCall, bool>? when = null) =>
+            Add(new Rule { Operation = GatewayOperation.InvokeMethod, Match = method, Occurrence = occurrence, When = when, WarnJob = true, ErrorCode = errorCode });
 
         /// <summary>
         /// The gateway operation throws <see cref="CimGatewayException"/> with <paramref name="code"/>. <paramref name="match"/>

@@ -57,7 +57,7 @@ namespace VirtualNetworks.Module.Tests
 
         private IReadOnlyList<CimObject> MarkedVms(HyperVSimulator host) =>
             host.Instances("Msvm_VirtualSystemSettingData")
-                .Where(v => v.GetStrings("Notes").FirstOrDefault() == Marker &&
+                .Where(v => HyperVNames.NoteLines(v.GetStrings("Notes")).FirstOrDefault() == Marker &&
                             v.GetString("VirtualSystemType") == "Microsoft:Hyper-V:System:Realized")
                 .ToList();
 
@@ -225,7 +225,7 @@ namespace VirtualNetworks.Module.Tests
             Assert.Empty(MarkedVms(_local));
             Assert.Equal(new[] { Image.ToLowerInvariant() }, _local.Files.Select(f => f.ToLowerInvariant()));
             RunOk("Remove-VirtualNetworkOrphan -All -Confirm:$false");
-            Assert.DoesNotContain(_local.Instances("Msvm_VirtualEthernetSwitchSettingData"), s => s.GetStrings("Notes").FirstOrDefault() == Marker);
+            Assert.DoesNotContain(_local.Instances("Msvm_VirtualEthernetSwitchSettingData"), s => HyperVNames.NoteLines(s.GetStrings("Notes")).FirstOrDefault() == Marker);
             foreign.Dispose();
         }
 

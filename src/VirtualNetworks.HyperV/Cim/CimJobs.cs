@@ -24,9 +24,11 @@ namespace VirtualNetworks.HyperV.Cim
     public sealed class CimMethodException : Exception
     {
         public CimMethodException(string computerName, CimReference target, string method, uint returnValue, string message,
-            ushort? jobErrorCode = null, string? jobErrorDescription = null, IReadOnlyList<string>? errors = null, bool timedOut = false)
+            ushort? jobErrorCode = null, string? jobErrorDescription = null, IReadOnlyList<string>? errors = null, bool timedOut = false,
+            CimObject? job = null)
             : base(message)
         {
+            Job = job;
             ComputerName = computerName;
             Target = target;
             Method = method;
@@ -48,12 +50,16 @@ namespace VirtualNetworks.HyperV.Cim
         /// <summary>Msvm_Error.Message texts from the job's GetErrorEx (or GetError).</summary>
         public IReadOnlyList<string> Errors { get; }
         public bool TimedOut { get; }
+        /// <summary>The failed job as last read (JobState, ErrorCode, Msvm_StorageJob.JobCompletionStatusCode, ...), or null.</summary>
+        public CimObject? Job { get; }
     }
 
     /// <summary>
     /// The fifth gateway operation: turn a method result into "done" or an exception. 0 = done; 4096 = poll the job
-    /// until JobState leaves {2..6}; 7 (Completed) and 32768 (CompletedWithWarnings) succeed unless ErrorCode is
-    /// non-zero; anything else fails with ErrorCode, ErrorDescription and GetErrorEx (fact sheet §7, pitfalls 9, 10).
+    /// until it reaches a final state (<see cref="IsFinal"/>): 7 Completed (and 32768, which Microsoft's samples and
+    /// os-win read as CompletedWithWarnings) succeeds, 8 Terminated, 9 Killed and 10 Exception fail with ErrorCode,
+    /// ErrorDescription and GetErrorEx. A Completed job with a non-zero ErrorCode is read both ways the sources read it
+    /// (<see cref="CompletedWithError"/>). Fact sheet §7, pitfalls 9, 10; docs/hyperv-backend.md §7.1.
     /// </summary>
     public static class CimJobs
     {
@@ -100,17 +106,19 @@ namespace VirtualNetworks.HyperV.Cim
                         $"The job of {method} on host '{gateway.ComputerName}' disappeared before it was seen to end; its outcome is unknown " +
                         "(jobs are removed 5 minutes after they end). Re-run the command: it re-reads what exists.");
                 ushort state = current.GetUInt16("JobState") ?? 0;
-                if (state < 2 || state > 6)
+                if (IsFinal(state))
                 {
                     ushort error = current.GetUInt16("ErrorCode") ?? 0;
-                    if ((state == 7 || state == 32768) && error == 0) return current;
+                    bool completed = state == 7 || state == 32768;
+                    if (completed && error == 0) return current;
                     var messages = ReadErrors(gateway, job, cancellationToken);
+                    if (completed && !CompletedWithError(current, messages)) return current;
                     string description = current.GetString("ErrorDescription") ?? current.GetString("ErrorSummaryDescription") ?? "";
                     string detail = messages.Count > 0 ? string.Join(" ", messages) : description;
                     throw new CimMethodException(gateway.ComputerName, target, method, JobStarted,
                         $"{method} on host '{gateway.ComputerName}' failed: job state {state} ({JobStateName(state)}), error code {error}" +
                         (string.IsNullOrEmpty(detail) ? "." : ": " + detail),
-                        error, description, messages);
+                        error, description, messages, job: current);
                 }
                 if (percentComplete != null && current.GetUInt16("PercentComplete") is ushort pc) percentComplete(pc);
                 if (clock.Elapsed > policy.Timeout)
@@ -121,6 +129,29 @@ namespace VirtualNetworks.HyperV.Cim
                 delay = TimeSpan.FromTicks(Math.Min(policy.MaxPoll.Ticks, delay.Ticks * 2));
             }
         }
+
+        /// <summary>
+        /// Whether a job has stopped for good. CIM_ConcreteJob.JobState (microsoft/wmi server2019 and server23h2
+        /// CIM_ConcreteJob.go; msvm-concretejob): 2 New, 3 Starting, 4 Running, 5 Suspended, 6 Shutting Down are in
+        /// progress; 7 Completed, 8 Terminated, 9 Killed, 10 Exception are final; 11 Service ("a vendor-specific state
+        /// that supports problem discovery, or resolution") and 12 Query Pending ("waiting for a client to resolve a
+        /// query") are not final either, nor are the reserved values above them, so they are waited out (up to the
+        /// timeout), as Microsoft's own client does (pkg/wmiinstance/WmiJob.go IsComplete). 32768 is final (Completed
+        /// with warnings in Microsoft's samples and os-win). 0/1 (no state) is final: it is reported as a failure.
+        /// </summary>
+        public static bool IsFinal(ushort state) => state < 2 || (state >= 7 && state <= 10) || state == 32768;
+
+        /// <summary>
+        /// A Completed job whose ErrorCode is not 0. The sources disagree: CIM_Job.ErrorCode "must be set to zero if the
+        /// Job completed without error", and os-win fails such a job; Microsoft's Go library reads every Completed job
+        /// as a success ("Completed (7) indicates that the job has completed normally"). The job itself decides: it
+        /// failed when GetErrorEx returns Msvm_Error instances (documented to return none for a job that "has terminated
+        /// without error": geterrorex-msvm-concretejob) or when OperationalStatus says Error / Non-Recoverable Error
+        /// (CIM_ManagedSystemElement: "Completed" is combined with OK, Error or Degraded so a client can tell whether the
+        /// operation passed or failed); otherwise it completed normally with an informational code.
+        /// </summary>
+        public static bool CompletedWithError(CimObject job, IReadOnlyList<string> errorMessages) =>
+            errorMessages.Count > 0 || job.GetUInt16s("OperationalStatus").Any(s => s == 6 || s == 7);
 
         /// <summary>Msvm_Error messages of a failed job: GetErrorEx, else GetError; never throws.</summary>
         public static IReadOnlyList<string> ReadErrors(ICimGateway gateway, CimReference job, CancellationToken cancellationToken)
@@ -172,6 +203,7 @@ namespace VirtualNetworks.HyperV.Cim
             9 => "Killed",
             10 => "Exception",
             11 => "Service",
+            12 => "Query Pending",
             32768 => "Completed with warnings",
             _ => "unknown",
         };

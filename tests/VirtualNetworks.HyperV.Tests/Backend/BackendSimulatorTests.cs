@@ -23,7 +23,8 @@ namespace VirtualNetworks.HyperV.Tests.Backend
             Assert.NotNull(vm);
             var vssd = rig.VssdOf("r1");
             Assert.Equal(HyperVNames.GenerationTwo, vssd.GetString("VirtualSystemSubType"));
-            var notes = vssd.GetStrings("Notes");
+            var notes = HyperVNames.NoteLines(vssd.GetStrings("Notes"));
+            Assert.Single(vssd.GetStrings("Notes")); // one element, lines joined (issue 13, behaviour 2)
             Assert.Equal(HyperVNames.Marker, notes.First());
             Assert.Contains("router=r1", notes);
             var dev = rig.DevicesOf("r1");

@@ -79,7 +79,10 @@ namespace VirtualNetworks.HyperV.Tests.Backend
         {
             var spec = new RouterSpec { Name = "r1", Image = "router", NetworkLabel = null, AddressFamily = NetworkAddressFamily.IPv6 };
             var notes = HyperVNames.RouterNotes(spec);
-            Assert.Equal(new[] { "virtualnetworks:v1", "kind=router", "router=r1", "image=router", "label=", "family=IPv6" }, notes);
+            Assert.Equal(new[] { "virtualnetworks:v1\nkind=router\nrouter=r1\nimage=router\nlabel=\nfamily=IPv6" }, notes);
+            // The older form, one line per element, reads the same; so does a host's CRLF.
+            Assert.Equal("r1", HyperVNames.ParseRouter(new[] { "virtualnetworks:v1", "kind=router", "router=r1", "image=router", "label=", "family=IPv6" })!.Router);
+            Assert.Equal("r1", HyperVNames.ParseRouter(new[] { notes[0].Replace("\n", "\r\n") })!.Router);
             var m = HyperVNames.ParseRouter(notes);
             Assert.NotNull(m);
             Assert.Equal("r1", m!.Router);

@@ -57,7 +57,11 @@ namespace VirtualNetworks.HyperV.Tests.Simulator
                 CimMethodParameter.Strings(list, settings.Select(CimXml.Write)));
             gw.Complete(target, method, r, None, Fast);
             if (r[outName] is CimReference[] refs) return refs;
-            return gw.GetAssociated(r.Job!, "Msvm_AffectedJobElement", null, null, null, None).Select(o => o.ToReference()).ToArray();
+            // The job's affected elements include the VM itself (first): keep those of the classes just added.
+            var classes = settings.Select(s => HyperVSchema.Class(s.ClassName)).ToList();
+            return gw.GetAssociated(r.Job!, "Msvm_AffectedJobElement", null, null, null, None)
+                .Where(o => classes.Any(c => HyperVSchema.Class(o.ClassName).IsA(c.Name) || c.IsA(o.ClassName)))
+                .Select(o => o.ToReference()).ToArray();
         }
 
         public static CimReference AddRes(this ICimGateway gw, CimReference vssd, CimObject setting) => gw.Add(vssd, "AddResourceSettings", setting).Single();

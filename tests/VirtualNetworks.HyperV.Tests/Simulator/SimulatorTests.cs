@@ -356,9 +356,19 @@ namespace VirtualNetworks.HyperV.Tests.Simulator
             Assert.Equal(32779u, CreateVhd(gw, @"C:\VMs\r2.vhdx", @"C:\Images\nope.vhdx").ReturnValue);
             Assert.Equal(32773u, CreateVhd(gw, @"C:\VMs\r2.vhdx", null).ReturnValue);
             Assert.Equal(32773u, CreateVhd(gw, @"C:\VMs\r2.vhdx", null, type: 3).ReturnValue);
+            // GetVirtualHardDiskSettingData answers 4096 with a storage job (SettingData filled at once); a missing file
+            // fails the job with Windows' "file not found" HRESULT. Synchronous 0 / 32779 with ImageQueriesUseJobs off.
             var info = gw.Call(svc, "GetVirtualHardDiskSettingData", CimMethodParameter.String("Path", @"C:\VMs\r1.vhdx"));
-            Assert.Equal(0u, info.ReturnValue);
+            Assert.Equal(4096u, info.ReturnValue);
+            Assert.Equal("Msvm_StorageJob", info.Job!.ClassName);
+            gw.Complete(svc, "GetVirtualHardDiskSettingData", info, None, Fast);
             Assert.Equal(@"C:\Images\router.vhdx", CimXml.Read((string)info["SettingData"]!).GetString("ParentPath"));
+            var missing = gw.Call(svc, "GetVirtualHardDiskSettingData", CimMethodParameter.String("Path", @"C:\Images\nope.vhdx"));
+            Assert.Equal(4096u, missing.ReturnValue);
+            var failed = Assert.Throws<CimMethodException>(() => gw.Complete(svc, "GetVirtualHardDiskSettingData", missing, None, Fast));
+            Assert.Contains("0x80070002", failed.Message);
+            host.ImageQueriesUseJobs = false;
+            Assert.Equal(0u, gw.Call(svc, "GetVirtualHardDiskSettingData", CimMethodParameter.String("Path", @"C:\VMs\r1.vhdx")).ReturnValue);
             Assert.Equal(32779u, gw.Call(svc, "GetVirtualHardDiskSettingData", CimMethodParameter.String("Path", @"C:\nope.vhdx")).ReturnValue);
         }
 
