@@ -342,6 +342,9 @@ namespace VirtualNetworks.HyperV.Simulator
                 var cls = ClassOrThrow(target.ClassName, target.Namespace, op);
                 CheckHost(target, op);
                 var def = cls.Method(method) ?? throw Error(CimErrorCode.MethodNotFound, op, $"{cls.Name} has no method '{method}'.");
+                if (!def.Simulated)
+                    throw new NotSupportedException($"The simulator does not simulate {cls.Name}.{def.Name} (a real {HyperVSchema.Version} method): " +
+                                                    "add its Method(...) refinement in Schema.cs and a handler in Methods.cs.");
                 foreach (var p in parameters ?? Array.Empty<CimMethodParameter>())
                 {
                     var pd = def.Parameter(p.Name);

@@ -51,10 +51,16 @@ namespace VirtualNetworks.HyperV.Simulator
     /// <summary>One declared method of a simulated class.</summary>
     public sealed class SimMethodDef
     {
-        internal SimMethodDef(string name, SimReturnFamily family, IReadOnlyList<SimParameterDef> parameters, IReadOnlyDictionary<uint, string> returnCodes)
+        internal SimMethodDef(string name, SimReturnFamily family, IReadOnlyList<SimParameterDef> parameters, IReadOnlyDictionary<uint, string> returnCodes,
+            bool simulated = true)
         {
-            Name = name; Family = family; Parameters = parameters; ReturnCodes = returnCodes;
+            Name = name; Family = family; Parameters = parameters; ReturnCodes = returnCodes; Simulated = simulated;
         }
+        /// <summary>
+        /// False for a method only the real schema declares (no hand-written <c>Method</c> refinement, so no handler):
+        /// invoking it throws <see cref="NotSupportedException"/> instead of reaching a handler written for another method.
+        /// </summary>
+        public bool Simulated { get; }
         public string Name { get; }
         public SimReturnFamily Family { get; }
         public IReadOnlyList<SimParameterDef> Parameters { get; }

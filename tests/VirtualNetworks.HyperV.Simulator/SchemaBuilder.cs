@@ -98,7 +98,7 @@ namespace VirtualNetworks.HyperV.Simulator
                             if (old != null && Compatible(old.Type, old.IsArray, p.Type) && old.IsIn == p.IsIn && old.IsOut == p.IsOut) return old;
                             return new SimParameterDef(p.Name, t, arr, p.IsIn, p.IsOut, false, null);
                         }).ToList();
-                        c.AddMethod(new SimMethodDef(m.Name, family, ps, inherited?.ReturnCodes ?? HyperVSchema.CodesOf(family)));
+                        c.AddMethod(new SimMethodDef(m.Name, family, ps, inherited?.ReturnCodes ?? HyperVSchema.CodesOf(family), inherited?.Simulated ?? false));
                     }
                     // hand-written method refinements aimed at this class or, for methods it declares itself, an ancestor
                     var lineage = data.Lineage(wc).Select(x => x.Name).ToList();

@@ -117,6 +117,14 @@ namespace VirtualNetworks.HyperV.Tests.Simulator
                 CimMethodParameter.Boolean("Force", false), CimMethodParameter.String("Reason", "test")));
             Assert.Contains("'Job'", ex.Message);
 
+            // a real method the simulator has no handler for fails loudly instead of reaching another method's handler
+            host.AddFile(@"C:\VMs\keep.vhdx");
+            var file = new CimReference("CIM_DataFile", new[] { new KeyValuePair<string, object>("Name", @"C:\VMs\keep.vhdx") }, CimReference.Cimv2Namespace);
+            Assert.Throws<NotSupportedException>(() => gw.Call(file, "Rename", CimMethodParameter.String("FileName", @"C:\VMs\other.vhdx")));
+            Assert.True(host.FileExists(@"C:\VMs\keep.vhdx"));
+            Assert.Throws<NotSupportedException>(() => gw.Call(vm, "InjectNonMaskableInterrupt"));
+            Assert.Equal((ushort)2, gw.EnabledState(vm));
+
             var invented = new CimObject("Msvm_ComputerSystem").Set("AssignedNumaNodeList", CimDataType.UInt16, true, new ushort[] { 0 });
             Assert.Contains("AssignedNumaNodeList", Assert.Throws<InvalidOperationException>(() => HyperVSimulator.Declared(invented)).Message);
         }
