@@ -169,7 +169,11 @@ namespace VirtualNetworks.HyperV.Simulator
         public static SimClassDef Class(string name) => Find(name) ?? throw new ArgumentException($"The simulator has no class '{name}' (schema {Version}).", nameof(name));
 
         /// <summary>The classes that are <paramref name="baseClass"/> or derive from it.</summary>
-        public static IEnumerable<SimClassDef> SelfAndSubclasses(SimClassDef baseClass) => ByName.Values.Where(c => c.IsA(baseClass.Name));
+        public static IEnumerable<SimClassDef> SelfAndSubclasses(SimClassDef baseClass) =>
+            Subclasses.GetOrAdd(baseClass.Name, _ => ByName.Values.Where(c => c.IsA(baseClass.Name)).ToArray());
+
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SimClassDef[]> Subclasses =
+            new System.Collections.Concurrent.ConcurrentDictionary<string, SimClassDef[]>(StringComparer.OrdinalIgnoreCase);
 
         private static string ChooseVersion()
         {
