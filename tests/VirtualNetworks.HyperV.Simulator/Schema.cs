@@ -336,10 +336,12 @@ namespace VirtualNetworks.HyperV.Simulator
                 "string ErrorDescription; datetime TimeSubmitted; " +
                 "datetime StartTime; datetime ElapsedTime; datetime TimeOfLastStateChange; datetime TimeBeforeRemoval; boolean DeleteOnCompletion; " +
                 "uint16 LocalOrUtcTime; string Owner; uint32 Priority", isAbstract: true);
-            Def("Msvm_ConcreteJob", "CIM_ConcreteJob", "");
+            // JobType, Cancellable and ErrorSummaryDescription belong to Hyper-V's job classes, not to CIM_ConcreteJob (real schema)
+            const string HyperVJob = "uint16 JobType; boolean Cancellable; string ErrorSummaryDescription";
+            Def("Msvm_ConcreteJob", "CIM_ConcreteJob", HyperVJob);
             Def("Msvm_MigrationJob", "CIM_ConcreteJob",
-                "uint16 MigrationType; string VirtualSystemName; string DestinationHost");
-            Def("Msvm_StorageJob", "CIM_ConcreteJob", "string Child; string Parent; uint32 JobCompletionStatusCode");
+                HyperVJob + "; uint16 MigrationType; string VirtualSystemName; string DestinationHost; string NewSystemSettingData; string[] NewResourceSettingData");
+            Def("Msvm_StorageJob", "CIM_ConcreteJob", HyperVJob + "; string Child; string Parent; uint32 JobCompletionStatusCode");
 
             // ---------------------------------------------------------------- associations
             Def("Msvm_SettingsDefineState", null, "ref ManagedElement key; ref SettingData key", isAssociation: true);
