@@ -145,7 +145,7 @@ namespace VirtualNetworks.HyperV.Simulator
 
         private static CimObject Project(CimObject o, IReadOnlyList<string>? props)
         {
-            if (props == null) return o.Clone();
+            if (props == null) return Declared(o.Clone());
             var cls = HyperVSchema.Class(o.ClassName);
             var c = new CimObject(o.ClassName, o.Namespace, o.Host);
             foreach (var p in o.Properties)
@@ -222,7 +222,8 @@ namespace VirtualNetworks.HyperV.Simulator
                     string? name = reference.Key("Name");
                     return name != null && !IsUncPath(NormalizePath(name)) && _files.TryGetValue(NormalizePath(name), out var f) ? DataFile(f) : null;
                 }
-                return Get(reference)?.Clone();
+                var found = Get(reference);
+                return found == null ? null : Declared(found.Clone());
             }
         }
 
@@ -263,7 +264,7 @@ namespace VirtualNetworks.HyperV.Simulator
                         if (resultRole != null && !string.Equals(resultRole, dstRole, StringComparison.OrdinalIgnoreCase)) continue;
                         if (!_all.TryGetValue(fromA ? l.KeyB : l.KeyA, out var other)) continue;
                         if (result != null && !HyperVSchema.Class(other.ClassName).IsA(result.Name)) continue;
-                        list.Add(other.Clone());
+                        list.Add(Declared(other.Clone()));
                     }
                 }
                 Counters.CountRows(null, list.Count);
@@ -313,6 +314,32 @@ namespace VirtualNetworks.HyperV.Simulator
             public CimReference[]? Refs(string name) => Args.TryGetValue(name, out var v) ? v as CimReference[] : null;
         }
 
+        /// <summary>
+        /// The simulator's own guard: every out parameter it answers must be an OUT parameter of the method in the real
+        /// schema (<see cref="HyperVSchema.Version"/>), e.g. no Job from InitiateShutdown. "Simulator.Reason" is its one
+        /// documented diagnostic extra. A violation is a simulator bug and throws.
+        /// </summary>
+        private static CimMethodResult Checked(SimMethodDef def, CimMethodResult result)
+        {
+            foreach (var name in result.OutParameters.Keys)
+            {
+                if (name == "Simulator.Reason") continue;
+                if (def.Parameter(name) is not SimParameterDef pd || !pd.IsOut)
+                    throw new InvalidOperationException($"Simulator bug: {def.Name} answers out parameter '{name}', which the real {HyperVSchema.Version} schema does not declare.");
+            }
+            return result;
+        }
+
+        /// <summary>Every property of an instance the simulator hands out must be declared by its class in the real schema.</summary>
+        internal static CimObject Declared(CimObject o)
+        {
+            var cls = HyperVSchema.Class(o.ClassName);
+            foreach (var p in o.Properties)
+                if (cls.Property(p.Name) == null)
+                    throw new InvalidOperationException($"Simulator bug: an instance of {cls.Name} carries '{p.Name}', which the real {HyperVSchema.Version} schema does not declare.");
+            return o;
+        }
+
         internal CimMethodResult DoInvoke(CimReference target, string method, IReadOnlyList<CimMethodParameter> parameters, CancellationToken ct)
         {
             ct.ThrowIfCancellationRequested();
@@ -334,6 +361,9 @@ namespace VirtualNetworks.HyperV.Simulator
                 var cls = ClassOrThrow(target.ClassName, target.Namespace, op);
                 CheckHost(target, op);
                 var def = cls.Method(method) ?? throw Error(CimErrorCode.MethodNotFound, op, $"{cls.Name} has no method '{method}'.");
+                if (!def.Simulated)
+                    throw new NotSupportedException($"The simulator does not simulate {cls.Name}.{def.Name} (a real {HyperVSchema.Version} method): " +
+                                                    "add its Method(...) refinement in Schema.cs and a handler in Methods.cs.");
                 foreach (var p in parameters ?? Array.Empty<CimMethodParameter>())
                 {
                     var pd = def.Parameter(p.Name);
@@ -363,12 +393,12 @@ namespace VirtualNetworks.HyperV.Simulator
                 if (instance == null) throw Error(CimErrorCode.NotFound, op, $"Not found: {target}.");
 
                 var failRule = Faults.Next(callInfo, r => r.ReturnValue != null);
-                if (failRule != null) return new CimMethodResult(failRule.ReturnValue!.Value);
+                if (failRule != null) return Checked(def, new CimMethodResult(failRule.ReturnValue!.Value));
 
                 var call = new Call { Target = target, Instance = instance, Method = def, Args = args };
                 Plan plan;
                 try { plan = Handle(call); }
-                catch (SimFailure f) { return new CimMethodResult(f.CodeFor(def), new Dictionary<string, object?> { ["Simulator.Reason"] = f.Message }); }
+                catch (SimFailure f) { return Checked(def, new CimMethodResult(f.CodeFor(def), new Dictionary<string, object?> { ["Simulator.Reason"] = f.Message })); }
                 catch (CimGatewayException) { throw; }
 
                 var jobRule = Faults.Next(callInfo, r => r.FailJob);
@@ -388,7 +418,7 @@ namespace VirtualNetworks.HyperV.Simulator
                     // A method without a Job output (InitiateShutdown, InitiateReboot) cannot hand one out: 4096 alone.
                     if (def.Parameter("Job") is SimParameterDef jp && jp.IsOut) outs["Job"] = failing.Instance!.ToReference();
                     else { failing.AtEnd.Clear(); failing.Always.Clear(); }
-                    return new CimMethodResult(CimJobs.JobStarted, outs);
+                    return Checked(def, new CimMethodResult(CimJobs.JobStarted, outs));
                 }
 
                 if (!plan.Job)
@@ -398,8 +428,8 @@ namespace VirtualNetworks.HyperV.Simulator
                         foreach (var a in plan.Now) a();
                         foreach (var a in plan.AtEnd) a();
                     }
-                    catch (SimFailure f) { return new CimMethodResult(f.CodeFor(def)); }
-                    return new CimMethodResult(0, plan.Out);
+                    catch (SimFailure f) { return Checked(def, new CimMethodResult(f.CodeFor(def))); }
+                    return Checked(def, new CimMethodResult(0, plan.Out));
                 }
 
                 var job = StartJob(method, plan.JobClass, plan.JobType, plan.Hidden);
@@ -420,9 +450,9 @@ namespace VirtualNetworks.HyperV.Simulator
                                 (ResultingSettings == ResultingSettingsPolicy.EveryOther && ++_addSettingsJobs % 2 == 0);
                     if (omit) output[plan.OmittableOnJob] = null;
                 }
-                if (plan.Hidden) return new CimMethodResult(plan.HiddenReturnValue, output);
+                if (plan.Hidden) return Checked(def, new CimMethodResult(plan.HiddenReturnValue, output));
                 output["Job"] = job.Instance!.ToReference();
-                return new CimMethodResult(CimJobs.JobStarted, output);
+                return Checked(def, new CimMethodResult(CimJobs.JobStarted, output));
             }
         }
     }

@@ -102,7 +102,6 @@ namespace VirtualNetworks.HyperV.Simulator
             {
                 j.Set("MigrationType", req.Type);
                 j.Set("VirtualSystemName", guid);
-                j.Set("VirtualSystemElementName", vm.GetString("ElementName"));
                 j.Set("DestinationHost", req.Destination);
             };
             plan.Now.Add(() =>

@@ -51,10 +51,16 @@ namespace VirtualNetworks.HyperV.Simulator
     /// <summary>One declared method of a simulated class.</summary>
     public sealed class SimMethodDef
     {
-        internal SimMethodDef(string name, SimReturnFamily family, IReadOnlyList<SimParameterDef> parameters, IReadOnlyDictionary<uint, string> returnCodes)
+        internal SimMethodDef(string name, SimReturnFamily family, IReadOnlyList<SimParameterDef> parameters, IReadOnlyDictionary<uint, string> returnCodes,
+            bool simulated = true)
         {
-            Name = name; Family = family; Parameters = parameters; ReturnCodes = returnCodes;
+            Name = name; Family = family; Parameters = parameters; ReturnCodes = returnCodes; Simulated = simulated;
         }
+        /// <summary>
+        /// False for a method only the real schema declares (no hand-written <c>Method</c> refinement, so no handler):
+        /// invoking it throws <see cref="NotSupportedException"/> instead of reaching a handler written for another method.
+        /// </summary>
+        public bool Simulated { get; }
         public string Name { get; }
         public SimReturnFamily Family { get; }
         public IReadOnlyList<SimParameterDef> Parameters { get; }
@@ -126,23 +132,56 @@ namespace VirtualNetworks.HyperV.Simulator
     }
 
     /// <summary>
-    /// The simulated schema, as data: every class the backend may touch in root\virtualization\v2 and root\cimv2, with its
-    /// superclass, typed properties, keys, methods (parameters, directions, documented return codes) and documentation URL.
-    /// Property lists follow the MOF on learn.microsoft.com (hyperv_v2 pages), trimmed to what a backend plausibly reads.
+    /// The simulated schema: every class of <c>root\virtualization\v2</c> (and <c>CIM_DataFile</c> of <c>root\cimv2</c>)
+    /// with its superclass, typed properties and methods (parameters, directions, types) taken from the real schema of
+    /// one Windows Server version (<see cref="WmiSchemaData"/>: tools/WmiSchemaGen's output from microsoft/wmi), refined
+    /// by hand-written knowledge the generated code lacks, each piece checked against the real schema when the type
+    /// initializes (a hand-written class, property, method or parameter the real schema lacks, a direction or a type
+    /// that contradicts it, throws):
+    /// <list type="bullet">
+    /// <item>keys, CIM datetime vs string, the integer width of ValueMap enumerations (default uint16), REF vs embedded
+    /// instance: the MOF on learn.microsoft.com (hyperv_v2 pages, <see cref="DocBase"/>) and DMTF DSP1057/CIM schema;</item>
+    /// <item>return-code families and their meanings, required parameters, the class an EmbeddedInstance string must
+    /// carry: the method pages and the fact sheet (§7);</item>
+    /// <item>abstract, embedded-only and association classes, documentation URLs.</item>
+    /// </list>
+    /// The version: the AppContext switch <see cref="VersionSwitch"/> (a test project's runtimeconfig), else the
+    /// environment variable <see cref="VersionVariable"/>, else <see cref="DefaultVersion"/>. One version per process.
     /// </summary>
     public static class HyperVSchema
     {
         public const string DocBase = "https://learn.microsoft.com/en-us/windows/win32/hyperv_v2/";
+        public const string VersionSwitch = "VirtualNetworks.HyperV.Simulator.SchemaVersion";
+        public const string VersionVariable = "VIRTUALNETWORKS_HYPERV_SCHEMA";
+        public const string DefaultVersion = "server2019";
         private static readonly Dictionary<string, SimClassDef> ByName = new Dictionary<string, SimClassDef>(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>The Windows Server version whose schema this process simulates (server2019 or server23h2).</summary>
+        public static string Version { get; }
+
+        /// <summary>The real schema of <see cref="Version"/> the simulated classes were built from.</summary>
+        public static WmiSchemaData Data { get; }
 
         public static IEnumerable<SimClassDef> Classes => ByName.Values;
 
         public static SimClassDef? Find(string name) => ByName.TryGetValue(name ?? "", out var c) ? c : null;
 
-        public static SimClassDef Class(string name) => Find(name) ?? throw new ArgumentException($"The simulator has no class '{name}'.", nameof(name));
+        public static SimClassDef Class(string name) => Find(name) ?? throw new ArgumentException($"The simulator has no class '{name}' (schema {Version}).", nameof(name));
 
         /// <summary>The classes that are <paramref name="baseClass"/> or derive from it.</summary>
-        public static IEnumerable<SimClassDef> SelfAndSubclasses(SimClassDef baseClass) => ByName.Values.Where(c => c.IsA(baseClass.Name));
+        public static IEnumerable<SimClassDef> SelfAndSubclasses(SimClassDef baseClass) =>
+            Subclasses.GetOrAdd(baseClass.Name, _ => ByName.Values.Where(c => c.IsA(baseClass.Name)).ToArray());
+
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, SimClassDef[]> Subclasses =
+            new System.Collections.Concurrent.ConcurrentDictionary<string, SimClassDef[]>(StringComparer.OrdinalIgnoreCase);
+
+        private static string ChooseVersion()
+        {
+            var v = AppContext.GetData(VersionSwitch) as string;
+            if (string.IsNullOrWhiteSpace(v)) v = Environment.GetEnvironmentVariable(VersionVariable);
+            if (string.IsNullOrWhiteSpace(v)) v = DefaultVersion;
+            return v!.Trim().ToLowerInvariant();
+        }
 
         internal static readonly Dictionary<uint, string> ServiceCodes = new Dictionary<uint, string>
         {
@@ -167,6 +206,10 @@ namespace VirtualNetworks.HyperV.Simulator
 
         static HyperVSchema()
         {
+            Version = ChooseVersion();
+            Data = WmiSchemaData.Load(Version);
+            var classSpecs = new List<ClassSpec>();
+            var methodSpecs = new List<MethodSpec>();
             const string V2 = CimReference.VirtualizationNamespace;
             const string Cimv2 = CimReference.Cimv2Namespace;
 
@@ -180,7 +223,7 @@ namespace VirtualNetworks.HyperV.Simulator
             Def("Msvm_VirtualSystemSettingData", "CIM_VirtualSystemSettingData",
                 "string VirtualSystemSubType; uint16[] BootOrder; string[] BootSourceOrder; string Parent; boolean IsSaved; " +
                 "boolean AllowFullSCSICommandSet; uint32 DebugChannelId; uint16 DebugPortEnabled; uint32 DebugPort; string Version; " +
-                "boolean IncrementalBackupEnabled; boolean VirtualNumaEnabled; boolean AllowReducedFcRedundancy; uint32 NetworkBootPreferredProtocol; " +
+                "boolean IncrementalBackupEnabled; boolean VirtualNumaEnabled; boolean AllowReducedFcRedundancy; uint16 NetworkBootPreferredProtocol; " +
                 "boolean PauseAfterBootFailure; boolean SecureBootEnabled; string SecureBootTemplateId; uint64 LowMmioGapSize; uint64 HighMmioGapSize; " +
                 "boolean AutomaticSnapshotsEnabled; uint16 UserSnapshotType; uint16 EnhancedSessionTransportType; string BIOSGUID; " +
                 "string BIOSSerialNumber; boolean BIOSNumLock; boolean TurnOffOnGuestRestart; boolean GuestControlledCacheTypes");
@@ -213,7 +256,7 @@ namespace VirtualNetworks.HyperV.Simulator
                 "string[] VirtualSystemIdentifiers; boolean StaticMacAddress; boolean ClusterMonitored; boolean DeviceNamingEnabled; " +
                 "boolean AllowPacketDirect; boolean InterruptModeration; boolean NumaAwarePlacement; uint16 DesiredVLANEndpointMode; string OtherEndpointMode");
             Def("Msvm_EmulatedEthernetPortSettingData", "CIM_ResourceAllocationSettingData",
-                "string[] VirtualSystemIdentifiers; boolean StaticMacAddress; boolean ClusterMonitored; uint16 DesiredVLANEndpointMode; string OtherEndpointMode");
+                "boolean StaticMacAddress; boolean ClusterMonitored; uint16 DesiredVLANEndpointMode; string OtherEndpointMode");
             Def("Msvm_EthernetPortAllocationSettingData", "CIM_ResourceAllocationSettingData",
                 "uint16 EnabledState; string LastKnownSwitchName; string[] RequiredFeatures; string[] RequiredFeatureHints; " +
                 "string TestReplicaPoolID; string TestReplicaSwitchName; uint16 DesiredVLANEndpointMode; string OtherEndpointMode; string CompartmentGuid");
@@ -236,7 +279,7 @@ namespace VirtualNetworks.HyperV.Simulator
                 "uint64 MaxInternalSize; uint32 BlockSize; uint32 LogicalSectorSize; uint32 PhysicalSectorSize; string VirtualDiskId; " +
                 "uint64 DataAlignment; uint16 PmemAddressAbstractionType; boolean IsPmemCompatible", embeddedOnly: true);
             Def("Msvm_VirtualSystemMigrationSettingData", "CIM_SettingData",
-                "uint16 MigrationType; string OtherMigrationType; uint16 TransportType; string OtherTransportType; uint16 Priority; " +
+                "uint16 MigrationType; uint16 TransportType; string OtherTransportType; uint16 Priority; " +
                 "uint16 Bandwidth; string BandwidthUnit; string[] DestinationIPAddressList; string DestinationPlannedVirtualSystemId; " +
                 "boolean RetainVhdCopiesOnSource; boolean EnableCompression; string[] UnmanagedVhds; boolean RemoveSourceUnmanagedVhds; " +
                 "boolean AllowOverwriteExistingFile; uint16 CPUCappingMagnitude; boolean CancelIfBlackoutThresholdExceeded",
@@ -266,9 +309,9 @@ namespace VirtualNetworks.HyperV.Simulator
                 isAbstract: true);
             Def("CIM_ComputerSystem", "CIM_System", "uint16[] Dedicated; string[] OtherIdentifyingInfo; string[] IdentifyingDescriptions", isAbstract: true);
             Def("Msvm_ComputerSystem", "CIM_ComputerSystem",
-                "uint64 OnTimeInMilliseconds; datetime TimeOfLastConfigurationChange; uint32 ProcessID; uint16[] AssignedNumaNodeList; " +
+                "uint64 OnTimeInMilliseconds; datetime TimeOfLastConfigurationChange; uint32 ProcessID; " +
                 "uint16 NumberOfNumaNodes; uint16 ReplicationState; uint16 ReplicationHealth; uint16 ReplicationMode; uint16 EnhancedSessionModeState");
-            Def("Msvm_VirtualEthernetSwitch", "CIM_ComputerSystem", "uint32 MaxVMQOffloads; uint32 MaxChimneyOffloads");
+            Def("Msvm_VirtualEthernetSwitch", "CIM_ComputerSystem", "uint32 MaxVMQOffloads");
             Def("Msvm_VirtualSystemMigrationServiceSettingData", "CIM_SettingData",
                 "boolean EnableVirtualSystemMigration; uint32 MaximumActiveVirtualSystemMigration; uint32 MaximumActiveStorageMigration; " +
                 "uint32 AuthenticationType; boolean EnableCompression; boolean EnableSmbTransport");
@@ -290,13 +333,15 @@ namespace VirtualNetworks.HyperV.Simulator
             Def("CIM_ConcreteJob", null,
                 "string InstanceID key; string Caption; string Description; string ElementName; string Name; uint16[] OperationalStatus; " +
                 "string[] StatusDescriptions; uint16 HealthState; uint16 JobState; string JobStatus; uint16 PercentComplete; uint16 ErrorCode; " +
-                "string ErrorDescription; string ErrorSummaryDescription; uint16 JobType; boolean Cancellable; datetime TimeSubmitted; " +
+                "string ErrorDescription; datetime TimeSubmitted; " +
                 "datetime StartTime; datetime ElapsedTime; datetime TimeOfLastStateChange; datetime TimeBeforeRemoval; boolean DeleteOnCompletion; " +
                 "uint16 LocalOrUtcTime; string Owner; uint32 Priority", isAbstract: true);
-            Def("Msvm_ConcreteJob", "CIM_ConcreteJob", "");
+            // JobType, Cancellable and ErrorSummaryDescription belong to Hyper-V's job classes, not to CIM_ConcreteJob (real schema)
+            const string HyperVJob = "uint16 JobType; boolean Cancellable; string ErrorSummaryDescription";
+            Def("Msvm_ConcreteJob", "CIM_ConcreteJob", HyperVJob);
             Def("Msvm_MigrationJob", "CIM_ConcreteJob",
-                "uint16 MigrationType; string VirtualSystemName; string DestinationHost; string VirtualSystemElementName; string NewVirtualSystemName");
-            Def("Msvm_StorageJob", "CIM_ConcreteJob", "string Child; string Parent; uint32 Lun; uint16 PathId; uint16 PortNumber; uint16 TargetId");
+                HyperVJob + "; uint16 MigrationType; string VirtualSystemName; string DestinationHost; string NewSystemSettingData; string[] NewResourceSettingData");
+            Def("Msvm_StorageJob", "CIM_ConcreteJob", HyperVJob + "; string Child; string Parent; uint32 JobCompletionStatusCode");
 
             // ---------------------------------------------------------------- associations
             Def("Msvm_SettingsDefineState", null, "ref ManagedElement key; ref SettingData key", isAssociation: true);
@@ -373,54 +418,55 @@ namespace VirtualNetworks.HyperV.Simulator
                 Method(job, "GetErrorEx", SimReturnFamily.HyperV, "out string[] Errors");
             }
             Method("CIM_LogicalFile", "Delete", SimReturnFamily.File, "");
-            // subclasses created before their base got methods: re-inherit
-            foreach (var c in ByName.Values.ToList())
-                for (var s = c.Superclass; s != null; s = s.Superclass)
-                    foreach (var m in s.Methods) if (c.Method(m.Name) == null) c.AddMethod(m);
+            SchemaBuilder.Build(Data, classSpecs, methodSpecs, ByName);
 
             void Def(string name, string? super, string props, string ns = V2, bool isAbstract = false, bool embeddedOnly = false,
                 bool isAssociation = false, string? slug = null, string? url = null)
             {
-                var sup = super == null ? null : ByName[super];
-                var c = new SimClassDef(name, sup, ns, url ?? DocBase + (slug ?? name.ToLowerInvariant().Replace('_', '-')), isAbstract, embeddedOnly, isAssociation);
-                foreach (var spec in props.Split(';').Select(s => s.Trim()).Where(s => s.Length > 0))
+                var spec = new ClassSpec
                 {
-                    var parts = spec.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    Name = name, Super = super, Namespace = ns, IsAbstract = isAbstract, EmbeddedOnly = embeddedOnly, IsAssociation = isAssociation,
+                    Url = url ?? DocBase + (slug ?? name.ToLowerInvariant().Replace('_', '-')),
+                };
+                foreach (var p in props.Split(';').Select(x => x.Trim()).Where(x => x.Length > 0))
+                {
+                    var parts = p.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                     string type = parts[0];
                     bool array = type.EndsWith("[]", StringComparison.Ordinal);
                     if (array) type = type.Substring(0, type.Length - 2);
-                    var t = type == "ref" ? CimDataType.Reference : CimTypes.TryParse(type, out var tt) ? tt : throw new InvalidOperationException(spec);
-                    c.AddProperty(new SimPropertyDef(parts[1], t, array, parts.Length > 2 && parts[2] == "key"));
+                    var t = type == "ref" ? CimDataType.Reference : CimTypes.TryParse(type, out var tt) ? tt : throw new InvalidOperationException(p);
+                    spec.Properties.Add(new SimPropertyDef(parts[1], t, array, parts.Length > 2 && parts[2] == "key"));
                 }
-                ByName[name] = c;
+                classSpecs.Add(spec);
             }
 
             void Method(string className, string name, SimReturnFamily family, string parameters, Dictionary<uint, string>? extra = null)
             {
                 var list = new List<SimParameterDef>();
-                foreach (var spec in parameters.Split(';').Select(s => s.Trim()).Where(s => s.Length > 0))
+                foreach (var p in parameters.Split(';').Select(x => x.Trim()).Where(x => x.Length > 0))
                 {
-                    var parts = spec.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    var parts = p.Split(' ', StringSplitOptions.RemoveEmptyEntries);
                     bool isIn = parts[0] == "in", isOut = parts[0] == "out";
                     string type = parts[1];
                     bool array = type.EndsWith("[]", StringComparison.Ordinal);
                     if (array) type = type.Substring(0, type.Length - 2);
                     var t = type == "ref" ? CimDataType.Reference : type == "instance" ? CimDataType.Instance
-                        : CimTypes.TryParse(type, out var tt) ? tt : throw new InvalidOperationException(spec);
+                        : CimTypes.TryParse(type, out var tt) ? tt : throw new InvalidOperationException(p);
                     bool required = parts.Contains("required");
-                    string? embedded = parts.FirstOrDefault(p => p.StartsWith("embedded=", StringComparison.Ordinal))?.Substring(9);
+                    string? embedded = parts.FirstOrDefault(x => x.StartsWith("embedded=", StringComparison.Ordinal))?.Substring(9);
                     list.Add(new SimParameterDef(parts[2], t, array, isIn, isOut, required, embedded));
                 }
-                var codes = new Dictionary<uint, string>(family switch
-                {
-                    SimReturnFamily.Service => ServiceCodes,
-                    SimReturnFamily.HyperV => HyperVCodes,
-                    _ => FileCodes,
-                });
+                var codes = new Dictionary<uint, string>(CodesOf(family));
                 if (extra != null) foreach (var e in extra) codes[e.Key] = e.Value;
-                var m = new SimMethodDef(name, family, list, codes);
-                foreach (var c in ByName.Values.Where(c => c.IsA(className))) c.AddMethod(m);
+                methodSpecs.Add(new MethodSpec { ClassName = className, Name = name, Family = family, Parameters = list, Codes = codes });
             }
         }
+
+        internal static IReadOnlyDictionary<uint, string> CodesOf(SimReturnFamily family) => family switch
+        {
+            SimReturnFamily.Service => ServiceCodes,
+            SimReturnFamily.HyperV => HyperVCodes,
+            _ => FileCodes,
+        };
     }
 }
