@@ -24,6 +24,8 @@
 #        built with build-vhdx.sh first when missing)
 # Env:   VN_SELFTEST_KEEP=1       keep the work directory (console logs)
 #        VN_SELFTEST_BOOT_TIMEOUT seconds to wait for each VN-READY (default 300: TCG, loaded hosts)
+#        VN_SELFTEST_MEMORY       MB per VM (default 384: the least that boots; with 256 and less Debian's
+#                                 signed GRUB cannot allocate the kernel's 63 MB init_size under OVMF)
 #        VN_SELFTEST_SECUREBOOT=0 boot without Secure Boot (OVMF_CODE_4M.fd; for diagnosis only)
 # Creates only a work directory under /tmp and the QEMU processes it starts (no bridges or taps:
 # the two VMs are linked by a QEMU datagram socket pair); the trap removes them, also on failure.
@@ -35,6 +37,7 @@ repo=$(cd "$here/../.." && pwd)
 vhdx=${1:-$repo/out/images/router.vhdx}
 BOOT_TIMEOUT=${VN_SELFTEST_BOOT_TIMEOUT:-300}
 SECUREBOOT=${VN_SELFTEST_SECUREBOOT:-1}
+MEMORY=${VN_SELFTEST_MEMORY:-384}
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
 OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.ms.fd
 [[ $SECUREBOOT == 1 ]] || OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
@@ -143,7 +146,7 @@ boot_vm() { # G
 	local g=$1 other=$((3 - $1))
 	qemu-img create -q -f qcow2 -F vhdx -b "$(readlink -f "$vhdx")" "$work/disk$g.qcow2"
 	cp "$OVMF_VARS" "$work/vars$g.fd"
-	nice -n 19 qemu-system-x86_64 -accel tcg -machine q35,smm=on -m 512 -smp 1 \
+	nice -n 19 qemu-system-x86_64 -accel tcg -machine q35,smm=on -m "$MEMORY" -smp 1 \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-global driver=cfi.pflash01,property=secure,value=on -global ICH9-LPC.disable_s3=1 \
 		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE" \
@@ -291,7 +294,7 @@ if [[ $SECUREBOOT == 1 ]]; then
 	python3 -c 'import sys; p=sys.argv[1]; d=bytearray(open(p,"rb").read()); d[len(d)//2]^=0xff; open(p,"wb").write(d)' "$work/vmlinuz"
 	MTOOLS_SKIP_CHECK=1 mcopy -o -i "$work/tampered.raw@@1M" "$work/vmlinuz" ::/vmlinuz
 	cp "$OVMF_VARS" "$work/vars3.fd"
-	nice -n 19 qemu-system-x86_64 -accel tcg -machine q35,smm=on -m 512 -smp 1 \
+	nice -n 19 qemu-system-x86_64 -accel tcg -machine q35,smm=on -m "$MEMORY" -smp 1 \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-global driver=cfi.pflash01,property=secure,value=on -global ICH9-LPC.disable_s3=1 \
 		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE" \
