@@ -74,7 +74,13 @@ for p in "${image_pkgs[@]}"; do
 	if [[ -z $f ]]; then
 		say "downloading $p $v"
 		rm -f "$cache/${p}_"*.deb
-		(cd "$cache" && apt-get download -q "$p=$v" >/dev/null 2>&1) || die "apt-get download $p=$v failed"
+		if ! (cd "$cache" && apt-get download -q "$p=$v" >/dev/null 2>&1); then
+			# The lists may be older than the mirror (a security update replaced the version): update once.
+			[[ ${VN_VHDX_APT_REFRESHED:-0} == 0 ]] || die "apt-get download $p=$v failed"
+			say "apt-get download $p=$v failed; apt-get update and starting again"
+			apt-get update -qq || die "apt-get update failed"
+			VN_VHDX_APT_REFRESHED=1 exec bash "${BASH_SOURCE[0]}" "$@"
+		fi
 		f=$(compgen -G "$cache/${p}_*.deb" | head -n 1)
 	fi
 	[[ -s $f ]] || die "no .deb for $p"
