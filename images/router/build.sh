@@ -5,6 +5,8 @@
 #                            zstd-compressed by default despite the name (the file name is what the
 #                            backend looks for; the kernel detects the format by its magic number)
 #   <out>/manifest.json      kernel version, package versions, sizes, sha256, build date
+#   <out>/../router.vhdx     the Hyper-V image (Generation 2, Secure Boot with the Microsoft UEFI CA
+#                            template) and router.vhdx.json, made by build-vhdx.sh (not with --install)
 # Usage: sudo images/router/build.sh [OUT_DIR]      (default: <repo>/out/images/router)
 #        Build experiments into another OUT_DIR: the output files are replaced one by one with
 #        rename(2), so a running QEMU never sees a half-written file, but the set changes at once
@@ -25,6 +27,7 @@
 #              fragment and script); VN_KERNEL=debian ships Debian's linux-image-cloud-amd64 vmlinuz + modules.
 #              VN_KERNEL_VERSION=<uname -r style version> to pick an installed kernel (debian only).
 #              VN_INITRAMFS_COMPRESSION=zstd (default) | gzip | xz | lz4 | none
+#              VN_VHDX=0 skips router.vhdx; VN_VHDX_OUT=<path> puts it elsewhere
 # Idempotent: installs only missing packages; the initramfs is reproducible (fixed mtimes, owner
 # root, sorted entries), so re-running with the same packages gives byte-identical images.
 set -euo pipefail
@@ -363,5 +366,9 @@ mods_json=$( ((${#order[@]} == 0)) || printf '"%s",' "${order[@]}")
 for f in vmlinuz initramfs.cpio.gz manifest.json; do mv -f "$tmpout/$f" "$out/$f"; done
 say "done: $out ($(du -ch "$out/vmlinuz" "$out/initramfs.cpio.gz" | tail -n 1 | cut -f1) total)"
 ls -l "$out" >&2
-[[ $mode == install ]] && install_image "$out" "$images_dir"
+if [[ $mode == install ]]; then
+	install_image "$out" "$images_dir"
+elif [[ ${VN_VHDX:-1} != 0 ]]; then
+	"$here/build-vhdx.sh" "${VN_VHDX_OUT:-$(dirname "$out")/router.vhdx}" || die "building router.vhdx failed"
+fi
 exit 0
