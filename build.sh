@@ -39,9 +39,10 @@ die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 APT_PACKAGES=(qemu-system-x86 iproute2 busybox-static)
 IMAGE_DIR="out/images/router"
 IMAGE_RECIPE="images/router"
-# The files of the recipe that go into the image (README.md and selftest.sh do not).
-IMAGE_INPUTS=("$IMAGE_RECIPE/build.sh" "$IMAGE_RECIPE/init" "$IMAGE_RECIPE/kernel/build-kernel.sh" "$IMAGE_RECIPE/kernel/router.config")
-IMAGE_OUTPUTS=(vmlinuz initramfs.cpio.gz manifest.json)
+# The files of the recipe that go into the images (README.md and the selftests do not).
+IMAGE_INPUTS=("$IMAGE_RECIPE/build.sh" "$IMAGE_RECIPE/build-vhdx.sh" "$IMAGE_RECIPE/init" "$IMAGE_RECIPE/kernel/build-kernel.sh" "$IMAGE_RECIPE/kernel/router.config")
+# Relative to IMAGE_DIR: the Hyper-V image (router.vhdx) is written next to the folder, in out/images.
+IMAGE_OUTPUTS=(vmlinuz initramfs.cpio.gz manifest.json ../router.vhdx ../router.vhdx.json)
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
@@ -286,6 +287,20 @@ do_test() {
             printf 'build.sh: the Pester runner failed (exit %s) without failed tests; counted as 1 failure\n' "$prc" >&2
             failed=$((failed + 1))
         fi
+    fi
+
+    # The Hyper-V router image (out/images/router.vhdx): qemu-img check, two VMs booted under OVMF with Secure Boot
+    # enforced (Microsoft keys), configured through KVP pool files, probes answered, pings (images/router/README.md).
+    if is_root && [ -s out/images/router.vhdx ]; then
+        step "Hyper-V image self-test (images/router/selftest-vhdx.sh)"
+        if bash "$IMAGE_RECIPE/selftest-vhdx.sh" "$ROOT/out/images/router.vhdx" </dev/null; then
+            passed=$((passed + 1)); printf 'router.vhdx self-test: passed\n'
+        else
+            failed=$((failed + 1)); printf 'build.sh: router.vhdx self-test FAILED (see above)\n' >&2
+        fi
+    else
+        printf 'build.sh: router.vhdx self-test skipped: needs root and out/images/router.vhdx\n' >&2
+        if [ "${CI:-}" = true ]; then failed=$((failed + 1)); else skipped=$((skipped + 1)); fi
     fi
 
     # The package round trip: publish to a local repository, install into a clean scope, import by name in a fresh

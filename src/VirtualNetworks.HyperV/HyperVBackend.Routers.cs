@@ -124,7 +124,9 @@ namespace VirtualNetworks.HyperV
                     .Set("VirtualSystemSubType", CimDataType.String, false, HyperVNames.GenerationTwo)
                     .Set("Notes", CimDataType.String, true, HyperVNames.RouterNotes(spec))
                     .Set("AutomaticStartupAction", CimDataType.UInt16, false, (ushort)2)
-                    .Set("SecureBootEnabled", CimDataType.Boolean, false, false);
+                    .Set("SecureBootEnabled", CimDataType.Boolean, false, Options.SecureBootTemplateId != null);
+                if (Options.SecureBootTemplateId != null)
+                    vssd.Set("SecureBootTemplateId", CimDataType.String, false, Options.SecureBootTemplateId);
                 var defined = host.Invoke(op, "DefineSystem", vsms, "DefineSystem", ct, new[]
                 {
                     CimMethodParameter.String("SystemSettings", CimXml.Write(vssd)),

@@ -21,6 +21,13 @@ namespace VirtualNetworks.HyperV
         public const string ProbeTimeoutOption = "ProbeTimeout";
         public const string TransportSwitchNameOption = "TransportSwitchName";
         public const string MigrationTimeoutOption = "MigrationTimeout";
+        public const string SecureBootTemplateOption = "SecureBootTemplate";
+
+        /// <summary>
+        /// Hyper-V's "Microsoft UEFI Certificate Authority" Secure Boot template (the one that trusts shim-signed Linux
+        /// boot chains; the default "Microsoft Windows" template refuses them). Its id is the same on every host.
+        /// </summary>
+        public const string MicrosoftUefiCertificateAuthorityTemplateId = "272e7447-90a4-4563-a4b9-8e4ab00526ce";
 
         /// <summary>ElementName of the private fabric switch (default VirtualNetworks-Fabric).</summary>
         public string SwitchName { get; set; } = HyperVNames.DefaultSwitchName;
@@ -37,6 +44,12 @@ namespace VirtualNetworks.HyperV
         public string? VirtualHardDiskPath { get; set; }
         /// <summary>Directory where a bare image name is looked up as &lt;ImagePath&gt;\&lt;name&gt;.vhdx.</summary>
         public string? ImagePath { get; set; }
+        /// <summary>
+        /// Secure Boot template id of new routers (Msvm_VirtualSystemSettingData.SecureBootTemplateId); default the
+        /// Microsoft UEFI Certificate Authority template, which boots the project's router.vhdx (Debian's signed shim,
+        /// GRUB and kernel). Null: Secure Boot off (option value "Off"), for images whose boot chain is not signed.
+        /// </summary>
+        public string? SecureBootTemplateId { get; set; } = MicrosoftUefiCertificateAuthorityTemplateId;
         /// <summary>Longest wait for one Hyper-V job (default 10 minutes).</summary>
         public TimeSpan JobTimeout { get; set; } = TimeSpan.FromMinutes(10);
         /// <summary>Longest wait for a graceful guest shutdown (default 2 minutes).</summary>
@@ -64,6 +77,15 @@ namespace VirtualNetworks.HyperV
             if (!string.IsNullOrWhiteSpace(S(VirtualHardDiskPathOption))) o.VirtualHardDiskPath = S(VirtualHardDiskPathOption)!.Trim();
             if (!string.IsNullOrWhiteSpace(S(ImagePathOption))) o.ImagePath = S(ImagePathOption)!.Trim();
             if (!string.IsNullOrWhiteSpace(S(TransportSwitchNameOption))) o.TransportSwitchName = S(TransportSwitchNameOption)!.Trim();
+            string? template = S(SecureBootTemplateOption)?.Trim();
+            if (!string.IsNullOrEmpty(template))
+            {
+                if (string.Equals(template, "Off", StringComparison.OrdinalIgnoreCase)) o.SecureBootTemplateId = null;
+                else if (Guid.TryParseExact(template, "D", out var id)) o.SecureBootTemplateId = id.ToString("D");
+                else throw new VirtualNetworksException(HyperVErrorIds.InvalidOption, ErrorKind.InvalidArgument, SecureBootTemplateOption,
+                    $"The Hyper-V backend option '{SecureBootTemplateOption}' must be a Secure Boot template id (a GUID such as " +
+                    $"{MicrosoftUefiCertificateAuthorityTemplateId}, the Microsoft UEFI Certificate Authority) or 'Off'; got '{template}'.");
+            }
             o.MigrationTimeout = Duration(bag, MigrationTimeoutOption, o.MigrationTimeout);
             o.JobTimeout = Duration(bag, JobTimeoutOption, o.JobTimeout);
             o.ShutdownTimeout = Duration(bag, ShutdownTimeoutOption, o.ShutdownTimeout);

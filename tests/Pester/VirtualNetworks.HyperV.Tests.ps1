@@ -13,7 +13,8 @@
     module, Get-VMHost failing, a session that is neither elevated nor in Hyper-V Administrators, or no router image.
 
     Environment:
-      VIRTUALNETWORKS_HYPERV_IMAGE     required: path, on the Hyper-V host, of the parent router VHDX (Generation 2)
+      VIRTUALNETWORKS_HYPERV_IMAGE     path, on the Hyper-V host, of the parent router VHDX (Generation 2); default on a
+                                       local host: the project's own out/images/router.vhdx (images/router/build.sh)
       VIRTUALNETWORKS_MODULE           optional: the module manifest or folder to import (default out/VirtualNetworks)
       VIRTUALNETWORKS_HYPERV_COMPUTER  optional: a remote Hyper-V host; every cmdlet then gets -ComputerName
       VIRTUALNETWORKS_HYPERV_HOST2     optional: a second Hyper-V host for the migration Describe
@@ -53,6 +54,11 @@ BeforeDiscovery {
             catch {
                 $HostSkipReason = "Get-VMHost failed$(if ($computer) { " on '$computer'" }): $($_.Exception.Message)"
             }
+        }
+        if (-not $HostSkipReason -and -not $env:VIRTUALNETWORKS_HYPERV_IMAGE -and -not $computer) {
+            # The project's own router image, when the suite runs on the Hyper-V host itself.
+            $ownImage = [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out/images/router.vhdx'))
+            if (Test-Path -LiteralPath $ownImage -PathType Leaf) { $env:VIRTUALNETWORKS_HYPERV_IMAGE = $ownImage }
         }
         if (-not $HostSkipReason -and -not $env:VIRTUALNETWORKS_HYPERV_IMAGE) {
             $HostSkipReason = 'VIRTUALNETWORKS_HYPERV_IMAGE is not set (the path, on the Hyper-V host, of the parent router VHDX)'
@@ -99,10 +105,10 @@ BeforeDiscovery {
     $Topology = @{
         Label   = 'net'
         Routers = @(
-            @{ Key = 'r1'; ProcessorCount = 1; MemoryMB = 256 }
+            @{ Key = 'r1'; ProcessorCount = 1; MemoryMB = 384 }
             @{ Key = 'r2'; ProcessorCount = 2; MemoryMB = 512 }
-            @{ Key = 'r3'; ProcessorCount = 1; MemoryMB = 256 }
-            @{ Key = 'r4'; ProcessorCount = 1; MemoryMB = 256 }
+            @{ Key = 'r3'; ProcessorCount = 1; MemoryMB = 384 }
+            @{ Key = 'r4'; ProcessorCount = 1; MemoryMB = 384 }
         )
         Links   = @(
             @{ Key = 'l12'; From = 'r1'; To = 'r2'; MaximumBandwidth = '10Mbps'; ExpectedBandwidth = 10000000; VlanId = $null }
@@ -116,8 +122,8 @@ BeforeDiscovery {
     $MigrationTopology = @{
         Label   = 'mig'
         Routers = @(
-            @{ Key = 'm1'; ProcessorCount = 1; MemoryMB = 256 }
-            @{ Key = 'm2'; ProcessorCount = 1; MemoryMB = 256 }
+            @{ Key = 'm1'; ProcessorCount = 1; MemoryMB = 384 }
+            @{ Key = 'm2'; ProcessorCount = 1; MemoryMB = 384 }
         )
         Links   = @(
             @{ Key = 'm12'; From = 'm1'; To = 'm2'; MaximumBandwidth = '5Mbps'; ExpectedBandwidth = 5000000; VlanId = $null }
@@ -507,6 +513,12 @@ Describe 'A virtual network deployed on Hyper-V' -Tag 'HyperV' -Skip:([bool]$Hos
             $vm.Generation | Should -Be 2
             $vm.ProcessorCount | Should -Be $ProcessorCount
             $vm.MemoryStartup | Should -Be ([long]$MemoryMB * 1MB)
+        }
+
+        It 'boots <Key> with Secure Boot and the Microsoft UEFI Certificate Authority template' -ForEach $Topology.Routers {
+            $firmware = Hyper-V\Get-VMFirmware @HV -VMName (Get-TestName $Key)
+            [string]$firmware.SecureBoot | Should -Be 'On'
+            [string]$firmware.SecureBootTemplateId | Should -Be '272e7447-90a4-4563-a4b9-8e4ab00526ce'
         }
 
         It 'starts <Key>' -ForEach $Topology.Routers {

@@ -23,6 +23,9 @@ namespace VirtualNetworks.HyperV.Tests.Backend
             Assert.NotNull(vm);
             var vssd = rig.VssdOf("r1");
             Assert.Equal(HyperVNames.GenerationTwo, vssd.GetString("VirtualSystemSubType"));
+            // Secure Boot with the Microsoft UEFI CA template: the project's router.vhdx boots Debian's signed shim chain.
+            Assert.True(vssd.GetBoolean("SecureBootEnabled"));
+            Assert.Equal(HyperVBackendOptions.MicrosoftUefiCertificateAuthorityTemplateId, vssd.GetString("SecureBootTemplateId"));
             var notes = HyperVNames.NoteLines(vssd.GetStrings("Notes"));
             Assert.Single(vssd.GetStrings("Notes")); // one element, lines joined (issue 13, behaviour 2)
             Assert.Equal(HyperVNames.Marker, notes.First());

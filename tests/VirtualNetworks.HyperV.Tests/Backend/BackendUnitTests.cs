@@ -160,6 +160,18 @@ namespace VirtualNetworks.HyperV.Tests.Backend
         }
 
         [Fact]
+        public void SecureBootTemplate_DefaultsToTheMicrosoftUefiCa_OffTurnsItOff_AnythingElseIsRefused()
+        {
+            Assert.Equal("272e7447-90a4-4563-a4b9-8e4ab00526ce", HyperVBackendOptions.From(null).SecureBootTemplateId);
+            Assert.Null(HyperVBackendOptions.From(new Dictionary<string, object?> { ["SecureBootTemplate"] = "off" }).SecureBootTemplateId);
+            Assert.Equal("1734c6e8-3154-4dda-ba5f-a874cc483422",
+                HyperVBackendOptions.From(new Dictionary<string, object?> { ["SecureBootTemplate"] = "1734C6E8-3154-4DDA-BA5F-A874CC483422" }).SecureBootTemplateId);
+            var ex = Assert.Throws<VirtualNetworksException>(() => HyperVBackendOptions.From(new Dictionary<string, object?> { ["SecureBootTemplate"] = "Microsoft Windows" }));
+            Assert.Equal(HyperVErrorIds.InvalidOption, ex.ErrorId);
+            Assert.Contains("SecureBootTemplate", ex.Message);
+        }
+
+        [Fact]
         public void BandwidthRoundsDownToMultiplesOfEight()
         {
             Assert.Equal(1_000_000, HyperVBackend.EffectiveBandwidth(1_000_007));
