@@ -96,9 +96,10 @@ namespace VirtualNetworks.HyperV
             var ct = cancellationToken;
             var host = Host(spec.Host);
             var op = host.Op($"Creating router '{spec.Name}'", spec.Name);
-            if (spec.MemoryMB < Capabilities.MinMemoryMB || spec.MemoryMB > Capabilities.MaxMemoryMB || spec.MemoryMB % 2 != 0)
+            int memoryMB = Capabilities.MemoryMBOf(spec); // the engine resolves it; a direct caller may leave it to us
+            if (memoryMB < Capabilities.MinMemoryMB || memoryMB > Capabilities.MaxMemoryMB || memoryMB % 2 != 0)
                 throw op.Fail(ErrorIds.InvalidMemory, ErrorKind.InvalidArgument,
-                    $"memory {spec.MemoryMB} MB is not usable: Hyper-V needs an even number of MB between {Capabilities.MinMemoryMB} and {Capabilities.MaxMemoryMB} (multiples of 128 MB are recommended for Linux guests).");
+                    $"memory {memoryMB} MB is not usable: Hyper-V needs an even number of MB between {Capabilities.MinMemoryMB} and {Capabilities.MaxMemoryMB} (multiples of 128 MB are recommended for Linux guests).");
             if (spec.ProcessorCount < 1 || spec.ProcessorCount > Capabilities.MaxProcessorCount)
                 throw op.Fail(ErrorIds.InvalidProcessorCount, ErrorKind.InvalidArgument, $"{spec.ProcessorCount} processors is out of range 1..{Capabilities.MaxProcessorCount}.");
             lock (host.Gate)
@@ -147,7 +148,7 @@ namespace VirtualNetworks.HyperV
                 var mem = devices.FirstOrDefault(d => d.GetString("ResourceSubType") == "Microsoft:Hyper-V:Memory");
                 if (proc == null || mem == null) throw op.Fail(HyperVErrorIds.ObjectNotFound, ErrorKind.ObjectNotFound, "the new VM has no processor or memory settings.");
                 proc = proc.Clone().Set("VirtualQuantity", CimDataType.UInt64, false, (ulong)spec.ProcessorCount);
-                ulong mb = (ulong)spec.MemoryMB;
+                ulong mb = (ulong)memoryMB;
                 mem = mem.Clone().Set("VirtualQuantity", CimDataType.UInt64, false, mb).Set("Reservation", CimDataType.UInt64, false, mb)
                     .Set("Limit", CimDataType.UInt64, false, mb).Set("DynamicMemoryEnabled", CimDataType.Boolean, false, false);
                 host.Invoke(op, "ModifyResourceSettings (processors and memory)", vsms, "ModifyResourceSettings", ct, new[]

@@ -21,6 +21,14 @@ namespace VirtualNetworks.HyperV
         public const string KindName = "HyperV";
         /// <summary>Documented adapter limit per router (synthetic NICs).</summary>
         public const int MaxAdapters = 8;
+        /// <summary>
+        /// Memory (MB) of a router that gives none (<see cref="BackendCapabilities.DefaultMemoryMB"/>). The project's
+        /// router.vhdx (Debian's signed shim, GRUB and kernel) needs at least 384 MB: with 128, 192 or 256 MB GRUB stops with
+        /// "cannot allocate kernel buffer" (measured under QEMU/OVMF). 512 MB leaves a margin above that floor and is a
+        /// multiple of 128 MB, as Hyper-V recommends for Linux guests. Explicit smaller values stay allowed (other images may
+        /// need less).
+        /// </summary>
+        public const int DefaultMemoryMB = 512;
 
         private readonly Func<string, ICimGateway> _connect;
         private readonly ConcurrentDictionary<string, Lazy<HyperVHost>> _hosts = new ConcurrentDictionary<string, Lazy<HyperVHost>>(StringComparer.OrdinalIgnoreCase);
@@ -50,6 +58,7 @@ namespace VirtualNetworks.HyperV
                 MaximumBandwidth = 100_000_000_000,
                 MinMemoryMB = 32,
                 MaxMemoryMB = 1_048_576,
+                DefaultMemoryMB = DefaultMemoryMB,
                 MaxProcessorCount = 64,
                 SupportsVlanTagging = true,
                 BandwidthGranularity = 8,

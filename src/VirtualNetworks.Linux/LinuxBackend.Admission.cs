@@ -57,7 +57,7 @@ namespace VirtualNetworks.Linux
                 }
                 else
                 {
-                    starts.Add((r.Name, r.MemoryMB));
+                    starts.Add((r.Name, r.MemoryMB ?? DefaultMemoryMB));
                 }
             }
             if (starts.Count == 0) return;

@@ -25,6 +25,11 @@ namespace VirtualNetworks.Linux
         IImageCatalog
     {
         public const string KindName = "Linux";
+        /// <summary>
+        /// Memory (MB) of a router that gives none (<see cref="BackendCapabilities.DefaultMemoryMB"/>): enough for the
+        /// project's Linux router image (kernel + initramfs).
+        /// </summary>
+        public const int DefaultMemoryMB = 128;
         /// <summary>Backend option naming the state directory (overrides $VIRTUALNETWORKS_STATE_DIR).</summary>
         public const string StateDirectoryOption = "StateDirectory";
 
@@ -69,6 +74,7 @@ namespace VirtualNetworks.Linux
             MaximumBandwidth = TrafficShaper.MaximumRate,
             MinMemoryMB = 64,
             MaxMemoryMB = 65_536,
+            DefaultMemoryMB = DefaultMemoryMB,
             MaxProcessorCount = 16,
             SupportsVlanTagging = VlanFiltering,
             SupportsLiveMigration = true,
@@ -358,7 +364,7 @@ namespace VirtualNetworks.Linux
                 Host = host,
                 Image = spec.Image,
                 ProcessorCount = spec.ProcessorCount,
-                MemoryMB = spec.MemoryMB,
+                MemoryMB = spec.MemoryMB ?? DefaultMemoryMB, // the engine resolves it; a direct caller may leave it to us
                 NetworkLabel = string.IsNullOrEmpty(spec.NetworkLabel) ? null : spec.NetworkLabel,
                 AddressFamily = spec.AddressFamily,
                 DesiredState = RouterState.Off,

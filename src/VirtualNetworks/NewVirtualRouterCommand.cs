@@ -25,8 +25,9 @@ namespace VirtualNetworks.Commands
         [Parameter]
         public int ProcessorCount { get; set; } = TopologyDefaults.ProcessorCount;
 
+        /// <summary>Memory in MB; not bound = the backend's default (BackendCapabilities.DefaultMemoryMB).</summary>
         [Parameter]
-        public int MemoryMB { get; set; } = TopologyDefaults.MemoryMB;
+        public int MemoryMB { get; set; }
 
         [Parameter]
         [Alias("Network")]
@@ -51,15 +52,17 @@ namespace VirtualNetworks.Commands
                 Host = host,
                 Image = Image,
                 ProcessorCount = ProcessorCount,
-                MemoryMB = MemoryMB,
+                MemoryMB = MyInvocation.BoundParameters.ContainsKey(nameof(MemoryMB)) ? MemoryMB : (int?)null,
                 NetworkLabel = string.IsNullOrEmpty(NetworkLabel) ? null : NetworkLabel,
                 AddressFamily = AddressFamily,
             };
+            // The backend first: memory not given is its default, and -WhatIf shows the number the router would get.
+            var service = GetService(host.Length == 0 ? null : new[] { host });
+            spec = service.WithBackendDefaults(spec);
             string action = "Create virtual router (host " + (host.Length == 0 ? HostNames.LocalName : host) + ", image " + Image + ", " +
-                            ProcessorCount + " CPU, " + MemoryMB + " MB, " + AddressFamily + (Start ? ", started" : "") + ")";
+                            ProcessorCount + " CPU, " + spec.MemoryMB + " MB, " + AddressFamily + (Start ? ", started" : "") + ")";
             if (!ShouldProcess(Name, action)) return;
 
-            var service = GetService(host.Length == 0 ? null : new[] { host });
             TryItem(() => WriteObject(service.NewRouter(spec, Start, Force, CancellationToken)));
         }
     }

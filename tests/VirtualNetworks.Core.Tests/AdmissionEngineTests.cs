@@ -36,7 +36,7 @@ namespace VirtualNetworks.Core.Tests
             public void CreateRouter(RouterSpec spec, CancellationToken c)
             {
                 Calls.Add("create " + spec.Name);
-                Has(spec.Name, RouterState.Off, spec.MemoryMB);
+                Has(spec.Name, RouterState.Off, Capabilities.MemoryMBOf(spec));
             }
             public void RemoveRouter(string name, CancellationToken c) => Calls.Add("remove " + name);
             public void StartRouter(string name, CancellationToken c)

@@ -269,7 +269,7 @@ namespace VirtualNetworks.Core.Tests
             spec.Hosts.Add(new HostSpec { Name = "hv2", Kind = "Linux" });
             spec.Hosts.Add(new HostSpec { Name = "hv1" });
             spec.Routers.Add(new RouterSpec { Name = "r2", Host = "hv2", Image = "vyos", ProcessorCount = 2, MemoryMB = 512, NetworkLabel = "red" });
-            spec.Routers.Add(new RouterSpec { Name = "R1", Host = "", Image = "router", NetworkLabel = "red" });
+            spec.Routers.Add(new RouterSpec { Name = "R1", Host = "", Image = "router", MemoryMB = 128, NetworkLabel = "red" });
             spec.Routers.Add(new RouterSpec { Name = "b1", Host = "hv1", Image = "router", AddressFamily = NetworkAddressFamily.IPv6 });
             spec.Routers.Add(new RouterSpec { Name = "b2", Host = "localhost", Image = "router", AddressFamily = NetworkAddressFamily.IPv6 });
             spec.Links.Add(new LinkSpec { Name = "r1-r2", From = "R1", To = "r2", MaximumBandwidth = 10_000_000, VlanId = 10 });
@@ -350,6 +350,7 @@ namespace VirtualNetworks.Core.Tests
             Assert.Equal(new[] { "name", "image", "processorCount", "memoryMB", "network", "addressFamily" }, r1.Properties().Select(p => p.Name));
             Assert.Null(root["routers"]![1]!["host"]); // localhost
             Assert.Null(root["routers"]![0]!["network"]);
+            Assert.Null(root["routers"]![0]!["memoryMB"]); // not given: left to the backend's default
             Assert.Equal("IPv6", (string)root["routers"]![0]!["addressFamily"]!);
             Assert.Equal("hv2", (string)root["routers"]![3]!["host"]!);
 

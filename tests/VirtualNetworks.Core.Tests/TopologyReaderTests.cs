@@ -53,7 +53,7 @@ namespace VirtualNetworks.Core.Tests.Topology
             Assert.Equal("", r.Host);
             Assert.Equal("router", r.Image);
             Assert.Equal(1, r.ProcessorCount);
-            Assert.Equal(128, r.MemoryMB);
+            Assert.Null(r.MemoryMB); // not given: the backend's default, filled in by the engine once the backend is known
             Assert.Equal(NetworkAddressFamily.IPv4, r.AddressFamily);
             Assert.Null(r.NetworkLabel);
             Assert.Equal("routers[0]", r.SourcePath);

@@ -39,6 +39,16 @@ namespace VirtualNetworks.Module.Tests
         }
 
         [Fact]
+        public void New_WithoutMemoryMB_GetsTheBackendDefault_128OnTheInMemoryBackend()
+        {
+            var router = Assert.Single(RunOk("New-VirtualRouter -Name r1").Objects<VirtualRouter>());
+            Assert.Equal(Backend.Capabilities.DefaultMemoryMB, router.MemoryMB);
+            Assert.Equal(128, router.MemoryMB);
+            var what = RunOk("New-VirtualRouter -Name r2 -WhatIf");
+            Assert.Contains(what.HostLines, l => l.StartsWith("What if:") && l.Contains("r2") && l.Contains("128 MB"));
+        }
+
+        [Fact]
         public void New_ExistingName_IsRouterAlreadyExists_AndCreatesNothing()
         {
             RunOk("New-VirtualRouter -Name r1");

@@ -216,6 +216,63 @@ namespace VirtualNetworks.Module.Tests
             Assert.DoesNotContain(_local.Files, f => f.EndsWith("\\c1.vhdx", StringComparison.OrdinalIgnoreCase));
         }
 
+        /// <summary>The memory (MB) Hyper-V holds for the VM of <paramref name="router"/> (its Msvm_MemorySettingData).</summary>
+        private ulong? MemoryOf(string router)
+        {
+            var vm = _local.FindVm(router)!.GetString("Name")!;
+            return _local.Instances("Msvm_MemorySettingData")
+                .Single(m => m.GetString("InstanceID")!.Contains(vm, StringComparison.OrdinalIgnoreCase) &&
+                             !m.GetString("InstanceID")!.StartsWith("Microsoft:Definition", StringComparison.OrdinalIgnoreCase))
+                .GetUInt64("VirtualQuantity");
+        }
+
+        [Fact]
+        public void NewVirtualRouter_WithoutMemoryMB_GetsTheHyperVDefault_AndAnExplicitValueIsKept()
+        {
+            // The project's router.vhdx needs at least 384 MB; the Hyper-V backend's default is 512 MB.
+            var router = Assert.Single(RunOk("New-VirtualRouter -Name d1 -Image router").Objects<VirtualRouter>());
+            Assert.Equal(512, router.MemoryMB);
+            Assert.Equal((ulong?)512, MemoryOf("d1"));
+
+            var small = Assert.Single(RunOk("New-VirtualRouter -Name d2 -Image router -MemoryMB 128").Objects<VirtualRouter>());
+            Assert.Equal(128, small.MemoryMB);
+            Assert.Equal((ulong?)128, MemoryOf("d2"));
+        }
+
+        [Fact]
+        public void NewVirtualRouter_WhatIf_ShowsTheHyperVDefaultMemory()
+        {
+            var r = RunOk("New-VirtualRouter -Name d1 -Image router -WhatIf");
+            Assert.Contains(r.HostLines, l => l.StartsWith("What if:", StringComparison.Ordinal) && l.Contains("d1") && l.Contains("512 MB"));
+            Assert.Null(_local.FindVm("d1"));
+        }
+
+        [Fact]
+        public void Deploy_WithoutMemoryMB_CreatesHyperVDefaultVms_AndARedeployPlansNothing_WithoutAMemoryWarning()
+        {
+            var file = System.IO.Path.Combine(TempDirectory(), "no-memory.json");
+            System.IO.File.WriteAllText(file, @"{ ""routers"": [ { ""name"": ""n1"", ""image"": ""router"" }, { ""name"": ""n2"", ""image"": ""router"", ""memoryMB"": 256 } ],
+  ""links"": [ { ""from"": ""n1"", ""to"": ""n2"" } ] }");
+
+            var what = RunOk("Deploy-VirtualNetwork -Path " + Q(file) + " -WhatIf");
+            Assert.Contains(what.HostLines, l => l.StartsWith("What if:", StringComparison.Ordinal) && l.Contains("n1") && l.Contains("512 MB"));
+            Assert.Contains(what.HostLines, l => l.StartsWith("What if:", StringComparison.Ordinal) && l.Contains("n2") && l.Contains("256 MB"));
+
+            var first = RunOk("Deploy-VirtualNetwork -Path " + Q(file) + " -Confirm:$false");
+            Assert.True(Assert.Single(first.Objects<DeploymentResult>()).Changes > 0);
+            Assert.Equal((ulong?)512, MemoryOf("n1"));
+            Assert.Equal((ulong?)256, MemoryOf("n2"));
+
+            _local.Counters.Reset();
+            var again = RunOk("Deploy-VirtualNetwork -Path " + Q(file) + " -Confirm:$false");
+            var summary = Assert.Single(again.Objects<DeploymentResult>());
+            Assert.Equal(0, summary.Planned);
+            Assert.Equal(0, summary.Changes);
+            Assert.DoesNotContain(again.Warnings, w => w.Message.Contains("memoryMB"));
+            Assert.Empty(again.Warnings);
+            Assert.Empty(MutatingCalls());
+        }
+
         [Fact]
         public void RemoveVirtualNetwork_ThenOrphanCleanUp_LeaveNothingOwned()
         {

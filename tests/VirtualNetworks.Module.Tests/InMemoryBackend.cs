@@ -66,6 +66,7 @@ namespace VirtualNetworks.Module.Tests
                 MaximumBandwidth = 10_000_000_000,
                 MinMemoryMB = 32,
                 MaxMemoryMB = 65_536,
+                DefaultMemoryMB = 128,
                 MaxProcessorCount = 64,
                 SupportsVlanTagging = false,
                 SupportsLiveMigration = true,
@@ -252,8 +253,9 @@ namespace VirtualNetworks.Module.Tests
                     throw Error(ErrorIds.HostNotFound, ErrorKind.ObjectNotFound, spec.Host, $"Host '{spec.Host}' is not known to the test backend.");
                 if (!string.Equals(spec.Image, RouterImage, StringComparison.Ordinal))
                     throw Error(ErrorIds.ImageNotFound, ErrorKind.ObjectNotFound, spec.Name, $"Image '{spec.Image}' does not exist.");
-                if (spec.MemoryMB < Capabilities.MinMemoryMB || spec.MemoryMB > Capabilities.MaxMemoryMB)
-                    throw Error(ErrorIds.InvalidMemory, ErrorKind.InvalidArgument, spec.Name, $"Memory {spec.MemoryMB} MB out of range.");
+                int memoryMB = Capabilities.MemoryMBOf(spec);
+                if (memoryMB < Capabilities.MinMemoryMB || memoryMB > Capabilities.MaxMemoryMB)
+                    throw Error(ErrorIds.InvalidMemory, ErrorKind.InvalidArgument, spec.Name, $"Memory {memoryMB} MB out of range.");
                 if (spec.ProcessorCount < 1 || spec.ProcessorCount > Capabilities.MaxProcessorCount)
                     throw Error(ErrorIds.InvalidProcessorCount, ErrorKind.InvalidArgument, spec.Name, $"Processor count {spec.ProcessorCount} out of range.");
                 _routers[spec.Name] = new RouterRecord
@@ -262,7 +264,7 @@ namespace VirtualNetworks.Module.Tests
                     Host = HostNames.Canonical(spec.Host),
                     Image = spec.Image,
                     ProcessorCount = spec.ProcessorCount,
-                    MemoryMB = spec.MemoryMB,
+                    MemoryMB = memoryMB,
                     NetworkLabel = string.IsNullOrEmpty(spec.NetworkLabel) ? null : spec.NetworkLabel,
                     AddressFamily = spec.AddressFamily,
                     State = RouterState.Off,

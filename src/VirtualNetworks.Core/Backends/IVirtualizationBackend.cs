@@ -17,6 +17,13 @@ namespace VirtualNetworks.Backends
         public long MaximumBandwidth { get; set; } = 100_000_000_000;
         public int MinMemoryMB { get; set; } = 32;
         public int MaxMemoryMB { get; set; } = 65_536;
+        /// <summary>
+        /// Memory (MB) a router gets when nothing gives it one (a topology router without <c>memoryMB</c> and no
+        /// <c>defaults.memoryMB</c>; New-VirtualRouter without -MemoryMB): what the backend's own router image needs to boot,
+        /// with a margin. The engine puts it into the spec before validation and planning
+        /// (<see cref="Engine.VirtualNetworkService.WithBackendDefaults(RouterSpec)"/>); explicit values are never changed.
+        /// </summary>
+        public int DefaultMemoryMB { get; set; } = 128;
         public int MaxProcessorCount { get; set; } = 64;
         /// <summary>True when links carry their VLAN id as a real tag (else the id is kept as data).</summary>
         public bool SupportsVlanTagging { get; set; }
@@ -26,6 +33,9 @@ namespace VirtualNetworks.Backends
         public bool SupportsRouterConfiguration { get; set; } = true;
         /// <summary>True when the backend can run probes (ping) from inside a router.</summary>
         public bool SupportsProbes { get; set; } = true;
+
+        /// <summary>The memory <paramref name="spec"/> asks for, or <see cref="DefaultMemoryMB"/> when it leaves it to the backend.</summary>
+        public int MemoryMBOf(RouterSpec spec) => (spec ?? throw new ArgumentNullException(nameof(spec))).MemoryMB ?? DefaultMemoryMB;
     }
 
     /// <summary>Everything a backend observed: the truth, read from the hosts.</summary>

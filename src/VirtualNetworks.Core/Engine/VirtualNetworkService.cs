@@ -149,11 +149,49 @@ namespace VirtualNetworks.Engine
             snapshot.FindNetwork(name) ?? throw new VirtualNetworksException(ErrorIds.NetworkNotFound, ErrorKind.ObjectNotFound, name,
                 $"No virtual network named '{name}' was found.");
 
+        // ------------------------------------------------------------------------------------------------ backend defaults
+
+        /// <summary>
+        /// <paramref name="spec"/> with what it leaves to the backend filled in: a copy whose null
+        /// <see cref="RouterSpec.MemoryMB"/> is the backend's <see cref="BackendCapabilities.DefaultMemoryMB"/>. Explicit values
+        /// are kept. Every command resolves its specs with this before it validates them against the backend's limits and
+        /// plans, so -WhatIf, validation, the plan and the backend all see the same number.
+        /// </summary>
+        public RouterSpec WithBackendDefaults(RouterSpec spec)
+        {
+            if (spec == null) throw new ArgumentNullException(nameof(spec));
+            var resolved = spec.Clone();
+            resolved.MemoryMB = Backend.Capabilities.MemoryMBOf(spec);
+            return resolved;
+        }
+
+        /// <summary>
+        /// <paramref name="desired"/> with every router resolved by <see cref="WithBackendDefaults(RouterSpec)"/> (a new
+        /// topology whose router list holds copies; hosts, links, physical links and pools are the same objects).
+        /// </summary>
+        public TopologySpec WithBackendDefaults(TopologySpec desired)
+        {
+            if (desired == null) throw new ArgumentNullException(nameof(desired));
+            return new TopologySpec
+            {
+                Hosts = desired.Hosts,
+                Routers = desired.Routers.Select(r => r == null ? null! : WithBackendDefaults(r)).ToList(),
+                Links = desired.Links,
+                PhysicalLinks = desired.PhysicalLinks,
+                AddressPools = desired.AddressPools,
+                SourceName = desired.SourceName,
+            };
+        }
+
         // ------------------------------------------------------------------------------------------------ routers
 
-        /// <summary>Checks a new router against names, limits, hosts, image and what exists. Throws on the first problem.</summary>
+        /// <summary>
+        /// Checks a new router against names, limits, hosts, image and what exists. Throws on the first problem. Memory it
+        /// leaves to the backend is checked as the backend's default.
+        /// </summary>
         public void ValidateNewRouter(RouterSpec spec, Snapshot snapshot, IEnumerable<HostSpec>? declaredHosts = null)
         {
+            spec = WithBackendDefaults(spec);
             NameRules.Ensure(spec.Name, "router");
             if (snapshot.FindRouter(spec.Name) != null)
                 throw new VirtualNetworksException(ErrorIds.RouterAlreadyExists, ErrorKind.ResourceExists, spec.Name,
@@ -171,9 +209,11 @@ namespace VirtualNetworks.Engine
         /// <summary>
         /// Creates a router (and starts it when asked); returns it as observed afterwards. Unless <paramref name="force"/>,
         /// the backend's admission check (<see cref="IAdmissionControl"/>) refuses it first when the host cannot take it.
+        /// Memory the spec leaves to the backend is the backend's default (<see cref="WithBackendDefaults(RouterSpec)"/>).
         /// </summary>
         public VirtualRouter NewRouter(RouterSpec spec, bool start, bool force, CancellationToken cancellationToken)
         {
+            spec = WithBackendDefaults(spec);
             using var exclusive = Exclusive(cancellationToken);
             var snapshot = Observe(cancellationToken);
             ValidateNewRouter(spec, snapshot);
@@ -569,10 +609,13 @@ namespace VirtualNetworks.Engine
         /// Validates <paramref name="desired"/> against the backend (limits, images, hosts, what is deployed) and
         /// plans the steps that reach it. Throws <see cref="TopologyValidationException"/> when invalid, and the backend's
         /// admission error (<see cref="IAdmissionControl"/>) when its hosts cannot take the routers the plan creates or starts;
-        /// <paramref name="force"/> overrides both the isolation guard and the admission check.
+        /// <paramref name="force"/> overrides both the isolation guard and the admission check. Routers that leave their
+        /// memory to the backend get its default first (<see cref="WithBackendDefaults(TopologySpec)"/>), so the plan shows
+        /// and compares the memory the backend will give them; <paramref name="desired"/> itself is not changed.
         /// </summary>
         public DeploymentPlan PlanDeployment(TopologySpec desired, bool force, CancellationToken cancellationToken)
         {
+            desired = WithBackendDefaults(desired);
             var snapshot = Observe(cancellationToken);
             var merged = Merge(desired, snapshot);
             ThrowIfInvalid(merged, snapshot, force, relevantTo: null);

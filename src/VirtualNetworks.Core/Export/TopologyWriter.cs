@@ -67,8 +67,11 @@ namespace VirtualNetworks.Export
                     Write(w, "image", r.Image);
                     w.WritePropertyName("processorCount");
                     w.WriteValue(r.ProcessorCount);
-                    w.WritePropertyName("memoryMB");
-                    w.WriteValue(r.MemoryMB);
+                    if (r.MemoryMB is int memory)
+                    {
+                        w.WritePropertyName("memoryMB");
+                        w.WriteValue(memory);
+                    }
                     if (!string.IsNullOrEmpty(r.NetworkLabel)) Write(w, "network", r.NetworkLabel!);
                     Write(w, "addressFamily", r.AddressFamily == NetworkAddressFamily.IPv6 ? "IPv6" : "IPv4");
                     w.WriteEndObject();

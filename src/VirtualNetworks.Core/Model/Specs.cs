@@ -32,7 +32,11 @@ namespace VirtualNetworks
         public string Host { get; set; } = "";
         public string Image { get; set; } = "";
         public int ProcessorCount { get; set; } = 1;
-        public int MemoryMB { get; set; } = 128;
+        /// <summary>
+        /// Memory in MB; null = not given: the backend's <see cref="Backends.BackendCapabilities.DefaultMemoryMB"/>, which
+        /// the engine fills in before it validates and plans (<see cref="Engine.VirtualNetworkService.WithBackendDefaults(RouterSpec)"/>).
+        /// </summary>
+        public int? MemoryMB { get; set; }
         public string? NetworkLabel { get; set; }
         public NetworkAddressFamily AddressFamily { get; set; } = NetworkAddressFamily.IPv4;
         /// <summary>JSON path of the definition in its topology file (for error messages), if any.</summary>

@@ -84,7 +84,7 @@ namespace VirtualNetworks.Planning
                 {
                     var spec = want.Clone();
                     creations.Add(new PlanStep(PlanAction.CreateRouter, want.Name,
-                        $"Create virtual router (host {DisplayHost(want.Host)}, image {want.Image}, {want.ProcessorCount} CPU, {want.MemoryMB} MB, {want.AddressFamily}"
+                        $"Create virtual router (host {DisplayHost(want.Host)}, image {want.Image}, {want.ProcessorCount} CPU, {ShowMemory(want.MemoryMB)}, {want.AddressFamily}"
                         + (string.IsNullOrEmpty(want.NetworkLabel) ? ")" : $", network {want.NetworkLabel})"),
                         (b, ct) => b.CreateRouter(spec, ct)) { Image = want.Image, ComputerName = want.Host });
                     var name = want.Name;
@@ -449,7 +449,8 @@ namespace VirtualNetworks.Planning
             }
             if (!Same(want.Image, have.Image)) Warn("image", have.Image, want.Image);
             if (want.ProcessorCount != have.ProcessorCount) Warn("processorCount", have.ProcessorCount, want.ProcessorCount);
-            if (want.MemoryMB != have.MemoryMB) Warn("memoryMB", have.MemoryMB, want.MemoryMB);
+            // Not given (null) asks for nothing; the engine resolves it to the backend's default before planning.
+            if (want.MemoryMB is int memory && memory != have.MemoryMB) Warn("memoryMB", have.MemoryMB, memory);
             if (want.AddressFamily != have.AddressFamily) Warn("addressFamily", have.AddressFamily, want.AddressFamily);
             if (!Same(want.NetworkLabel ?? "", have.NetworkLabel ?? "")) Warn("network label", Show(have.NetworkLabel), Show(want.NetworkLabel));
         }
@@ -467,6 +468,7 @@ namespace VirtualNetworks.Planning
 
         private static bool Same(string? a, string? b) => string.Equals(a ?? "", b ?? "", StringComparison.OrdinalIgnoreCase);
         private static string Show(object? v) => v?.ToString() ?? "none";
+        private static string ShowMemory(int? mb) => mb is int m ? m + " MB" : "the backend's default memory";
         private static string DisplayHost(string host) => string.IsNullOrEmpty(host) ? "local" : host;
     }
 }

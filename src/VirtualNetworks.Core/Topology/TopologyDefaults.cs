@@ -1,11 +1,15 @@
 namespace VirtualNetworks.Topology
 {
     /// <summary>Values a router gets when neither it nor the topology's "defaults" section says otherwise.</summary>
+    /// <remarks>
+    /// Memory has no value here: it depends on the backend's router image, so a router that gives none keeps
+    /// <see cref="RouterSpec.MemoryMB"/> null and gets <see cref="Backends.BackendCapabilities.DefaultMemoryMB"/>
+    /// (128 MB on Linux, 512 MB on Hyper-V) once the backend is known.
+    /// </remarks>
     public static class TopologyDefaults
     {
         public const string Image = "router";
         public const int ProcessorCount = 1;
-        public const int MemoryMB = 128;
         public const NetworkAddressFamily AddressFamily = NetworkAddressFamily.IPv4;
     }
 

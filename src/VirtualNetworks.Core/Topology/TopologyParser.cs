@@ -197,8 +197,8 @@ namespace VirtualNetworks.Topology
                 Image = GetString(item, "image", target) ?? d.Image ?? TopologyDefaults.Image,
                 ProcessorCount = GetInt(item, "processorCount", target, ErrorIds.InvalidProcessorCount, "a processor count")
                                  ?? d.ProcessorCount ?? TopologyDefaults.ProcessorCount,
-                MemoryMB = GetInt(item, "memoryMB", target, ErrorIds.InvalidMemory, "a memory size in MB")
-                           ?? d.MemoryMB ?? TopologyDefaults.MemoryMB,
+                // Neither given: null, the backend's default memory (resolved by the engine once the backend is known).
+                MemoryMB = GetInt(item, "memoryMB", target, ErrorIds.InvalidMemory, "a memory size in MB") ?? d.MemoryMB,
                 NetworkLabel = string.IsNullOrEmpty(network) ? null : network,
                 AddressFamily = GetAddressFamily(item, target) ?? d.AddressFamily ?? TopologyDefaults.AddressFamily,
                 SourcePath = item.Path,

@@ -131,9 +131,10 @@ namespace VirtualNetworks.Topology
 
                     CheckUniqueName(seen, r, name, "router", label, r.SourcePath, first => (first.Name, first.SourcePath));
 
-                    if (r.MemoryMB < _caps.MinMemoryMB || r.MemoryMB > _caps.MaxMemoryMB)
+                    // Null (not given) is valid: it becomes the backend's default before the backend's checks run.
+                    if (r.MemoryMB is int memory && (memory < _caps.MinMemoryMB || memory > _caps.MaxMemoryMB))
                         Add(ErrorIds.InvalidMemory, ErrorKind.InvalidArgument, name, Sub(r.SourcePath, "memoryMB"),
-                            label + ": memoryMB " + N(r.MemoryMB) + " is outside the supported range " + N(_caps.MinMemoryMB) + " to " +
+                            label + ": memoryMB " + N(memory) + " is outside the supported range " + N(_caps.MinMemoryMB) + " to " +
                             N(_caps.MaxMemoryMB) + " MB.");
 
                     if (r.ProcessorCount < 1 || r.ProcessorCount > _caps.MaxProcessorCount)
