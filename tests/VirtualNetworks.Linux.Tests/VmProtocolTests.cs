@@ -56,6 +56,7 @@ namespace VirtualNetworks.Linux.Tests
                         {
                         }
                     }
+                    Interlocked.Increment(ref _ended);
                 }
             }) { IsBackground = true };
             _thread.Start();
@@ -63,6 +64,9 @@ namespace VirtualNetworks.Linux.Tests
 
         private int _connections;
         public int Connections => Volatile.Read(ref _connections);
+        private int _ended;
+        /// <summary>Sessions that ended (the client closed its connection).</summary>
+        public int Ended => Volatile.Read(ref _ended);
         public string Path { get; }
 
         public void Dispose()
@@ -379,7 +383,11 @@ namespace VirtualNetworks.Linux.Tests
                 var ch = new GuestChannel(server.Path, "r1");
                 ch.Run("ready");
                 ch.Run("ready");
-                Thread.Sleep(600);
+                // The channel's timer closes the idle connection (the server sees it end) without any further call; a
+                // loaded machine may run the timer late, so wait for it (bounded) rather than for a fixed time.
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                while (server.Ended == 0 && clock.Elapsed < TimeSpan.FromSeconds(20)) Thread.Sleep(20);
+                Assert.Equal(1, server.Ended);
                 ch.Run("ready");
                 Assert.Equal(2, server.Connections);
             }
