@@ -2,9 +2,10 @@
 # POSIX-side twin of build.ps1: the same steps, in the same order (it restores the pinned pwsh; build.ps1 needs one).
 #
 #   ./build.sh build [Debug|Release]   build the solution and stage out/VirtualNetworks/
-#   ./build.sh test  [Debug|Release]   install prerequisites, build the router image, build + stage, then run every
-#                                      test project (the Linux end-to-end tests boot real VMs as root);
-#                                      prints "N passed, N failed, N skipped"
+#   ./build.sh test  [Debug|Release]   install prerequisites, build the router images, build + stage through build.ps1
+#                                      in pwsh, then run every xunit project (the Linux end-to-end tests boot real VMs
+#                                      as root), the Pester suites, the router.vhdx self-test and the package round
+#                                      trip; prints "N passed, N failed, N skipped" over all of them
 #   ./build.sh demo  [Debug|Release]   install prerequisites, build the router image, build + stage, then run
 #                                      examples/figure1.ps1 in pwsh (needs root: bridges, taps, QEMU)
 #   ./build.sh package [Debug|Release] build + stage, then publish out/VirtualNetworks with Publish-PSResource into the
