@@ -10,7 +10,10 @@
 
     Each *.Tests.ps1 file is one Invoke-Pester run (Run.Path = the file, Run.Exit = $false, Output.Verbosity =
     Detailed, TestResult in NUnitXml to <OutputDirectory>/<suite>.xml, where <suite> is the file name without
-    .Tests.ps1). Skipped tests print their reason ("is skipped, because ...").
+    .Tests.ps1). Every skipped test gets a reason, printed grouped under its suite's line and written into the NUnit
+    file as the test-case's <reason><message> (Pester 5.7.1's NUnitXml writer records none): a test that skipped itself
+    (Set-ItResult -Skipped -Because) keeps its own; a test skipped with its block (-Skip decided at discovery) gets the
+    reasons the suite's prerequisite test gave.
 
     The counts are summed over every suite. "failed" counts failed tests, plus every block (Describe/Context) whose
     BeforeAll/AfterAll failed, plus every container (file) that failed outside a test: a file that does not parse, a
@@ -111,6 +114,45 @@ $null = [IO.Directory]::CreateDirectory($OutputDirectory)
 
 Write-Host "Pester $($pester.Version) from $pesterPath; $($suites.Count) suite(s); results in $OutputDirectory"
 
+# Why each skipped test was skipped. A test that skipped itself (Set-ItResult -Skipped -Because) carries its reason; a
+# test skipped with its block (-Skip on a Describe or Context, decided at discovery, which gives Pester no reason) gets
+# the reasons the suite's own prerequisite test gave. Pester 5.7.1's NUnitXml writer records neither, so the reasons are
+# printed here and written into the NUnit file as each skipped test-case's <reason><message>.
+function Get-SkipReason($Test, [string[]] $SuiteReasons) {
+    $own = @($Test.ErrorRecord) | Where-Object { $_ } | Select-Object -First 1
+    if ($own) { return [string]$own }
+    $outermost = $null
+    for ($b = $Test.Block; $b -and $b.Name -ne 'Root'; $b = $b.Parent) { if ($b.Skip) { $outermost = $b } }
+    $where = if ($outermost) { "'$($outermost.Name)' is skipped (-Skip)" } else { 'skipped (-Skip)' }
+    if ($SuiteReasons.Count -gt 0) { return "$where; the suite's prerequisite check: $($SuiteReasons -join '; ')" }
+    return "$where; the suite gives no reason"
+}
+
+# $Reasons: one entry per test of the run, in run order (null for a test that was not skipped). The NUnit writer emits
+# the test-cases in that same order (a data-driven test's name there is its template plus data, not its expanded path).
+function Add-SkipReason([string] $XmlPath, [object[]] $Reasons) {
+    if (-not (Test-Path -LiteralPath $XmlPath)) { return }
+    $doc = New-Object -TypeName System.Xml.XmlDocument
+    $doc.PreserveWhitespace = $true
+    $doc.Load($XmlPath)
+    $cases = @($doc.SelectNodes('//test-case'))
+    if ($cases.Count -ne $Reasons.Count) {
+        Write-Warning "$XmlPath has $($cases.Count) test-cases for $($Reasons.Count) tests; skip reasons not written into it."
+        return
+    }
+    for ($i = 0; $i -lt $cases.Count; $i++) {
+        $case = $cases[$i]
+        $reason = $Reasons[$i]
+        if (-not $reason -or $case.GetAttribute('result') -ne 'Ignored' -or $case.SelectSingleNode('reason')) { continue }
+        $element = $doc.CreateElement('reason')
+        $message = $doc.CreateElement('message')
+        $null = $message.AppendChild($doc.CreateCDataSection($reason))
+        $null = $element.AppendChild($message)
+        $null = $case.AppendChild($element)
+    }
+    $doc.Save($XmlPath)
+}
+
 $passed = 0; $failed = 0; $skipped = 0
 $lines = New-Object -TypeName System.Collections.Generic.List[string]
 foreach ($suite in $suites) {
@@ -161,6 +203,17 @@ foreach ($suite in $suites) {
             $name, $result.PassedCount, $suiteFailed, $result.FailedCount, $blockFailures, $containerFailures, $result.SkippedCount,
             $result.NotRunCount, $clock.Elapsed.TotalSeconds, $xml))
     foreach ($d in $detail) { $lines.Add("    $d") }
+
+    $skippedTests = @($result.Skipped)
+    if ($skippedTests.Count -gt 0) {
+        $suiteReasons = @($skippedTests | ForEach-Object { @($_.ErrorRecord) | Where-Object { $_ } | Select-Object -First 1 } |
+                ForEach-Object { ([string]$_) -replace '^is skipped, because ', '' } | Select-Object -Unique)
+        $reasons = @(foreach ($t in @($result.Tests)) { if ($t.Skipped) { Get-SkipReason $t $suiteReasons } else { $null } })
+        Add-SkipReason $xml $reasons
+        foreach ($g in @($reasons | Where-Object { $_ } | Group-Object | Sort-Object Count -Descending)) {
+            $lines.Add(("    {0} skipped: {1}" -f $g.Count, $g.Name))
+        }
+    }
 }
 
 Write-Host ''

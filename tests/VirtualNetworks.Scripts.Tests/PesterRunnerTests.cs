@@ -105,6 +105,25 @@ namespace VirtualNetworks.Scripts.Tests
         }
 
         [Fact]
+        public void EverySkippedTestHasItsReasonInTheOutputAndTheNUnitFile()
+        {
+            // A suite the way ours are written: a prerequisite test that says why, and blocks skipped at discovery
+            // (-Skip gives Pester no reason; Pester 5.7.1's NUnitXml writer records none at all).
+            Suite("gated", "BeforeDiscovery { $Why = 'no widget on this machine' }\n" +
+                "Describe 'host' -ForEach @(@{ Why = $Why }) { It 'has a widget' { Set-ItResult -Skipped -Because $Why } }\n" +
+                "Describe 'uses the widget' -Skip:$true {\n  It 'a <X>' -ForEach @(@{ X = 1 }, @{ X = 2 }) { 1 | Should -Be 1 }\n" +
+                "  Context 'deeper' { It 'b' { 1 | Should -Be 1 } }\n}\n");
+            ProcessResult r = Run();
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Equal((0, 0, 4), Counts(r));
+            Assert.Contains("3 skipped: 'uses the widget' is skipped (-Skip); the suite's prerequisite check: no widget on this machine", r.Stdout);
+            var doc = System.Xml.Linq.XDocument.Load(Path.Combine(_dir, "out", "gated.xml"));
+            var skipped = doc.Descendants("test-case").Where(c => (string?)c.Attribute("result") == "Ignored").ToList();
+            Assert.Equal(4, skipped.Count);
+            Assert.All(skipped, c => Assert.Contains("no widget on this machine", (string?)c.Element("reason")?.Element("message") ?? ""));
+        }
+
+        [Fact]
         public void BeforeAllDiscoveryAndParseFailuresAreCountedAndFailTheRun()
         {
             Suite("good", Passing);
