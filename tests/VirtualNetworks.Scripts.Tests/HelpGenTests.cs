@@ -141,9 +141,9 @@ namespace VirtualNetworks.Scripts.Tests
                 "@{ RootModule = 'SampleCmdlets.dll'; ModuleVersion = '1.0.0'; GUID = '3f0b1a52-7d0e-4a43-9a9e-5d2f8c1b2a11';\n" +
                 "   CmdletsToExport = @('Get-SampleThing', 'Remove-SampleThing'); FunctionsToExport = @(); AliasesToExport = @(); VariablesToExport = @() }\n");
 
-            ProcessResult r = ProcessRunner.RunDll(RepoPaths.PwshDll, RepoPaths.PwshCommand(Path.Combine(moduleDir, "SampleCmdlets.psd1"),
+            ProcessResult r = Pwsh.RunCommand(Path.Combine(moduleDir, "SampleCmdlets.psd1"),
                 "$h = Get-Help Get-SampleThing -Full; $h.Synopsis; ($h.parameters.parameter | Where-Object name -eq 'Count').description.Text; " +
-                "$h.examples.example[0].code; Get-Help Remove-SampleThing -Full | Out-String -Width 300; Get-Help about_SampleCmdlets"));
+                "$h.examples.example[0].code; Get-Help Remove-SampleThing -Full | Out-String -Width 300; Get-Help about_SampleCmdlets");
             Assert.True(r.ExitCode == 0, r.ToString());
             Assert.Contains("Gets sample things.", r.Stdout);
             Assert.Contains("How many things to make.", r.Stdout);

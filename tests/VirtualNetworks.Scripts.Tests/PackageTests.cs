@@ -22,12 +22,11 @@ namespace VirtualNetworks.Scripts.Tests
         {
             public StagedFactAttribute()
             {
-                if (!File.Exists(RepoPaths.StagedManifest) || !File.Exists(Pwsh))
+                if (!File.Exists(RepoPaths.StagedManifest) || !File.Exists(Pwsh.Path))
                     Skip = "needs the staged module and out/tools/pwsh: run ./build.sh build first.";
             }
         }
 
-        private static string Pwsh => Path.Combine(RepoPaths.Root, "out", "tools", "pwsh");
 
         private readonly ITestOutputHelper _output;
         private readonly string _dir = RepoPaths.NewTempDir();
@@ -41,7 +40,7 @@ namespace VirtualNetworks.Scripts.Tests
 
         private (int Exit, string Output) Publish(string repository, string home)
         {
-            var psi = new ProcessStartInfo(Pwsh) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = _dir };
+            var psi = new ProcessStartInfo(Pwsh.Path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = _dir };
             foreach (var a in new[] { "-NoProfile", "-NonInteractive", "-File", Path.Combine(RepoPaths.Root, "tools", "Publish-Package.ps1"),
                          "-ModulePath", RepoPaths.StagedModuleDir, "-RepositoryPath", repository })
                 psi.ArgumentList.Add(a);

@@ -28,49 +28,13 @@ namespace VirtualNetworks.Scripts.Tests
 
         private static string Runner => Path.Combine(RepoPaths.Root, "tests", "Pester", "Invoke-VirtualNetworksPester.ps1");
 
-        private static string Pwsh
-        {
-            get
-            {
-                string path = Path.Combine(RepoPaths.Root, "out", "tools", "pwsh");
-                if (!File.Exists(path)) throw new FileNotFoundException($"{path} is missing: ./build.sh build restores pwsh and writes it.", path);
-                return path;
-            }
-        }
-
         private void Suite(string name, string text) => File.WriteAllText(Path.Combine(_dir, "suites", name + ".Tests.ps1"), text);
 
         private ProcessResult Run(IDictionary<string, string?>? env = null)
         {
-            var psi = new ProcessStartInfo(Pwsh)
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = _dir,
-            };
-            foreach (string a in new[] { "-NoProfile", "-NonInteractive", "-File", Runner, "-Path", Path.Combine(_dir, "suites"), "-OutputDirectory", Path.Combine(_dir, "out") })
-                psi.ArgumentList.Add(a);
-            psi.Environment["NO_COLOR"] = "1";
-            psi.Environment.Remove("VIRTUALNETWORKS_PESTER");
-            if (env != null)
-                foreach (var kv in env)
-                {
-                    if (kv.Value == null) psi.Environment.Remove(kv.Key);
-                    else psi.Environment[kv.Key] = kv.Value;
-                }
-            using var p = Process.Start(psi)!;
-            p.StandardInput.Close();
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            if (!p.WaitForExit(180_000))
-            {
-                p.Kill(entireProcessTree: true);
-                throw new TimeoutException("the runner did not finish in 180 s");
-            }
-            p.WaitForExit();
-            return new ProcessResult { ExitCode = p.ExitCode, Stdout = stdout.Result, Stderr = stderr.Result };
+            var all = new Dictionary<string, string?> { ["VIRTUALNETWORKS_PESTER"] = null };
+            if (env != null) foreach (var kv in env) all[kv.Key] = kv.Value;
+            return Pwsh.RunFile(Runner, new[] { "-Path", Path.Combine(_dir, "suites"), "-OutputDirectory", Path.Combine(_dir, "out") }, all, _dir);
         }
 
         /// <summary>The one summary line: exactly one, and the last line of the output.</summary>

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 
 namespace VirtualNetworks.Scripts.Tests
 {
@@ -13,12 +14,24 @@ namespace VirtualNetworks.Scripts.Tests
         public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
     }
 
-    /// <summary>Runs `dotnet &lt;dll&gt; args` with stdin closed (like CI) and captures both streams.</summary>
+    /// <summary>Runs a program (no shell) with stdin closed (like CI) and captures both streams.</summary>
     internal static class ProcessRunner
     {
+        /// <summary>`dotnet &lt;dll&gt; args`, without the caller's VIRTUALNETWORKS_MODULE unless <paramref name="env"/> sets it.</summary>
         public static ProcessResult RunDll(string dll, IEnumerable<string> args, IDictionary<string, string?>? env = null, string? workingDirectory = null, int timeoutMs = 120_000)
         {
-            var psi = new ProcessStartInfo("dotnet")
+            var all = new Dictionary<string, string?> { ["VIRTUALNETWORKS_MODULE"] = null };
+            if (env != null) foreach (var kv in env) all[kv.Key] = kv.Value;
+            return Run("dotnet", new[] { dll }.Concat(args), all, workingDirectory, timeoutMs);
+        }
+
+        /// <summary>
+        /// <paramref name="program"/> with <paramref name="args"/> (each one argv entry), NO_COLOR=1, and <paramref name="env"/>
+        /// applied on top of this process's environment (a null value removes the variable).
+        /// </summary>
+        public static ProcessResult Run(string program, IEnumerable<string> args, IDictionary<string, string?>? env = null, string? workingDirectory = null, int timeoutMs = 120_000)
+        {
+            var psi = new ProcessStartInfo(program)
             {
                 RedirectStandardInput = true,
                 RedirectStandardOutput = true,
@@ -26,10 +39,8 @@ namespace VirtualNetworks.Scripts.Tests
                 UseShellExecute = false,
                 WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
             };
-            psi.ArgumentList.Add(dll);
             foreach (string a in args) psi.ArgumentList.Add(a);
             psi.Environment["NO_COLOR"] = "1";
-            psi.Environment.Remove("VIRTUALNETWORKS_MODULE");
             if (env != null)
                 foreach (var kv in env)
                 {
@@ -43,7 +54,7 @@ namespace VirtualNetworks.Scripts.Tests
             if (!p.WaitForExit(timeoutMs))
             {
                 p.Kill(entireProcessTree: true);
-                throw new TimeoutException($"dotnet {dll} {string.Join(" ", psi.ArgumentList)} did not finish in {timeoutMs} ms");
+                throw new TimeoutException($"{program} {string.Join(" ", psi.ArgumentList)} did not finish in {timeoutMs} ms");
             }
             p.WaitForExit();
             return new ProcessResult { ExitCode = p.ExitCode, Stdout = stdout.Result, Stderr = stderr.Result };

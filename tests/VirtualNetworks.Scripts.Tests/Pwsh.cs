@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using Xunit;
 
 namespace VirtualNetworks.Scripts.Tests
@@ -37,51 +37,47 @@ namespace VirtualNetworks.Scripts.Tests
         /// <summary>True on CI (CI=true), where a missing pwsh is a failure, not a skip.</summary>
         public static bool OnCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
-        /// <summary>Runs <paramref name="script"/> (written to a temporary .ps1 file) in pwsh; fails the test when pwsh is missing.</summary>
-        public static ProcessResult RunScript(string script, IEnumerable<string>? args = null, IDictionary<string, string?>? env = null, int timeoutMs = 180_000)
+        /// <summary>The pwsh launcher; fails the test clearly when pwsh or the staged module is missing.</summary>
+        public static string Require()
         {
             var missing = MissingReason;
             if (missing != null) throw new InvalidOperationException("Cannot run pwsh: " + missing + ".");
+            return Path;
+        }
+
+        /// <summary>Runs a .ps1 file in pwsh (-NoProfile -NonInteractive -File), without the caller's VIRTUALNETWORKS_MODULE.</summary>
+        public static ProcessResult RunFile(string file, IEnumerable<string>? args = null, IDictionary<string, string?>? env = null, string? workingDirectory = null, int timeoutMs = 180_000)
+        {
+            var all = new Dictionary<string, string?> { ["VIRTUALNETWORKS_MODULE"] = null };
+            if (env != null) foreach (var kv in env) all[kv.Key] = kv.Value;
+            return ProcessRunner.Run(Require(), new[] { "-NoProfile", "-NonInteractive", "-File", file }.Concat(args ?? Array.Empty<string>()),
+                all, workingDirectory, timeoutMs);
+        }
+
+        /// <summary>Runs <paramref name="script"/> (written to a temporary .ps1 file) in pwsh; fails the test when pwsh is missing.</summary>
+        public static ProcessResult RunScript(string script, IEnumerable<string>? args = null, IDictionary<string, string?>? env = null, int timeoutMs = 180_000)
+        {
+            Require();
             string dir = RepoPaths.NewTempDir();
             try
             {
                 string file = System.IO.Path.Combine(dir, "script.ps1");
                 File.WriteAllText(file, script);
-                var psi = new ProcessStartInfo(Path)
-                {
-                    RedirectStandardInput = true,
-                    RedirectStandardOutput = true,
-                    RedirectStandardError = true,
-                    UseShellExecute = false,
-                    WorkingDirectory = dir,
-                };
-                foreach (var a in new[] { "-NoProfile", "-NonInteractive", "-File", file }) psi.ArgumentList.Add(a);
-                foreach (var a in args ?? Array.Empty<string>()) psi.ArgumentList.Add(a);
-                psi.Environment["NO_COLOR"] = "1";
-                psi.Environment.Remove("VIRTUALNETWORKS_MODULE");
-                if (env != null)
-                    foreach (var kv in env)
-                    {
-                        if (kv.Value == null) psi.Environment.Remove(kv.Key);
-                        else psi.Environment[kv.Key] = kv.Value;
-                    }
-                using var p = Process.Start(psi)!;
-                p.StandardInput.Close();
-                var stdout = p.StandardOutput.ReadToEndAsync();
-                var stderr = p.StandardError.ReadToEndAsync();
-                if (!p.WaitForExit(timeoutMs))
-                {
-                    p.Kill(entireProcessTree: true);
-                    throw new TimeoutException($"pwsh {file} did not finish in {timeoutMs} ms");
-                }
-                p.WaitForExit();
-                return new ProcessResult { ExitCode = p.ExitCode, Stdout = stdout.Result, Stderr = stderr.Result };
+                return RunFile(file, args, env, dir, timeoutMs);
             }
             finally
             {
                 try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             }
         }
+
+        /// <summary>pwsh -Command: imports <paramref name="module"/> (a manifest; null: none), then runs <paramref name="command"/>.</summary>
+        public static ProcessResult RunCommand(string? module, string command, int timeoutMs = 120_000) =>
+            ProcessRunner.Run(Require(), new[]
+            {
+                "-NoProfile", "-NonInteractive", "-Command",
+                (module == null ? "" : "Import-Module -Name '" + module.Replace("'", "''") + "' -ErrorAction Stop" + Environment.NewLine) + command,
+            }, new Dictionary<string, string?> { ["VIRTUALNETWORKS_MODULE"] = null }, null, timeoutMs);
     }
 
     /// <summary>A test that runs real pwsh: skipped with the reason when pwsh is not restored, except on CI (CI=true), where it runs and fails.</summary>

@@ -37,28 +37,6 @@ namespace VirtualNetworks.Scripts.Tests
         }
 
         public static string HelpGenDll => BuildOutput(Path.Combine("tools", "HelpGen"), "net10.0", "HelpGen.dll");
-        /// <summary>
-        /// pwsh.dll of the pinned PowerShell that ./build.sh build restores (out/tools/pwsh.path names it; run it with
-        /// dotnet); fails clearly when the tools were not restored.
-        /// </summary>
-        public static string PwshDll
-        {
-            get
-            {
-                string pointer = Path.Combine(Root, "out", "tools", "pwsh.path");
-                string? dll = File.Exists(pointer) ? File.ReadAllText(pointer).Trim() : null;
-                if (string.IsNullOrEmpty(dll) || !File.Exists(dll))
-                    throw new FileNotFoundException($"pwsh is not restored ({pointer} {(dll == null ? "is missing" : "names " + dll + ", which is missing")}); run ./build.sh build.", pointer);
-                return dll;
-            }
-        }
-
-        /// <summary>pwsh arguments that import <paramref name="module"/> (a manifest; null: none) and run <paramref name="command"/>.</summary>
-        public static string[] PwshCommand(string? module, string command) => new[]
-        {
-            "-NoProfile", "-NonInteractive", "-Command",
-            (module == null ? "" : "Import-Module -Name '" + module.Replace("'", "''") + "' -ErrorAction Stop" + Environment.NewLine) + command,
-        };
         public static string SampleCmdletsDll =>
             BuildOutput(Path.Combine("tests", "VirtualNetworks.Scripts.Tests", "SampleCmdlets"), "netstandard2.0", "SampleCmdlets.dll");
         public static string SampleHelpDir => Path.Combine(AppContext.BaseDirectory, "SampleHelp");

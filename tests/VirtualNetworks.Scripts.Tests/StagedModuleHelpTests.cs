@@ -44,7 +44,7 @@ if (-not (Get-Help about_VirtualNetworks -ErrorAction SilentlyContinue)) { 'GAP:
                 _output.WriteLine($"SKIPPED: {RepoPaths.StagedManifest} does not exist (run ./build.sh build to stage the module).");
                 return;
             }
-            ProcessResult r = ProcessRunner.RunDll(RepoPaths.PwshDll, RepoPaths.PwshCommand(RepoPaths.StagedManifest, Check));
+            ProcessResult r = Pwsh.RunCommand(RepoPaths.StagedManifest, Check);
             _output.WriteLine(r.ToString());
             Assert.True(r.ExitCode == 0, r.ToString());
             Assert.DoesNotContain("GAP:", r.Stdout);
