@@ -33,6 +33,8 @@ namespace VirtualNetworks
         public NetworkAddressFamily AddressFamily { get; set; }
         public List<InterfaceConfiguration> Interfaces { get; set; } = new List<InterfaceConfiguration>();
         public List<RouteConfiguration> Routes { get; set; } = new List<RouteConfiguration>();
+        /// <summary>Dynamic routing the router runs; null = static routes only (<see cref="Routes"/>).</summary>
+        public RoutingConfiguration? Routing { get; set; }
 
         /// <summary>A canonical text form; two configurations are equal when their canonical forms are equal.</summary>
         public string ToCanonicalString()
@@ -43,6 +45,7 @@ namespace VirtualNetworks
                 sb.Append("if ").Append(i.LinkName.ToLowerInvariant()).Append(' ').Append(i.Address).Append(" peer ").Append(i.PeerAddress).Append('\n');
             foreach (var r in Routes.OrderBy(r => r.Destination, StringComparer.Ordinal))
                 sb.Append("route ").Append(r.Destination).Append(" via ").Append(r.NextHop).Append(" dev ").Append(r.LinkName.ToLowerInvariant()).Append('\n');
+            if (Routing != null) sb.Append(Routing.ToCanonicalString()).Append('\n');
             return sb.ToString();
         }
     }

@@ -54,6 +54,8 @@ namespace VirtualNetworks
         /// <summary>Bits per second; null = unlimited.</summary>
         public long? MaximumBandwidth { get; set; }
         public int? VlanId { get; set; }
+        /// <summary>Declared link state (topology <c>state</c>); null = not declared: a new link is Up, an existing one keeps its state.</summary>
+        public LinkState? State { get; set; }
         public string? SourcePath { get; set; }
 
         public LinkSpec Clone() => (LinkSpec)MemberwiseClone();
@@ -79,6 +81,8 @@ namespace VirtualNetworks
         /// <summary>The underlay between hosts (topology field <c>physicalLinks</c>).</summary>
         public List<PhysicalLinkSpec> PhysicalLinks { get; set; } = new List<PhysicalLinkSpec>();
         public AddressPools AddressPools { get; set; } = new AddressPools();
+        /// <summary>Routing settings by network label (topology field <c>networks</c>); a network without an entry uses static routes.</summary>
+        public List<NetworkSpec> Networks { get; set; } = new List<NetworkSpec>();
         /// <summary>The file the topology came from, if any.</summary>
         public string? SourceName { get; set; }
     }

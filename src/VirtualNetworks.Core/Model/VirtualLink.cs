@@ -17,6 +17,8 @@ namespace VirtualNetworks
         /// <summary>Rate limit in bits per second applied to each direction; null means unlimited.</summary>
         public long? MaximumBandwidth { get; set; }
         public int? VlanId { get; set; }
+        /// <summary>Administrative state: Up, or disabled as a pulled cable or a silent failure (Disable-VirtualLink).</summary>
+        public LinkState State { get; set; }
         public LinkTransport Transport { get; set; }
         public string NetworkName { get; set; } = "";
         /// <summary>Address of the From end (CIDR), when the engine assigned one.</summary>
