@@ -581,3 +581,199 @@ Describe 'A virtual network on three Linux lab hosts' -Tag 'Linux' -Skip:([bool]
         }
     }
 }
+
+Describe 'Dynamic routing: an OSPF ring with BFD heals around failed links and keeps its adjacencies through a live migration' -Tag 'Linux', 'Routing' -Skip:([bool]$SkipReason) {
+    BeforeAll {
+        Import-ModuleUnderTest
+        $StateDirectory = Enter-TestStateDirectory 'ospf'
+        $Hosts = @((N 'g1'), (N 'g2'))
+        $Net = N 'o'
+        $R = @(1..4 | ForEach-Object { N "o$_" })
+        # The ring o1 - o2 - o3 - o4 - o1; o1, o2 on g1, o3, o4 on g2 (links o2-o3 and o4-o1 are VXLAN tunnels).
+        $L12 = N 'l12'; $L23 = N 'l23'; $L34 = N 'l34'; $L41 = N 'l41'
+        $Topology = [ordered]@{
+            defaults      = [ordered]@{ image = $ImageName; memoryMB = 128; processorCount = 1; addressFamily = 'IPv4' }
+            hosts         = @($Hosts | ForEach-Object { [ordered]@{ name = $_ } })
+            physicalLinks = @([ordered]@{ from = $Hosts[0]; to = $Hosts[1] })
+            networks      = @([ordered]@{ name = $Net; routing = 'ospf'; bfd = $true })
+            routers       = @(
+                [ordered]@{ name = $R[0]; network = $Net; host = $Hosts[0] }
+                [ordered]@{ name = $R[1]; network = $Net; host = $Hosts[0] }
+                [ordered]@{ name = $R[2]; network = $Net; host = $Hosts[1] }
+                [ordered]@{ name = $R[3]; network = $Net; host = $Hosts[1] }
+            )
+            links         = @(
+                [ordered]@{ name = $L12; from = $R[0]; to = $R[1] }
+                [ordered]@{ name = $L23; from = $R[1]; to = $R[2] }
+                [ordered]@{ name = $L34; from = $R[2]; to = $R[3] }
+                [ordered]@{ name = $L41; from = $R[3]; to = $R[0] }
+            )
+        }
+        $TopologyPath = 'TestDrive:/ospf-ring.json'
+        $Topology | ConvertTo-Json -Depth 6 | Set-Content -LiteralPath $TopologyPath
+        $Deployment = Deploy-VirtualNetwork -Path $TopologyPath -Wait -TimeoutSec $BootTimeoutSec -ErrorAction Stop
+
+        # The probe target: o2's address on link o2-o3. From o1 the shortest path is the direct link o1-o2 (cost 20);
+        # without it, o1 - o4 - o3 - o2's prefix (cost 30).
+        $link23 = Get-VirtualLink -Name $L23
+        $TargetCidr = if ($link23.From -eq $R[1]) { $link23.FromAddress } else { $link23.ToAddress }
+        $Target = ($TargetCidr -split '/')[0]
+        $TargetPrefix = [Net.IPNetwork]::Parse($TargetCidr).BaseAddress.ToString() + '/31'
+
+        # o1's route to the target prefix (null while it has none), through Get-VirtualRoute.
+        function Get-TargetRoute { Get-VirtualRoute -RouterName $R[0] -AddressFamily IPv4 | Where-Object Prefix -EQ $TargetPrefix | Select-Object -First 1 }
+        # Polls until o1's route to the target leaves through $Link (bounded); returns the route or $null.
+        function Wait-TargetRoute([string] $Link, [int] $TimeoutSec = 30) {
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            do {
+                $route = Get-TargetRoute
+                if ($route -and $route.LinkName -eq $Link) { return $route }
+                Start-Sleep -Milliseconds 250
+            } while ($clock.Elapsed.TotalSeconds -lt $TimeoutSec)
+            $null
+        }
+        # Polls until every neighbour of $Router is full and every BFD session up, $Count of each (bounded).
+        function Wait-Adjacencies([string] $Router, [int] $Count = 2, [int] $TimeoutSec = 60) {
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            do {
+                $st = Get-VirtualRoutingStatus -RouterName $Router
+                if (@($st.Neighbors | Where-Object State -EQ 'full').Count -eq $Count -and @($st.BfdSessions | Where-Object State -EQ 'up').Count -eq $Count) { return $st }
+                Start-Sleep -Milliseconds 250
+            } while ($clock.Elapsed.TotalSeconds -lt $TimeoutSec)
+            $st
+        }
+    }
+
+    AfterAll {
+        if ($Net) {
+            Remove-VirtualNetwork -Name $Net -Force -Confirm:$false -ErrorAction SilentlyContinue
+            Get-VirtualHost -ErrorAction SilentlyContinue | Where-Object { $_.IsLabHost -and $Hosts -contains $_.Name } |
+                Remove-VirtualLabHost -Confirm:$false -ErrorAction Continue
+        }
+        Exit-TestStateDirectory $StateDirectory
+    }
+
+    Context 'Deploy with routing "ospf" and BFD' {
+        It 'converges: Test-VirtualNetwork passes within its convergence bound' {
+            $report = Test-VirtualNetwork -Name $Net -ConvergenceTimeoutSec 90
+            $report.Passed | Should -BeTrue -Because (Format-FailedProbe $report)
+        }
+
+        It 'runs OSPF in every router: two full neighbours and two BFD sessions up each' {
+            foreach ($r in $R) {
+                $st = Wait-Adjacencies $r
+                $st.Protocol | Should -Be 'Ospf'
+                @($st.Neighbors | Where-Object State -EQ 'full') | Should -HaveCount 2 -Because "$r's neighbours: $(($st.Neighbors | ForEach-Object { "$($_.LinkName)=$($_.State)" }) -join ', ')"
+                @($st.BfdSessions | Where-Object State -EQ 'up') | Should -HaveCount 2
+            }
+        }
+
+        It 'shows o1''s route to o2''s far prefix as learned by OSPF over the direct link' {
+            $route = Wait-TargetRoute $L12
+            $route | Should -Not -BeNullOrEmpty -Because "o1's routes: $((Get-VirtualRoute -RouterName $R[0] | ForEach-Object { "$($_.Prefix) $($_.LinkName) $($_.Protocol)" }) -join '; ')"
+            $route.Protocol | Should -Be 'ospf'
+            $route.NextHop | Should -Not -BeNullOrEmpty
+        }
+
+        It 'changes nothing when the same file is deployed again' {
+            (Deploy-VirtualNetwork -Path $TopologyPath -ErrorAction Stop).Changes | Should -Be 0
+        }
+    }
+
+    Context 'A pulled cable: Disable-VirtualLink, then Enable-VirtualLink' {
+        BeforeAll {
+            $Disabled = Disable-VirtualLink -Name $L12 -PassThru -Confirm:$false -ErrorAction Stop
+            $Rerouted = Wait-TargetRoute $L41
+            $Probe = Test-VirtualRouterConnection -Name $R[0] -TargetAddress $Target -Count 5 -IntervalMilliseconds 200 -ErrorAction Stop
+            $Redeploy = Deploy-VirtualNetwork -Path $TopologyPath -ErrorAction Stop
+            $StateAfterRedeploy = (Get-VirtualLink -Name $L12).State
+        }
+
+        It 'shows the link as CablePulled' {
+            $Disabled.State | Should -Be 'CablePulled'
+            (Get-VirtualLink -Name $L12).State | Should -Be 'CablePulled'
+        }
+
+        It 'reroutes o1''s traffic around the ring (route through o4)' {
+            $Rerouted | Should -Not -BeNullOrEmpty
+            $Probe.Received | Should -Be 5 -Because $Probe.Detail
+        }
+
+        It 'keeps the link disabled when the file is deployed again' {
+            $Redeploy.Changes | Should -Be 0
+            $StateAfterRedeploy | Should -Be 'CablePulled'
+        }
+
+        It 'lets the network pass its test: every router still reaches every other' {
+            $report = Test-VirtualNetwork -Name $Net -ConvergenceTimeoutSec 30
+            $report.Passed | Should -BeTrue -Because (Format-FailedProbe $report)
+        }
+
+        It 'goes back to the direct link once the cable is plugged in again' {
+            (Enable-VirtualLink -Name $L12 -PassThru -Confirm:$false -ErrorAction Stop).State | Should -Be 'Up'
+            Wait-TargetRoute $L12 -TimeoutSec 60 | Should -Not -BeNullOrEmpty
+        }
+    }
+
+    Context 'A silent failure: carrier up, frames dropped; BFD finds it' {
+        It 'reroutes within seconds while o1 pings every 10 ms, and heals after Enable-VirtualLink' {
+            $null = Wait-Adjacencies $R[1]
+            $job = Start-ThreadJob -ArgumentList $ModulePath, $R[0], $Target -ScriptBlock {
+                param($Module, $From, $To)
+                Import-Module -Name $Module -ErrorAction Stop
+                Test-VirtualRouterConnection -Name $From -TargetAddress $To -Count 500 -IntervalMilliseconds 10 -ErrorAction Stop
+            }
+            Start-Sleep -Milliseconds 1500
+            Disable-VirtualLink -Name $L12 -Failure Silent -Confirm:$false -ErrorAction Stop
+            $stream = Receive-Job -Job $job -Wait -AutoRemoveJob -ErrorAction Stop
+            (Get-VirtualLink -Name $L12).State | Should -Be 'Silent'
+            Wait-TargetRoute $L41 | Should -Not -BeNullOrEmpty
+            Write-Host ('      silent failure of {0}: {1} of {2} probes answered, longest gap {3} ms' -f $L12, $stream.Received, $stream.Sent, $stream.LongestGapMilliseconds)
+            $stream.LongestGapMilliseconds | Should -BeLessThan 3000 -Because 'BFD (100 ms x 5) detects the failure well before OSPF''s dead interval (4 s)'
+            Enable-VirtualLink -Name $L12 -Confirm:$false -ErrorAction Stop
+            Wait-TargetRoute $L12 -TimeoutSec 60 | Should -Not -BeNullOrEmpty
+        }
+    }
+
+    Context 'Live migration of the transit router o2 (VROOM)' {
+        BeforeAll {
+            $null = Wait-Adjacencies $R[1]
+            $Before = @($R[0], $R[2] | ForEach-Object { Get-VirtualRoutingStatus -RouterName $_ })
+            $job = Start-ThreadJob -ArgumentList $ModulePath, $R[0], $Target -ScriptBlock {
+                param($Module, $From, $To)
+                Import-Module -Name $Module -ErrorAction Stop
+                Test-VirtualRouterConnection -Name $From -TargetAddress $To -Count 1000 -IntervalMilliseconds 10 -ErrorAction Stop
+            }
+            Start-Sleep -Milliseconds 1500
+            Move-VirtualRouter -Name $R[1] -DestinationHost $Hosts[1] -Mode Live -Confirm:$false -ErrorAction Stop
+            $Stream = Receive-Job -Job $job -Wait -AutoRemoveJob -ErrorAction Stop
+            Start-Sleep -Seconds 2
+            $After = @($R[0], $R[2] | ForEach-Object { Get-VirtualRoutingStatus -RouterName $_ })
+        }
+
+        It 'moves o2 to g2' {
+            (Get-VirtualRouter -Name $R[1]).ComputerName | Should -Be $Hosts[1]
+        }
+
+        It 'leaves its neighbours o1 and o3 without an adjacency change or a BFD session down' {
+            for ($i = 0; $i -lt 2; $i++) {
+                $After[$i].NeighborStateChanges | Should -Be $Before[$i].NeighborStateChanges -Because "$($After[$i].RouterName)'s OSPF neighbour state changes"
+                $After[$i].BfdSessionDowns | Should -Be $Before[$i].BfdSessionDowns -Because "$($After[$i].RouterName)'s BFD session downs"
+            }
+        }
+
+        It 'keeps forwarding through o2 but for a short gap' {
+            Write-Host ('      live migration of {0}: {1} of {2} probes answered, longest gap {3} ms' -f $R[1], $Stream.Received, $Stream.Sent, $Stream.LongestGapMilliseconds)
+            $Stream.LongestGapMilliseconds | Should -BeLessThan 1000
+            (Get-TargetRoute).LinkName | Should -Be $L12
+        }
+    }
+
+    Context 'Remove-VirtualNetwork' {
+        It 'removes the ring and its lab hosts' {
+            Remove-VirtualNetwork -Name $Net -Force -Confirm:$false -ErrorAction Stop
+            Get-VirtualRouter | Should -BeNullOrEmpty
+            @(Get-VirtualHost | Where-Object IsLabHost) | Should -HaveCount 0
+        }
+    }
+}
