@@ -242,6 +242,21 @@ namespace VirtualNetworks.Core.Tests.Topology
             Assert.Contains("cable pulled", step.Description);
         }
 
+        [Fact]
+        public void Example_OspfRing_ParsesValidates_AndPlansOspfWithBfdForEveryRouter()
+        {
+            string? dir = AppContext.BaseDirectory;
+            while (dir != null && !System.IO.File.Exists(System.IO.Path.Combine(dir, "Directory.Build.props"))) dir = System.IO.Path.GetDirectoryName(dir);
+            Assert.NotNull(dir);
+            var read = TopologyReader.ReadFile(System.IO.Path.Combine(dir!, "examples", "ospf-ring.json"));
+            Assert.True(read.Success, string.Join("\n", read.Errors.Select(e => e.Message)));
+            var spec = read.Spec!;
+            Assert.Empty(Validate(spec));
+            var plan = AddressPlanner.Plan(spec.Routers, spec.Links, spec.AddressPools);
+            RoutingPlanner.Apply(plan, spec.Routers, spec.Links, spec.Networks, null);
+            Assert.Equal(6, plan.Routers.Values.Count(c => c.Routing != null && c.Routing.Bfd && c.Routes.Count == 0));
+        }
+
         // ================================================================================================ export
 
         [Fact]
