@@ -355,6 +355,18 @@ namespace VirtualNetworks.Core.Tests
         }
 
         [Fact]
+        public void FailedProbe_ToAStoppedRouter_IsUnreachable_EvenWithDynamicRouting()
+        {
+            var backend = Healthy();
+            backend.Reach("a", "10.0.0.3", reachable: false);
+            var inv = WithOspf(Inventory(), "a", "b", "c");
+            inv.Routers.Single(r => r.Name == "c").State = RouterState.Off;
+            var report = NetworkTester.Run(backend, new Snapshot(inv), new[] { "red" }, null, CancellationToken.None);
+            Assert.Equal(ProbeOutcome.Unreachable, report.Results.Single(r => Key(r) == "a>c@10.0.0.3").Outcome);
+            Assert.Equal(0, report.ConvergenceFailures);
+        }
+
+        [Fact]
         public void ConvergenceWait_ReprobesOnlyTheNotConvergedPairs_UntilTheyPass()
         {
             var backend = Healthy();

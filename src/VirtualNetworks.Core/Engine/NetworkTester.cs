@@ -25,7 +25,7 @@ namespace VirtualNetworks.Engine
     /// network without addresses gives no row (nothing can leak to it).</para>
     /// <para>Disabled links: two routers of one network that no path of Up links joins are partitioned: their row is
     /// <see cref="ProbeExpectation.Partitioned"/> (not probed, not a failure). A failed probe between two routers of one
-    /// network that run dynamic routing (<see cref="RouterConfiguration.Routing"/>) and that Up links join is
+    /// network that run dynamic routing (<see cref="RouterConfiguration.Routing"/>) and that Up links between running routers join is
     /// <see cref="ProbeOutcome.NotConverged"/>, counted apart from reachability failures; a convergence wait probes those
     /// pairs again until they answer or the time is up. An address on a disabled link is not probed either (Partitioned,
     /// Detail <see cref="DisabledLinkDetail"/>): which end a packet reaches first decides whether it answers. Isolation rows
@@ -90,7 +90,11 @@ namespace VirtualNetworks.Engine
                 .ToList();
             var addresses = allRouters.ToDictionary(r => r.Name, r => AddressesOf(snapshot, r), cmp);
             var networkHasLinks = snapshot.Networks.ToDictionary(n => n.Name, n => n.Links.Count > 0, cmp);
-            var upComponent = UpComponents(snapshot);
+            var upComponent = UpComponents(snapshot, runningOnly: false);
+            // Paths the routing could use: Up links between routers that run (a stopped router forwards nothing).
+            var forwardingComponent = UpComponents(snapshot, runningOnly: true);
+            bool Forwarding(string a, string b) =>
+                forwardingComponent.TryGetValue(a, out int x) && forwardingComponent.TryGetValue(b, out int y) && x == y;
             var onDisabledLinks = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             foreach (var l in snapshot.Links.Where(l => l.State != LinkState.Up))
                 foreach (var a in new[] { l.FromAddress, l.ToAddress })
@@ -159,7 +163,7 @@ namespace VirtualNetworks.Engine
                 {
                     var r = rows[i];
                     r.NotConverged = r.Expected == ProbeExpectation.Reachable && !r.Reachable && !string.IsNullOrEmpty(r.DestinationAddress) &&
-                                     Dynamic(r.Source) && Dynamic(r.Destination);
+                                     Dynamic(r.Source) && Dynamic(r.Destination) && Forwarding(r.Source, r.Destination);
                 }
             }
             Classify(probes);
@@ -209,13 +213,17 @@ namespace VirtualNetworks.Engine
         public const string PartitionedDetail = "partitioned: no path of Up links joins the two routers";
         public const string DisabledLinkDetail = "the address is on a disabled link";
 
-        /// <summary>Each router's component over the links that are Up (routers of no Up link are components of their own).</summary>
-        private static Dictionary<string, int> UpComponents(Snapshot snapshot)
+        /// <summary>
+        /// Each router's component over the links that are Up (routers of no Up link are components of their own); with
+        /// <paramref name="runningOnly"/>, only links whose two routers run count.
+        /// </summary>
+        private static Dictionary<string, int> UpComponents(Snapshot snapshot, bool runningOnly)
         {
             var cmp = StringComparer.OrdinalIgnoreCase;
             var component = new Dictionary<string, int>(cmp);
             var adjacency = new Dictionary<string, List<string>>(cmp);
-            foreach (var l in snapshot.Links.Where(l => l.State == LinkState.Up))
+            bool Runs(string router) => snapshot.FindRouter(router)?.State == RouterState.Running;
+            foreach (var l in snapshot.Links.Where(l => l.State == LinkState.Up && (!runningOnly || (Runs(l.From) && Runs(l.To)))))
             {
                 if (!adjacency.TryGetValue(l.From, out var a)) adjacency[l.From] = a = new List<string>();
                 if (!adjacency.TryGetValue(l.To, out var b)) adjacency[l.To] = b = new List<string>();
