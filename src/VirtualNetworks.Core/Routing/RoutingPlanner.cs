@@ -169,6 +169,9 @@ namespace VirtualNetworks.Routing
             if (plan == null) throw new ArgumentNullException(nameof(plan));
             declared ??= Array.Empty<NetworkSpec>();
             var applied = observed?.Configurations;
+            // Nothing declared and nothing running dynamic routing: every network keeps its static routes (the address
+            // planner's configurations have no Routing), and large topologies pay nothing for the grouping below.
+            if (declared.Count == 0 && (applied == null || !applied.Values.Any(c => c?.Routing != null))) return;
             var grouping = Group(routers, links);
             foreach (var network in grouping.Networks)
             {
