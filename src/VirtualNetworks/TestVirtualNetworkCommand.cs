@@ -1,3 +1,4 @@
+using System;
 using System.Linq;
 using System.Management.Automation;
 using VirtualNetworks.Engine;
@@ -21,6 +22,11 @@ namespace VirtualNetworks.Commands
         [Parameter]
         public SwitchParameter Quiet { get; set; }
 
+        /// <summary>Seconds to keep re-probing the pairs whose dynamic routing has not converged (0 = no wait).</summary>
+        [Parameter]
+        [ValidateRange(0, NetworkTester.MaxConvergenceTimeoutSeconds)]
+        public int ConvergenceTimeoutSec { get; set; }
+
         protected override void EndRecords()
         {
             if (NothingSelected) return; // the pipeline brought nothing to test
@@ -35,7 +41,8 @@ namespace VirtualNetworks.Commands
             VirtualNetworkTestReport report;
             try
             {
-                report = OrTerminate(() => NetworkTester.Run(service.Backend, snapshot, selected, progress, CancellationToken));
+                report = OrTerminate(() => NetworkTester.Run(service.Backend, snapshot, selected, progress, NetworkTester.DefaultMaxParallelProbes,
+                    TimeSpan.FromSeconds(ConvergenceTimeoutSec), NetworkTester.DefaultConvergencePollInterval, CancellationToken));
                 progress.Drain();
             }
             finally
@@ -58,6 +65,11 @@ namespace VirtualNetworks.Commands
             string to = string.IsNullOrEmpty(r.DestinationAddress) ? r.Destination : r.DestinationAddress;
             string target = r.Source + " -> " + to;
             string detail = string.IsNullOrEmpty(r.Detail) ? "" : " (" + r.Detail + ")";
+            if (r.Outcome == ProbeOutcome.NotConverged)
+                return new VirtualNetworksException(ErrorIds.RoutingNotConverged, ErrorKind.InvalidResult, target,
+                    "Router '" + r.Source + "' cannot reach " + Describe(r) + " in its own virtual network '" + r.SourceNetwork +
+                    "' although Up links join them: the dynamic routing has not converged" + detail + ".")
+                { RecommendedAction = "Wait for convergence with -ConvergenceTimeoutSec, or see Get-VirtualRoutingStatus " + r.Source + "." };
             if (r.Expected == ProbeExpectation.Reachable)
                 return new VirtualNetworksException(ErrorIds.ReachabilityFailed, ErrorKind.InvalidResult, target,
                     "Router '" + r.Source + "' cannot reach " + Describe(r) + " in its own virtual network '" + r.SourceNetwork + "'" + detail + ".");

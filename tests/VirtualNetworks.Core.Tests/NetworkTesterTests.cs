@@ -304,5 +304,104 @@ namespace VirtualNetworks.Core.Tests
             Assert.Equal(new[] { "10.0.0.1", "10.0.0.2" }, NetworkTester.AddressesOf(snapshot, snapshot.FindRouter("B")!));
             Assert.Equal(new[] { "10.1.0.1" }, NetworkTester.AddressesOf(snapshot, snapshot.FindRouter("y")!));
         }
+
+        // ---- issue 14: disabled links and dynamic routing ----------------------------------------------------------------
+
+        private static BackendInventory WithOspf(BackendInventory inv, params string[] routers)
+        {
+            foreach (var r in routers)
+                inv.Configurations[r].Routing = new RoutingConfiguration { RouterId = "10.9.9." + (routers.ToList().IndexOf(r) + 1) };
+            return inv;
+        }
+
+        [Fact]
+        public void DisabledLinks_PartitionPairs_WhichAreNotProbedNorFailures()
+        {
+            var inv = Inventory();
+            inv.Links.Single(l => l.Name == "bc").State = LinkState.CablePulled;
+            var backend = Healthy();
+            var report = NetworkTester.Run(backend, new Snapshot(inv), new[] { "red" }, null, CancellationToken.None);
+
+            Assert.True(report.Passed, report.ToString());
+            var partitioned = report.Results.Where(r => r.Outcome == ProbeOutcome.Partitioned).Select(Key).ToList();
+            Assert.Contains("a>c@", partitioned);
+            Assert.Contains("c>a@", partitioned);
+            Assert.Contains("c>B@", partitioned);
+            Assert.Contains("a>B@10.0.0.2", partitioned); // B's address on the disabled link
+            Assert.Equal(partitioned.Count, report.PartitionedCount);
+            Assert.DoesNotContain(backend.Calls, c => c.StartsWith("c|", StringComparison.Ordinal) && c.StartsWith("c|10.0", StringComparison.Ordinal));
+            Assert.Contains(report.Results, r => Key(r) == "a>B@10.0.0.1" && r.Outcome == ProbeOutcome.Passed);
+            // Isolation is still checked from the cut-off router.
+            Assert.Contains(report.Results, r => r.Source == "c" && r.Expected == ProbeExpectation.Unreachable);
+        }
+
+        [Fact]
+        public void FailedProbe_WithDynamicRouting_IsNotConverged_WithStaticRouting_Unreachable()
+        {
+            var backend = Healthy();
+            backend.Reach("a", "10.0.0.3", reachable: false);
+
+            var asStatic = NetworkTester.Run(backend, new Snapshot(Inventory()), new[] { "red" }, null, CancellationToken.None);
+            Assert.Equal((1, 0), (asStatic.ReachabilityFailures, asStatic.ConvergenceFailures));
+            Assert.Equal(ProbeOutcome.Unreachable, asStatic.Results.Single(r => Key(r) == "a>c@10.0.0.3").Outcome);
+
+            var asOspf = NetworkTester.Run(backend, new Snapshot(WithOspf(Inventory(), "a", "b", "c")), new[] { "red" }, null, CancellationToken.None);
+            Assert.Equal((0, 1), (asOspf.ReachabilityFailures, asOspf.ConvergenceFailures));
+            var row = asOspf.Results.Single(r => Key(r) == "a>c@10.0.0.3");
+            Assert.True(row.NotConverged);
+            Assert.Equal(ProbeOutcome.NotConverged, row.Outcome);
+            Assert.False(asOspf.Passed);
+            Assert.Null(asOspf.ConvergenceTime);
+        }
+
+        [Fact]
+        public void FailedProbe_ToAStoppedRouter_IsUnreachable_EvenWithDynamicRouting()
+        {
+            var backend = Healthy();
+            backend.Reach("a", "10.0.0.3", reachable: false);
+            var inv = WithOspf(Inventory(), "a", "b", "c");
+            inv.Routers.Single(r => r.Name == "c").State = RouterState.Off;
+            var report = NetworkTester.Run(backend, new Snapshot(inv), new[] { "red" }, null, CancellationToken.None);
+            Assert.Equal(ProbeOutcome.Unreachable, report.Results.Single(r => Key(r) == "a>c@10.0.0.3").Outcome);
+            Assert.Equal(0, report.ConvergenceFailures);
+        }
+
+        [Fact]
+        public void ConvergenceWait_ReprobesOnlyTheNotConvergedPairs_UntilTheyPass()
+        {
+            var backend = Healthy();
+            backend.Reach("a", "10.0.0.3", reachable: false);
+            int probesOfPair = 0;
+            backend.OnProbe = key =>
+            {
+                if (key != "a|10.0.0.3") return;
+                if (Interlocked.Increment(ref probesOfPair) == 3) backend.Reach("a", "10.0.0.3"); // converges on the 3rd probe
+            };
+            var report = NetworkTester.Run(backend, new Snapshot(WithOspf(Inventory(), "a", "b", "c")), new[] { "red" }, null,
+                NetworkTester.DefaultMaxParallelProbes, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(10), CancellationToken.None);
+            Assert.True(report.Passed, report.ToString());
+            Assert.NotNull(report.ConvergenceTime);
+            Assert.False(report.ConvergenceTimedOut);
+            Assert.Equal(3, probesOfPair);
+            // Every other pair was probed once.
+            Assert.All(backend.Calls.Where(c => c != "a|10.0.0.3").GroupBy(c => c), g => Assert.Single(g));
+        }
+
+        [Fact]
+        public void ConvergenceWait_IsBounded_AndValidated()
+        {
+            var backend = Healthy();
+            backend.Reach("a", "10.0.0.3", reachable: false);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var report = NetworkTester.Run(backend, new Snapshot(WithOspf(Inventory(), "a", "b", "c")), new[] { "red" }, null,
+                NetworkTester.DefaultMaxParallelProbes, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(20), CancellationToken.None);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10));
+            Assert.True(report.ConvergenceTimedOut);
+            Assert.Equal(1, report.ConvergenceFailures);
+            Assert.True(backend.Calls.Count(c => c == "a|10.0.0.3") > 2);
+            var e = Assert.Throws<VirtualNetworksException>(() => NetworkTester.Run(backend, new Snapshot(Inventory()), null, null,
+                1, TimeSpan.FromSeconds(NetworkTester.MaxConvergenceTimeoutSeconds + 1), TimeSpan.FromSeconds(1), CancellationToken.None));
+            Assert.Equal(ErrorIds.InvalidProbe, e.ErrorId);
+        }
     }
 }

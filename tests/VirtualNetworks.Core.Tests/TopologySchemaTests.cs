@@ -31,6 +31,7 @@ namespace VirtualNetworks.Core.Tests.Topology
             Assert.Equal(TopologyFields.Link, PropertyNames(Def("link")));
             Assert.Equal(TopologyFields.Defaults, PropertyNames(Def("defaults")));
             Assert.Equal(TopologyFields.PhysicalLink, PropertyNames(Def("physicalLink")));
+            Assert.Equal(TopologyFields.Network, PropertyNames(Def("network")));
         }
 
         /// <summary>A section may be left out but not null: the reader refuses null where an array or object is wanted.</summary>
@@ -38,7 +39,7 @@ namespace VirtualNetworks.Core.Tests.Topology
         public void Sections_are_not_nullable()
         {
             var props = (JObject)Schema["properties"]!;
-            foreach (var section in new[] { "hosts", "routers", "links", "physicalLinks" })
+            foreach (var section in new[] { "hosts", "routers", "links", "physicalLinks", "networks" })
                 Assert.Equal("array", (string?)props[section]!["type"]);
             Assert.Equal("object", (string?)Def("defaults")["type"]);
             var read = TopologyReader.Parse("{ \"routers\": null, \"links\": [] }", "t.json");
@@ -50,7 +51,7 @@ namespace VirtualNetworks.Core.Tests.Topology
         public void Every_object_forbids_other_properties()
         {
             var objects = Schema.DescendantsAndSelf().OfType<JObject>().Where(o => o["properties"] is JObject).ToList();
-            Assert.Equal(6, objects.Count);
+            Assert.Equal(7, objects.Count);
             Assert.All(objects, o => Assert.False((bool)o["additionalProperties"]!));
         }
 

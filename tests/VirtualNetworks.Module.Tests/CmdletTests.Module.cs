@@ -20,6 +20,7 @@ namespace VirtualNetworks.Module.Tests
             "Get-VirtualNetwork", "Test-VirtualNetwork", "Deploy-VirtualNetwork", "Remove-VirtualNetwork", "Export-VirtualNetwork",
             "Measure-VirtualLink", "Remove-VirtualNetworkOrphan",
             "Get-VirtualHost", "New-VirtualLabHost", "Remove-VirtualLabHost",
+            "Disable-VirtualLink", "Enable-VirtualLink", "Get-VirtualRoute", "Get-VirtualRoutingStatus",
         };
 
         public static IEnumerable<object[]> Cmdlets => ExpectedCmdlets.Select(c => new object[] { c });
@@ -212,6 +213,15 @@ namespace VirtualNetworks.Module.Tests
             samples.Add(new PhysicalLink { From = "h1", To = "h2", FromAddress = "172.31.0.0/31", ToAddress = "172.31.0.1/31", Id = "vnp-h1-h2" });
             samples.Add(new VirtualLink { Name = "x", From = "a1", To = "c1", FromComputerName = "h1", ToComputerName = "h3", Transport = LinkTransport.Vxlan, TunnelId = 10001, UnderlayPath = new[] { "h1", "h2", "h3" } });
             samples.Add(new VirtualLink { Name = "y", From = "a1", To = "c1", FromComputerName = "h1", ToComputerName = "h3", UnderlayPath = new[] { "h1", "h3" } });
+            samples.Add(new VirtualLink { Name = "z", From = "a1", To = "a2", State = LinkState.Silent });
+            samples.Add(new VirtualRoute { RouterName = "a1", Prefix = "10.200.0.2/31", NextHop = "10.200.0.1", LinkName = "a1-a2", Protocol = "ospf", Metric = 20 });
+            samples.Add(new VirtualRoute { RouterName = "a1", Prefix = "10.200.0.0/31", LinkName = "a1-a2", Protocol = "connected" });
+            var status = new RoutingStatus { RouterName = "a1", Protocol = RoutingProtocol.Ospf, NeighborStateChanges = 2 };
+            status.Protocols.Add("ospf2 up");
+            status.Neighbors.Add(new RoutingNeighbor { LinkName = "a1-a2", RouterId = "10.9.8.7", State = "full" });
+            status.BfdSessions.Add(new BfdSession { PeerAddress = "10.200.0.1", State = "up" });
+            samples.Add(status);
+            samples.Add(new RoutingStatus { RouterName = "b1" });
             var checkedViews = new List<string>();
             foreach (var view in views)
             {

@@ -25,7 +25,8 @@ namespace VirtualNetworks.Module.Tests
     /// <para><see cref="IDisposable.Dispose"/> only counts: the tests hand the same instance to every command, and a
     /// command disposing its backend must not wipe the state the next command observes.</para>
     /// </remarks>
-    public sealed class InMemoryBackend : IVirtualizationBackend, ILabHostManager, IRouterReadiness, IProbeStream, IBackendDiagnostics
+    public sealed class InMemoryBackend : IVirtualizationBackend, ILabHostManager, IRouterReadiness, IProbeStream, IBackendDiagnostics,
+        ILinkStateControl, IRoutingReader
     {
         public const string KindName = "Test";
         public const string RouterImage = "router";
@@ -38,6 +39,7 @@ namespace VirtualNetworks.Module.Tests
             nameof(CreateRouter), nameof(RemoveRouter), nameof(StartRouter), nameof(StopRouter), nameof(SuspendRouter),
             nameof(ResumeRouter), nameof(ConfigureRouter), nameof(MoveRouter), nameof(CreateLink), nameof(RemoveLink),
             nameof(SetLinkBandwidth), nameof(CreateLabHost), nameof(RemoveLabHost), nameof(CreatePhysicalLink), nameof(RemovePhysicalLink),
+            nameof(SetLinkState),
         };
 
         private readonly object _gate = new object();
@@ -206,6 +208,7 @@ namespace VirtualNetworks.Module.Tests
                         // left empty on purpose: the engine fills it from the physical links.
                         Transport = crossHost ? LinkTransport.Vxlan : LinkTransport.Bridge,
                         TunnelId = crossHost ? l.Vni : (int?)null,
+                        State = l.State,
                         FromAddress = AddressOn(l.From, l.Name),
                         ToAddress = AddressOn(l.To, l.Name),
                         Id = l.Id,
@@ -344,9 +347,26 @@ namespace VirtualNetworks.Module.Tests
                         throw Error(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, r.Name,
                             $"Router '{r.Name}': route '{rt.Destination}' leaves via '{rt.LinkName}', which is not one of its interfaces.");
                 }
+                if (configuration.Routing is RoutingConfiguration routing)
+                {
+                    // What the guest's "routing" line accepts (docs/guest-contract.md).
+                    bool ok = routing.Protocol == RoutingProtocol.Ospf && Cidr.TryParseAddress(routing.RouterId, out var id) &&
+                              id.AddressFamily == AddressFamily.InterNetwork &&
+                              routing.HelloIntervalSeconds >= 1 && routing.HelloIntervalSeconds <= 65535 &&
+                              routing.DeadIntervalSeconds >= 2 && routing.DeadIntervalSeconds <= 65535 &&
+                              (!routing.Bfd || (routing.BfdIntervalMilliseconds >= 10 && routing.BfdIntervalMilliseconds <= 10000 &&
+                                                routing.BfdMultiplier >= 2 && routing.BfdMultiplier <= 255)) &&
+                              (routing.AuthenticationKey.Length == 0 ||
+                               (routing.AuthenticationKey.Length == 64 && routing.AuthenticationKey.All(Uri.IsHexDigit)));
+                    if (!ok)
+                        throw Error(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, r.Name,
+                            $"Router '{r.Name}': the guest rejects '{routing.ToCanonicalString()}'.");
+                }
                 var copy = Copy(configuration);
                 copy.RouterName = r.Name;
+                bool wasOspf = _configurations.TryGetValue(r.Name, out var before) && before.Routing != null;
                 _configurations[r.Name] = copy;
+                if (copy.Routing != null && !wasOspf) ConfiguredOspfCount++;
             }
         }
 
@@ -712,6 +732,16 @@ namespace VirtualNetworks.Module.Tests
                         nextHop = target;
                     }
                 }
+                if (viaLink == null && cfg.Routing != null)
+                {
+                    // OSPF: the shortest path over the adjacencies as the routing last saw them (ConvergenceDelay).
+                    var ospfHop = OspfNextHop(current, target);
+                    if (ospfHop != null)
+                    {
+                        viaLink = ospfHop.Value.Link;
+                        nextHop = ospfHop.Value.NextHop;
+                    }
+                }
                 if (viaLink == null)
                 {
                     RouteConfiguration? best = null;
@@ -739,6 +769,8 @@ namespace VirtualNetworks.Module.Tests
                 string? peer = Names.Equals(link.From, current) ? link.To : Names.Equals(link.To, current) ? link.From : null;
                 if (peer == null)
                     return Unreachable($"link '{viaLink}' is not attached to router '{current}' (path {string.Join(" > ", path)}).");
+                if (link.State != LinkState.Up)
+                    return Unreachable($"router '{current}' forwards over link '{link.Name}', which is disabled ({link.State}) (path {string.Join(" > ", path)}).");
                 var peerAddress = AddressOn(peer, link.Name);
                 if (peerAddress == null || !Cidr.TryParse(peerAddress, out var peerNet) || !peerNet.Address.Equals(nextHop))
                     return Unreachable($"no router owns next hop {nextHop} on link '{link.Name}' (path {string.Join(" > ", path)}).");
@@ -750,6 +782,176 @@ namespace VirtualNetworks.Module.Tests
         }
 
         private static ProbeResult Unreachable(string detail) => new ProbeResult { Reachable = false, Detail = detail };
+
+        // ============================================================================================ link state and routing
+
+        /// <summary>
+        /// How long the simulated OSPF takes to notice a link state change (like a dead interval or BFD detection time):
+        /// until then it routes over the adjacencies as they were. Zero (the default) converges at once.
+        /// </summary>
+        public TimeSpan ConvergenceDelay { get; set; }
+
+        /// <summary>How many times a router was configured with OSPF when it had none (for tests).</summary>
+        public int ConfiguredOspfCount { get; private set; }
+
+        /// <summary>The link states the simulated OSPF sees; null = the current ones.</summary>
+        private Dictionary<string, LinkState>? _ospfView;
+        private DateTime _ospfViewUntil;
+        private readonly Dictionary<string, (int Neighbor, int BfdDown)> _routingEvents = new Dictionary<string, (int, int)>(Names);
+
+        public LinkState LinkStateOf(string link)
+        {
+            lock (_gate) return _links.TryGetValue(link, out var l) ? l.State : throw new KeyNotFoundException(link);
+        }
+
+        public void SetLinkState(string linkName, LinkState state, CancellationToken cancellationToken)
+        {
+            Enter(nameof(SetLinkState), linkName + " " + state, cancellationToken);
+            lock (_gate)
+            {
+                if (!_links.TryGetValue(linkName, out var l))
+                    throw Error(ErrorIds.LinkNotFound, ErrorKind.ObjectNotFound, linkName, $"Link '{linkName}' does not exist.");
+                if (!Enum.IsDefined(typeof(LinkState), state))
+                    throw Error(ErrorIds.InvalidLinkState, ErrorKind.InvalidArgument, linkName, $"'{state}' is not a link state.");
+                if (l.State == state) return; // idempotent
+                bool upChanges = (l.State == LinkState.Up) != (state == LinkState.Up);
+                if (upChanges && ConvergenceDelay > TimeSpan.Zero)
+                {
+                    // OSPF keeps routing over what it saw until it notices (after the delay from the last change).
+                    _ospfView ??= _links.Values.ToDictionary(x => x.Name, x => x.State, Names);
+                    _ospfViewUntil = DateTime.UtcNow + ConvergenceDelay;
+                }
+                l.State = state;
+                if (upChanges)
+                    foreach (var end in new[] { l.From, l.To })
+                        if (_configurations.TryGetValue(end, out var cfg) && cfg.Routing != null)
+                        {
+                            _routingEvents.TryGetValue(end, out var ev);
+                            _routingEvents[end] = (ev.Neighbor + 1, ev.BfdDown + (cfg.Routing.Bfd && state != LinkState.Up ? 1 : 0));
+                        }
+            }
+        }
+
+        private LinkState OspfStateOf(LinkRecord l)
+        {
+            if (_ospfView != null && DateTime.UtcNow >= _ospfViewUntil) _ospfView = null;
+            return _ospfView != null && _ospfView.TryGetValue(l.Name, out var seen) ? seen : l.State;
+        }
+
+        /// <summary>True when OSPF of <paramref name="a"/> and <paramref name="b"/> would be neighbours over <paramref name="l"/> (as OSPF sees it).</summary>
+        private bool Adjacent(LinkRecord l, string a, string b)
+        {
+            if (OspfStateOf(l) != LinkState.Up) return false;
+            if (!_configurations.TryGetValue(a, out var ca) || !_configurations.TryGetValue(b, out var cb)) return false;
+            if (ca.Routing == null || cb.Routing == null) return false;
+            if (!string.Equals(ca.Routing.AuthenticationKey, cb.Routing.AuthenticationKey, StringComparison.OrdinalIgnoreCase)) return false;
+            if (_routers[a].State != RouterState.Running || _routers[b].State != RouterState.Running) return false;
+            return ca.Interfaces.Any(i => Names.Equals(i.LinkName, l.Name)) && cb.Interfaces.Any(i => Names.Equals(i.LinkName, l.Name));
+        }
+
+        /// <summary>OSPF distances (hops) from <paramref name="from"/> and the first hop (link, neighbour) towards each router.</summary>
+        private Dictionary<string, (int Distance, LinkRecord? Link, string? Neighbor)> OspfTree(string from)
+        {
+            var tree = new Dictionary<string, (int, LinkRecord?, string?)>(Names) { [from] = (0, null, null) };
+            var queue = new Queue<string>();
+            queue.Enqueue(from);
+            while (queue.Count > 0)
+            {
+                var v = queue.Dequeue();
+                var (d, firstLink, firstNbr) = tree[v];
+                foreach (var l in _links.Values.Where(x => Names.Equals(x.From, v) || Names.Equals(x.To, v)).OrderBy(x => x.Name, Names))
+                {
+                    var u = Names.Equals(l.From, v) ? l.To : l.From;
+                    if (tree.ContainsKey(u) || !Adjacent(l, v, u)) continue;
+                    tree[u] = (d + 1, firstLink ?? l, firstNbr ?? u);
+                    queue.Enqueue(u);
+                }
+            }
+            return tree;
+        }
+
+        /// <summary>The OSPF route of <paramref name="router"/> to the link prefix holding <paramref name="target"/>: (out link, next hop).</summary>
+        private (string Link, IPAddress NextHop)? OspfNextHop(string router, IPAddress target)
+        {
+            foreach (var (link, prefix, metric, nh) in OspfRoutes(router))
+            {
+                if (!Cidr.TryParse(prefix, out var net) || !net.Contains(target)) continue;
+                if (Cidr.TryParseAddress(nh, out var address)) return (link, address);
+            }
+            return null;
+        }
+
+        /// <summary>Every link prefix OSPF gives <paramref name="router"/> a route to (not its own links): (out link, prefix, metric, next hop).</summary>
+        private List<(string Link, string Prefix, int Metric, string NextHop)> OspfRoutes(string router)
+        {
+            var result = new List<(string, string, int, string)>();
+            var tree = OspfTree(router);
+            foreach (var l in _links.Values.OrderBy(x => x.Name, Names))
+            {
+                if (Names.Equals(l.From, router) || Names.Equals(l.To, router)) continue;
+                var address = AddressOn(l.From, l.Name) ?? AddressOn(l.To, l.Name);
+                if (address == null || !Cidr.TryParse(address, out var net)) continue;
+                // Announced by an end that OSPF reaches (a stub network of that end).
+                var ends = new[] { l.From, l.To }.Where(tree.ContainsKey).OrderBy(e => tree[e].Item1).ToList();
+                if (ends.Count == 0) continue;
+                var (distance, first, neighbor) = tree[ends[0]];
+                if (first == null || neighbor == null) continue;
+                var peerAddress = AddressOn(neighbor, first.Name);
+                if (peerAddress == null || !Cidr.TryParse(peerAddress, out var peer)) continue;
+                result.Add((first.Name, net.NetworkText, 10 * (distance + 1), peer.Address.ToString()));
+            }
+            return result;
+        }
+
+        public IReadOnlyList<VirtualRoute> GetRoutes(string routerName, CancellationToken cancellationToken)
+        {
+            Enter(nameof(GetRoutes), routerName, cancellationToken);
+            lock (_gate)
+            {
+                var r = RequireRouter(routerName);
+                if (r.State != RouterState.Running)
+                    throw Error(ErrorIds.RouterNotRunning, ErrorKind.InvalidOperation, r.Name, $"Router '{r.Name}' is {r.State}.");
+                var routes = new List<VirtualRoute>();
+                if (!_configurations.TryGetValue(r.Name, out var cfg)) return routes;
+                foreach (var i in cfg.Interfaces)
+                    if (Cidr.TryParse(i.Address, out var net))
+                        routes.Add(new VirtualRoute { RouterName = r.Name, Prefix = net.NetworkText, LinkName = i.LinkName, Protocol = "connected", AddressFamily = cfg.AddressFamily });
+                foreach (var rt in cfg.Routes)
+                    routes.Add(new VirtualRoute { RouterName = r.Name, Prefix = rt.Destination, NextHop = rt.NextHop, LinkName = rt.LinkName, Protocol = "static", AddressFamily = cfg.AddressFamily });
+                if (cfg.Routing != null)
+                    foreach (var (link, prefix, metric, nh) in OspfRoutes(r.Name))
+                        routes.Add(new VirtualRoute { RouterName = r.Name, Prefix = prefix, NextHop = nh, LinkName = link, Protocol = "ospf", Metric = metric, AddressFamily = cfg.AddressFamily });
+                return routes;
+            }
+        }
+
+        public RoutingStatus GetRoutingStatus(string routerName, CancellationToken cancellationToken)
+        {
+            Enter(nameof(GetRoutingStatus), routerName, cancellationToken);
+            lock (_gate)
+            {
+                var r = RequireRouter(routerName);
+                if (r.State != RouterState.Running)
+                    throw Error(ErrorIds.RouterNotRunning, ErrorKind.InvalidOperation, r.Name, $"Router '{r.Name}' is {r.State}.");
+                var status = new RoutingStatus { RouterName = r.Name, Protocol = RoutingProtocol.Static };
+                if (!_configurations.TryGetValue(r.Name, out var cfg) || cfg.Routing == null) return status;
+                status.Protocol = cfg.Routing.Protocol;
+                status.Protocols.Add((cfg.AddressFamily == NetworkAddressFamily.IPv4 ? "ospf2" : "ospf3") + " up");
+                if (cfg.Routing.Bfd) status.Protocols.Add("bfd up");
+                foreach (var l in _links.Values.Where(x => Names.Equals(x.From, r.Name) || Names.Equals(x.To, r.Name)).OrderBy(x => x.Name, Names))
+                {
+                    var peer = Names.Equals(l.From, r.Name) ? l.To : l.From;
+                    if (!Adjacent(l, r.Name, peer)) continue;
+                    status.Neighbors.Add(new RoutingNeighbor { LinkName = l.Name, RouterId = _configurations[peer].Routing!.RouterId, State = "full" });
+                    if (cfg.Routing.Bfd && Cidr.TryParse(AddressOn(peer, l.Name), out var pa))
+                        status.BfdSessions.Add(new BfdSession { LinkName = l.Name, PeerAddress = pa.Address.ToString(), State = "up" });
+                }
+                _routingEvents.TryGetValue(r.Name, out var ev);
+                status.NeighborStateChanges = ev.Neighbor;
+                status.BfdSessionDowns = ev.BfdDown;
+                return status;
+            }
+        }
 
         // ============================================================================================ helpers
 
@@ -828,6 +1030,7 @@ namespace VirtualNetworks.Module.Tests
                 LinkName = i.LinkName, Address = i.Address, PeerAddress = i.PeerAddress, PeerRouter = i.PeerRouter,
             }).ToList(),
             Routes = c.Routes.Select(r => new RouteConfiguration { Destination = r.Destination, NextHop = r.NextHop, LinkName = r.LinkName }).ToList(),
+            Routing = c.Routing?.Clone(),
         };
 
         private sealed class RouterRecord
@@ -871,6 +1074,7 @@ namespace VirtualNetworks.Module.Tests
             public long? MaximumBandwidth;
             public int? VlanId;
             public string Id = "";
+            public LinkState State;
         }
 
         private sealed class Fault
@@ -916,6 +1120,17 @@ namespace VirtualNetworks.Module.Tests
             if (parsed.AddressFamily != AddressFamily.InterNetwork && parsed.AddressFamily != AddressFamily.InterNetworkV6) return false;
             address = parsed;
             return true;
+        }
+
+        /// <summary>The prefix with the host bits cleared, CIDR ("10.200.0.2/31").</summary>
+        public string NetworkText
+        {
+            get
+            {
+                var a = Address.GetAddressBytes();
+                for (int bit = PrefixLength; bit < a.Length * 8; bit++) a[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+                return new IPAddress(a).ToString() + "/" + PrefixLength.ToString(CultureInfo.InvariantCulture);
+            }
         }
 
         /// <summary>True when <paramref name="other"/> lies in this prefix (same family, same leading bits).</summary>

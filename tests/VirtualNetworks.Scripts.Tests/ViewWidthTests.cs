@@ -48,8 +48,10 @@ $samples['VirtualNetworks.VirtualLink'] = @(
     [VirtualNetworks.VirtualLink]@{ Name = 'edge-e01-edge-w01'; From = 'edge-e01'; To = 'edge-w01'; FromComputerName = 'lab-east'; ToComputerName = 'lab-west'; MaximumBandwidth = 1500000000; Transport = 'Vxlan'; TunnelId = 10002; UnderlayPath = [string[]]@('lab-east', 'lab-mid', 'lab-west'); NetworkName = 'campus-a' }
     [VirtualNetworks.VirtualLink]@{ Name = 'edge-e02-edge-n02'; From = 'edge-e02'; To = 'edge-n02'; FromComputerName = 'lab-east'; ToComputerName = 'lab-north'; MaximumBandwidth = 512000; Transport = 'Vxlan'; TunnelId = 10003; UnderlayPath = [string[]]@('lab-east', 'lab-mid', 'lab-west', 'lab-north'); NetworkName = 'campus-b' }
     [VirtualNetworks.VirtualLink]@{ Name = 'core-m01-core-m02'; From = 'core-m01'; To = 'core-m02'; FromComputerName = 'buildhost01'; ToComputerName = 'buildhost01'; Transport = 'TaggedBridge'; VlanId = 4094; NetworkName = 'campus-b#2' }
+    [VirtualNetworks.VirtualLink]@{ Name = 'core-m02-core-m03'; From = 'core-m02'; To = 'core-m03'; FromComputerName = 'buildhost01'; ToComputerName = 'buildhost01'; Transport = 'TaggedBridge'; MaximumBandwidth = 10000000; NetworkName = 'campus-b#2'; State = 'CablePulled' }
+    [VirtualNetworks.VirtualLink]@{ Name = 'core-m03-core-m04'; From = 'core-m03'; To = 'core-m04'; FromComputerName = 'buildhost01'; ToComputerName = 'buildhost01'; Transport = 'TaggedBridge'; NetworkName = 'campus-b#2'; State = 'Silent' }
 )
-$expect['VirtualNetworks.VirtualLink'] = @('edge-e01-core-m01', 'edge-e01-edge-w01', 'edge-e02-edge-n02', 'core-m01-core-m02', 'edge-w01', 'edge-n02', 'core-m02',
+$expect['VirtualNetworks.VirtualLink'] = @('pulled', 'silent', 'edge-e01-core-m01', 'edge-e01-edge-w01', 'edge-e02-edge-n02', 'core-m01-core-m02', 'edge-w01', 'edge-n02', 'core-m02',
     '10 Mbit/s', '1.5 Gbit/s', '512 kbit/s', 'unlimited', 'lab-east>lab-mid', 'lab-east>lab-west', 'lab-east>lab-north', 'buildhost01', 'campus-b#2')
 
 $samples['VirtualNetworks.VirtualNetwork'] = @(
@@ -84,6 +86,20 @@ $samples['VirtualNetworks.VirtualNetworkTestReport'] = @(
     [VirtualNetworks.VirtualNetworkTestReport]@{ Networks = [string[]]@('campus-a', 'campus-b', 'campus-b#2', 'lab+campus'); ProbeCount = 126; PassedCount = 125; ReachabilityFailures = 1; Duration = [TimeSpan]::FromSeconds(42.5); Results = [VirtualNetworks.ReachabilityResult[]]$results }
 )
 $expect['VirtualNetworks.VirtualNetworkTestReport'] = @('campus-a, campus-b, campus-b#2, lab+campus', '126', '125', '3 probe(s); see the Results property')
+
+$samples['VirtualNetworks.VirtualRoute'] = @(
+    [VirtualNetworks.VirtualRoute]@{ RouterName = 'edge-e01'; Prefix = 'fd00:76e:0:1::1e/127'; LinkName = 'edge-e01-core-m01'; Protocol = 'connected'; AddressFamily = 'IPv6' }
+    [VirtualNetworks.VirtualRoute]@{ RouterName = 'edge-e01'; Prefix = 'fd00:76e:0:1::2a/127'; NextHop = 'fd00:76e:0:1::1f'; LinkName = 'edge-e01-core-m01'; Protocol = 'ospf'; Metric = 20; AddressFamily = 'IPv6' }
+    [VirtualNetworks.VirtualRoute]@{ RouterName = 'core-m01'; Prefix = '0.0.0.0/0'; NextHop = '10.200.0.13'; LinkName = 'core-m01-edge-w01'; Protocol = 'static'; AddressFamily = 'IPv4' }
+)
+$expect['VirtualNetworks.VirtualRoute'] = @('edge-e01', 'core-m01', 'fd00:76e:0:1::1e/127', 'fd00:76e:0:1::2a/127', 'fd00:76e:0:1::1f', 'edge-e01-core-m01', 'core-m01-edge-w01', 'connected', 'ospf', 'static', 'direct', '20')
+
+$status = [VirtualNetworks.RoutingStatus]@{ RouterName = 'core-m01'; Protocol = 'Ospf'; NeighborStateChanges = 12; BfdSessionDowns = 3 }
+$status.Protocols.Add('ospf2 up'); $status.Protocols.Add('bfd up')
+$status.Neighbors.Add([VirtualNetworks.RoutingNeighbor]@{ LinkName = 'edge-e01-core-m01'; RouterId = '203.0.113.254'; State = 'full' })
+$status.BfdSessions.Add([VirtualNetworks.BfdSession]@{ LinkName = 'edge-e01-core-m01'; PeerAddress = '10.200.0.12'; State = 'up' })
+$samples['VirtualNetworks.RoutingStatus'] = @($status)
+$expect['VirtualNetworks.RoutingStatus'] = @('core-m01', 'Ospf', 'ospf2 up, bfd up', '203.0.113.254 on edge-e01-core-m01: full', '10.200.0.12 on edge-e01-core-m01: up', '12')
 
 $samples['VirtualNetworks.LinkMeasurement'] = @(
     [VirtualNetworks.LinkMeasurement]@{ Name = 'edge-e01-edge-w01'; From = 'edge-e01'; To = 'edge-w01'; MaximumBandwidth = 10000000; MeasuredBandwidth = 9623000; Goodput = 9204000; Bytes = 3600000; Duration = [TimeSpan]::FromSeconds(3.02) }

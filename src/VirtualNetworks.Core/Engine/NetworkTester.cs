@@ -23,6 +23,13 @@ namespace VirtualNetworks.Engine
     /// <para>A destination in the source's network that has no address while its network has links gives a failed row
     /// (expected reachable, not reachable, Detail "no address configured") instead of a probe; a destination in another
     /// network without addresses gives no row (nothing can leak to it).</para>
+    /// <para>Disabled links: two routers of one network that no path of Up links joins are partitioned: their row is
+    /// <see cref="ProbeExpectation.Partitioned"/> (not probed, not a failure). A failed probe between two routers of one
+    /// network that run dynamic routing (<see cref="RouterConfiguration.Routing"/>) and that Up links between running routers join is
+    /// <see cref="ProbeOutcome.NotConverged"/>, counted apart from reachability failures; a convergence wait probes those
+    /// pairs again until they answer or the time is up. An address on a disabled link is not probed either (Partitioned,
+    /// Detail <see cref="DisabledLinkDetail"/>): which end a packet reaches first decides whether it answers. Isolation rows
+    /// are unchanged.</para>
     /// <para>A probe that throws <see cref="VirtualNetworksException"/> counts as "not reachable" with the message in
     /// Detail. Probes run concurrently (at most <see cref="DefaultMaxParallelProbes"/>), so the backend's Probe must be
     /// thread-safe; <paramref name="progress"/> is only called on the calling thread.</para>
@@ -40,8 +47,28 @@ namespace VirtualNetworks.Engine
         /// <summary>As <see cref="Run(IVirtualizationBackend, Snapshot, IReadOnlyCollection{string}, IProgress{string}, CancellationToken)"/>
         /// with a chosen number of concurrent probes (1 = one after the other).</summary>
         public static VirtualNetworkTestReport Run(IVirtualizationBackend backend, Snapshot snapshot, IReadOnlyCollection<string>? networkNames,
-            IProgress<string>? progress, int maxParallelProbes, CancellationToken cancellationToken)
+            IProgress<string>? progress, int maxParallelProbes, CancellationToken cancellationToken) =>
+            Run(backend, snapshot, networkNames, progress, maxParallelProbes, TimeSpan.Zero, DefaultConvergencePollInterval, cancellationToken);
+
+        /// <summary>Pause between two rounds of re-probing the not-converged pairs.</summary>
+        public static readonly TimeSpan DefaultConvergencePollInterval = TimeSpan.FromMilliseconds(500);
+
+        /// <summary>The longest convergence wait Test-VirtualNetwork accepts.</summary>
+        public const int MaxConvergenceTimeoutSeconds = 3600;
+
+        /// <summary>
+        /// As <see cref="Run(IVirtualizationBackend, Snapshot, IReadOnlyCollection{string}, IProgress{string}, int, CancellationToken)"/>;
+        /// when <paramref name="convergenceTimeout"/> is positive, the pairs that came out <see cref="ProbeOutcome.NotConverged"/>
+        /// are probed again every <paramref name="pollInterval"/> until all of them answer or the time is up (the report
+        /// then gives <see cref="VirtualNetworkTestReport.ConvergenceTime"/> or <see cref="VirtualNetworkTestReport.ConvergenceTimedOut"/>).
+        /// </summary>
+        public static VirtualNetworkTestReport Run(IVirtualizationBackend backend, Snapshot snapshot, IReadOnlyCollection<string>? networkNames,
+            IProgress<string>? progress, int maxParallelProbes, TimeSpan convergenceTimeout, TimeSpan pollInterval, CancellationToken cancellationToken)
         {
+            if (convergenceTimeout < TimeSpan.Zero || convergenceTimeout > TimeSpan.FromSeconds(MaxConvergenceTimeoutSeconds))
+                throw new VirtualNetworksException(ErrorIds.InvalidProbe, ErrorKind.InvalidArgument, convergenceTimeout.ToString(),
+                    $"The convergence wait must be 0 to {MaxConvergenceTimeoutSeconds} seconds.");
+            if (pollInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(pollInterval));
             if (backend == null) throw new ArgumentNullException(nameof(backend));
             if (snapshot == null) throw new ArgumentNullException(nameof(snapshot));
             if (maxParallelProbes < 1) throw new ArgumentOutOfRangeException(nameof(maxParallelProbes), "At least one probe must be allowed to run.");
@@ -63,6 +90,22 @@ namespace VirtualNetworks.Engine
                 .ToList();
             var addresses = allRouters.ToDictionary(r => r.Name, r => AddressesOf(snapshot, r), cmp);
             var networkHasLinks = snapshot.Networks.ToDictionary(n => n.Name, n => n.Links.Count > 0, cmp);
+            var upComponent = UpComponents(snapshot, runningOnly: false);
+            // Paths the routing could use: Up links between routers that run (a stopped router forwards nothing).
+            var forwardingComponent = UpComponents(snapshot, runningOnly: true);
+            bool Forwarding(string a, string b) =>
+                forwardingComponent.TryGetValue(a, out int x) && forwardingComponent.TryGetValue(b, out int y) && x == y;
+            var onDisabledLinks = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var l in snapshot.Links.Where(l => l.State != LinkState.Up))
+                foreach (var a in new[] { l.FromAddress, l.ToAddress })
+                    if (!string.IsNullOrEmpty(a)) onDisabledLinks.Add(a!.Split('/')[0]);
+            foreach (var cfg in snapshot.Inventory.Configurations.Values)
+                foreach (var i in cfg.Interfaces.Where(i => snapshot.FindLink(i.LinkName)?.State is LinkState st && st != LinkState.Up))
+                    if (!string.IsNullOrEmpty(i.Address)) onDisabledLinks.Add(i.Address.Split('/')[0]);
+            bool Partitioned(string a, string b) =>
+                !(upComponent.TryGetValue(a, out int x) && upComponent.TryGetValue(b, out int y) && x == y);
+            bool Dynamic(string router) =>
+                snapshot.Inventory.Configurations.TryGetValue(router, out var cfg) && cfg?.Routing != null;
 
             // ---- the matrix, in report order; rows with an address are probes to run ---------------------------------
             var rows = new List<ReachabilityResult>();
@@ -76,6 +119,14 @@ namespace VirtualNetworks.Engine
                     {
                         if (cmp.Equals(destination.Name, source.Name)) continue;
                         bool same = members.Contains(destination.Name);
+                        if (same && Partitioned(source.Name, destination.Name))
+                        {
+                            // Disabled links cut the two apart: nothing can answer, so nothing is probed.
+                            var row = Row(source, network.Name, destination, "", same, PartitionedDetail);
+                            row.Expected = ProbeExpectation.Partitioned;
+                            rows.Add(row);
+                            continue;
+                        }
                         var list = addresses[destination.Name];
                         if (list.Count == 0)
                         {
@@ -85,6 +136,15 @@ namespace VirtualNetworks.Engine
                         }
                         foreach (var address in list)
                         {
+                            if (same && onDisabledLinks.Contains(address))
+                            {
+                                // The address sits on a disabled link: whether it answers depends on which end a packet
+                                // reaches first, so it is neither expected nor a failure.
+                                var row = Row(source, network.Name, destination, address, same, DisabledLinkDetail);
+                                row.Expected = ProbeExpectation.Partitioned;
+                                rows.Add(row);
+                                continue;
+                            }
                             probes.Add(rows.Count);
                             rows.Add(Row(source, network.Name, destination, address, same, null));
                         }
@@ -95,6 +155,43 @@ namespace VirtualNetworks.Engine
             progress?.Report(string.Format(CultureInfo.InvariantCulture, "Testing {0} virtual network(s): {1} probe(s).", networks.Count, probes.Count));
             RunProbes(backend, rows, probes, progress, maxParallelProbes, cancellationToken);
 
+            // A failed probe inside a network with dynamic routing between routers that Up links still join: the routing
+            // has not converged (yet). With static routes it is a plain reachability failure.
+            void Classify(IEnumerable<int> indexes)
+            {
+                foreach (int i in indexes)
+                {
+                    var r = rows[i];
+                    r.NotConverged = r.Expected == ProbeExpectation.Reachable && !r.Reachable && !string.IsNullOrEmpty(r.DestinationAddress) &&
+                                     Dynamic(r.Source) && Dynamic(r.Destination) && Forwarding(r.Source, r.Destination);
+                }
+            }
+            Classify(probes);
+
+            TimeSpan? convergence = null;
+            bool timedOut = false;
+            var waiting = probes.Where(i => rows[i].NotConverged).ToList();
+            if (convergenceTimeout > TimeSpan.Zero && waiting.Count > 0)
+            {
+                var wait = Stopwatch.StartNew();
+                progress?.Report(string.Format(CultureInfo.InvariantCulture,
+                    "{0} pair(s) not converged; probing them again for up to {1:0} s.", waiting.Count, convergenceTimeout.TotalSeconds));
+                while (waiting.Count > 0)
+                {
+                    var left = convergenceTimeout - wait.Elapsed;
+                    if (left <= TimeSpan.Zero) break;
+                    if (cancellationToken.WaitHandle.WaitOne(left < pollInterval ? left : pollInterval))
+                        cancellationToken.ThrowIfCancellationRequested();
+                    foreach (int i in waiting) { rows[i].Reachable = false; rows[i].Detail = null; rows[i].RoundTripMilliseconds = null; }
+                    RunProbes(backend, rows, waiting, progress, maxParallelProbes, cancellationToken);
+                    Classify(waiting);
+                    waiting = waiting.Where(i => rows[i].NotConverged).ToList();
+                }
+                wait.Stop();
+                if (waiting.Count == 0) convergence = wait.Elapsed;
+                else timedOut = true;
+            }
+
             clock.Stop();
             var report = new VirtualNetworkTestReport
             {
@@ -102,11 +199,54 @@ namespace VirtualNetworks.Engine
                 Results = rows.ToArray(),
                 ProbeCount = rows.Count,
                 PassedCount = rows.Count(r => r.Passed),
-                ReachabilityFailures = rows.Count(r => !r.Passed && r.Expected == ProbeExpectation.Reachable),
-                IsolationFailures = rows.Count(r => !r.Passed && r.Expected == ProbeExpectation.Unreachable),
+                ReachabilityFailures = rows.Count(r => r.Outcome == ProbeOutcome.Unreachable),
+                ConvergenceFailures = rows.Count(r => r.Outcome == ProbeOutcome.NotConverged),
+                IsolationFailures = rows.Count(r => r.Outcome == ProbeOutcome.IsolationBreached),
+                PartitionedCount = rows.Count(r => r.Outcome == ProbeOutcome.Partitioned),
+                ConvergenceTime = convergence,
+                ConvergenceTimedOut = timedOut,
                 Duration = clock.Elapsed,
             };
             return report;
+        }
+
+        public const string PartitionedDetail = "partitioned: no path of Up links joins the two routers";
+        public const string DisabledLinkDetail = "the address is on a disabled link";
+
+        /// <summary>
+        /// Each router's component over the links that are Up (routers of no Up link are components of their own); with
+        /// <paramref name="runningOnly"/>, only links whose two routers run count.
+        /// </summary>
+        private static Dictionary<string, int> UpComponents(Snapshot snapshot, bool runningOnly)
+        {
+            var cmp = StringComparer.OrdinalIgnoreCase;
+            var component = new Dictionary<string, int>(cmp);
+            var adjacency = new Dictionary<string, List<string>>(cmp);
+            bool Runs(string router) => snapshot.FindRouter(router)?.State == RouterState.Running;
+            foreach (var l in snapshot.Links.Where(l => l.State == LinkState.Up && (!runningOnly || (Runs(l.From) && Runs(l.To)))))
+            {
+                if (!adjacency.TryGetValue(l.From, out var a)) adjacency[l.From] = a = new List<string>();
+                if (!adjacency.TryGetValue(l.To, out var b)) adjacency[l.To] = b = new List<string>();
+                a.Add(l.To);
+                b.Add(l.From);
+            }
+            int next = 0;
+            foreach (var r in snapshot.Routers)
+            {
+                if (component.ContainsKey(r.Name)) continue;
+                int id = next++;
+                var queue = new Queue<string>();
+                component[r.Name] = id;
+                queue.Enqueue(r.Name);
+                while (queue.Count > 0)
+                {
+                    var v = queue.Dequeue();
+                    if (!adjacency.TryGetValue(v, out var nbrs)) continue;
+                    foreach (var u in nbrs)
+                        if (!component.ContainsKey(u)) { component[u] = id; queue.Enqueue(u); }
+                }
+            }
+            return component;
         }
 
         private static ReachabilityResult Row(VirtualRouter source, string sourceNetwork, VirtualRouter destination, string address, bool same, string? detail) =>

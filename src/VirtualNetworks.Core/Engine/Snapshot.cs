@@ -158,6 +158,8 @@ namespace VirtualNetworks.Engine
             To = l.To,
             MaximumBandwidth = l.MaximumBandwidth,
             VlanId = l.VlanId,
+            // Up is the default of a new link; a disabled link carries its state (Export writes it, a re-deploy keeps it).
+            State = l.State == LinkState.Up ? (LinkState?)null : l.State,
         };
     }
 }

@@ -5,6 +5,7 @@ using System.Threading;
 using VirtualNetworks.Addressing;
 using VirtualNetworks.Backends;
 using VirtualNetworks.Planning;
+using VirtualNetworks.Routing;
 using VirtualNetworks.Topology;
 
 namespace VirtualNetworks.Engine
@@ -179,6 +180,7 @@ namespace VirtualNetworks.Engine
                 Links = desired.Links,
                 PhysicalLinks = desired.PhysicalLinks,
                 AddressPools = desired.AddressPools,
+                Networks = desired.Networks,
                 SourceName = desired.SourceName,
             };
         }
@@ -621,7 +623,14 @@ namespace VirtualNetworks.Engine
             ThrowIfInvalid(merged, snapshot, force, relevantTo: null);
             Preflight(desired, cancellationToken);
             var addresses = AddressPlanner.Plan(merged.Routers, merged.Links, desired.AddressPools, ExistingAddresses(snapshot));
+            RoutingPlanner.Apply(addresses, merged.Routers, merged.Links, desired.Networks, snapshot.Inventory);
             var plan = Planner.Plan(desired, snapshot.Inventory, addresses, Backend.Capabilities.BandwidthGranularity, ManagesLabHosts);
+            var stateSteps = plan.Steps.Where(s => s.Action == PlanAction.SetLinkState).ToList();
+            if (stateSteps.Count > 0 && !(Backend is ILinkStateControl))
+                throw new VirtualNetworksException(ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, stateSteps[0].Target,
+                    $"The {Backend.Kind} backend cannot disable or enable links, but the topology sets the state of link(s) " +
+                    string.Join(", ", stateSteps.Select(s => "'" + s.Target + "'")) + ".")
+                { RecommendedAction = "Leave out the links' \"state\" (or declare \"up\") for this backend." };
             plan.Warnings.InsertRange(0, snapshot.Inventory.Warnings);
             // Admission: before anything is created, the hosts must be able to take what the plan creates and starts.
             Admit(AdmissionPlanner.For(plan, snapshot.Inventory), force, cancellationToken);
@@ -690,6 +699,8 @@ namespace VirtualNetworks.Engine
             if (!Backend.Capabilities.SupportsRouterConfiguration) return 0;
             var topo = snapshot.ToTopology();
             var addresses = AddressPlanner.Plan(topo.Routers, topo.Links, new AddressPools(), ExistingAddresses(snapshot));
+            // No networks section here: every network keeps the routing its routers run (derived from the applied configurations).
+            RoutingPlanner.Apply(addresses, topo.Routers, topo.Links, null, snapshot.Inventory);
             var steps = Planner.PlanConfiguration(addresses, snapshot.Inventory, onlyRouters: null);
             foreach (var step in steps)
             {
@@ -724,6 +735,7 @@ namespace VirtualNetworks.Engine
             merged.Links.AddRange(observed.Links.Where(l => !linkNames.Contains(l.Name)));
             merged.Links.AddRange(desired.Links);
             merged.PhysicalLinks.AddRange(desired.PhysicalLinks);
+            merged.Networks.AddRange(desired.Networks);
             var physical = new HashSet<string>(desired.PhysicalLinks.Select(p => PhysicalLink.NameOf(HostNames.Canonical(p.From), HostNames.Canonical(p.To))),
                 StringComparer.OrdinalIgnoreCase);
             merged.PhysicalLinks.AddRange(observed.PhysicalLinks.Where(p => !physical.Contains(PhysicalLink.NameOf(HostNames.Canonical(p.From), HostNames.Canonical(p.To)))));
@@ -759,7 +771,16 @@ namespace VirtualNetworks.Engine
         // ------------------------------------------------------------------------------------------------ export
 
         /// <summary>The observed state of the named networks (all when null) as a topology file model.</summary>
-        public static TopologySpec ExportTopology(Snapshot snapshot, IReadOnlyCollection<string>? networkNames) =>
-            snapshot.ToTopology(networkNames);
+        /// <remarks>
+        /// Disabled links carry their state, and the networks whose routers run dynamic routing get a <c>networks</c> entry
+        /// with their settings, so deploying the exported file again plans no change.
+        /// </remarks>
+        public static TopologySpec ExportTopology(Snapshot snapshot, IReadOnlyCollection<string>? networkNames)
+        {
+            var spec = snapshot.ToTopology(networkNames);
+            var wanted = snapshot.Networks.Where(n => networkNames == null || networkNames.Contains(n.Name, StringComparer.OrdinalIgnoreCase)).ToList();
+            spec.Networks.AddRange(RoutingPlanner.Derive(wanted, snapshot.Inventory.Configurations));
+            return spec;
+        }
     }
 }

@@ -46,6 +46,18 @@ namespace VirtualNetworks
         public const string DuplicatePhysicalLink = "DuplicatePhysicalLink";
         /// <summary>A virtual link between routers on different hosts has no path over the physical links.</summary>
         public const string NoUnderlayPath = "NoUnderlayPath";
+        /// <summary>A <c>networks[].routing</c> that is neither "static" nor "ospf".</summary>
+        public const string InvalidRoutingProtocol = "InvalidRoutingProtocol";
+        /// <summary>An OSPF or BFD timer outside <see cref="RoutingDefaults"/>' bounds, or a dead interval not above the hello interval.</summary>
+        public const string InvalidRoutingTimer = "InvalidRoutingTimer";
+        /// <summary>A <c>networks[]</c> entry asks for BFD (or BFD timers) without OSPF.</summary>
+        public const string BfdWithoutOspf = "BfdWithoutOspf";
+        /// <summary>A <c>networks[]</c> entry names neither a network label nor a computed network.</summary>
+        public const string NetworkEntryNotFound = "NetworkEntryNotFound";
+        /// <summary>One computed network whose labels' <c>networks[]</c> entries ask for different routing (after a forced merge).</summary>
+        public const string NetworkRoutingConflict = "NetworkRoutingConflict";
+        /// <summary>A link <c>state</c> that is not "up", "cablePulled" or "silent".</summary>
+        public const string InvalidLinkState = "InvalidLinkState";
 
         // ---- run time ------------------------------------------------------------------------------------------
         public const string RouterNotFound = "RouterNotFound";
@@ -103,5 +115,7 @@ namespace VirtualNetworks
         public const string InvalidProbe = "InvalidProbe";
         public const string ReachabilityFailed = "ReachabilityFailed";
         public const string IsolationFailed = "IsolationFailed";
+        /// <summary>Test-VirtualNetwork: a pair inside a network with dynamic routing, joined by Up links, does not answer (yet).</summary>
+        public const string RoutingNotConverged = "RoutingNotConverged";
     }
 }

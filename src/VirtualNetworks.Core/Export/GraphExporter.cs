@@ -16,7 +16,8 @@ namespace VirtualNetworks.Export
     /// <remarks>
     /// <para>Hosts are boxes (DOT clusters, Mermaid subgraphs) holding their routers; a router's label gives its name,
     /// state and virtual network; a link's label gives its name, bandwidth, VLAN id and, when its ends are on different
-    /// hosts, "tunnel" (such links are drawn dashed and thicker). Each virtual network has a colour, taken from a fixed
+    /// hosts, "tunnel" (such links are drawn dashed and thicker). A disabled link (Disable-VirtualLink) is drawn dotted and
+    /// red with a "DOWN (cable pulled)" or "DOWN (silent failure)" line in its label. Each virtual network has a colour, taken from a fixed
     /// palette by the network's position in <see cref="Snapshot.Networks"/> (so a network keeps its colour when others
     /// are filtered out), and a legend lists the networks shown.</para>
     /// <para>With a network filter only the routers and links of those networks (names compared case-insensitively)
@@ -47,6 +48,9 @@ namespace VirtualNetworks.Export
 
         /// <summary>Colours of routers and links whose network is unknown (not in the snapshot).</summary>
         private static readonly (string Fill, string Stroke) Unknown = ("#eeeeee", "#999999");
+
+        /// <summary>Colour of a disabled link (Disable-VirtualLink), whatever its network.</summary>
+        internal const string DisabledColor = "#d62728";
 
         private static readonly TimeSpan DotTimeout = TimeSpan.FromMinutes(2);
 
@@ -104,10 +108,14 @@ namespace VirtualNetworks.Export
             {
                 var c = v.ColorOf(l.NetworkName);
                 bool tunnel = v.IsCrossHost(l);
+                bool down = l.State != LinkState.Up;
+                string stroke = down ? DisabledColor : c.Stroke;
                 sb.Append("  ").Append(DotId(RouterId(v.Endpoint(l.From)))).Append(" -- ").Append(DotId(RouterId(v.Endpoint(l.To))))
                   .Append(" [label=").Append(DotLabel(LinkLines(l, tunnel)))
-                  .Append(", color=\"").Append(c.Stroke).Append("\", fontcolor=\"").Append(c.Stroke).Append('"');
-                sb.Append(tunnel ? ", style=\"dashed\", penwidth=\"2.5\"" : ", penwidth=\"1.5\"");
+                  .Append(", color=\"").Append(stroke).Append("\", fontcolor=\"").Append(stroke).Append('"');
+                // A disabled link is dotted and red (tunnels are dashed): both can be told apart at a glance.
+                sb.Append(down ? (tunnel ? ", style=\"dotted\", penwidth=\"2.5\"" : ", style=\"dotted\", penwidth=\"1.5\"")
+                               : tunnel ? ", style=\"dashed\", penwidth=\"2.5\"" : ", penwidth=\"1.5\"");
                 sb.Append("];\n");
             }
 
@@ -234,7 +242,9 @@ namespace VirtualNetworks.Export
                 sb.Append("  ").Append(NodeId(v.Endpoint(l.From)))
                   .Append(tunnel ? " -.-|" : " ---|").Append(MermaidLabel(LinkLines(l, tunnel))).Append("| ")
                   .Append(NodeId(v.Endpoint(l.To))).Append('\n');
-                linkStyles.Add("stroke:" + v.ColorOf(l.NetworkName).Stroke + (tunnel ? ",stroke-width:4px" : ",stroke-width:2px"));
+                linkStyles.Add(l.State != LinkState.Up
+                    ? "stroke:" + DisabledColor + (tunnel ? ",stroke-width:4px" : ",stroke-width:2px") + ",stroke-dasharray:2 4"
+                    : "stroke:" + v.ColorOf(l.NetworkName).Stroke + (tunnel ? ",stroke-width:4px" : ",stroke-width:2px"));
             }
 
             foreach (var p in v.Physical)
@@ -346,6 +356,7 @@ namespace VirtualNetworks.Export
         private static List<string> LinkLines(VirtualLink l, bool tunnel)
         {
             var lines = new List<string> { l.Name, Bandwidth.Format(l.MaximumBandwidth) };
+            if (l.State != LinkState.Up) lines.Add("DOWN (" + Planning.Planner.Describe(l.State) + ")");
             if (l.VlanId.HasValue) lines.Add("VLAN " + Int(l.VlanId.Value));
             if (tunnel)
             {

@@ -16,7 +16,8 @@ namespace VirtualNetworks.Export
     /// sorted by name (ordinal, ignoring case; ties by ordinal). Every router field is written explicitly (no
     /// "defaults" section is needed to read the file), except: a router's host is left out when it is the local
     /// machine, its network label when it has none; a link's maximumBandwidth when unlimited (null or 0), its vlanId
-    /// when it has none; a host's kind when it has none. Physical links come last, each with its two hosts in name order,
+    /// when it has none, its state when not declared; a host's kind when it has none. The networks' routing entries
+    /// ("networks") follow the links, sorted by name, each with the fields that are set (bfd only when true). Physical links come last, each with its two hosts in name order,
     /// sorted; the section is left out when there are none. A "defaults" section appears only to carry address pools that
     /// differ from the built-in ones. Source names and JSON paths are not part of the format.
     /// </remarks>
@@ -96,9 +97,33 @@ namespace VirtualNetworks.Export
                         w.WritePropertyName("vlanId");
                         w.WriteValue(l.VlanId.Value);
                     }
+                    if (l.State.HasValue) Write(w, "state", LinkStates.ToText(l.State.Value));
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
+
+                if (spec.Networks.Count > 0)
+                {
+                    w.WritePropertyName("networks");
+                    w.WriteStartArray();
+                    foreach (var n in spec.Networks.OrderBy(n => n.Name, StringComparer.OrdinalIgnoreCase).ThenBy(n => n.Name, StringComparer.Ordinal))
+                    {
+                        w.WriteStartObject();
+                        Write(w, "name", n.Name);
+                        Write(w, "routing", n.Routing == RoutingProtocol.Ospf ? "ospf" : "static");
+                        if (n.Bfd)
+                        {
+                            w.WritePropertyName("bfd");
+                            w.WriteValue(true);
+                        }
+                        WriteInt(w, "helloIntervalSec", n.HelloIntervalSeconds);
+                        WriteInt(w, "deadIntervalSec", n.DeadIntervalSeconds);
+                        WriteInt(w, "bfdIntervalMs", n.BfdIntervalMilliseconds);
+                        WriteInt(w, "bfdMultiplier", n.BfdMultiplier);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                }
 
                 if (spec.PhysicalLinks.Count > 0)
                 {
@@ -119,6 +144,13 @@ namespace VirtualNetworks.Export
                 w.WriteEndObject();
             }
             return text.ToString() + "\n";
+        }
+
+        private static void WriteInt(JsonWriter w, string name, int? value)
+        {
+            if (!value.HasValue) return;
+            w.WritePropertyName(name);
+            w.WriteValue(value.Value);
         }
 
         private static void Write(JsonWriter w, string name, string value)

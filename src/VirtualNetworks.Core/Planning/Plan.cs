@@ -7,7 +7,8 @@ namespace VirtualNetworks.Planning
 {
     /// <summary>
     /// Kinds of plan steps. A deployment applies lab hosts and physical links first (CreateLabHost, CreatePhysicalLink),
-    /// then RemoveLink, RemoveRouter, CreateRouter, CreateLink, SetLinkBandwidth, ConfigureRouter, StartRouter; a
+    /// then RemoveLink, RemoveRouter, CreateRouter, CreateLink (each followed by its SetLinkState when it is declared disabled),
+    /// SetLinkBandwidth and SetLinkState, ConfigureRouter, StartRouter; a
     /// removal applies RemoveLink, RemoveRouter, then RemovePhysicalLink, RemoveLabHost. New values are added at the
     /// end so the numbers stay stable.
     /// </summary>
@@ -26,6 +27,8 @@ namespace VirtualNetworks.Planning
         CreatePhysicalLink,
         RemovePhysicalLink,
         RemoveLabHost,
+        /// <summary>Disable or enable a link (backends with <see cref="ILinkStateControl"/>); right after a CreateLink, or with the updates.</summary>
+        SetLinkState,
     }
 
     /// <summary>

@@ -114,6 +114,9 @@ namespace VirtualNetworks.Planning
                 if (!links.TryGetValue(want.Name, out var have))
                 {
                     linkCreations.Add(CreateLinkStep(want.Clone()));
+                    // A new link is Up; a declared other state is set right after its creation.
+                    if (want.State.HasValue && want.State.Value != LinkState.Up)
+                        linkCreations.Add(SetLinkStateStep(want.Name, LinkState.Up, want.State.Value, "new link"));
                     continue;
                 }
 
@@ -127,8 +130,15 @@ namespace VirtualNetworks.Planning
                     removals.Add(new PlanStep(PlanAction.RemoveLink, have.Name, $"Remove virtual link to re-create it ({why})",
                         (b, ct) => b.RemoveLink(name, ct)));
                     linkCreations.Add(CreateLinkStep(want.Clone()));
+                    // The re-created link gets the declared state, or keeps the one the old link had.
+                    var keep = want.State ?? have.State;
+                    if (keep != LinkState.Up)
+                        linkCreations.Add(SetLinkStateStep(want.Name, LinkState.Up, keep, "re-created link"));
                     continue;
                 }
+
+                if (want.State.HasValue && want.State.Value != have.State)
+                    updates.Add(SetLinkStateStep(have.Name, have.State, want.State.Value, null));
 
                 var wantBw = Normalize(want.MaximumBandwidth);
                 if (Effective(have.MaximumBandwidth, granularity) != Effective(wantBw, granularity))
@@ -153,7 +163,10 @@ namespace VirtualNetworks.Planning
                     && applied.ToCanonicalString() == cfg.ToCanonicalString())
                     continue;
                 steps.Add(new PlanStep(PlanAction.ConfigureRouter, kv.Key,
-                    $"Configure router addresses and routes ({cfg.Interfaces.Count} interfaces, {cfg.Routes.Count} routes)",
+                    cfg.Routing == null
+                        ? $"Configure router addresses and routes ({cfg.Interfaces.Count} interfaces, {cfg.Routes.Count} routes)"
+                        : $"Configure router addresses and {cfg.Routing.Protocol.ToString().ToUpperInvariant()} ({cfg.Interfaces.Count} interfaces, router id {cfg.Routing.RouterId}" +
+                          (cfg.Routing.Bfd ? ", BFD)" : ")"),
                     (b, ct) => b.ConfigureRouter(cfg, ct)));
             }
             return steps;
@@ -431,6 +444,28 @@ namespace VirtualNetworks.Planning
             // Physical links first (every one of them), then the hosts.
             return steps.Where(s => s.Action == PlanAction.RemovePhysicalLink).Concat(steps.Where(s => s.Action != PlanAction.RemovePhysicalLink)).ToList();
         }
+
+        /// <summary>A step that sets a link's state (backends with <see cref="ILinkStateControl"/>).</summary>
+        internal static PlanStep SetLinkStateStep(string link, LinkState from, LinkState to, string? why)
+        {
+            string verb = to == LinkState.Up ? "Enable virtual link" : "Disable virtual link (" + Describe(to) + ")";
+            return new PlanStep(PlanAction.SetLinkState, link,
+                verb + " (state " + Describe(from) + " -> " + Describe(to) + (why == null ? "" : ", " + why) + ")",
+                (b, ct) => LinkStateControl(b, link).SetLinkState(link, to, ct));
+        }
+
+        /// <summary>"up", "cable pulled", "silent failure".</summary>
+        public static string Describe(LinkState state) => state switch
+        {
+            LinkState.CablePulled => "cable pulled",
+            LinkState.Silent => "silent failure",
+            _ => "up",
+        };
+
+        /// <summary>The backend's <see cref="ILinkStateControl"/>, or OperationNotSupported.</summary>
+        public static ILinkStateControl LinkStateControl(IVirtualizationBackend backend, string target) =>
+            backend as ILinkStateControl ?? throw new VirtualNetworksException(ErrorIds.OperationNotSupported, ErrorKind.NotImplemented, target,
+                $"The {backend.Kind} backend cannot disable or enable links.");
 
         private static PlanStep CreateLinkStep(LinkSpec spec) =>
             new PlanStep(PlanAction.CreateLink, spec.Name,

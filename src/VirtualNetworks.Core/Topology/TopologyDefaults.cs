@@ -16,10 +16,12 @@ namespace VirtualNetworks.Topology
     /// <summary>The field names the topology reader accepts in each kind of object (case-sensitive, camelCase).</summary>
     internal static class TopologyFields
     {
-        public static readonly string[] Root = { "$schema", "hosts", "routers", "links", "defaults", "physicalLinks" };
+        public static readonly string[] Root = { "$schema", "hosts", "routers", "links", "defaults", "physicalLinks", "networks" };
         public static readonly string[] Host = { "name", "kind" };
         public static readonly string[] Router = { "name", "host", "image", "processorCount", "memoryMB", "network", "addressFamily" };
-        public static readonly string[] Link = { "name", "from", "to", "maximumBandwidth", "vlanId" };
+        public static readonly string[] Link = { "name", "from", "to", "maximumBandwidth", "vlanId", "state" };
+        public static readonly string[] Network =
+            { "name", "routing", "bfd", "helloIntervalSec", "deadIntervalSec", "bfdIntervalMs", "bfdMultiplier" };
         public static readonly string[] Defaults =
             { "host", "image", "processorCount", "memoryMB", "addressFamily", "network", "maximumBandwidth", "ipv4AddressPool", "ipv6AddressPool" };
         public static readonly string[] PhysicalLink = { "from", "to" };

@@ -136,6 +136,7 @@ namespace VirtualNetworks.Topology
                     From = GetString(item, "from", target, "link") ?? "",
                     To = GetString(item, "to", target, "link") ?? "",
                     VlanId = GetInt(item, "vlanId", target, ErrorIds.InvalidVlanId, "a VLAN id (1 to 4094)"),
+                    State = GetLinkState(item, target),
                     SourcePath = item.Path,
                 };
                 link.MaximumBandwidth = TryGetBandwidth(item, "maximumBandwidth", target, out long? bandwidth)
@@ -157,7 +158,70 @@ namespace VirtualNetworks.Topology
                     SourcePath = item.Path,
                 });
             }
+
+            // Routing per network (label or computed name); the networks themselves stay computed from the wiring.
+            foreach (var (item, target) in Items(root, "networks", "network"))
+            {
+                CheckFields(item, TopologyFields.Network, target, "in " + item.Path);
+                spec.Networks.Add(new NetworkSpec
+                {
+                    Name = GetString(item, "name", target, "network entry") ?? "",
+                    Routing = GetRouting(item, target) ?? RoutingProtocol.Static,
+                    Bfd = GetBool(item, "bfd", target) ?? false,
+                    HelloIntervalSeconds = GetInt(item, "helloIntervalSec", target, ErrorIds.InvalidRoutingTimer, "an OSPF hello interval in seconds"),
+                    DeadIntervalSeconds = GetInt(item, "deadIntervalSec", target, ErrorIds.InvalidRoutingTimer, "an OSPF dead interval in seconds"),
+                    BfdIntervalMilliseconds = GetInt(item, "bfdIntervalMs", target, ErrorIds.InvalidRoutingTimer, "a BFD interval in milliseconds"),
+                    BfdMultiplier = GetInt(item, "bfdMultiplier", target, ErrorIds.InvalidRoutingTimer, "a BFD detection multiplier"),
+                    SourcePath = item.Path,
+                });
+            }
             return spec;
+        }
+
+        /// <summary>"static" or "ospf" (case-insensitive); null when absent or null.</summary>
+        private RoutingProtocol? GetRouting(JObject o, string target)
+        {
+            var token = Field(o, "routing");
+            if (token == null || token.Type == JTokenType.Null) return null;
+            if (token.Type != JTokenType.String)
+            {
+                WrongType(token, "the string \"static\" or \"ospf\"", target);
+                return null;
+            }
+            string s = (string)token!;
+            if (string.Equals(s, "static", StringComparison.OrdinalIgnoreCase)) return RoutingProtocol.Static;
+            if (string.Equals(s, "ospf", StringComparison.OrdinalIgnoreCase)) return RoutingProtocol.Ospf;
+            Add(ErrorIds.InvalidRoutingProtocol, ErrorKind.InvalidArgument, target, token.Path, token,
+                token.Path + " is " + DisplayText.Quote(s) + "; the routing must be \"static\" or \"ospf\".");
+            return null;
+        }
+
+        /// <summary>A link's "state": "up", "cablePulled" or "silent" (case-insensitive); null when absent or null.</summary>
+        private LinkState? GetLinkState(JObject o, string target)
+        {
+            var token = Field(o, "state");
+            if (token == null || token.Type == JTokenType.Null) return null;
+            if (token.Type != JTokenType.String)
+            {
+                WrongType(token, "the string \"up\", \"cablePulled\" or \"silent\"", target);
+                return null;
+            }
+            string s = (string)token!;
+            if (LinkStates.TryParse(s, out var state)) return state;
+            Add(ErrorIds.InvalidLinkState, ErrorKind.InvalidArgument, target, token.Path, token,
+                token.Path + " is " + DisplayText.Quote(s) + "; a link's state must be \"up\", \"cablePulled\" or \"silent\"." +
+                Suggestions.Hint(s, new[] { "up", "cablePulled", "silent" }));
+            return null;
+        }
+
+        /// <summary>A boolean field; null when absent or null.</summary>
+        private bool? GetBool(JObject o, string field, string target)
+        {
+            var token = Field(o, field);
+            if (token == null || token.Type == JTokenType.Null) return null;
+            if (token.Type == JTokenType.Boolean) return (bool)token;
+            WrongType(token, "true or false", target);
+            return null;
         }
 
         private Defaults ReadDefaults(JObject root)

@@ -84,6 +84,7 @@ namespace VirtualNetworks.Topology
                 CheckLinks();
                 CheckAdapterCounts();
                 CheckNetworks();
+                CheckRoutingEntries();
                 CheckPools();
                 CheckPhysicalLinks();
                 CheckUnderlay();
@@ -239,6 +240,10 @@ namespace VirtualNetworks.Topology
                             vlans[vlan] = l;
                     }
 
+                    if (l.State.HasValue && !Enum.IsDefined(typeof(LinkState), l.State.Value))
+                        Add(ErrorIds.InvalidLinkState, ErrorKind.InvalidArgument, name, Sub(l.SourcePath, "state"),
+                            label + ": the state " + N((int)l.State.Value) + " is not a link state; use \"up\", \"cablePulled\" or \"silent\".");
+
                     if (l.MaximumBandwidth.HasValue)
                     {
                         long bw = l.MaximumBandwidth.Value;
@@ -386,6 +391,136 @@ namespace VirtualNetworks.Topology
                         (joining != null ? " (link " + Q(joining.Name) + " joins " + Q(joining.From) + " and " + Q(joining.To) + ")" : "") +
                         ". All routers of a virtual network must use the same address family.");
                 }
+            }
+
+            // ---- routing (the "networks" section) -------------------------------------------------------------------
+
+            /// <summary>
+            /// Each <c>networks</c> entry: a usable name, given once; a known routing protocol; timers inside
+            /// <see cref="RoutingDefaults"/>' bounds with the dead interval above the hello interval; BFD only with OSPF and BFD
+            /// timers only with BFD. With the deployed state known (<see cref="ValidationContext.Observed"/>), an entry must name a
+            /// network label or a computed network of the merged topology (NetworkEntryNotFound; the file alone may name
+            /// deployed networks, so that check waits for the backend). One computed network whose entries ask for different
+            /// routing (labels joined by a forced merge) is NetworkRoutingConflict.
+            /// </summary>
+            private void CheckRoutingEntries()
+            {
+                var entries = _spec.Networks ?? new List<NetworkSpec>();
+                if (entries.Count == 0) return;
+
+                var routers = _routers.Concat(_observedRouters.Values.Where(o => !_routerByName.ContainsKey(o.Name ?? "")).Select(Engine.Snapshot.ToSpec)).ToList();
+                var grouping = Routing.RoutingPlanner.Group(routers, _edges);
+                var known = new HashSet<string>(Names);
+                foreach (var n in grouping.Networks)
+                {
+                    known.Add(n.Name);
+                    if (!string.IsNullOrEmpty(n.BaseName)) known.Add(n.BaseName);
+                    foreach (var l in n.Labels) known.Add(l);
+                }
+                foreach (var r in routers)
+                    if (!string.IsNullOrEmpty(r.NetworkLabel)) known.Add(r.NetworkLabel!);
+
+                var seen = new Dictionary<string, NetworkSpec>(Names);
+                var usable = new List<NetworkSpec>();
+                for (int i = 0; i < entries.Count; i++)
+                {
+                    var e = entries[i];
+                    if (e == null) continue;
+                    string path = e.SourcePath ?? "networks[" + N(i) + "]";
+                    string name = e.Name ?? "";
+                    string label = "Network entry " + Q(name) + " (" + path + ")";
+
+                    // A computed name ("a+b", "vn-r1", "a#2") is accepted as it is; anything else must be a valid label.
+                    if (!known.Contains(name))
+                    {
+                        var nameError = NameRules.Check(name, "network", Sub(path, "name"));
+                        if (nameError != null)
+                        {
+                            _errors.Add(new TopologyError(nameError.ErrorId, nameError.Kind, name, label + ": " + nameError.Message, Sub(path, "name")));
+                            continue;
+                        }
+                    }
+                    if (seen.TryGetValue(name, out var first))
+                    {
+                        Add(ErrorIds.DuplicateName, ErrorKind.InvalidData, name, path,
+                            label + ": the network is already described by " + (first.SourcePath ?? "an earlier entry") +
+                            "; give each network one entry (names are compared case-insensitively).");
+                        continue;
+                    }
+                    seen[name] = e;
+
+                    bool ok = true;
+                    if (!Enum.IsDefined(typeof(RoutingProtocol), e.Routing))
+                    {
+                        Add(ErrorIds.InvalidRoutingProtocol, ErrorKind.InvalidArgument, name, Sub(path, "routing"),
+                            label + ": routing " + N((int)e.Routing) + " is not a routing protocol; use \"static\" or \"ospf\".");
+                        ok = false;
+                    }
+                    else if (e.Routing != RoutingProtocol.Ospf)
+                    {
+                        if (e.Bfd || e.BfdIntervalMilliseconds.HasValue || e.BfdMultiplier.HasValue)
+                        {
+                            Add(ErrorIds.BfdWithoutOspf, ErrorKind.InvalidArgument, name, Sub(path, e.Bfd ? "bfd" : e.BfdIntervalMilliseconds.HasValue ? "bfdIntervalMs" : "bfdMultiplier"),
+                                label + ": BFD needs \"routing\": \"ospf\" (static routes have no neighbours to watch).");
+                            ok = false;
+                        }
+                        if (e.HelloIntervalSeconds.HasValue || e.DeadIntervalSeconds.HasValue)
+                        {
+                            Add(ErrorIds.InvalidRoutingTimer, ErrorKind.InvalidArgument, name, Sub(path, e.HelloIntervalSeconds.HasValue ? "helloIntervalSec" : "deadIntervalSec"),
+                                label + ": helloIntervalSec and deadIntervalSec apply only to \"routing\": \"ospf\".");
+                            ok = false;
+                        }
+                    }
+                    else
+                    {
+                        ok &= Range(e.HelloIntervalSeconds, RoutingDefaults.MinHelloIntervalSeconds, RoutingDefaults.MaxHelloIntervalSeconds, "helloIntervalSec", "s", name, path, label);
+                        ok &= Range(e.DeadIntervalSeconds, RoutingDefaults.MinDeadIntervalSeconds, RoutingDefaults.MaxDeadIntervalSeconds, "deadIntervalSec", "s", name, path, label);
+                        ok &= Range(e.BfdIntervalMilliseconds, RoutingDefaults.MinBfdIntervalMilliseconds, RoutingDefaults.MaxBfdIntervalMilliseconds, "bfdIntervalMs", "ms", name, path, label);
+                        ok &= Range(e.BfdMultiplier, RoutingDefaults.MinBfdMultiplier, RoutingDefaults.MaxBfdMultiplier, "bfdMultiplier", "", name, path, label);
+                        int hello = e.HelloIntervalSeconds ?? RoutingDefaults.HelloIntervalSeconds;
+                        int dead = e.DeadIntervalSeconds ?? RoutingDefaults.DeadIntervalSeconds;
+                        if (ok && dead <= hello)
+                        {
+                            Add(ErrorIds.InvalidRoutingTimer, ErrorKind.InvalidArgument, name, Sub(path, e.DeadIntervalSeconds.HasValue ? "deadIntervalSec" : "helloIntervalSec"),
+                                label + ": the dead interval (" + N(dead) + " s) must be longer than the hello interval (" + N(hello) +
+                                " s); several hellos must be able to go missing before a neighbour is declared down (4 x hello is usual).");
+                            ok = false;
+                        }
+                        if (!e.Bfd && (e.BfdIntervalMilliseconds.HasValue || e.BfdMultiplier.HasValue))
+                        {
+                            Add(ErrorIds.InvalidRoutingTimer, ErrorKind.InvalidArgument, name, Sub(path, e.BfdIntervalMilliseconds.HasValue ? "bfdIntervalMs" : "bfdMultiplier"),
+                                label + ": bfdIntervalMs and bfdMultiplier apply only with \"bfd\": true.");
+                            ok = false;
+                        }
+                    }
+
+                    if (_context.Observed != null && !known.Contains(name))
+                    {
+                        Add(ErrorIds.NetworkEntryNotFound, ErrorKind.ObjectNotFound, name, Sub(path, "name"),
+                            label + ": no router carries the network label " + Q(name) + " and no computed network has that name." +
+                            Suggestions.Hint(name, known.ToList()) + " An entry names a routers' \"network\" label or a computed network (such as vn-r1).");
+                        ok = false;
+                    }
+                    if (ok) usable.Add(e);
+                }
+
+                foreach (var (network, conflicting) in Routing.RoutingPlanner.ConflictsOf(grouping, usable))
+                {
+                    var firstEntry = conflicting[0];
+                    Add(ErrorIds.NetworkRoutingConflict, ErrorKind.InvalidData, network.Name, firstEntry.SourcePath,
+                        "Virtual network " + Q(network.Name) + " joins labels whose network entries ask for different routing: " +
+                        string.Join("; ", conflicting.Select(c => Q(c.Name) + " " + Routing.RoutingPlanner.Describe(c) +
+                                                                   (string.IsNullOrEmpty(c.SourcePath) ? "" : " (" + c.SourcePath + ")"))) +
+                        ". One network runs one routing: give its entries the same settings, or one entry for " + Q(network.Name) + ".");
+                }
+            }
+
+            private bool Range(int? value, int min, int max, string field, string unit, string target, string path, string label)
+            {
+                if (!value.HasValue || (value.Value >= min && value.Value <= max)) return true;
+                Add(ErrorIds.InvalidRoutingTimer, ErrorKind.InvalidArgument, target, Sub(path, field),
+                    label + ": " + field + " " + N(value.Value) + " is outside " + N(min) + " to " + N(max) + (unit.Length == 0 ? "" : " " + unit) + ".");
+                return false;
             }
 
             private void CheckPools()
