@@ -15,6 +15,8 @@ namespace VirtualNetworks.HyperV
         public RouterMarker Marker = new RouterMarker();
         /// <summary>The VSSD's Notes as read (rewritten with one line changed when a link state is recorded).</summary>
         public string[] Notes = Array.Empty<string>();
+        /// <summary>The VSSD as read (SELECT *): ModifySystemSettings sends it back whole, with only Notes changed.</summary>
+        public CimObject? Settings;
         /// <summary>Link states recorded in the Notes (<see cref="HyperVNames.LinkStates"/>); links not listed are Up.</summary>
         public Dictionary<string, LinkState> LinkStates = new Dictionary<string, LinkState>(StringComparer.OrdinalIgnoreCase);
         public ushort EnabledState;
@@ -287,6 +289,7 @@ namespace VirtualNetworks.HyperV
                     VssdInstanceId = v.GetString("InstanceID") ?? "",
                     Marker = marker,
                     Notes = v.GetStrings("Notes"),
+                    Settings = v,
                     LinkStates = HyperVNames.LinkStates(v.GetStrings("Notes")),
                 };
                 byVssd[rec.VssdInstanceId] = rec;

@@ -8,7 +8,7 @@ using VirtualNetworks.HyperV.Cim;
 namespace VirtualNetworks.HyperV
 {
     /// <summary>
-    /// Link states (Disable-/Enable-VirtualLink; docs/hyperv-backend.md §11). Per end of the link:
+    /// Link states (Disable-/Enable-VirtualLink; docs/hyperv-backend.md §13). Per end of the link:
     /// <list type="bullet">
     /// <item>CablePulled: the connection (Msvm_EthernetPortAllocationSettingData) gets EnabledState 3 through
     /// ModifyResourceSettings; Microsoft documents that a disabled allocation request "is not processed", and its
@@ -125,14 +125,18 @@ namespace VirtualNetworks.HyperV
             var current = vm.LinkStates.TryGetValue(link, out var s) ? s : LinkState.Up;
             if (current == state) return;
             var notes = HyperVNames.WithLinkState(vm.Notes, link, state);
-            var settings = new CimObject("Msvm_VirtualSystemSettingData")
-                .Set("InstanceID", CimDataType.String, false, vm.VssdInstanceId, isKey: true)
-                .Set("Notes", CimDataType.String, true, notes);
+            // The whole settings instance as read, only Notes changed (as os-win and Microsoft's samples send it): a
+            // partial instance would leave it to the host what the missing properties mean.
+            var read = vm.Settings ?? host.Query(op, "SELECT * FROM Msvm_VirtualSystemSettingData WHERE " + HostSnapshot.ById(vm.VssdInstanceId), ct)
+                           .FirstOrDefault(v => HostSnapshot.IsRealized(v))
+                       ?? throw op.Fail(ErrorIds.RouterNotFound, ErrorKind.ObjectNotFound, $"the settings of router '{vm.Marker.Router}' ({vm.VssdInstanceId}) are gone.");
+            var settings = read.Clone().Set("Notes", CimDataType.String, true, notes);
             host.Invoke(op, $"ModifySystemSettings (record link '{link}' {state} on router '{vm.Marker.Router}')", host.Vsms(op, ct), "ModifySystemSettings", ct, new[]
             {
                 CimMethodParameter.String("SystemSettings", CimXml.Write(settings)),
             });
             vm.Notes = notes;
+            vm.Settings = settings;
             if (state == LinkState.Up) vm.LinkStates.Remove(link);
             else vm.LinkStates[link] = state;
         }

@@ -9,7 +9,7 @@ using Xunit;
 namespace VirtualNetworks.HyperV.Tests.Backend
 {
     /// <summary>
-    /// ILinkStateControl on Hyper-V (docs/hyperv-backend.md §11): CablePulled = the connection disabled (EnabledState 3),
+    /// ILinkStateControl on Hyper-V (docs/hyperv-backend.md §13): CablePulled = the connection disabled (EnabledState 3),
     /// Silent = connected with deny-all port ACLs both ways, Up = connected without them; the wish recorded in both end
     /// VMs' Notes first, reported by the inventory, re-applied when the link is re-created and after a migration.
     /// Runs on both schema versions (server2019 here, server23h2 in VirtualNetworks.HyperV.Tests.Server23h2).
@@ -223,7 +223,7 @@ namespace VirtualNetworks.HyperV.Tests.Backend
         [Fact]
         public void ADisconnectThatEmptiedHostResource_IsStillTheLink_AndUpReconnectsItToTheFabric()
         {
-            // Tolerance (docs/hyperv-backend.md §11): if a host empties HostResource of a disabled connection, the
+            // Tolerance (docs/hyperv-backend.md §13): if a host empties HostResource of a disabled connection, the
             // connection's LastKnownSwitchName still names the fabric switch.
             using var rig = Linked();
             rig.Backend.SetLinkState("a", LinkState.CablePulled, None);

@@ -7,7 +7,7 @@ using static VirtualNetworks.HyperV.Tests.Simulator.Sim;
 namespace VirtualNetworks.HyperV.Tests.Simulator
 {
     /// <summary>
-    /// What the simulator models of a port's state (docs/hyperv-backend.md §11, README "Port state"): the connection's
+    /// What the simulator models of a port's state (docs/hyperv-backend.md §13, README "Port state"): the connection's
     /// EnabledState (Microsoft: a Disabled (3) allocation request "is not processed") and port ACLs
     /// (Msvm_EthernetSwitchPortAclSettingData, a data-only class of the real schema, given a default instance here).
     /// </summary>
