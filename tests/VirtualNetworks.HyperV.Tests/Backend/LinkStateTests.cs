@@ -172,6 +172,46 @@ namespace VirtualNetworks.HyperV.Tests.Backend
         }
 
         [Fact]
+        public void ARepeatedCall_ChangesNothing_AndAHalfSilentPort_IsReportedAndCompletedWithOneAdd()
+        {
+            using var rig = Linked();
+            rig.Backend.SetLinkState("a", LinkState.Silent, None);
+            rig.Sim.Counters.Reset();
+            rig.Backend.SetLinkState("a", LinkState.Silent, None);
+            Assert.Equal(0, rig.Sim.Counters.InvokeMethod); // no Notes write, no port change: only reads
+
+            // Someone removes r2's outgoing deny ACL by hand.
+            var outAcl = rig.Sim.Instances("Msvm_EthernetSwitchPortAclSettingData").Single(a =>
+                a.GetString("Name") == "vn:silent-out" && (a.GetString("InstanceID") ?? "").StartsWith(rig.VssdOf("r2").GetString("InstanceID")! + "\\", StringComparison.OrdinalIgnoreCase));
+            using (var gw = rig.Sim.Connect())
+            {
+                var vsms = gw.Query(@"root\virtualization\v2", "SELECT * FROM Msvm_VirtualSystemManagementService", None).Single().ToReference();
+                gw.InvokeAndWait(vsms, "RemoveFeatureSettings", new[] { CimMethodParameter.References("FeatureSettings", new[] { outAcl.ToReference() }) }, None);
+            }
+            var link = Link(rig);
+            Assert.Equal(LinkState.Silent, link.State);
+            Assert.Contains("the port at r2 reads inconsistent", link.Status);
+
+            rig.Sim.Counters.Reset();
+            rig.Backend.SetLinkState("a", LinkState.Silent, None);
+            Assert.Equal(1, rig.Sim.Counters.Method("AddFeatureSettings"));
+            Assert.Equal(0, rig.Sim.Counters.Method("ModifySystemSettings") + rig.Sim.Counters.Method("ModifyResourceSettings") + rig.Sim.Counters.Method("RemoveFeatureSettings"));
+            Assert.Null(Link(rig).Status);
+            Assert.True(Nic(rig, "r2").DropsAll(2));
+        }
+
+        [Fact]
+        public void AHostKeepingOnlyNotesElementZero_StillKeepsTheMarkerAndTheState()
+        {
+            using var rig = Linked();
+            rig.Sim.NotesKeepFirstElementOnly = true;
+            rig.Backend.SetLinkState("a", LinkState.CablePulled, None);
+            Assert.Single(rig.VssdOf("r1").GetStrings("Notes"));
+            Assert.Equal(LinkState.CablePulled, Link(rig).State);
+            Assert.Equal(new[] { "r1", "r2" }, rig.Inventory().Routers.Select(r => r.Name).OrderBy(n => n));
+        }
+
+        [Fact]
         public void UnknownLink_IsLinkNotFound_AndNothingChanges()
         {
             using var rig = Linked();
