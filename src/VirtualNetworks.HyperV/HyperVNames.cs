@@ -68,7 +68,7 @@ namespace VirtualNetworks.HyperV
         /// <summary>
         /// Prefix of a Notes line recording the desired state of one link at this router's end:
         /// <c>linkstate:&lt;link&gt;=CablePulled|Silent</c> (no line = Up). Written before the ports change
-        /// (docs/hyperv-backend.md §11), so a crash between the two leaves the wish on the host; it travels with the VM
+        /// (docs/hyperv-backend.md §13.3), so a crash between the two leaves the wish on the host; it travels with the VM
         /// through live and cold migration (it is part of the VM's settings).
         /// </summary>
         public const string LinkStatePrefix = "linkstate:";
