@@ -13,6 +13,12 @@ namespace VirtualNetworks.HyperV
         public string ElementName = "";
         public string VssdInstanceId = "";
         public RouterMarker Marker = new RouterMarker();
+        /// <summary>The VSSD's Notes as read (rewritten with one line changed when a link state is recorded).</summary>
+        public string[] Notes = Array.Empty<string>();
+        /// <summary>The VSSD as read (SELECT *): ModifySystemSettings sends it back whole, with only Notes changed.</summary>
+        public CimObject? Settings;
+        /// <summary>Link states recorded in the Notes (<see cref="HyperVNames.LinkStates"/>); links not listed are Up.</summary>
+        public Dictionary<string, LinkState> LinkStates = new Dictionary<string, LinkState>(StringComparer.OrdinalIgnoreCase);
         public ushort EnabledState;
         public int Processors;
         public int MemoryMB;
@@ -37,6 +43,12 @@ namespace VirtualNetworks.HyperV
         /// <summary>The connection as read (SELECT *): re-pointing it sends this instance back with another HostResource.</summary>
         public CimObject? Epasd;
         public string? SwitchGuid;
+        /// <summary>The connection's EnabledState: 2 Enabled, 3 Disabled (the port disconnected, settings kept); null = not read.</summary>
+        public ushort? ConnectionState;
+        /// <summary>The switch the connection names only through LastKnownSwitchName (HostResource empty while disabled).</summary>
+        public bool SwitchFromLastKnownName;
+        /// <summary>InstanceIDs of the module's deny-all ACLs on the port (Msvm_EthernetSwitchPortAclSettingData named vn:silent-*), by Direction.</summary>
+        public Dictionary<byte, string> SilentAcls = new Dictionary<byte, string>();
         public string? VlanInstanceId;
         public int? AccessVlan;
         public string? BandwidthInstanceId;
@@ -198,14 +210,19 @@ namespace VirtualNetworks.HyperV
         /// The router markers of the given VSSD InstanceIDs (one query, marker properties only); only realized VSSDs
         /// carrying the marker are returned, so NICs of checkpoints and foreign VMs are never touched.
         /// </summary>
-        public static Dictionary<string, RouterMarker> Markers(HyperVHost host, HostOp op, IEnumerable<string> vssdIds, CancellationToken ct)
+        public static Dictionary<string, RouterMarker> Markers(HyperVHost host, HostOp op, IEnumerable<string> vssdIds, CancellationToken ct,
+            Dictionary<string, string[]>? notes = null)
         {
             var ids = vssdIds.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
             var result = new Dictionary<string, RouterMarker>(StringComparer.OrdinalIgnoreCase);
             if (ids.Count == 0) return result;
             var rows = host.Query(op, "SELECT InstanceID, Notes, VirtualSystemType FROM Msvm_VirtualSystemSettingData WHERE " + Or(ids.Select(ById)), ct);
             foreach (var v in rows)
-                if (IsRealized(v) && HyperVNames.ParseRouter(v.GetStrings("Notes")) is RouterMarker m) result[v.GetString("InstanceID") ?? ""] = m;
+                if (IsRealized(v) && HyperVNames.ParseRouter(v.GetStrings("Notes")) is RouterMarker m)
+                {
+                    result[v.GetString("InstanceID") ?? ""] = m;
+                    if (notes != null) notes[v.GetString("InstanceID") ?? ""] = v.GetStrings("Notes");
+                }
             return result;
         }
 
@@ -271,6 +288,9 @@ namespace VirtualNetworks.HyperV
                     ElementName = v.GetString("ElementName") ?? "",
                     VssdInstanceId = v.GetString("InstanceID") ?? "",
                     Marker = marker,
+                    Notes = v.GetStrings("Notes"),
+                    Settings = v,
+                    LinkStates = HyperVNames.LinkStates(v.GetStrings("Notes")),
                 };
                 byVssd[rec.VssdInstanceId] = rec;
                 byGuid[rec.Guid] = rec;
@@ -328,6 +348,19 @@ namespace VirtualNetworks.HyperV
                 owner.Nic.Epasd = e;
                 var hr = e.GetStrings("HostResource").FirstOrDefault();
                 if (CimReference.TryParse(hr, out var sref, out _)) owner.Nic.SwitchGuid = sref!.Key("Name");
+                owner.Nic.ConnectionState = e.GetUInt16("EnabledState");
+                if (owner.Nic.SwitchGuid == null && owner.Nic.ConnectionState == 3 && e.GetString("LastKnownSwitchName") is string last)
+                {
+                    // Tolerance: a disabled connection whose HostResource was emptied still names its switch in
+                    // LastKnownSwitchName ("the switch this port had a hard affinity to"); the link stays recognised.
+                    var named = switches.FirstOrDefault(s => string.Equals(s.GetString("ElementName"), last, StringComparison.OrdinalIgnoreCase));
+                    if (named != null && (string.Equals(last, host.Options.SwitchName, StringComparison.OrdinalIgnoreCase) ||
+                                          string.Equals(last, host.Options.TransportSwitchName, StringComparison.OrdinalIgnoreCase)))
+                    {
+                        owner.Nic.SwitchGuid = VmGuid(named);
+                        owner.Nic.SwitchFromLastKnownName = true;
+                    }
+                }
                 if (owner.Nic.EpasdInstanceId != null) nicByEpasd[owner.Nic.EpasdInstanceId] = owner.Nic;
             }
             foreach (var f in features)
@@ -337,6 +370,11 @@ namespace VirtualNetworks.HyperV
                 for (int i = id.LastIndexOf('\\'); i > 0 && nic == null; i = id.LastIndexOf('\\', i - 1))
                     nicByEpasd.TryGetValue(id.Substring(0, i), out nic);
                 if (nic == null) continue;
+                if (HyperVBackend.IsSilentAcl(f))
+                {
+                    nic.SilentAcls[(byte)(f.GetUInt32("Direction") ?? 0)] = id;
+                    continue;
+                }
                 if (f.ClassName.EndsWith("VlanSettingData", StringComparison.OrdinalIgnoreCase) || f.Has("AccessVlanId"))
                 {
                     nic.VlanInstanceId = id;

@@ -111,6 +111,7 @@ namespace VirtualNetworks.HyperV
                 long? limit = Planning.Planner.Normalize(spec.MaximumBandwidth) is long l ? EffectiveBandwidth(l) : (long?)null;
                 AddEnd(host, op, from, spec, true, switchPath, vlan, limit, ct);
                 AddEnd(host, op, to, spec, false, switchPath, vlan, limit, ct);
+                ApplyStateAfterCreate(spec, new[] { from, to }, ct);
             }
         }
 
@@ -227,6 +228,7 @@ namespace VirtualNetworks.HyperV
                         var e = ends[i];
                         AddEnd(e.Host, e.Op, e.Vm, spec, i == 0, e.Host.SwitchRef(e.Snap.TransportGuid!).ToPath(), vlan, limit, ct);
                     }
+                    ApplyStateAfterCreate(spec, ends.Select(e => e.Vm), ct);
                 }
         }
 
@@ -293,10 +295,15 @@ namespace VirtualNetworks.HyperV
                 {
                     // The link's NICs by name, kept only on marked (owned, realized) VMs: two queries.
                     var nics = HostSnapshot.LinkNics(host, op, new[] { name }, ct);
-                    var markers = HostSnapshot.Markers(host, op, nics.Select(n => n.Owner), ct);
+                    var notes = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase);
+                    var markers = HostSnapshot.Markers(host, op, nics.Select(n => n.Owner), ct, notes);
                     foreach (var (id, link, owner) in nics)
                         if (markers.TryGetValue(owner, out var m))
                             RemoveNic(host, op, new NicRecord { InstanceId = id, Link = link }, $"RemoveResourceSettings (adapter on router '{m.Router}')", ct);
+                    // A removed link has no state: its line leaves the routers' Notes (only where one is recorded).
+                    foreach (var kv in markers)
+                        if (notes.TryGetValue(kv.Key, out var n) && HyperVNames.LinkStates(n).ContainsKey(name))
+                            RecordState(host, op, new VmRecord { VssdInstanceId = kv.Key, Marker = kv.Value, Notes = n, LinkStates = HyperVNames.LinkStates(n) }, name, LinkState.Up, ct);
                 }
             }
         }

@@ -300,6 +300,13 @@ namespace VirtualNetworks.HyperV
                     foreach (var l in back)
                         Repoint(dest, dop, l.Peer!.Marker.Router, l.PeerNic!, dstFabricPath!, ct);
             }
+            // Link states recorded in the Notes (they moved with the VM): re-applied on the destination, whatever the
+            // migration kept of the port settings (EnabledState, ACLs); a no-op when everything arrived as it was.
+            foreach (var kv in vm.LinkStates.Where(kv => kv.Value != LinkState.Up && moving.Any(l => l.PeerHost != null && Same(l.Name, kv.Key))))
+            {
+                progress?.Report($"re-applying link '{kv.Key}' {kv.Value} on {dest.Name}");
+                SetLinkState(kv.Key, kv.Value, ct);
+            }
             progress?.Report($"{name} runs on {dest.Name} ({MapState(mode == MigrationMode.Cold && wasRunning ? (ushort)2 : arrivedState)})");
         }
 

@@ -248,6 +248,8 @@ namespace VirtualNetworks.HyperV
             if (fromEnd.Nic.Limit != toEnd.Nic.Limit)
                 status = (status == null ? "" : status + "; ") +
                          $"bandwidth differs between the ends ({Bandwidth.Format(fromEnd.Nic.Limit)} at {from}, {Bandwidth.Format(toEnd.Nic.Limit)} at {to}); Set-VirtualLink re-applies it";
+            var (state, stateStatus) = ReadLinkState(name, fromEnd, toEnd);
+            if (stateStatus != null) status = (status == null ? "" : status + "; ") + stateStatus;
             return new VirtualLink
             {
                 Name = name,
@@ -256,6 +258,7 @@ namespace VirtualNetworks.HyperV
                 MaximumBandwidth = fromEnd.Nic.Limit,
                 VlanId = fromEnd.Nic.AccessVlan,
                 Transport = LinkTransport.Vlan,
+                State = state,
                 Status = status,
             };
         }

@@ -25,6 +25,7 @@ namespace VirtualNetworks.HyperV
         public const string VlanExhausted = "HyperVVlanExhausted";
         public const string InvalidOption = "HyperVInvalidOption";
         public const string BandwidthNotApplied = "HyperVBandwidthNotApplied";
+        public const string LinkStateNotApplied = "HyperVLinkStateNotApplied";
         public const string OrphanChanged = "HyperVOrphanChanged";
         public const string TransportSwitchMissing = "HyperVTransportSwitchMissing";
         public const string MigrationNotEnabled = "HyperVMigrationNotEnabled";

@@ -65,6 +65,45 @@ namespace VirtualNetworks.HyperV
             };
         }
 
+        /// <summary>
+        /// Prefix of a Notes line recording the desired state of one link at this router's end:
+        /// <c>linkstate:&lt;link&gt;=CablePulled|Silent</c> (no line = Up). Written before the ports change
+        /// (docs/hyperv-backend.md §13.3), so a crash between the two leaves the wish on the host; it travels with the VM
+        /// through live and cold migration (it is part of the VM's settings).
+        /// </summary>
+        public const string LinkStatePrefix = "linkstate:";
+
+        /// <summary>The link states recorded in a router's Notes (links without a line are Up and not listed).</summary>
+        public static Dictionary<string, LinkState> LinkStates(IEnumerable<string> notes)
+        {
+            var d = new Dictionary<string, LinkState>(StringComparer.OrdinalIgnoreCase);
+            foreach (var l in NoteLines(notes))
+            {
+                if (!l.StartsWith(LinkStatePrefix, StringComparison.Ordinal)) continue;
+                int eq = l.LastIndexOf('=');
+                if (eq <= LinkStatePrefix.Length) continue;
+                var link = l.Substring(LinkStatePrefix.Length, eq - LinkStatePrefix.Length);
+                var value = l.Substring(eq + 1);
+                if (string.Equals(value, nameof(LinkState.CablePulled), StringComparison.OrdinalIgnoreCase)) d[link] = LinkState.CablePulled;
+                else if (string.Equals(value, nameof(LinkState.Silent), StringComparison.OrdinalIgnoreCase)) d[link] = LinkState.Silent;
+            }
+            return d;
+        }
+
+        /// <summary>
+        /// The Notes with the line of <paramref name="link"/> set to <paramref name="state"/> (removed for Up), as one
+        /// element like <see cref="RouterNotes"/>; every other line is kept in order.
+        /// </summary>
+        public static string[] WithLinkState(IEnumerable<string> notes, string link, LinkState state)
+        {
+            var lines = NoteLines(notes).Where(l => !(l.StartsWith(LinkStatePrefix, StringComparison.Ordinal) &&
+                                                      l.LastIndexOf('=') > LinkStatePrefix.Length &&
+                                                      string.Equals(l.Substring(LinkStatePrefix.Length, l.LastIndexOf('=') - LinkStatePrefix.Length), link, StringComparison.OrdinalIgnoreCase)))
+                .ToList();
+            if (state != LinkState.Up) lines.Add(LinkStatePrefix + link + "=" + state);
+            return new[] { string.Join("\n", lines) };
+        }
+
         public static bool IsFabric(IEnumerable<string> notes)
         {
             var lines = NoteLines(notes);

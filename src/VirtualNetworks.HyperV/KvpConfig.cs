@@ -45,7 +45,67 @@ namespace VirtualNetworks.HyperV
                 sb.Append("# vn dev ").Append(r.LinkName).Append(' ').Append(dest).Append('\n');
                 sb.Append("route ").Append(shown).Append(" via ").Append(r.NextHop.Trim()).Append('\n');
             }
+            var routing = RoutingLine(cfg);
+            if (routing != null) sb.Append(routing).Append('\n');
             return sb.ToString();
+        }
+
+        /// <summary>
+        /// The guest contract 2 <c>routing</c> line of <paramref name="cfg"/> (docs/guest-contract.md), or null for static
+        /// routing (no Routing, or Protocol Static). Every value is checked against the contract's bounds first, so
+        /// nothing unvalidated reaches the guest: router id a dotted quad, hello 1..65535, dead 2..65535, BFD interval
+        /// 10..10000 ms and multiplier 2..255, key empty or 64 hex digits.
+        /// </summary>
+        public static string? RoutingLine(RouterConfiguration cfg)
+        {
+            var r = cfg.Routing;
+            if (r == null || r.Protocol == RoutingProtocol.Static) return null;
+            string? problem = null;
+            if (r.Protocol != RoutingProtocol.Ospf) problem = $"routing protocol {r.Protocol} is not one the guest runs";
+            else if (!IsDottedQuad(r.RouterId)) problem = $"router id '{r.RouterId}' is not a dotted quad";
+            else if (r.HelloIntervalSeconds < RoutingDefaults.MinHelloIntervalSeconds || r.HelloIntervalSeconds > RoutingDefaults.MaxHelloIntervalSeconds)
+                problem = $"hello interval {r.HelloIntervalSeconds} s is outside {RoutingDefaults.MinHelloIntervalSeconds}..{RoutingDefaults.MaxHelloIntervalSeconds}";
+            else if (r.DeadIntervalSeconds < RoutingDefaults.MinDeadIntervalSeconds || r.DeadIntervalSeconds > RoutingDefaults.MaxDeadIntervalSeconds)
+                problem = $"dead interval {r.DeadIntervalSeconds} s is outside {RoutingDefaults.MinDeadIntervalSeconds}..{RoutingDefaults.MaxDeadIntervalSeconds}";
+            else if (r.Bfd && (r.BfdIntervalMilliseconds < RoutingDefaults.MinBfdIntervalMilliseconds || r.BfdIntervalMilliseconds > RoutingDefaults.MaxBfdIntervalMilliseconds))
+                problem = $"BFD interval {r.BfdIntervalMilliseconds} ms is outside {RoutingDefaults.MinBfdIntervalMilliseconds}..{RoutingDefaults.MaxBfdIntervalMilliseconds}";
+            else if (r.Bfd && (r.BfdMultiplier < RoutingDefaults.MinBfdMultiplier || r.BfdMultiplier > RoutingDefaults.MaxBfdMultiplier))
+                problem = $"BFD multiplier {r.BfdMultiplier} is outside {RoutingDefaults.MinBfdMultiplier}..{RoutingDefaults.MaxBfdMultiplier}";
+            else if (!string.IsNullOrEmpty(r.AuthenticationKey) && (r.AuthenticationKey.Length != 64 || !r.AuthenticationKey.All(Uri.IsHexDigit)))
+                problem = "the authentication key is not 64 hex digits";
+            if (problem != null)
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, cfg.RouterName,
+                    $"Cannot configure router '{cfg.RouterName}': {problem}.");
+            return r.ToCanonicalString();
+        }
+
+        private static bool IsDottedQuad(string? s)
+        {
+            var parts = (s ?? "").Split('.');
+            return parts.Length == 4 && parts.All(p => p.Length >= 1 && p.Length <= 3 && p.All(c => c >= '0' && c <= '9') &&
+                                                      int.Parse(p, CultureInfo.InvariantCulture) <= 255);
+        }
+
+        /// <summary>Parses a <c>routing ospf ...</c> line written by <see cref="RoutingLine"/>; null when it is not one.</summary>
+        private static RoutingConfiguration? ParseRouting(string[] w)
+        {
+            if (w.Length < 2 || w[1] != "ospf") return null;
+            var r = new RoutingConfiguration { Protocol = RoutingProtocol.Ospf };
+            static int? Int(string s) => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : (int?)null;
+            for (int i = 2; i < w.Length; i++)
+            {
+                switch (w[i])
+                {
+                    case "router-id" when i + 1 < w.Length: r.RouterId = w[++i]; break;
+                    case "hello" when i + 1 < w.Length && Int(w[i + 1]) is int h: r.HelloIntervalSeconds = h; i++; break;
+                    case "dead" when i + 1 < w.Length && Int(w[i + 1]) is int d: r.DeadIntervalSeconds = d; i++; break;
+                    case "bfd" when i + 2 < w.Length && Int(w[i + 1]) is int bi && Int(w[i + 2]) is int bm:
+                        r.Bfd = true; r.BfdIntervalMilliseconds = bi; r.BfdMultiplier = bm; i += 2; break;
+                    case "key" when i + 1 < w.Length: r.AuthenticationKey = w[++i]; break;
+                    default: return null;
+                }
+            }
+            return r;
         }
 
         private static string Dash(string? s) => string.IsNullOrEmpty(s) ? "-" : s!;
@@ -82,6 +142,9 @@ namespace VirtualNetworks.HyperV
                         pendingIf.Address = w[2];
                         cfg.Interfaces.Add(pendingIf);
                         pendingIf = null;
+                        break;
+                    case "routing" when cfg.Routing == null && ParseRouting(w) is RoutingConfiguration routing:
+                        cfg.Routing = routing;
                         break;
                     case "route" when w.Length >= 4 && pendingRoute != null:
                         cfg.Routes.Add(new RouteConfiguration { Destination = pendingRoute.Value.Dest, NextHop = w[3], LinkName = pendingRoute.Value.Link });

@@ -231,6 +231,21 @@ BeforeAll {
         $true
     }
 
+    # Adds (or with -Remove removes) a deny ACL for every MAC address (the Hyper-V cmdlets' ANY) on one link adapter
+    # of one of this run's routers, only when the VM carries the module's router marker.
+    function Set-OwnedAdapterAnyMacAcl {
+        param(
+            [Parameter(Mandatory)] [string] $RouterKey,
+            [Parameter(Mandatory)] [string] $LinkKey,
+            [switch] $Remove
+        )
+        $vm = Hyper-V\Get-VM @HV -Name (Get-TestName $RouterKey) -ErrorAction Stop
+        if (-not (Test-OwnedNotes -Notes $vm.Notes -Kind 'router' -Router (Get-TestName $RouterKey))) { throw "VM '$($vm.Name)' does not carry the module's marker." }
+        $adapter = Hyper-V\Get-VMNetworkAdapter -VM $vm -Name (Get-NicName $LinkKey) -ErrorAction Stop
+        if ($Remove) { Hyper-V\Remove-VMNetworkAdapterAcl -VMNetworkAdapter $adapter -RemoteMacAddress ANY -Direction Inbound -Action Deny -ErrorAction SilentlyContinue }
+        else { Hyper-V\Add-VMNetworkAdapterAcl -VMNetworkAdapter $adapter -RemoteMacAddress ANY -Direction Inbound -Action Deny -ErrorAction Stop }
+    }
+
     function Get-OwnedVMName {
         param([hashtable] $On = $HV)
         @(Hyper-V\Get-VM @On | Where-Object { Test-OwnedNotes -Notes $_.Notes } | ForEach-Object { $_.Name } | Sort-Object)
@@ -699,6 +714,69 @@ Describe 'A virtual network deployed on Hyper-V' -Tag 'HyperV' -Skip:([bool]$Hos
             Set-VirtualLink -Name (Get-TestName $l.Key) -MaximumBandwidth 0 @VN -Confirm:$false -ErrorAction Stop
             foreach ($end in $l.From, $l.To) {
                 Get-MaximumBandwidth (Get-LinkAdapter -RouterKey $end -LinkKey $l.Key) | Should -Be 0
+            }
+        }
+
+        It 'keeps every router running' {
+            foreach ($name in $RouterNames) { [string](Hyper-V\Get-VM @HV -Name $name).State | Should -Be 'Running' }
+        }
+    }
+
+    Context 'Disable-VirtualLink / Enable-VirtualLink (Get-VMNetworkAdapter, Get-VMNetworkAdapterAcl, Get-VM Notes)' {
+        # docs/hyperv-backend.md §13: CablePulled = the connection disabled (EnabledState 3), Silent = deny-all MAC ACLs
+        # both ways with the adapter connected, Up = connected without them; the wish in both VMs' Notes first.
+        BeforeAll {
+            $Subject = Get-LinkSpec 'l34'
+            $SubjectName = Get-TestName $Subject.Key
+            $VlanBefore = @{}
+            foreach ($end in $Subject.From, $Subject.To) { $VlanBefore[$end] = (Hyper-V\Get-VMNetworkAdapterVlan @HV -VMNetworkAdapter (Get-LinkAdapter -RouterKey $end -LinkKey $Subject.Key)).AccessVlanId }
+        }
+
+        It 'Disable-VirtualLink (CablePulled) disconnects both ends, keeping their switch and VLAN' {
+            Disable-VirtualLink -Name $SubjectName @VN -Confirm:$false -ErrorAction Stop
+            foreach ($end in $Subject.From, $Subject.To) {
+                $a = Get-LinkAdapter -RouterKey $end -LinkKey $Subject.Key
+                $a.Connected | Should -BeFalse -Because 'EnabledState 3: Microsoft documents that a disabled connection request is not processed'
+                (Hyper-V\Get-VMNetworkAdapterVlan @HV -VMNetworkAdapter $a).AccessVlanId | Should -Be $VlanBefore[$end]
+                @(Get-NoteLine (Hyper-V\Get-VM @HV -Name (Get-TestName $end)).Notes) | Should -Contain "linkstate:$SubjectName=CablePulled"
+            }
+        }
+
+        It 'Disable-VirtualLink -Failure Silent reconnects both ends with a deny-all ACL each way' {
+            Disable-VirtualLink -Name $SubjectName -Failure Silent @VN -Confirm:$false -ErrorAction Stop
+            foreach ($end in $Subject.From, $Subject.To) {
+                $a = Get-LinkAdapter -RouterKey $end -LinkKey $Subject.Key
+                $a.Connected | Should -BeTrue -Because 'the carrier stays up in a silent failure'
+                $a.SwitchName | Should -Be $FabricSwitchName
+                $acls = @(Hyper-V\Get-VMNetworkAdapterAcl @HV -VMNetworkAdapter $a | Where-Object { [string]$_.Action -eq 'Deny' })
+                @($acls | ForEach-Object { [string]$_.Direction } | Sort-Object) -join ',' | Should -Be 'Inbound,Outbound'
+                @(Get-NoteLine (Hyper-V\Get-VM @HV -Name (Get-TestName $end)).Notes) | Should -Contain "linkstate:$SubjectName=Silent"
+            }
+        }
+
+        It 'writes the deny-all ACL as Add-VMNetworkAdapterAcl -RemoteMacAddress ANY stores it' {
+            # The WMI encoding of the cmdlets' ANY is not documented (the backend writes FFFFFFFFFFFF/0): compare.
+            $ours = Hyper-V\Get-VMNetworkAdapterAcl @HV -VMNetworkAdapter (Get-LinkAdapter -RouterKey $Subject.From -LinkKey $Subject.Key) |
+                Where-Object { [string]$_.Action -eq 'Deny' -and [string]$_.Direction -eq 'Inbound' }
+            try {
+                Set-OwnedAdapterAnyMacAcl -RouterKey 'r1' -LinkKey 'l12'
+                $any = Hyper-V\Get-VMNetworkAdapterAcl @HV -VMNetworkAdapter (Get-LinkAdapter -RouterKey 'r1' -LinkKey 'l12') | Where-Object { [string]$_.Action -eq 'Deny' }
+                [string]$ours.RemoteAddress | Should -Be ([string]$any.RemoteAddress)
+            }
+            finally {
+                Set-OwnedAdapterAnyMacAcl -RouterKey 'r1' -LinkKey 'l12' -Remove
+            }
+        }
+
+        It 'Enable-VirtualLink connects both ends again without the ACLs, on the same switch and VLAN' {
+            Enable-VirtualLink -Name $SubjectName @VN -Confirm:$false -ErrorAction Stop
+            foreach ($end in $Subject.From, $Subject.To) {
+                $a = Get-LinkAdapter -RouterKey $end -LinkKey $Subject.Key
+                $a.Connected | Should -BeTrue
+                $a.SwitchName | Should -Be $FabricSwitchName
+                (Hyper-V\Get-VMNetworkAdapterVlan @HV -VMNetworkAdapter $a).AccessVlanId | Should -Be $VlanBefore[$end]
+                @(Hyper-V\Get-VMNetworkAdapterAcl @HV -VMNetworkAdapter $a | Where-Object { [string]$_.Action -eq 'Deny' }).Count | Should -Be 0
+                @(Get-NoteLine (Hyper-V\Get-VM @HV -Name (Get-TestName $end)).Notes) -join "`n" | Should -Not -Match 'linkstate:'
             }
         }
 

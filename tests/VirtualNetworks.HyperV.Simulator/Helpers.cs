@@ -192,6 +192,19 @@ namespace VirtualNetworks.HyperV.Simulator
                         if (f.ClassName == "Msvm_EthernetSwitchPortVlanSettingData" && (f.GetUInt32("OperationMode") ?? 0) == 1)
                             n.AccessVlanId = f.GetUInt16("AccessVlanId");
                         if (f.ClassName == "Msvm_EthernetSwitchPortBandwidthSettingData") n.BandwidthLimit = f.GetUInt64("Limit");
+                        if (f.ClassName == "Msvm_EthernetSwitchPortAclSettingData")
+                            n.Acls.Add(new SimulatedAcl
+                            {
+                                Name = f.GetString("Name") ?? "",
+                                Direction = (byte)(f.GetUInt32("Direction") ?? 0),
+                                Applicability = (byte)(f.GetUInt32("Applicability") ?? 0),
+                                AclType = (byte)(f.GetUInt32("AclType") ?? 0),
+                                Action = (byte)(f.GetUInt32("Action") ?? 0),
+                                RemoteAddress = f.GetString("RemoteAddress") ?? "",
+                                RemoteAddressPrefixLength = (byte)(f.GetUInt32("RemoteAddressPrefixLength") ?? 0),
+                                LocalAddress = f.GetString("LocalAddress") ?? "",
+                                LocalAddressPrefixLength = (byte)(f.GetUInt32("LocalAddressPrefixLength") ?? 0),
+                            });
                     }
                 }
                 nics.Add(n);

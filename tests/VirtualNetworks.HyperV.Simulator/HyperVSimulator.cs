@@ -465,6 +465,12 @@ namespace VirtualNetworks.HyperV.Simulator
             {
                 t.Set("Limit", 0UL); t.Set("Reservation", 0UL); t.Set("Weight", 0UL); t.Set("BurstLimit", 0UL); t.Set("BurstSize", 0UL);
             });
+            FeatureTemplate("Msvm_EthernetSwitchPortAclSettingData", AclFeatureId, "Ethernet Switch Port ACL Settings", t =>
+            {
+                // The MOF defaults of learn.microsoft.com msvm-ethernetswitchportaclsettingdata: every enum Unknown (0).
+                t.Set("Name", ""); t.Set("Direction", (byte)0); t.Set("Applicability", (byte)0); t.Set("AclType", (byte)0); t.Set("Action", (byte)0);
+                t.Set("LocalAddress", ""); t.Set("LocalAddressPrefixLength", (byte)0); t.Set("RemoteAddress", ""); t.Set("RemoteAddressPrefixLength", (byte)0);
+            });
             FeatureTemplate("Msvm_EthernetSwitchPortSecuritySettingData", SecurityFeatureId, "Ethernet Switch Port Security Settings", t =>
             {
                 t.Set("AllowMacSpoofing", false); t.Set("EnableDhcpGuard", false); t.Set("EnableRouterGuard", false);
@@ -542,6 +548,8 @@ namespace VirtualNetworks.HyperV.Simulator
         internal const string VlanFeatureId = "952C5004-4465-451C-8CB8-FA9AB382B773";
         internal const string BandwidthFeatureId = "24AD3CE1-69BD-4978-B2AC-DAAD389D699C";
         internal const string SecurityFeatureId = "776E0BA7-94A1-41C8-8F28-951F524251B5";
+        /// <summary>The UUID qualifier of Msvm_EthernetSwitchPortAclSettingData (learn.microsoft.com).</summary>
+        internal const string AclFeatureId = "998BEF4A-5D55-492A-9C43-8B2F5EAE9F2B";
         internal const string Realized = "Microsoft:Hyper-V:System:Realized";
 
         // =============================================================== files

@@ -586,6 +586,7 @@ namespace VirtualNetworks.HyperV.Simulator
             "Msvm_EthernetSwitchPortVlanSettingData" => VlanFeatureId,
             "Msvm_EthernetSwitchPortBandwidthSettingData" => BandwidthFeatureId,
             "Msvm_EthernetSwitchPortSecuritySettingData" => SecurityFeatureId,
+            "Msvm_EthernetSwitchPortAclSettingData" => AclFeatureId,
             _ => "00000000-0000-0000-0000-000000000000",
         };
 
@@ -614,6 +615,28 @@ namespace VirtualNetworks.HyperV.Simulator
                         throw SimFailure.Invalid($"OperationMode {mode} is not 1 (Access), 2 (Trunk) or 3 (Private).");
                 }
             }
+            else if (o.ClassName == "Msvm_EthernetSwitchPortAclSettingData")
+            {
+                // The value maps of learn.microsoft.com msvm-ethernetswitchportaclsettingdata (0 Unknown is refused);
+                // Meter needs an IP ACL (Add-VMNetworkAdapterAcl -Action); Name and addresses have MaxLen 64 / 40.
+                uint dir = o.GetUInt32("Direction") ?? 0, app = o.GetUInt32("Applicability") ?? 0, type = o.GetUInt32("AclType") ?? 0, act = o.GetUInt32("Action") ?? 0;
+                if (dir < 1 || dir > 2) throw SimFailure.Invalid($"Direction {dir} is not 1 (Incoming) or 2 (Outgoing).");
+                if (app < 1 || app > 2) throw SimFailure.Invalid($"Applicability {app} is not 1 (Local) or 2 (Remote).");
+                if (type < 1 || type > 3) throw SimFailure.Invalid($"AclType {type} is not 1 (MAC), 2 (IPv4) or 3 (IPv6).");
+                if (act < 1 || act > 3) throw SimFailure.Invalid($"Action {act} is not 1 (Allow), 2 (Deny) or 3 (Meter).");
+                if (act == 3 && type == 1) throw SimFailure.Invalid("A metering ACL must be IP-based.");
+                if ((o.GetString("Name") ?? "").Length > 64) throw SimFailure.Invalid("Name is longer than 64 characters.");
+                foreach (var side in new[] { "Local", "Remote" })
+                {
+                    var addr = o.GetString(side + "Address") ?? "";
+                    uint len = o.GetUInt32(side + "AddressPrefixLength") ?? 0;
+                    if (addr.Length > 40) throw SimFailure.Invalid($"{side}Address is longer than 40 characters.");
+                    uint max = type == 1 ? 48u : type == 2 ? 32u : 128u;
+                    if (len > max) throw SimFailure.Invalid($"{side}AddressPrefixLength {len} is above {max}.");
+                    if (type == 1 && addr.Length > 0 && (addr.Length != 12 || !addr.All(Uri.IsHexDigit)))
+                        throw SimFailure.Invalid($"{side}Address '{addr}' is not a MAC address (12 hex digits).");
+                }
+            }
             else if (o.ClassName == "Msvm_EthernetSwitchPortBandwidthSettingData")
             {
                 ulong limit = o.GetUInt64("Limit") ?? 0, res = o.GetUInt64("Reservation") ?? 0, weight = o.GetUInt64("Weight") ?? 0;
@@ -639,7 +662,9 @@ namespace VirtualNetworks.HyperV.Simulator
             foreach (var f in items)
             {
                 ValidateFeature(f);
-                if (existing.Contains(f.Obj.ClassName)) throw SimFailure.Invalid($"The port already has a {f.Obj.ClassName}.");
+                // One VLAN, bandwidth, security ... feature per port; ACLs can be many (fact sheet §5.2).
+                if (f.Obj.ClassName != "Msvm_EthernetSwitchPortAclSettingData" && existing.Contains(f.Obj.ClassName))
+                    throw SimFailure.Invalid($"The port already has a {f.Obj.ClassName}.");
                 existing.Add(f.Obj.ClassName);
                 var feat = New(f.Obj.ClassName);
                 CopyProvided(f, feat, "InstanceID");

@@ -17,6 +17,12 @@ namespace VirtualNetworks.HyperV.Simulator
         /// <summary>How long a MigrateVirtualSystemToHost job runs (null = <see cref="JobDuration"/>); PercentComplete rises meanwhile.</summary>
         public TimeSpan? MigrationDuration { get; set; }
 
+        /// <summary>
+        /// Test knob (behaviour chosen, not evidence): a migration leaves the VM's port ACLs behind, so a client that
+        /// re-applies what it recorded can be told from one that trusts the migration. Default false (ACLs move with the VM).
+        /// </summary>
+        public bool MigrationDropsPortAcls { get; set; }
+
         private const ushort VirtualSystem = 32768, Storage = 32769, Staged = 32770, VirtualSystemAndStorage = 32771;
 
         private sealed class MigrationRequest
@@ -214,7 +220,9 @@ namespace VirtualNetworks.HyperV.Simulator
             string prefix = "Microsoft:" + guid;
             var moving = new List<CimObject> { vm };
             if (Vssd(vm) is CimObject vssd) moving.Add(vssd);
-            moving.AddRange(Children(prefix));
+            var children = Children(prefix).ToList();
+            var dropped = MigrationDropsPortAcls ? children.Where(o => o.ClassName == "Msvm_EthernetSwitchPortAclSettingData").ToList() : new List<CimObject>();
+            moving.AddRange(children.Except(dropped));
             foreach (var comp in new[] { "Msvm_ShutdownComponent", "Msvm_KvpExchangeComponent" })
                 if (Component(vm, comp) is CimObject co) moving.Add(co);
             var keys = new HashSet<string>(moving.Select(KeyOf), StringComparer.Ordinal);
@@ -266,7 +274,7 @@ namespace VirtualNetworks.HyperV.Simulator
                 }
                 foreach (var l in links)
                     dest.Link(l.Assoc, l.RoleA, l.RefA.WithHost(dest.ComputerName), l.RoleB, l.RefB.WithHost(dest.ComputerName));
-                foreach (var o in moving) Delete(o);
+                foreach (var o in moving.Concat(dropped)) Delete(o);
                 _vms.Remove(guid);
                 rt.InTransition = false;
                 dest._vms[guid] = rt;

@@ -204,7 +204,33 @@ namespace VirtualNetworks.HyperV.Simulator
         public ushort? AccessVlanId { get; internal set; }
         /// <summary>Bandwidth feature Limit, or null.</summary>
         public ulong? BandwidthLimit { get; internal set; }
+        /// <summary>The port's ACLs (Msvm_EthernetSwitchPortAclSettingData).</summary>
+        public List<SimulatedAcl> Acls { get; } = new List<SimulatedAcl>();
+        /// <summary>Frames the port drops in <paramref name="direction"/> (1 Incoming, 2 Outgoing): a Deny MAC ACL matching every address.</summary>
+        public bool DropsAll(byte direction) => Acls.Any(a => a.Direction == direction && a.Action == 2 && a.MatchesEveryFrame);
+        /// <summary>The port forwards frames: connected (EnabledState 2) and no deny-all ACL in either direction.</summary>
+        public bool Forwards => Connected && !DropsAll(1) && !DropsAll(2);
         public override string ToString() => $"{ElementName} {MacAddress} -> {SwitchName ?? "(none)"} vlan {AccessVlanId?.ToString() ?? "-"}";
+    }
+
+    /// <summary>One port ACL as stored (values of learn.microsoft.com msvm-ethernetswitchportaclsettingdata).</summary>
+    public sealed class SimulatedAcl
+    {
+        internal SimulatedAcl() { }
+        public string Name { get; internal set; } = "";
+        public byte Direction { get; internal set; }
+        public byte Applicability { get; internal set; }
+        public byte AclType { get; internal set; }
+        public byte Action { get; internal set; }
+        public string RemoteAddress { get; internal set; } = "";
+        public byte RemoteAddressPrefixLength { get; internal set; }
+        public string LocalAddress { get; internal set; } = "";
+        public byte LocalAddressPrefixLength { get; internal set; }
+        /// <summary>
+        /// A MAC ACL whose address side (Applicability) has prefix length 0 matches every frame, as 0.0.0.0/0 matches
+        /// every IPv4 packet (behaviour chosen: the WMI encoding of the cmdlets' "ANY" is not documented).
+        /// </summary>
+        public bool MatchesEveryFrame => AclType == 1 && (Applicability == 2 ? RemoteAddressPrefixLength : LocalAddressPrefixLength) == 0;
     }
 
     /// <summary>What the simulated guest agent sees: the VM, its NICs and its KVP items (a snapshot).</summary>
