@@ -264,6 +264,7 @@ namespace VirtualNetworks.Linux
                     ToComputerName = toHost,
                     MaximumBandwidth = rec.MaximumBandwidth,
                     VlanId = rec.VlanId,
+                    State = rec.State,
                     Transport = rec.Transport,
                     TunnelId = cross ? rec.Vni : null,
                     UnderlayPath = Lab.UnderlayPath(fromHost, toHost),
@@ -501,7 +502,8 @@ namespace VirtualNetworks.Linux
             {
                 rec.DesiredState = RouterState.Running;
                 Store.WriteRouter(rec);
-                return null; // already running: nothing to do
+                ApplyCarrier(rec.Name, LinksNaming(rec.Name), onlyPulled: false, cancellationToken); // level-based: pulled cables stay pulled
+                return null; // already running: nothing else to do
             }
             if (rec.RunSlot != null)
             {
@@ -551,6 +553,9 @@ namespace VirtualNetworks.Linux
             rec.AdaptersChanged = false;
             rec.NicGuestAnnounce = p.Spec.GuestAnnounce;
             Store.WriteRouter(rec);
+            // A fresh QEMU's NICs have carrier; pulled cables are pulled again at once (the guest is still booting its
+            // kernel then). A silent link's taps got their drop filter from the wiring before the launch.
+            ApplyCarrier(rec.Name, LinksNaming(rec.Name), onlyPulled: true, CancellationToken.None);
         }
 
         /// <summary>
@@ -569,6 +574,7 @@ namespace VirtualNetworks.Linux
                 if (!link.Endpoints.TryGetValue(router, out var placed) || placed.Count != 1 || !Is(placed[0], host)) return false;
             }
             if (link.Transport != LinkTransport.Bridge || (link.VlanId.HasValue && VlanFiltering)) return false;
+            if (link.State == LinkState.Silent) return false; // the rewiring checks (and puts back) the taps' drop filters
             int mtu = link.Mtu ?? LabNetwork.UnderlayMtu;
             var view = views.Of(host, ct);
             var bridge = view.Link(link.Bridge);
@@ -580,6 +586,7 @@ namespace VirtualNetworks.Linux
                 var tap = view.Link(kv.Value);
                 if (tap == null || !tap.IsTap || !tap.AdminUp || tap.Mtu != mtu || tap.Master != link.Bridge ||
                     !OwnershipTag.ForTap(Store.StateId, kv.Key, link.Name).Equals(tap.Tag)) return false;
+                if (view.HasClsact(tap.Name)) return false; // a drop filter left from a silent failure: the rewiring removes it
                 var root = view.Root(tap.Name);
                 if (link.MaximumBandwidth.HasValue)
                 {
@@ -661,7 +668,7 @@ namespace VirtualNetworks.Linux
             if (RouterProcess.Inspect(paths).IsRunning && rec.DesiredState != RouterState.Paused && text != rec.ConfigText)
             {
                 var channel = Vms.Channel(rec.Name);
-                channel.WaitReady(ReadyTimeout, cancellationToken);
+                EnsureContract(rec, channel.WaitReady(ReadyTimeout, cancellationToken), text); // an older image would ignore a routing line
                 channel.PushConfig(text, null, cancellationToken); // throws when the guest rejects it
             }
             rec.ConfigText = text;
@@ -761,6 +768,7 @@ namespace VirtualNetworks.Linux
                     rec = Store.ReadRouter(rec.Name) ?? rec;
                 }
             }
+            ApplyCarrier(rec.Name, links, onlyPulled: false, ct); // level-based: each adapter's carrier as its link's record wants
             return rec;
         }
 
@@ -793,6 +801,8 @@ namespace VirtualNetworks.Linux
                 ["host_tso4"] = false, ["host_tso6"] = false, // see QemuArguments.NicOffloads
                 ["guest_announce"] = router.NicGuestAnnounce ?? true, // as the instance's other NICs (QemuArguments.NoGuestAnnounce)
             }, null, ct);
+            if (link.State == LinkState.CablePulled)
+                qmp.Execute("set_link", new JObject { ["name"] = "d" + id, ["up"] = false }, null, ct); // before the guest sees the NIC
             router.AdaptersChanged = true; // its devices now differ from a fresh launch (live migration refuses)
             Store.WriteRouter(router);
             // The guest learns of the new NIC through ACPI (PCI hotplug) a moment later; the configuration that follows
