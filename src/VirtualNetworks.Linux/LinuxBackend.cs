@@ -502,7 +502,8 @@ namespace VirtualNetworks.Linux
             {
                 rec.DesiredState = RouterState.Running;
                 Store.WriteRouter(rec);
-                ApplyCarrier(rec.Name, LinksNaming(rec.Name), onlyPulled: false, cancellationToken); // level-based: pulled cables stay pulled
+                // Level-based: its links' states as recorded (a Disable-VirtualLink killed before it applied them).
+                foreach (var link in LinksNaming(rec.Name)) ApplyLinkStateLocked(link, cancellationToken);
                 return null; // already running: nothing else to do
             }
             if (rec.RunSlot != null)
