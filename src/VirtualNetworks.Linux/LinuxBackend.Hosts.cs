@@ -231,9 +231,13 @@ namespace VirtualNetworks.Linux
                 bool created = false;
                 if (!existing.ContainsKey(rec.Bridge))
                     created |= ip.CreateBridge(rec.Bridge, OwnershipTag.ForBridge(Store.StateId, rec.Name), tagged && !cross, ct);
+                var freshTaps = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var router in here)
                     if (!existing.ContainsKey(rec.Taps[router]))
+                    {
                         created |= ip.CreateTap(rec.Taps[router], OwnershipTag.ForTap(Store.StateId, router, rec.Name), ct);
+                        freshTaps.Add(rec.Taps[router]);
+                    }
                 if (cross)
                 {
                     if (existing.TryGetValue(vx, out var vinfo) && IsOurs(vinfo.Tag) && (vinfo.VxlanId != rec.Vni!.Value || vinfo.VxlanLocal != underlay[h]))
@@ -259,6 +263,7 @@ namespace VirtualNetworks.Linux
                 // qdiscs tells which taps of a forwarding link still carry one.
                 var drop = new SilentDrop(ip);
                 HashSet<string>? clsact = rec.State == LinkState.Silent ? null
+                    : here.All(r => freshTaps.Contains(rec.Taps[r])) ? new HashSet<string>(StringComparer.Ordinal) // made just now: no qdisc yet
                     : SilentDrop.ParseClsactDevices(ip.Tools.RunChecked("tc", new[] { "-j", "qdisc", "show" }, ip.NetworkNamespace ?? "tc", ct).StdOut);
                 if (rec.State == LinkState.Silent) RequireSilentDrop(rec.Name);
                 foreach (var router in here)

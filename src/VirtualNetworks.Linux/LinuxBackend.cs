@@ -689,6 +689,7 @@ namespace VirtualNetworks.Linux
                     $"A virtual link named '{spec.Name}' already exists.");
             var from = RequireRouter(spec.From);
             var to = RequireRouter(spec.To);
+            if (spec.State == LinkState.Silent) RequireSilentDrop(spec.Name);
             bool tagged = spec.VlanId.HasValue && VlanFiltering;
             int mtu = MtuForNewLink(HostOf(from), HostOf(to));
             var rec = new LinkRecord
@@ -701,6 +702,9 @@ namespace VirtualNetworks.Linux
                 Bridge = InterfaceNames.Bridge(spec.Name),
                 Transport = tagged ? LinkTransport.TaggedBridge : LinkTransport.Bridge,
                 Mtu = mtu == LabNetwork.UnderlayMtu ? (int?)null : mtu,
+                // A link declared disabled never forwards: the wiring puts a silent failure's filters on its taps before
+                // they are up, the hot-plug pulls the cable before the guest sees the adapter.
+                State = spec.State ?? LinkState.Up,
             };
             rec.Taps[from.Name] = InterfaceNames.Tap(from.Name, spec.Name);
             rec.Taps[to.Name] = InterfaceNames.Tap(to.Name, spec.Name);

@@ -80,10 +80,10 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         /// <summary>The guest's "ip link" entry of its adapter on the link (from "show", "# links"), found by the adapter's MAC.</summary>
-        private string GuestAdapter(string router)
+        private string GuestAdapter(string router, string? link = null)
         {
             var rec = _backend!.Store.ReadRouter(router)!;
-            var mac = MacAddresses.Normalize(rec.Macs[L]);
+            var mac = MacAddresses.Normalize(rec.Macs[link ?? L]);
             var paths = _backend.Store.RunPaths(router, rec.RunSlot);
             var links = LinuxBackend.GuestLinks(new GuestChannel(paths.ChannelSocket, router).Show(TimeSpan.FromSeconds(20), None));
             // Entries start with "<n>: <name>:"; the MAC is on the entry's "link/ether" line.
@@ -98,14 +98,14 @@ namespace VirtualNetworks.Linux.Tests
             return entry!;
         }
 
-        private bool CarrierDown(string router) => GuestAdapter(router).Contains("NO-CARRIER", StringComparison.Ordinal);
+        private bool CarrierDown(string router, string? link = null) => GuestAdapter(router, link).Contains("NO-CARRIER", StringComparison.Ordinal);
 
         /// <summary>The carrier as the guest reports it, waited for (bounded) since QEMU tells the guest through an interrupt.</summary>
-        private void AssertCarrier(string router, bool up, string when)
+        private void AssertCarrier(string router, bool up, string when, string? link = null)
         {
             var clock = Stopwatch.StartNew();
-            while (CarrierDown(router) == up && clock.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(200);
-            Assert.True(CarrierDown(router) != up, $"{when}: {router}'s guest should see carrier {(up ? "up" : "down")}:\n{GuestAdapter(router)}");
+            while (CarrierDown(router, link) == up && clock.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(200);
+            Assert.True(CarrierDown(router, link) != up, $"{when}: {router}'s guest should see carrier {(up ? "up" : "down")}:\n{GuestAdapter(router, link)}");
         }
 
         private LinkState InventoryState() => _backend!.GetInventory(None).Links.Single(l => l.Name == L).State;
@@ -222,6 +222,25 @@ namespace VirtualNetworks.Linux.Tests
             // Removing a disabled link works as usual.
             _backend.RemoveLink(L, None);
             Assert.DoesNotContain(_backend.GetInventory(None).Links, l => l.Name == L);
+
+            // A link created disabled between running routers: hot-plugged with its cable already pulled.
+            string l2 = _p + "-ab2";
+            _backend.CreateLink(new LinkSpec { Name = l2, From = A, To = B, State = LinkState.CablePulled }, None);
+            Assert.Equal(LinkState.CablePulled, _backend.GetInventory(None).Links.Single(l => l.Name == l2).State);
+            // The guest shows a carrier only on adapters it brought up: give both ends an address there.
+            foreach (var (router, peer, own) in new[] { (A, B, "10.254.99.0"), (B, A, "10.254.99.1") })
+            {
+                var cfg = _backend.Store.ReadRouter(router)!.Configuration!;
+                cfg.Interfaces.RemoveAll(i => string.Equals(i.LinkName, L, StringComparison.OrdinalIgnoreCase)); // removed above
+                cfg.Routes.RemoveAll(r => string.Equals(r.LinkName, L, StringComparison.OrdinalIgnoreCase));
+                cfg.Interfaces.Add(new InterfaceConfiguration { LinkName = l2, Address = own + "/31", PeerRouter = peer, PeerAddress = own == "10.254.99.0" ? "10.254.99.1" : "10.254.99.0" });
+                _backend.ConfigureRouter(cfg, None);
+            }
+            AssertCarrier(A, up: false, "hot-plugged with the cable pulled", l2);
+            AssertCarrier(B, up: false, "hot-plugged with the cable pulled", l2);
+            _backend.SetLinkState(l2, LinkState.Up, None);
+            AssertCarrier(A, up: true, "hot-plugged link enabled", l2);
+            _backend.RemoveLink(l2, None);
             _backend.RemoveRouter(A, None);
             _backend.RemoveRouter(B, None);
         }

@@ -245,6 +245,24 @@ namespace VirtualNetworks.Linux.Tests
         }
     }
 
+    public sealed class LinkStateRecordTests
+    {
+        [Fact]
+        public void Link_record_keeps_its_state_and_older_records_read_as_up()
+        {
+            var rec = new LinkRecord { Name = "l1", From = "a", To = "b", Bridge = "vnb1" };
+            Assert.DoesNotContain("\"state\"", Newtonsoft.Json.JsonConvert.SerializeObject(rec)); // Up is not written: older versions read the same file
+            rec.State = LinkState.CablePulled;
+            var json = Newtonsoft.Json.JsonConvert.SerializeObject(rec);
+            Assert.Contains("\"state\":\"CablePulled\"", json);
+            Assert.Equal(LinkState.CablePulled, Newtonsoft.Json.JsonConvert.DeserializeObject<LinkRecord>(json)!.State);
+            Assert.Equal(LinkState.Silent, Newtonsoft.Json.JsonConvert.DeserializeObject<LinkRecord>(json.Replace("CablePulled", "Silent"))!.State);
+            var older = json.Replace(",\"state\":\"CablePulled\"", "");
+            Assert.DoesNotContain("state", older);
+            Assert.Equal(LinkState.Up, Newtonsoft.Json.JsonConvert.DeserializeObject<LinkRecord>(older)!.State);
+        }
+    }
+
     /// <summary>The silent-failure drop filter: what <c>tc -j</c> prints, parsed; and the filter on a real veth for real.</summary>
     [Collection(NetHostCollection.Name)]
     public sealed class SilentDropTests
