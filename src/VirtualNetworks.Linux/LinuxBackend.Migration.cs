@@ -606,7 +606,12 @@ namespace VirtualNetworks.Linux
                 if (string.Equals(j.Mode, MigrationJournal.Cold, StringComparison.Ordinal)) ReconcileCold(rec, j, progress, forStop, ct);
                 else ReconcileLive(rec, j, progress, forStop, ct);
                 // The surviving copy's adapters as the links' records want them (the interrupted command may not have set them).
-                if (!forStop) ApplyCarrier(rec.Name, LinksOf(rec), onlyPulled: false, ct);
+                // Best effort: the recovery stands either way, and every start, reconfiguration and move applies them again.
+                if (!forStop)
+                {
+                    try { ApplyCarrier(rec.Name, LinksOf(RequireRouter(rec.Name)), onlyPulled: false, ct); }
+                    catch (VirtualNetworksException ex) { progress?.Report($"{rec.Name}: link states not applied yet: {ex.Message}"); }
+                }
             }
             catch (VirtualNetworksException ex) when (ex.ErrorId != ErrorIds.MigrationRecoveryFailed)
             {

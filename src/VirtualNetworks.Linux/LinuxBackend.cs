@@ -478,16 +478,19 @@ namespace VirtualNetworks.Linux
         /// <summary>A router whose QEMU is about to be launched: its record and the launch.</summary>
         private sealed class PreparedStart
         {
-            public PreparedStart(RouterRecord record, VmLaunchSpec spec, Accelerator accelerator)
+            public PreparedStart(RouterRecord record, VmLaunchSpec spec, Accelerator accelerator, IReadOnlyList<LinkRecord> pulledLinks)
             {
                 Record = record;
                 Spec = spec;
                 Accelerator = accelerator;
+                PulledLinks = pulledLinks;
             }
 
             public RouterRecord Record { get; }
             public VmLaunchSpec Spec { get; }
             public Accelerator Accelerator { get; }
+            /// <summary>The router's links whose cable is pulled (<see cref="LinkState.CablePulled"/>): set so right after the launch.</summary>
+            public IReadOnlyList<LinkRecord> PulledLinks { get; }
         }
 
         /// <summary>
@@ -540,7 +543,7 @@ namespace VirtualNetworks.Linux
             rec.DesiredState = RouterState.Running;
             rec.NicGuestAnnounce = spec.GuestAnnounce;
             Store.WriteRouter(rec);
-            return new PreparedStart(rec, spec, accel.Accelerator);
+            return new PreparedStart(rec, spec, accel.Accelerator, links.Where(l => l.State == LinkState.CablePulled).ToList());
         }
 
         /// <summary>After a successful launch: the record says the router runs with this configuration.</summary>
@@ -556,7 +559,7 @@ namespace VirtualNetworks.Linux
             Store.WriteRouter(rec);
             // A fresh QEMU's NICs have carrier; pulled cables are pulled again at once (the guest is still booting its
             // kernel then). A silent link's taps got their drop filter from the wiring before the launch.
-            ApplyCarrier(rec.Name, LinksNaming(rec.Name), onlyPulled: true, CancellationToken.None);
+            if (p.PulledLinks.Count > 0) ApplyCarrier(rec.Name, p.PulledLinks, onlyPulled: true, CancellationToken.None);
         }
 
         /// <summary>
