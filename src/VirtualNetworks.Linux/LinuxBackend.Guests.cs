@@ -54,6 +54,9 @@ namespace VirtualNetworks.Linux
                     lastSeen = ex.Message.TrimEnd('.');
                     continue;
                 }
+                // A contract-1 image ignores a routing line (unknown directives are warnings there): refuse instead of
+                // reporting a router ready that does not route as configured.
+                EnsureContract(rec, info, rec.ConfigText);
                 switch (info.ConfigState)
                 {
                     case "ok":

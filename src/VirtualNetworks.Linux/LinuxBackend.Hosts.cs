@@ -231,9 +231,13 @@ namespace VirtualNetworks.Linux
                 bool created = false;
                 if (!existing.ContainsKey(rec.Bridge))
                     created |= ip.CreateBridge(rec.Bridge, OwnershipTag.ForBridge(Store.StateId, rec.Name), tagged && !cross, ct);
+                var freshTaps = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var router in here)
                     if (!existing.ContainsKey(rec.Taps[router]))
+                    {
                         created |= ip.CreateTap(rec.Taps[router], OwnershipTag.ForTap(Store.StateId, router, rec.Name), ct);
+                        freshTaps.Add(rec.Taps[router]);
+                    }
                 if (cross)
                 {
                     if (existing.TryGetValue(vx, out var vinfo) && IsOurs(vinfo.Tag) && (vinfo.VxlanId != rec.Vni!.Value || vinfo.VxlanLocal != underlay[h]))
@@ -255,11 +259,20 @@ namespace VirtualNetworks.Linux
                 // Pass 2: each device brought to its state in at most one command (none when it is so already).
                 var bridge = Known(rec.Bridge);
                 ip.Configure(rec.Bridge, bridge, mtu, null, true, ct);
+                // A silent failure's drop filter goes on each tap before the tap is attached and up; one look at the host's
+                // qdiscs tells which taps of a forwarding link still carry one.
+                var drop = new SilentDrop(ip);
+                HashSet<string>? clsact = rec.State == LinkState.Silent ? null
+                    : here.All(r => freshTaps.Contains(rec.Taps[r])) ? new HashSet<string>(StringComparer.Ordinal) // made just now: no qdisc yet
+                    : SilentDrop.ParseClsactDevices(ip.Tools.RunChecked("tc", new[] { "-j", "qdisc", "show" }, ip.NetworkNamespace ?? "tc", ct).StdOut);
+                if (rec.State == LinkState.Silent) RequireSilentDrop(rec.Name);
                 foreach (var router in here)
                 {
                     var tap = rec.Taps[router];
                     var info = Known(tap);
                     RequireOurs(ip, info);
+                    if (rec.State == LinkState.Silent) drop.Apply(tap, ct);
+                    else drop.Remove(tap, ct, clsact!.Contains(tap));
                     ip.CheckAttach(tap, info.Tag!, bridge);
                     bool standing = standby is (string sr, string sh) && Is(sr, router) && Is(sh, h);
                     ip.Configure(tap, info, mtu, rec.Bridge, !standing, ct);

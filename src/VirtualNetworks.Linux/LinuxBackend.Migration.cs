@@ -108,6 +108,10 @@ namespace VirtualNetworks.Linux
             var image = _images.Require(rec.Image, name);
             var accelerator = ParseAccelerator(rec.Accelerator);
             var links = LinksOf(rec);
+            // The links' states on the source first (level-based; a Disable-VirtualLink killed before it applied them):
+            // virtio-net migrates its link status, so the destination resumes with the same carrier, and the destination's
+            // taps get the silent failures' drop filters from the wiring below while still on standby.
+            ApplyCarrier(name, links, onlyPulled: false, ct);
             var sourcePaths = Store.RunPaths(name, rec.RunSlot);
             var targetSlot = StateStore.OtherRunSlot(rec.RunSlot);
             var targetPaths = Store.RunPaths(name, targetSlot);
@@ -236,6 +240,8 @@ namespace VirtualNetworks.Linux
                 problems.Add("stopping the source QEMU: " + ex.Message);
             }
             CrashPoint("live:source-ended");
+            try { ApplyCarrier(name, LinksOf(rec), onlyPulled: false, CancellationToken.None); } // on the destination (the record names it now)
+            catch (VirtualNetworksException ex) { problems.Add("link states on the destination: " + ex.Message); }
             progress?.Report($"{name} runs on {destination}; moving its links' tunnels there");
             foreach (var link in links)
             {
@@ -310,7 +316,7 @@ namespace VirtualNetworks.Linux
             if (RouterProcess.Inspect(paths).IsRunning && r.DesiredState != RouterState.Paused)
             {
                 var channel = new GuestChannel(paths.ChannelSocket, r.Name);
-                channel.WaitReady(ReadyTimeout, ct);
+                EnsureContract(r, channel.WaitReady(ReadyTimeout, ct), text);
                 channel.PushConfig(text, null, ct);
             }
             r.ConfigText = text;
@@ -599,6 +605,13 @@ namespace VirtualNetworks.Linux
             {
                 if (string.Equals(j.Mode, MigrationJournal.Cold, StringComparison.Ordinal)) ReconcileCold(rec, j, progress, forStop, ct);
                 else ReconcileLive(rec, j, progress, forStop, ct);
+                // The surviving copy's adapters as the links' records want them (the interrupted command may not have set them).
+                // Best effort: the recovery stands either way, and every start, reconfiguration and move applies them again.
+                if (!forStop)
+                {
+                    try { ApplyCarrier(rec.Name, LinksOf(RequireRouter(rec.Name)), onlyPulled: false, ct); }
+                    catch (VirtualNetworksException ex) { progress?.Report($"{rec.Name}: link states not applied yet: {ex.Message}"); }
+                }
             }
             catch (VirtualNetworksException ex) when (ex.ErrorId != ErrorIds.MigrationRecoveryFailed)
             {

@@ -264,6 +264,7 @@ namespace VirtualNetworks.Linux
                     ToComputerName = toHost,
                     MaximumBandwidth = rec.MaximumBandwidth,
                     VlanId = rec.VlanId,
+                    State = rec.State,
                     Transport = rec.Transport,
                     TunnelId = cross ? rec.Vni : null,
                     UnderlayPath = Lab.UnderlayPath(fromHost, toHost),
@@ -477,16 +478,19 @@ namespace VirtualNetworks.Linux
         /// <summary>A router whose QEMU is about to be launched: its record and the launch.</summary>
         private sealed class PreparedStart
         {
-            public PreparedStart(RouterRecord record, VmLaunchSpec spec, Accelerator accelerator)
+            public PreparedStart(RouterRecord record, VmLaunchSpec spec, Accelerator accelerator, IReadOnlyList<LinkRecord> pulledLinks)
             {
                 Record = record;
                 Spec = spec;
                 Accelerator = accelerator;
+                PulledLinks = pulledLinks;
             }
 
             public RouterRecord Record { get; }
             public VmLaunchSpec Spec { get; }
             public Accelerator Accelerator { get; }
+            /// <summary>The router's links whose cable is pulled (<see cref="LinkState.CablePulled"/>): set so right after the launch.</summary>
+            public IReadOnlyList<LinkRecord> PulledLinks { get; }
         }
 
         /// <summary>
@@ -501,7 +505,9 @@ namespace VirtualNetworks.Linux
             {
                 rec.DesiredState = RouterState.Running;
                 Store.WriteRouter(rec);
-                return null; // already running: nothing to do
+                // Level-based: its links' states as recorded (a Disable-VirtualLink killed before it applied them).
+                foreach (var link in LinksNaming(rec.Name)) ApplyLinkStateLocked(link, cancellationToken);
+                return null; // already running: nothing else to do
             }
             if (rec.RunSlot != null)
             {
@@ -537,7 +543,7 @@ namespace VirtualNetworks.Linux
             rec.DesiredState = RouterState.Running;
             rec.NicGuestAnnounce = spec.GuestAnnounce;
             Store.WriteRouter(rec);
-            return new PreparedStart(rec, spec, accel.Accelerator);
+            return new PreparedStart(rec, spec, accel.Accelerator, links.Where(l => l.State == LinkState.CablePulled).ToList());
         }
 
         /// <summary>After a successful launch: the record says the router runs with this configuration.</summary>
@@ -551,6 +557,9 @@ namespace VirtualNetworks.Linux
             rec.AdaptersChanged = false;
             rec.NicGuestAnnounce = p.Spec.GuestAnnounce;
             Store.WriteRouter(rec);
+            // A fresh QEMU's NICs have carrier; pulled cables are pulled again at once (the guest is still booting its
+            // kernel then). A silent link's taps got their drop filter from the wiring before the launch.
+            if (p.PulledLinks.Count > 0) ApplyCarrier(rec.Name, p.PulledLinks, onlyPulled: true, CancellationToken.None);
         }
 
         /// <summary>
@@ -569,6 +578,7 @@ namespace VirtualNetworks.Linux
                 if (!link.Endpoints.TryGetValue(router, out var placed) || placed.Count != 1 || !Is(placed[0], host)) return false;
             }
             if (link.Transport != LinkTransport.Bridge || (link.VlanId.HasValue && VlanFiltering)) return false;
+            if (link.State == LinkState.Silent) return false; // the rewiring checks (and puts back) the taps' drop filters
             int mtu = link.Mtu ?? LabNetwork.UnderlayMtu;
             var view = views.Of(host, ct);
             var bridge = view.Link(link.Bridge);
@@ -580,6 +590,7 @@ namespace VirtualNetworks.Linux
                 var tap = view.Link(kv.Value);
                 if (tap == null || !tap.IsTap || !tap.AdminUp || tap.Mtu != mtu || tap.Master != link.Bridge ||
                     !OwnershipTag.ForTap(Store.StateId, kv.Key, link.Name).Equals(tap.Tag)) return false;
+                if (view.HasClsact(tap.Name)) return false; // a drop filter left from a silent failure: the rewiring removes it
                 var root = view.Root(tap.Name);
                 if (link.MaximumBandwidth.HasValue)
                 {
@@ -661,7 +672,7 @@ namespace VirtualNetworks.Linux
             if (RouterProcess.Inspect(paths).IsRunning && rec.DesiredState != RouterState.Paused && text != rec.ConfigText)
             {
                 var channel = Vms.Channel(rec.Name);
-                channel.WaitReady(ReadyTimeout, cancellationToken);
+                EnsureContract(rec, channel.WaitReady(ReadyTimeout, cancellationToken), text); // an older image would ignore a routing line
                 channel.PushConfig(text, null, cancellationToken); // throws when the guest rejects it
             }
             rec.ConfigText = text;
@@ -681,6 +692,7 @@ namespace VirtualNetworks.Linux
                     $"A virtual link named '{spec.Name}' already exists.");
             var from = RequireRouter(spec.From);
             var to = RequireRouter(spec.To);
+            if (spec.State == LinkState.Silent) RequireSilentDrop(spec.Name);
             bool tagged = spec.VlanId.HasValue && VlanFiltering;
             int mtu = MtuForNewLink(HostOf(from), HostOf(to));
             var rec = new LinkRecord
@@ -693,6 +705,9 @@ namespace VirtualNetworks.Linux
                 Bridge = InterfaceNames.Bridge(spec.Name),
                 Transport = tagged ? LinkTransport.TaggedBridge : LinkTransport.Bridge,
                 Mtu = mtu == LabNetwork.UnderlayMtu ? (int?)null : mtu,
+                // A link declared disabled never forwards: the wiring puts a silent failure's filters on its taps before
+                // they are up, the hot-plug pulls the cable before the guest sees the adapter.
+                State = spec.State ?? LinkState.Up,
             };
             rec.Taps[from.Name] = InterfaceNames.Tap(from.Name, spec.Name);
             rec.Taps[to.Name] = InterfaceNames.Tap(to.Name, spec.Name);
@@ -761,6 +776,7 @@ namespace VirtualNetworks.Linux
                     rec = Store.ReadRouter(rec.Name) ?? rec;
                 }
             }
+            ApplyCarrier(rec.Name, links, onlyPulled: false, ct); // level-based: each adapter's carrier as its link's record wants
             return rec;
         }
 
@@ -793,6 +809,8 @@ namespace VirtualNetworks.Linux
                 ["host_tso4"] = false, ["host_tso6"] = false, // see QemuArguments.NicOffloads
                 ["guest_announce"] = router.NicGuestAnnounce ?? true, // as the instance's other NICs (QemuArguments.NoGuestAnnounce)
             }, null, ct);
+            if (link.State == LinkState.CablePulled)
+                qmp.Execute("set_link", new JObject { ["name"] = "d" + id, ["up"] = false }, null, ct); // before the guest sees the NIC
             router.AdaptersChanged = true; // its devices now differ from a fresh launch (live migration refuses)
             Store.WriteRouter(router);
             // The guest learns of the new NIC through ACPI (PCI hotplug) a moment later; the configuration that follows

@@ -113,6 +113,11 @@ namespace VirtualNetworks
         public const string InvalidAddress = "InvalidAddress";
         /// <summary>A probe stream's count, interval or total duration is outside <c>ProbeStreamLimits</c>.</summary>
         public const string InvalidProbe = "InvalidProbe";
+        /// <summary>
+        /// A router's configuration needs a guest contract its image does not implement (e.g. a <c>routing</c> line, contract 2,
+        /// on an image built before it; or the <c>routes</c>/<c>routing</c> commands): the image must be rebuilt.
+        /// </summary>
+        public const string GuestContractTooOld = "GuestContractTooOld";
         public const string ReachabilityFailed = "ReachabilityFailed";
         public const string IsolationFailed = "IsolationFailed";
         /// <summary>Test-VirtualNetwork: a pair inside a network with dynamic routing, joined by Up links, does not answer (yet).</summary>

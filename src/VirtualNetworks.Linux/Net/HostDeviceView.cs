@@ -16,11 +16,13 @@ namespace VirtualNetworks.Linux.Net
     {
         private readonly Dictionary<string, LinkInfo> _links;
         private readonly Dictionary<string, QdiscInfo> _roots;
+        private readonly HashSet<string> _clsact;
 
-        private HostDeviceView(Dictionary<string, LinkInfo> links, Dictionary<string, QdiscInfo> roots)
+        private HostDeviceView(Dictionary<string, LinkInfo> links, Dictionary<string, QdiscInfo> roots, HashSet<string> clsact)
         {
             _links = links;
             _roots = roots;
+            _clsact = clsact;
         }
 
         /// <summary>Reads the interfaces and root qdiscs <paramref name="ip"/> sees.</summary>
@@ -29,7 +31,7 @@ namespace VirtualNetworks.Linux.Net
             var links = new Dictionary<string, LinkInfo>(StringComparer.Ordinal);
             foreach (var l in ip.ListLinks(cancellationToken)) links[l.Name] = l;
             var tc = ip.Tools.RunChecked("tc", new[] { "-j", "qdisc", "show" }, ip.NetworkNamespace ?? "tc", cancellationToken);
-            return new HostDeviceView(links, ParseRoots(tc.StdOut));
+            return new HostDeviceView(links, ParseRoots(tc.StdOut), SilentDrop.ParseClsactDevices(tc.StdOut));
         }
 
         /// <summary>The interface, or null when it does not exist.</summary>
@@ -37,6 +39,9 @@ namespace VirtualNetworks.Linux.Net
 
         /// <summary>The root qdisc of <paramref name="device"/>, or null when it has none.</summary>
         public QdiscInfo? Root(string device) => _roots.TryGetValue(device, out var q) ? q : null;
+
+        /// <summary>True when <paramref name="device"/> has a clsact qdisc (a silent link failure's drop filter lives there, <see cref="SilentDrop"/>).</summary>
+        public bool HasClsact(string device) => _clsact.Contains(device);
 
         /// <summary>Root qdiscs by device from <c>tc -j qdisc show</c> (all devices).</summary>
         internal static Dictionary<string, QdiscInfo> ParseRoots(string json)

@@ -37,6 +37,11 @@ namespace VirtualNetworks.Linux.Net
         Htb,
         /// <summary>netem (delay, loss); not used for bandwidth.</summary>
         Netem,
+        /// <summary>
+        /// A clsact qdisc with a classic-BPF filter that drops every frame on ingress (<see cref="SilentDrop"/>): what a link
+        /// disabled as a silent failure (Disable-VirtualLink -Failure Silent) puts on its taps.
+        /// </summary>
+        IngressDrop,
     }
 
     /// <summary>One feature that is not available, why, and where it comes from.</summary>
@@ -97,6 +102,7 @@ namespace VirtualNetworks.Linux.Net
         public bool TbfChange => Has(LinuxFeature.TbfChange);
         public bool Htb => Has(LinuxFeature.Htb);
         public bool Netem => Has(LinuxFeature.Netem);
+        public bool IngressDrop => Has(LinuxFeature.IngressDrop);
 
         /// <summary>What a same-host link needs: ip, tc, privilege, /dev/net/tun, bridge, tap, tbf with in-place change.</summary>
         public static readonly IReadOnlyList<LinuxFeature> LinkFeatures = new[]
@@ -232,7 +238,7 @@ namespace VirtualNetworks.Linux.Net
             var kernelFeatures = new[]
             {
                 LinuxFeature.NetworkAdmin, LinuxFeature.Bridge, LinuxFeature.BridgeVlanFiltering, LinuxFeature.Tap, LinuxFeature.Veth,
-                LinuxFeature.Vxlan, LinuxFeature.Tbf, LinuxFeature.TbfChange, LinuxFeature.Htb, LinuxFeature.Netem,
+                LinuxFeature.Vxlan, LinuxFeature.Tbf, LinuxFeature.TbfChange, LinuxFeature.Htb, LinuxFeature.Netem, LinuxFeature.IngressDrop,
             };
             if (!hasIp)
             {
@@ -340,6 +346,13 @@ namespace VirtualNetworks.Linux.Net
                         try { Tc(ip, "qdisc", "add", "dev", bridge, "root", "handle", TrafficShaper.Handle, "netem", "delay", "1ms"); }
                         finally { Quietly(() => Tc(ip, "qdisc", "del", "dev", bridge, "root", "handle", TrafficShaper.Handle)); }
                     }), "Kernel netem qdisc (CONFIG_NET_SCH_NETEM, module 'sch_netem'; Debian's standard linux-image-amd64 kernel has it).");
+
+                    Result(LinuxFeature.IngressDrop, Try(() =>
+                    {
+                        // The probe bridge goes with its clsact qdisc and filter; what a silent link failure puts on a tap.
+                        Tc(ip, SilentDrop.QdiscAddArguments(bridge));
+                        Tc(ip, SilentDrop.FilterAddArguments(bridge));
+                    }), SilentDrop.Remedy);
                 }
                 finally
                 {

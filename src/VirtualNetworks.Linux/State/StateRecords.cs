@@ -180,6 +180,14 @@ namespace VirtualNetworks.Linux.State
         /// </summary>
         [JsonProperty("endpoints", NullValueHandling = NullValueHandling.Ignore)]
         public Dictionary<string, List<string>>? Endpoints { get; set; }
+
+        /// <summary>
+        /// The administrative state the user asked for (Disable-/Enable-VirtualLink): written before it is applied, and
+        /// re-applied by every start, hot-plug, migration and rewiring of the link. Absent = Up (older records).
+        /// </summary>
+        [JsonProperty("state", DefaultValueHandling = DefaultValueHandling.Ignore)]
+        [JsonConverter(typeof(StringEnumConverter))]
+        public LinkState State { get; set; } = LinkState.Up;
     }
 
     /// <summary>

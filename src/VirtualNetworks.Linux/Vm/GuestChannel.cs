@@ -36,6 +36,8 @@ namespace VirtualNetworks.Linux.Vm
         /// <summary>"ok", "error" (some step failed), "none" (no configuration handed over).</summary>
         public string ConfigState { get; set; } = "";
         public long UptimeMilliseconds { get; set; }
+        /// <summary>The guest contract version it implements (<c>contract &lt;n&gt;</c>; images without that line are contract 1).</summary>
+        public int Contract { get; set; } = 1;
     }
 
     /// <summary>
@@ -92,15 +94,7 @@ namespace VirtualNetworks.Linux.Vm
                 try
                 {
                     var r = Exchange("ready", Array.Empty<string>(), null, deadline, retryUnavailable: true, cancellationToken);
-                    var info = new GuestReadyInfo();
-                    foreach (var l in r.Lines)
-                    {
-                        if (l.StartsWith("name ", StringComparison.Ordinal)) info.Name = l.Substring(5).Trim();
-                        else if (l.StartsWith("config ", StringComparison.Ordinal)) info.ConfigState = l.Substring(7).Trim();
-                        else if (l.StartsWith("uptime_ms ", StringComparison.Ordinal) &&
-                                 long.TryParse(l.Substring(10).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long up)) info.UptimeMilliseconds = up;
-                    }
-                    return info;
+                    return ParseReady(r.Lines);
                 }
                 catch (VirtualNetworksException ex) when (ex.Kind == ErrorKind.ConnectionError && !deadline.Expired)
                 {
@@ -108,6 +102,22 @@ namespace VirtualNetworks.Linux.Vm
                     if (cancellationToken.WaitHandle.WaitOne(100)) cancellationToken.ThrowIfCancellationRequested();
                 }
             }
+        }
+
+        /// <summary>The lines of a <c>ready</c> answer: name, config state, uptime, contract (1 when the line is missing).</summary>
+        internal static GuestReadyInfo ParseReady(IEnumerable<string> lines)
+        {
+            var info = new GuestReadyInfo();
+            foreach (var l in lines)
+            {
+                if (l.StartsWith("name ", StringComparison.Ordinal)) info.Name = l.Substring(5).Trim();
+                else if (l.StartsWith("config ", StringComparison.Ordinal)) info.ConfigState = l.Substring(7).Trim();
+                else if (l.StartsWith("uptime_ms ", StringComparison.Ordinal) &&
+                         long.TryParse(l.Substring(10).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long up)) info.UptimeMilliseconds = up;
+                else if (l.StartsWith("contract ", StringComparison.Ordinal) &&
+                         int.TryParse(l.Substring(9).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int contract) && contract >= 1) info.Contract = contract;
+            }
+            return info;
         }
 
         /// <summary>

@@ -10,7 +10,7 @@ namespace VirtualNetworks.Linux.Vm
     /// <summary>
     /// The guest configuration text of the router image (docs/guest-contract.md): one directive per line,
     /// <c>name &lt;router&gt;</c>, <c>if &lt;mac&gt; &lt;cidr&gt;...</c>, <c>route &lt;cidr&gt;|default|default6 via &lt;next hop&gt;</c>,
-    /// '#' comments. Handed over at boot through fw_cfg and pushed at run time with <see cref="GuestChannel.PushConfig"/>.
+    /// <c>routing ospf ...</c> (contract 2, at most once, last), '#' comments. Handed over at boot through fw_cfg and pushed at run time with <see cref="GuestChannel.PushConfig"/>.
     /// </summary>
     public static class GuestConfigText
     {
@@ -74,7 +74,86 @@ namespace VirtualNetworks.Linux.Vm
                 else if (!IsCidr(dest)) throw Bad(routerName, "route destination '" + r.Destination + "' is not in CIDR notation");
                 sb.Append("route ").Append(dest).Append(" via ").Append(nhAddr.ToString()).Append('\n');
             }
+            if (configuration.Routing != null && configuration.Routing.Protocol != RoutingProtocol.Static)
+                sb.Append(RoutingLine(routerName, configuration.Routing)).Append('\n');
             return sb.ToString();
+        }
+
+        /// <summary>The guest contract version that introduced the <c>routing</c> directive and the <c>routes</c>/<c>routing</c> commands.</summary>
+        public const int RoutingContract = 2;
+
+        /// <summary>
+        /// The guest contract a configuration text needs: <see cref="RoutingContract"/> when it has a <c>routing</c> line, 1
+        /// otherwise (a contract-1 guest ignores unknown directives with a warning, so the backend must refuse instead).
+        /// </summary>
+        public static int RequiredContract(string? text)
+        {
+            if (string.IsNullOrEmpty(text)) return 1;
+            foreach (var line in text!.Split('\n'))
+            {
+                var t = line.Trim();
+                if (t == "routing" || t.StartsWith("routing ", StringComparison.Ordinal) || t.StartsWith("routing\t", StringComparison.Ordinal))
+                    return RoutingContract;
+            }
+            return 1;
+        }
+
+        /// <summary>
+        /// The <c>routing ospf router-id &lt;a.b.c.d&gt; hello &lt;s&gt; dead &lt;s&gt; [bfd &lt;ms&gt; &lt;mult&gt;] [key &lt;64 hex&gt;]</c>
+        /// line (docs/guest-contract.md, contract 2), every value checked against the documented bounds (<see cref="RoutingDefaults"/>).
+        /// </summary>
+        internal static string RoutingLine(string routerName, RoutingConfiguration r)
+        {
+            if (r.Protocol != RoutingProtocol.Ospf) throw Bad(routerName, "routing protocol '" + r.Protocol + "' has no guest directive");
+            if (!IsRouterId(r.RouterId)) throw Bad(routerName, "OSPF router id '" + r.RouterId + "' is not a dotted-quad IPv4 address other than 0.0.0.0");
+            Range(routerName, "OSPF hello interval", r.HelloIntervalSeconds, RoutingDefaults.MinHelloIntervalSeconds, RoutingDefaults.MaxHelloIntervalSeconds, "s");
+            Range(routerName, "OSPF dead interval", r.DeadIntervalSeconds, RoutingDefaults.MinDeadIntervalSeconds, RoutingDefaults.MaxDeadIntervalSeconds, "s");
+            var sb = new StringBuilder("routing ospf router-id ").Append(r.RouterId.Trim())
+                .Append(" hello ").Append(r.HelloIntervalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                .Append(" dead ").Append(r.DeadIntervalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (r.Bfd)
+            {
+                Range(routerName, "BFD interval", r.BfdIntervalMilliseconds, RoutingDefaults.MinBfdIntervalMilliseconds, RoutingDefaults.MaxBfdIntervalMilliseconds, "ms");
+                Range(routerName, "BFD multiplier", r.BfdMultiplier, RoutingDefaults.MinBfdMultiplier, RoutingDefaults.MaxBfdMultiplier, "");
+                sb.Append(" bfd ").Append(r.BfdIntervalMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                  .Append(' ').Append(r.BfdMultiplier.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            var key = r.AuthenticationKey ?? "";
+            if (key.Length > 0)
+            {
+                if (key.Length != 64) throw Bad(routerName, "the OSPF authentication key has " + key.Length + " characters; it must be 64 hex digits");
+                foreach (char c in key)
+                    if (!Uri.IsHexDigit(c)) throw Bad(routerName, "the OSPF authentication key must be 64 hex digits (0-9, a-f)");
+                sb.Append(" key ").Append(key.ToLowerInvariant());
+            }
+            return sb.ToString();
+        }
+
+        /// <summary>True for a strict dotted quad a.b.c.d (each 0..255, no leading zeros, no other form) that is not 0.0.0.0.</summary>
+        internal static bool IsRouterId(string? text)
+        {
+            if (text == null) return false;
+            var parts = text.Split('.');
+            if (parts.Length != 4) return false;
+            bool nonZero = false;
+            foreach (var p in parts)
+            {
+                if (p.Length == 0 || p.Length > 3 || (p.Length > 1 && p[0] == '0')) return false;
+                foreach (char c in p)
+                    if (c < '0' || c > '9') return false;
+                int v = int.Parse(p, System.Globalization.CultureInfo.InvariantCulture);
+                if (v > 255) return false;
+                nonZero |= v != 0;
+            }
+            return nonZero;
+        }
+
+        private static void Range(string router, string what, int value, int min, int max, string unit)
+        {
+            if (value < min || value > max)
+                throw Bad(router, what + " " + value.ToString(System.Globalization.CultureInfo.InvariantCulture) + (unit.Length > 0 ? " " + unit : "") +
+                                  " is outside " + min.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".." +
+                                  max.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
         /// <summary>True for "address/prefix" with a prefix valid for the address family.</summary>
