@@ -28,6 +28,9 @@
 #              VN_KERNEL_VERSION=<uname -r style version> to pick an installed kernel (debian only).
 #              VN_INITRAMFS_COMPRESSION=zstd (default) | gzip | xz | lz4 | none
 #              VN_VHDX=0 skips router.vhdx; VN_VHDX_OUT=<path> puts it elsewhere
+#              VN_BIRD=0 leaves BIRD out (guest contract 2 without dynamic routing: a `routing` line is
+#              rejected); default: BIRD 2 from Debian's bird2 (bird-stage.sh; .deb cache VN_BIRD_CACHE,
+#              default <repo>/out/bird-cache)
 # Idempotent: installs only missing packages; the initramfs is reproducible (fixed mtimes, owner
 # root, sorted entries), so re-running with the same packages gives byte-identical images.
 set -euo pipefail
@@ -192,7 +195,8 @@ if [[ $kernel_src == source ]]; then
 	kpkg=$ksrcpkg
 	wanted_modules=()
 	required_opts=(CONFIG_VIRTIO_NET CONFIG_VIRTIO_PCI CONFIG_VIRTIO_CONSOLE CONFIG_FW_CFG_SYSFS CONFIG_IPV6 CONFIG_DEVTMPFS
-		CONFIG_BLK_DEV_INITRD CONFIG_SERIAL_8250_CONSOLE CONFIG_ACPI_BUTTON CONFIG_INPUT_EVDEV)
+		CONFIG_BLK_DEV_INITRD CONFIG_SERIAL_8250_CONSOLE CONFIG_ACPI_BUTTON CONFIG_INPUT_EVDEV
+		CONFIG_IP_MULTICAST CONFIG_IP_ROUTE_MULTIPATH)
 else
 kver=${VN_KERNEL_VERSION:-}
 if [[ -z $kver ]]; then
@@ -212,7 +216,7 @@ kimage=/boot/vmlinuz-$kver
 kconfig=/boot/config-$kver
 kpkg=linux-image-$kver
 required_opts=(CONFIG_VIRTIO_NET CONFIG_VIRTIO_PCI CONFIG_VIRTIO_CONSOLE CONFIG_FW_CFG_SYSFS CONFIG_IPV6 CONFIG_DEVTMPFS
-	CONFIG_BLK_DEV_INITRD CONFIG_RD_GZIP CONFIG_SERIAL_8250_CONSOLE)
+	CONFIG_BLK_DEV_INITRD CONFIG_RD_GZIP CONFIG_SERIAL_8250_CONSOLE CONFIG_IP_MULTICAST CONFIG_IP_ROUTE_MULTIPATH)
 fi
 say "kernel $kver"
 
@@ -328,6 +332,16 @@ for m in "${order[@]+"${order[@]}"}"; do
 done
 echo "$kver" >"$stage/etc/vn-kernel"
 
+# BIRD 2 (dynamic routing, guest contract 2): bird + birdcl and their libraries.
+bird_json=
+if [[ ${VN_BIRD:-1} != 0 ]]; then
+	bird_pkgs=$("$here/bird-stage.sh" "$stage") || die "staging BIRD failed"
+	bird_ver=$(sed -n 's/^bird2 //p' <<<"$bird_pkgs")
+	[[ -n $bird_ver ]] || die "bird-stage.sh reported no bird2 version"
+	libpkgs=$(grep -v '^bird2 ' <<<"$bird_pkgs" | awk '{ printf "%s{ \"package\": \"%s\", \"packageVersion\": \"%s\" }", (NR > 1 ? ", " : ""), $1, $2 }')
+	bird_json=$(printf '  "bird": { "package": "bird2", "packageVersion": "%s", "programs": ["bird","birdcl"], "libraryPackages": [%s] },\n' "$bird_ver" "$libpkgs")
+fi
+
 # Reproducible archive: fixed mtimes, owner root, sorted names, no gzip timestamp.
 find "$stage" -exec touch -h -d @0 {} +
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
@@ -349,6 +363,8 @@ mods_json=$( ((${#order[@]} == 0)) || printf '"%s",' "${order[@]}")
 		"$kver" "$kpkg" "$(pkgver "$kpkg")"
 	printf '  "busybox": { "package": "busybox-static", "packageVersion": "%s" },\n' "$(pkgver busybox-static)"
 	printf '  "modules": [%s],\n' "${mods_json%,}"
+	printf '  "guestContract": 2,\n'
+	[[ -n $bird_json ]] && printf '%s\n' "$bird_json"
 	printf '  "files": {\n'
 	printf '    "vmlinuz": { "size": %s, "sha256": "%s" },\n' "$(size "$tmpout/vmlinuz")" "$(sha "$tmpout/vmlinuz")"
 	printf '    "initramfs.cpio.gz": { "size": %s, "sha256": "%s", "compression": "%s", "uncompressedSize": %s }\n' \
