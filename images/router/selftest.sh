@@ -14,6 +14,8 @@
 #        VN_SELFTEST_ROUTING   1 (default): also the dynamic-routing test (guest contract 2: three
 #                              guests in a line running OSPF + BFD through BIRD); 0: skip it;
 #                              only: run just that test
+#        VN_SELFTEST_NOBIRD_IMAGE  an image directory built with VN_BIRD=0: also checks that it rejects
+#                              a routing line (code 2)
 #
 # Creates only: bridges vnimgtest0, vnimgrt1, vnimgrt2, taps vnimgtap1/vnimgtap2 and vnimgrt1a/1b/2a/2b
 # (all with ifalias $TAG), a work directory under /tmp, QEMU processes it started (at most three at
@@ -473,11 +475,15 @@ $(rline 1)" req r1 30 config || true
 	check "r1 after the rejected texts: still routing static" "$(has '^routing static$')" "$OUT"
 
 	t_apply=$(now_us)
+	apply_ms=()
 	for g in 1 2 3; do
+		t0=$(now_us)
 		BODY="$(rcfg$g)
 $(rline $g)" req r$g 30 config || true
+		apply_ms+=($((($(now_us) - t0) / 1000)))
 		check "r$g: configuration with routing ospf applied (rc 0)" $(($(ok_rc 0) + $(has '^routing started$'))) "rc=$RC $OUT"
 	done
+	echo "INFO  first apply with a routing line (unpacks BIRD when packed, checks bird.conf, starts BIRD): ${apply_ms[*]} ms"
 	if ms=$(wait_until 60 routing_full r2 4); then
 		total=$((($(now_us) - t_apply) / 1000))
 		check "r2: OSPFv2 + OSPFv3 neighbours full on both links, BFD up" 0
@@ -553,8 +559,10 @@ $(rline $g)" req r$g 30 config || true
 	fi
 
 	# A different key: r3 never becomes a neighbour again.
+	t0=$(now_us)
 	BODY="$(rcfg3)
 $(rline 3 $RKEY_OTHER)" req r3 30 config || true
+	echo "INFO  re-apply with a changed routing line (birdcl configure): $((($(now_us) - t0) / 1000)) ms"
 	check "r3: configuration with another key applied (rc 0)" $(($(ok_rc 0) + $(has '^routing reconfigured$'))) "rc=$RC $OUT"
 	never=0
 	for _ in 1 2 3 4 5 6 7 8; do
@@ -580,6 +588,48 @@ $(rline 3 $RKEY_OTHER)" req r3 30 config || true
 		while kill -0 "${QPID[$g]}" 2>/dev/null && ((n++ < 100)); do sleep 0.1; done
 		stop_guest "$g"
 	done
+
+	# The routing line in the boot configuration: BIRD starts at boot.
+	{ rcfg1; rline 1; } >"$work/gr1.cfg"
+	start=$(now_us)
+	start_rguest r1 "vnimgrt1a=$R1M"
+	open_channel r1
+	if m=$(wait_marker r1 "$start" 60); then
+		echo "INFO  boot with a routing line to VN-READY: $m ms (one guest; BIRD starts in the background)"
+	fi
+	req r1 10 ready || true
+	check "r1 booted with a routing line: config ok" $(($(ok_rc 0) + $(has '^config ok$'))) "rc=$RC $OUT"
+	bird_up() { req r1 15 routing && grep -q '^protocol ospf4 ospf2 up$' <<<"$OUT" && grep -q '^protocol ospf6 ospf3 up$' <<<"$OUT"; }
+	if ms=$(wait_until 30 bird_up); then
+		check "r1 booted with a routing line: OSPFv2 and OSPFv3 up" 0
+	else
+		req r1 15 routing || true
+		check "r1 booted with a routing line: OSPFv2 and OSPFv3 up" 1 "$OUT"
+	fi
+	req r1 10 poweroff || true
+	n=0
+	while kill -0 "${QPID[r1]}" 2>/dev/null && ((n++ < 100)); do sleep 0.1; done
+	stop_guest r1
+
+	# An image without BIRD (build.sh with VN_BIRD=0) rejects a routing line.
+	if [[ -n ${VN_SELFTEST_NOBIRD_IMAGE:-} ]]; then
+		img_saved=$img
+		img=$VN_SELFTEST_NOBIRD_IMAGE
+		rcfg1 >"$work/gr1.cfg"
+		start_rguest r1 "vnimgrt1a=$R1M"
+		open_channel r1
+		wait_marker r1 "$(now_us)" 60 >/dev/null || true
+		BODY="$(rcfg1)
+$(rline 1)" req r1 30 config || true
+		check "an image without BIRD rejects a routing line with rc 2" $(($(ok_rc 2) + $(has 'has no BIRD'))) "rc=$RC $OUT"
+		req r1 15 routing || true
+		check "an image without BIRD: routing static" "$(has '^routing static$')" "$OUT"
+		req r1 10 poweroff || true
+		n=0
+		while kill -0 "${QPID[r1]}" 2>/dev/null && ((n++ < 100)); do sleep 0.1; done
+		stop_guest r1
+		img=$img_saved
+	fi
 fi
 
 echo "selftest: $PASS passed, $FAIL failed"
