@@ -483,7 +483,7 @@ $(rline $g)" req r$g 30 config || true
 		apply_ms+=($((($(now_us) - t0) / 1000)))
 		check "r$g: configuration with routing ospf applied (rc 0)" $(($(ok_rc 0) + $(has '^routing started$'))) "rc=$RC $OUT"
 	done
-	echo "INFO  first apply with a routing line (unpacks BIRD when packed, checks bird.conf, starts BIRD): ${apply_ms[*]} ms"
+	echo "INFO  first apply with a routing line (bounces the links, writes bird.conf, starts BIRD; unpacks it first with VN_BIRD=lazy): ${apply_ms[*]} ms"
 	if ms=$(wait_until 60 routing_full r2 4); then
 		total=$((($(now_us) - t_apply) / 1000))
 		check "r2: OSPFv2 + OSPFv3 neighbours full on both links, BFD up" 0
