@@ -17,7 +17,7 @@
 #        VN_SELFTEST_NOBIRD_IMAGE  an image directory built with VN_BIRD=0: also checks that it rejects
 #                              a routing line (code 2)
 #
-# Creates only: bridges vnimgtest0, vnimgrt1, vnimgrt2, taps vnimgtap1/vnimgtap2 and vnimgrt1a/1b/2a/2b
+# Creates only: bridges vnimgtest0, vnimgrt1-3, taps vnimgtap1/vnimgtap2 and vnimgrt1a/1b/2a/2b/3a/3b
 # (all with ifalias $TAG), a work directory under /tmp, QEMU processes it started (at most three at
 # once). The trap removes all of it, also on failure.
 # Exit status: 0 all checks passed, 1 a check failed, 2 the test could not run.
@@ -34,9 +34,10 @@ BR=vnimgtest0
 TAPS=(vnimgtap1 vnimgtap2)
 ROUTING=${VN_SELFTEST_ROUTING:-1}
 case $ROUTING in 0 | 1 | only) ;; *) echo "selftest: VN_SELFTEST_ROUTING=$ROUTING: use 0, 1 or only" >&2; exit 2 ;; esac
-# Routing test: g1 -(vnimgrt1)- g2 -(vnimgrt2)- g3; taps <bridge>a/<bridge>b.
-RBRS=(vnimgrt1 vnimgrt2)
-RTAPS=(vnimgrt1a vnimgrt1b vnimgrt2a vnimgrt2b)
+# Routing test: g1 -(vnimgrt1)- g2 -(vnimgrt2)- g3, later also g1 -(vnimgrt3)- g3 (a triangle: ECMP);
+# taps <bridge>a/<bridge>b.
+RBRS=(vnimgrt1 vnimgrt2 vnimgrt3)
+RTAPS=(vnimgrt1a vnimgrt1b vnimgrt2a vnimgrt2b vnimgrt3a vnimgrt3b)
 TAG=virtualnetworks-imgtest
 MACS=(02:76:6e:00:00:01 02:76:6e:00:00:02)
 NAMES=(vnt1 vnt2)
@@ -397,12 +398,16 @@ fi # ROUTING != only
 if [[ $ROUTING != 0 ]]; then
 	# link 1: 10.254.12.0/31, fd76:6e:12::/127 (r1 lower); link 2: 10.254.23.0/31, fd76:6e:23::/127 (r2 lower)
 	R1M=02:76:6e:01:01:01 R2M1=02:76:6e:01:02:01 R2M2=02:76:6e:01:02:02 R3M=02:76:6e:01:03:02
+	# third link (r1-r3: 10.254.13.0/31, fd76:6e:13::/127), unconfigured (down) until the ECMP step
+	R1M3=02:76:6e:01:01:03 R3M3=02:76:6e:01:03:03
 	RKEY=5f3c9a0e7d21b8c46a9f0e3d5c7b1a2948e6d0c3b5a7f9e1d3c5b7a9f0e2d4c6
 	RKEY_OTHER=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
 	rline() { echo "routing ospf router-id 10.255.0.$1 hello 1 dead 4 bfd 100 5 key ${2:-$RKEY}"; }
 	rcfg1() { printf 'name vnr1\nif %s 10.254.12.0/31 fd76:6e:12::/127\n' "$R1M"; }
 	rcfg2() { printf 'name vnr2\nif %s 10.254.12.1/31 fd76:6e:12::1/127\nif %s 10.254.23.0/31 fd76:6e:23::/127\n' "$R2M1" "$R2M2"; }
 	rcfg3() { printf 'name vnr3\nif %s 10.254.23.1/31 fd76:6e:23::1/127\n' "$R3M"; }
+	rcfg1t() { rcfg1; printf 'if %s 10.254.13.0/31 fd76:6e:13::/127\n' "$R1M3"; }
+	rcfg3t() { rcfg3; printf 'if %s 10.254.13.1/31 fd76:6e:13::1/127\n' "$R3M3"; }
 	# EUI-64 link-local address of a MAC (the guests' default address generation)
 	lladdr() {
 		local -a b
@@ -451,9 +456,9 @@ if [[ $ROUTING != 0 ]]; then
 	rcfg1 >"$work/gr1.cfg"
 	rcfg2 >"$work/gr2.cfg"
 	rcfg3 >"$work/gr3.cfg"
-	start_rguest r1 "vnimgrt1a=$R1M"
+	start_rguest r1 "vnimgrt1a=$R1M vnimgrt3a=$R1M3"
 	start_rguest r2 "vnimgrt1b=$R2M1 vnimgrt2a=$R2M2"
-	start_rguest r3 "vnimgrt2b=$R3M"
+	start_rguest r3 "vnimgrt2b=$R3M vnimgrt3b=$R3M3"
 	for g in r1 r2 r3; do open_channel "$g"; done
 	for g in r1 r2 r3; do wait_marker "$g" "$(now_us)" 60 >/dev/null || true; done
 
@@ -539,9 +544,42 @@ $(rline $g)" req r$g 30 config || true
 	req r1 20 ping fd76:6e:23::1 3 5 || true
 	check "r1 -> r3 ping IPv6 across two hops (OSPFv3 routes)" "$(ok_rc 0)" "rc=$RC $(tail -n 2 <<<"$OUT")"
 
-	# BFD: r3's link goes silent (its tap down): r2's BFD session goes down long before the dead interval.
+	# ECMP: the third link makes a triangle; r1 reaches the r2-r3 link through r2 and through r3 at cost 20.
+	for g in 1 3; do
+		BODY="$(rcfg${g}t)
+$(rline $g)" req r$g 30 config || true
+		check "r$g: third adapter added, routing reconfigured (rc 0)" $(($(ok_rc 0) + $(has '^routing reconfigured$'))) "rc=$RC $OUT"
+	done
+	ecmp_routes() {
+		req r1 15 routes || return 1
+		grep -q "^route 10\.254\.23\.0/31 10\.254\.12\.1 $R1M ospf 20$" <<<"$OUT" &&
+			grep -q "^route 10\.254\.23\.0/31 10\.254\.13\.1 $R1M3 ospf 20$" <<<"$OUT" &&
+			grep -q "^route fd76:6e:23::/127 $(lladdr "$R2M1") $R1M ospf 20$" <<<"$OUT" &&
+			grep -q "^route fd76:6e:23::/127 $(lladdr "$R3M3") $R1M3 ospf 20$" <<<"$OUT"
+	}
+	if ms=$(wait_until 60 ecmp_routes); then
+		check "r1 routes: ECMP - the r2-r3 prefixes via r2 and via r3 (IPv4 and IPv6), one line per next hop" 0
+		echo "INFO  triangle closed -> r1 has both equal-cost next hops: $ms ms after the second apply"
+	else
+		req r1 15 routes || true
+		check "r1 routes: ECMP - the r2-r3 prefixes via r2 and via r3 (IPv4 and IPv6), one line per next hop" 1 "$OUT"
+	fi
+	req r1 15 routes || true
+	indent "$(grep ' ospf ' <<<"$OUT")"
+	req r1 20 ping 10.254.23.1 3 5 || true
+	check "r1 -> r3 ping IPv4 with ECMP routes" "$(ok_rc 0)" "rc=$RC $(tail -n 2 <<<"$OUT")"
+	req r1 20 ping fd76:6e:23::1 3 5 || true
+	check "r1 -> r3 ping IPv6 with ECMP routes" "$(ok_rc 0)" "rc=$RC $(tail -n 2 <<<"$OUT")"
+	wait_until 60 routing_full r2 4 >/dev/null || true
+
+	# BFD: r3's link to r2 goes silent (its tap down): r2's BFD session goes down long before the dead interval.
+	req r2 15 routing || true
+	downs0=$(sed -n 's/^changes neighbor [0-9]* bfd-down \([0-9]*\)$/\1/p' <<<"$OUT")
 	ip link set dev vnimgrt2b down
-	bfd_down() { req r2 15 routing && grep -q '^changes neighbor [0-9]* bfd-down [1-9]' <<<"$OUT" && ! grep -q "^neighbor $R2M2 .* full$" <<<"$OUT"; }
+	bfd_down() {
+		req r2 15 routing && [[ $(sed -n 's/^changes neighbor [0-9]* bfd-down \([0-9]*\)$/\1/p' <<<"$OUT") -gt ${downs0:-0} ]] &&
+			! grep -q "^neighbor $R2M2 .* full$" <<<"$OUT"
+	}
 	if ms=$(wait_until 20 bfd_down); then
 		check "r2: link to r3 cut -> BFD down counted, r3 no longer a full neighbour" 0
 		echo "INFO  link cut -> r2 reports BFD down and the neighbour gone: $ms ms (polling; BFD 100 ms x 5, dead 4 s)"
