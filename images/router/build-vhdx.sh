@@ -170,6 +170,10 @@ echo "VN-POWEROFF $n" >/dev/console
 exec /bin/poweroff -f
 EOF
 chmod 0755 "$stage/sbin/poweroff"
+# BIRD 2 (guest contract 2), with its libraries; the C library above is kept.
+bird_pkgs=$("$here/bird-stage.sh" "$stage") || die "staging BIRD failed"
+bird_ver=$(sed -n 's/^bird2 //p' <<<"$bird_pkgs")
+[[ -n $bird_ver ]] || die "bird-stage.sh reported no bird2 version"
 : >"$stage/lib/modules/load.list"
 : >"$stage/lib/modules/load-hyperv.list"
 add_modules() { # LIST ENTRIES...
@@ -252,6 +256,8 @@ jlist() { local e s=; for e in "$@"; do s+="\"${e%%:*}\","; done; echo "${s%,}";
 	printf '  "kvpDaemon": { "package": "hyperv-daemons", "packageVersion": "%s" },\n' "${pkgver[hyperv-daemons]}"
 	printf '  "busybox": { "package": "busybox-static", "packageVersion": "%s" },\n' "$(dpkg-query -W -f='${Version}' busybox-static)"
 	printf '  "libc": { "package": "libc6", "packageVersion": "%s" },\n' "$(dpkg-query -W -f='${Version}' libc6)"
+	printf '  "bird": { "package": "bird2", "packageVersion": "%s", "programs": ["bird","birdcl"] },\n' "$bird_ver"
+	printf '  "guestContract": 2,\n'
 	printf '  "modules": [%s],\n' "$(jlist "${base_order[@]}")"
 	printf '  "hypervModules": [%s],\n' "$(jlist "${hyperv_order[@]}")"
 	printf '  "kernelCommandLine": "%s",\n' "$CMDLINE"

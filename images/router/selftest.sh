@@ -11,9 +11,15 @@
 #                              it depends on host load; VN_SELFTEST_STRICT_BOOT=1 makes it a failure
 #        VN_SELFTEST_BIOS      firmware: path, or "default" for QEMU's SeaBIOS
 #                              (default /usr/share/qemu/qboot.rom when present: boots faster)
+#        VN_SELFTEST_ROUTING   1 (default): also the dynamic-routing test (guest contract 2: three
+#                              guests in a line running OSPF + BFD through BIRD); 0: skip it;
+#                              only: run just that test
+#        VN_SELFTEST_NOBIRD_IMAGE  an image directory built with VN_BIRD=0: also checks that it rejects
+#                              a routing line (code 2)
 #
-# Creates only: bridge vnimgtest0, taps vnimgtap1/vnimgtap2 (all with ifalias $TAG), a work
-# directory under /tmp, QEMU processes it started. The trap removes all of it, also on failure.
+# Creates only: bridges vnimgtest0, vnimgrt1-3, taps vnimgtap1/vnimgtap2 and vnimgrt1a/1b/2a/2b/3a/3b
+# (all with ifalias $TAG), a work directory under /tmp, QEMU processes it started (at most three at
+# once). The trap removes all of it, also on failure.
 # Exit status: 0 all checks passed, 1 a check failed, 2 the test could not run.
 set -euo pipefail
 
@@ -26,6 +32,12 @@ BOOT_LIMIT=${VN_SELFTEST_BOOT_LIMIT_MS:-3000}
 
 BR=vnimgtest0
 TAPS=(vnimgtap1 vnimgtap2)
+ROUTING=${VN_SELFTEST_ROUTING:-1}
+case $ROUTING in 0 | 1 | only) ;; *) echo "selftest: VN_SELFTEST_ROUTING=$ROUTING: use 0, 1 or only" >&2; exit 2 ;; esac
+# Routing test: g1 -(vnimgrt1)- g2 -(vnimgrt2)- g3, later also g1 -(vnimgrt3)- g3 (a triangle: ECMP);
+# taps <bridge>a/<bridge>b.
+RBRS=(vnimgrt1 vnimgrt2 vnimgrt3)
+RTAPS=(vnimgrt1a vnimgrt1b vnimgrt2a vnimgrt2b vnimgrt3a vnimgrt3b)
 TAG=virtualnetworks-imgtest
 MACS=(02:76:6e:00:00:01 02:76:6e:00:00:02)
 NAMES=(vnt1 vnt2)
@@ -64,7 +76,7 @@ declare -A CHW=() CHR=()
 tagged() { [[ -e /sys/class/net/$1 && $(cat "/sys/class/net/$1/ifalias" 2>/dev/null) == "$TAG" ]]; }
 remove_links() {
 	local l
-	for l in "${TAPS[@]}" "$BR"; do
+	for l in "${TAPS[@]}" "${RTAPS[@]}" "$BR" "${RBRS[@]}"; do
 		if tagged "$l"; then ip link del "$l" 2>/dev/null || true; fi
 	done
 }
@@ -89,7 +101,7 @@ trap cleanup EXIT
 trap 'exit 2' INT TERM
 
 # --- network: a private bridge with two tagged taps ----------------------------------------
-for l in "$BR" "${TAPS[@]}"; do
+for l in "$BR" "${TAPS[@]}" "${RBRS[@]}" "${RTAPS[@]}"; do
 	if [[ -e /sys/class/net/$l ]]; then
 		tagged "$l" || die "$l exists and is not ours (ifalias is not $TAG); not touching it"
 		ip link del "$l"  # leftover of an earlier run
@@ -104,6 +116,19 @@ for t in "${TAPS[@]}"; do
 	ip link set dev "$t" alias "$TAG"
 	echo 1 >"/proc/sys/net/ipv6/conf/$t/disable_ipv6"
 	ip link set dev "$t" master "$BR" up
+done
+
+for b in "${RBRS[@]}"; do
+	ip link add "$b" type bridge
+	ip link set dev "$b" alias "$TAG"
+	echo 1 >"/proc/sys/net/ipv6/conf/$b/disable_ipv6"
+	ip link set dev "$b" up
+done
+for t in "${RTAPS[@]}"; do
+	ip tuntap add dev "$t" mode tap
+	ip link set dev "$t" alias "$TAG"
+	echo 1 >"/proc/sys/net/ipv6/conf/$t/disable_ipv6"
+	ip link set dev "$t" master "${t%?}" up
 done
 
 # --- configurations -----------------------------------------------------------------------
@@ -247,6 +272,7 @@ stats() { # numbers... -> "median X ms, min Y, max Z (n=N)"
 echo "selftest: image $img ($(stat -c %s "$img/vmlinuz") + $(stat -c %s "$img/initramfs.cpio.gz") bytes)"
 echo "selftest: host load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores; firmware: $BIOS; -append \"$APPEND\""
 
+if [[ $ROUTING != only ]]; then
 # --- 1. boot time -------------------------------------------------------------------------
 marker_ms=()
 chan_ms=()
@@ -366,9 +392,288 @@ for g in 1 2; do
 	check "g$g QEMU exits within 10 s after $how" "$gone"
 done
 
+fi # ROUTING != only
+
+# --- 7. dynamic routing (guest contract 2): g1 -(vnimgrt1)- g2 -(vnimgrt2)- g3, OSPF + BFD -----------
+if [[ $ROUTING != 0 ]]; then
+	# link 1: 10.254.12.0/31, fd76:6e:12::/127 (r1 lower); link 2: 10.254.23.0/31, fd76:6e:23::/127 (r2 lower)
+	R1M=02:76:6e:01:01:01 R2M1=02:76:6e:01:02:01 R2M2=02:76:6e:01:02:02 R3M=02:76:6e:01:03:02
+	# third link (r1-r3: 10.254.13.0/31, fd76:6e:13::/127), unconfigured (down) until the ECMP step
+	R1M3=02:76:6e:01:01:03 R3M3=02:76:6e:01:03:03
+	RKEY=5f3c9a0e7d21b8c46a9f0e3d5c7b1a2948e6d0c3b5a7f9e1d3c5b7a9f0e2d4c6
+	RKEY_OTHER=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+	rline() { echo "routing ospf router-id 10.255.0.$1 hello 1 dead 4 bfd 100 5 key ${2:-$RKEY}"; }
+	rcfg1() { printf 'name vnr1\nif %s 10.254.12.0/31 fd76:6e:12::/127\n' "$R1M"; }
+	rcfg2() { printf 'name vnr2\nif %s 10.254.12.1/31 fd76:6e:12::1/127\nif %s 10.254.23.0/31 fd76:6e:23::/127\n' "$R2M1" "$R2M2"; }
+	rcfg3() { printf 'name vnr3\nif %s 10.254.23.1/31 fd76:6e:23::1/127\n' "$R3M"; }
+	rcfg1t() { rcfg1; printf 'if %s 10.254.13.0/31 fd76:6e:13::/127\n' "$R1M3"; }
+	rcfg3t() { rcfg3; printf 'if %s 10.254.13.1/31 fd76:6e:13::1/127\n' "$R3M3"; }
+	# EUI-64 link-local address of a MAC (the guests' default address generation)
+	lladdr() {
+		local -a b
+		IFS=: read -r -a b <<<"$1"
+		printf 'fe80::%x:%x:%x:%x\n' $(((0x${b[0]} ^ 2) << 8 | 0x${b[1]})) $((0x${b[2]} << 8 | 0xff)) \
+			$((0xfe << 8 | 0x${b[3]})) $((0x${b[4]} << 8 | 0x${b[5]}))
+	}
+	# start_rguest G "TAP=MAC ..." : like start_guest, with several adapters; configuration $work/gG.cfg
+	start_rguest() {
+		local g=$1 n=0 nic args=()
+		for nic in $2; do
+			args+=(-netdev "tap,id=n$n,ifname=${nic%%=*},script=no,downscript=no"
+				-device "virtio-net-pci,netdev=n$n,mac=${nic#*=},romfile=")
+			n=$((n + 1))
+		done
+		rm -f "$work/g$g.console" "$work/g$g.cmd"
+		qemu-system-x86_64 -name "vnimgtest-g$g" -accel tcg -m 128 -smp 1 \
+			-nodefaults -no-user-config -display none -no-reboot "${BIOS_ARGS[@]}" \
+			-kernel "$img/vmlinuz" -initrd "$img/initramfs.cpio.gz" -append "$APPEND" \
+			-serial "file:$work/g$g.console" -fw_cfg "name=opt/vn/config,file=$work/g$g.cfg" "${args[@]}" \
+			-device virtio-serial -chardev "socket,id=c0,path=$work/g$g.cmd,server=on,wait=off" \
+			-device virtserialport,chardev=c0,name=vn.cmd >"$work/g$g.qemu.log" 2>&1 &
+		QPID[$g]=$!
+		QPIDS+=("$!")
+	}
+	# routing_full G N: the guest's `routing` shows at least N neighbours full and N BFD sessions up
+	routing_full() {
+		req "$1" 15 routing || return 1
+		(($(grep -c ' full$' <<<"$OUT") >= $2 && $(grep -c '^bfd .* up$' <<<"$OUT") >= $2))
+	}
+	# wait_until SECONDS CMD...: repeats CMD until it succeeds; prints the elapsed ms; rc 1 on time-out
+	wait_until() {
+		local t=$1 start=$(now_us)
+		shift
+		while (($(now_us) - start < t * 1000000)); do
+			if "$@"; then
+				echo $((($(now_us) - start) / 1000))
+				return 0
+			fi
+			sleep 0.2
+		done
+		return 1
+	}
+
+	# Booted with the static part only: the routing line comes with a re-apply (BIRD starts then).
+	rcfg1 >"$work/gr1.cfg"
+	rcfg2 >"$work/gr2.cfg"
+	rcfg3 >"$work/gr3.cfg"
+	start_rguest r1 "vnimgrt1a=$R1M vnimgrt3a=$R1M3"
+	start_rguest r2 "vnimgrt1b=$R2M1 vnimgrt2a=$R2M2"
+	start_rguest r3 "vnimgrt2b=$R3M vnimgrt3b=$R3M3"
+	for g in r1 r2 r3; do open_channel "$g"; done
+	for g in r1 r2 r3; do wait_marker "$g" "$(now_us)" 60 >/dev/null || true; done
+
+	req r1 10 ready || true
+	check "r1 ready says contract 2" $(($(ok_rc 0) + $(has '^contract 2$'))) "rc=$RC $OUT"
+	req r1 15 routing || true
+	check "r1 without a routing line: routing static (BIRD not started)" $(($(ok_rc 0) + $(has '^routing static$'))) "rc=$RC $OUT"
+	BODY="$(rcfg1)
+routing ospf router-id 10.255.0.1 hello 1 dead 4 bfd 5 5" req r1 30 config || true
+	check "routing line with a bad BFD interval is rejected with rc 2" "$(ok_rc 2)" "rc=$RC $OUT"
+	BODY="$(rcfg1)
+routing ospf router-id 10.255.0.1 hello 1 dead 4 key abc" req r1 30 config || true
+	check "routing line with a short key is rejected with rc 2" "$(ok_rc 2)" "rc=$RC $OUT"
+	BODY="$(rcfg1)
+$(rline 1)
+$(rline 1)" req r1 30 config || true
+	check "two routing lines are rejected with rc 2" "$(ok_rc 2)" "rc=$RC $OUT"
+	req r1 15 routing || true
+	check "r1 after the rejected texts: still routing static" "$(has '^routing static$')" "$OUT"
+
+	t_apply=$(now_us)
+	apply_ms=()
+	for g in 1 2 3; do
+		t0=$(now_us)
+		BODY="$(rcfg$g)
+$(rline $g)" req r$g 30 config || true
+		apply_ms+=($((($(now_us) - t0) / 1000)))
+		check "r$g: configuration with routing ospf applied (rc 0)" $(($(ok_rc 0) + $(has '^routing started$'))) "rc=$RC $OUT"
+	done
+	echo "INFO  first apply with a routing line (bounces the links, writes bird.conf, starts BIRD; unpacks it first with VN_BIRD=lazy): ${apply_ms[*]} ms"
+	if ms=$(wait_until 60 routing_full r2 4); then
+		total=$((($(now_us) - t_apply) / 1000))
+		check "r2: OSPFv2 + OSPFv3 neighbours full on both links, BFD up" 0
+		echo "INFO  config apply -> r2 adjacencies full + BFD up: $total ms (from the first of the three applies; polled every ~0.2 s + a routing round trip)"
+	else
+		check "r2: OSPFv2 + OSPFv3 neighbours full on both links, BFD up" 1
+	fi
+	req r2 15 routing || true
+	indent "$OUT"
+	check "r2 routing: neighbours by adapter MAC and router id" \
+		$(($(has "^neighbor $R2M1 10\.255\.0\.1 full$") + $(has "^neighbor $R2M2 10\.255\.0\.3 full$") +
+			$(has '^protocol ospf4 ospf2 up$') + $(has '^protocol ospf6 ospf3 up$') + $(has '^protocol bfd1 bfd up$'))) "$OUT"
+	check "r2 routing: BFD sessions by adapter MAC and peer address" \
+		$(($(has "^bfd $R2M1 10\.254\.12\.0 up$") + $(has "^bfd $R2M2 10\.254\.23\.1 up$") +
+			$(has "^bfd $R2M1 $(lladdr "$R1M") up$") + $(has "^bfd $R2M2 $(lladdr "$R3M") up$"))) "$OUT"
+	check "r2 routing: change counters (neighbour changes > 0, no BFD session down)" \
+		$(($(has '^changes neighbor [1-9][0-9]* bfd-down 0$'))) "$OUT"
+	# r1 learns r2-r3's prefixes (wait for the SPF run and the kernel export)
+	routes_learned() {
+		req r1 15 routes || return 1
+		grep -q "^route 10\.254\.23\.0/31 10\.254\.12\.1 $R1M ospf 20$" <<<"$OUT" &&
+			grep -q "^route fd76:6e:23::/127 $(lladdr "$R2M1") $R1M ospf 20$" <<<"$OUT"
+	}
+	wait_until 20 routes_learned >/dev/null || true
+	# r3 needs the way back before the pings
+	r3_learned() {
+		req r3 15 routes || return 1
+		grep -q "^route 10\.254\.12\.0/31 10\.254\.23\.0 $R3M ospf 20$" <<<"$OUT" &&
+			grep -q "^route fd76:6e:12::/127 $(lladdr "$R2M2") $R3M ospf 20$" <<<"$OUT"
+	}
+	wait_until 20 r3_learned >/dev/null || true
+	check "r3 routes: r1's prefixes via r2 (IPv4 and IPv6)" $(($(ok_rc 0) + $(has "^route 10\.254\.12\.0/31 10\.254\.23\.0 $R3M ospf 20$") +
+		$(has "^route fd76:6e:12::/127 $(lladdr "$R2M2") $R3M ospf 20$"))) "$OUT"
+	req r1 15 routes || true
+	indent "$OUT"
+	check "r1 routes: remote prefixes via r2 with proto ospf, cost 20, r1's adapter MAC (IPv4 and IPv6)" \
+		$(($(ok_rc 0) + $(has "^route 10\.254\.23\.0/31 10\.254\.12\.1 $R1M ospf 20$") +
+			$(has "^route fd76:6e:23::/127 $(lladdr "$R2M1") $R1M ospf 20$"))) "$OUT"
+	check "r1 routes: connected prefixes (no link-local, no multicast)" \
+		$(($(has "^route 10\.254\.12\.0/31 - $R1M connected 0$") + $(has "^route fd76:6e:12::/127 - $R1M connected 256$") +
+			$((1 - $(has '^route (fe[89ab]|ff)'))))) "$OUT"
+	req r1 20 ping 10.254.23.1 3 5 || true
+	check "r1 -> r3 ping IPv4 across two hops (OSPF routes)" "$(ok_rc 0)" "rc=$RC $(tail -n 2 <<<"$OUT")"
+	if [[ $RC != 0 ]]; then
+		for g in r2 r3; do
+			req "$g" 15 routes || true
+			echo "      $g routes:"
+			indent "$OUT"
+			req "$g" 15 show || true
+			indent "$(grep -E 'inet |via|metric|^ipv4' <<<"$OUT")"
+		done
+	fi
+	req r1 20 ping fd76:6e:23::1 3 5 || true
+	check "r1 -> r3 ping IPv6 across two hops (OSPFv3 routes)" "$(ok_rc 0)" "rc=$RC $(tail -n 2 <<<"$OUT")"
+
+	# ECMP: the third link makes a triangle; r1 reaches the r2-r3 link through r2 and through r3 at cost 20.
+	for g in 1 3; do
+		BODY="$(rcfg${g}t)
+$(rline $g)" req r$g 30 config || true
+		check "r$g: third adapter added, routing reconfigured (rc 0)" $(($(ok_rc 0) + $(has '^routing reconfigured$'))) "rc=$RC $OUT"
+	done
+	ecmp_routes() {
+		req r1 15 routes || return 1
+		grep -q "^route 10\.254\.23\.0/31 10\.254\.12\.1 $R1M ospf 20$" <<<"$OUT" &&
+			grep -q "^route 10\.254\.23\.0/31 10\.254\.13\.1 $R1M3 ospf 20$" <<<"$OUT" &&
+			grep -q "^route fd76:6e:23::/127 $(lladdr "$R2M1") $R1M ospf 20$" <<<"$OUT" &&
+			grep -q "^route fd76:6e:23::/127 $(lladdr "$R3M3") $R1M3 ospf 20$" <<<"$OUT"
+	}
+	if ms=$(wait_until 60 ecmp_routes); then
+		check "r1 routes: ECMP - the r2-r3 prefixes via r2 and via r3 (IPv4 and IPv6), one line per next hop" 0
+		echo "INFO  triangle closed -> r1 has both equal-cost next hops: $ms ms after the second apply"
+	else
+		req r1 15 routes || true
+		check "r1 routes: ECMP - the r2-r3 prefixes via r2 and via r3 (IPv4 and IPv6), one line per next hop" 1 "$OUT"
+	fi
+	req r1 15 routes || true
+	indent "$(grep ' ospf ' <<<"$OUT")"
+	req r1 20 ping 10.254.23.1 3 5 || true
+	check "r1 -> r3 ping IPv4 with ECMP routes" "$(ok_rc 0)" "rc=$RC $(tail -n 2 <<<"$OUT")"
+	req r1 20 ping fd76:6e:23::1 3 5 || true
+	check "r1 -> r3 ping IPv6 with ECMP routes" "$(ok_rc 0)" "rc=$RC $(tail -n 2 <<<"$OUT")"
+	wait_until 60 routing_full r2 4 >/dev/null || true
+
+	# BFD: r3's link to r2 goes silent (its tap down): r2's BFD session goes down long before the dead interval.
+	req r2 15 routing || true
+	downs0=$(sed -n 's/^changes neighbor [0-9]* bfd-down \([0-9]*\)$/\1/p' <<<"$OUT")
+	ip link set dev vnimgrt2b down
+	bfd_down() {
+		req r2 15 routing && [[ $(sed -n 's/^changes neighbor [0-9]* bfd-down \([0-9]*\)$/\1/p' <<<"$OUT") -gt ${downs0:-0} ]] &&
+			! grep -q "^neighbor $R2M2 .* full$" <<<"$OUT"
+	}
+	if ms=$(wait_until 20 bfd_down); then
+		check "r2: link to r3 cut -> BFD down counted, r3 no longer a full neighbour" 0
+		echo "INFO  link cut -> r2 reports BFD down and the neighbour gone: $ms ms (polling; BFD 100 ms x 5, dead 4 s)"
+	else
+		req r2 15 routing || true
+		check "r2: link to r3 cut -> BFD down counted, r3 no longer a full neighbour" 1 "$OUT"
+	fi
+	ip link set dev vnimgrt2b up
+	if ms=$(wait_until 60 routing_full r2 4); then
+		check "r2: link restored -> adjacencies full again" 0
+		echo "INFO  link restored -> r2 adjacencies full + BFD up: $ms ms"
+	else
+		req r2 15 routing || true
+		check "r2: link restored -> adjacencies full again" 1 "$OUT"
+	fi
+
+	# A different key: r3 never becomes a neighbour again.
+	t0=$(now_us)
+	BODY="$(rcfg3)
+$(rline 3 $RKEY_OTHER)" req r3 30 config || true
+	echo "INFO  re-apply with a changed routing line (birdcl configure): $((($(now_us) - t0) / 1000)) ms"
+	check "r3: configuration with another key applied (rc 0)" $(($(ok_rc 0) + $(has '^routing reconfigured$'))) "rc=$RC $OUT"
+	never=0
+	for _ in 1 2 3 4 5 6 7 8; do
+		req r3 15 routing || true
+		grep -q '^neighbor ' <<<"$OUT" && never=1
+		sleep 1
+	done
+	check "r3 with another key has no OSPF neighbour in 8 s (sampled every ~1 s)" "$never" "$OUT"
+	req r2 15 routing || true
+	check "r2 has no neighbour 10.255.0.3 (r3, other key) any more" "$(($(has '^neighbor [^ ]* 10\.255\.0\.3 ') == 0))" "$OUT"
+
+	# Without the routing line BIRD stops and its routes go.
+	BODY="$(rcfg1)" req r1 30 config || true
+	check "r1: configuration without routing applied (routing stopped)" $(($(ok_rc 0) + $(has '^routing stopped$'))) "rc=$RC $OUT"
+	req r1 15 routing || true
+	check "r1: routing static again" "$(has '^routing static$')" "$OUT"
+	req r1 15 routes || true
+	check "r1: no ospf routes left" "$(($(has ' ospf ') == 0))" "$OUT"
+
+	for g in r1 r2 r3; do
+		req "$g" 10 poweroff || true
+		n=0
+		while kill -0 "${QPID[$g]}" 2>/dev/null && ((n++ < 100)); do sleep 0.1; done
+		stop_guest "$g"
+	done
+
+	# The routing line in the boot configuration: BIRD starts at boot.
+	{ rcfg1; rline 1; } >"$work/gr1.cfg"
+	start=$(now_us)
+	start_rguest r1 "vnimgrt1a=$R1M"
+	open_channel r1
+	if m=$(wait_marker r1 "$start" 60); then
+		echo "INFO  boot with a routing line to VN-READY: $m ms (one guest; BIRD starts in the background)"
+	fi
+	req r1 10 ready || true
+	check "r1 booted with a routing line: config ok" $(($(ok_rc 0) + $(has '^config ok$'))) "rc=$RC $OUT"
+	bird_up() { req r1 15 routing && grep -q '^protocol ospf4 ospf2 up$' <<<"$OUT" && grep -q '^protocol ospf6 ospf3 up$' <<<"$OUT"; }
+	if ms=$(wait_until 30 bird_up); then
+		check "r1 booted with a routing line: OSPFv2 and OSPFv3 up" 0
+	else
+		req r1 15 routing || true
+		check "r1 booted with a routing line: OSPFv2 and OSPFv3 up" 1 "$OUT"
+	fi
+	req r1 10 poweroff || true
+	n=0
+	while kill -0 "${QPID[r1]}" 2>/dev/null && ((n++ < 100)); do sleep 0.1; done
+	stop_guest r1
+
+	# An image without BIRD (build.sh with VN_BIRD=0) rejects a routing line.
+	if [[ -n ${VN_SELFTEST_NOBIRD_IMAGE:-} ]]; then
+		img_saved=$img
+		img=$VN_SELFTEST_NOBIRD_IMAGE
+		rcfg1 >"$work/gr1.cfg"
+		start_rguest r1 "vnimgrt1a=$R1M"
+		open_channel r1
+		wait_marker r1 "$(now_us)" 60 >/dev/null || true
+		BODY="$(rcfg1)
+$(rline 1)" req r1 30 config || true
+		check "an image without BIRD rejects a routing line with rc 2" $(($(ok_rc 2) + $(has 'has no BIRD'))) "rc=$RC $OUT"
+		req r1 15 routing || true
+		check "an image without BIRD: routing static" "$(has '^routing static$')" "$OUT"
+		req r1 10 poweroff || true
+		n=0
+		while kill -0 "${QPID[r1]}" 2>/dev/null && ((n++ < 100)); do sleep 0.1; done
+		stop_guest r1
+		img=$img_saved
+	fi
+fi
+
 echo "selftest: $PASS passed, $FAIL failed"
 if ((FAIL > 0)); then
-	for g in 1 2; do
+	for g in 1 2 r1 r2 r3; do
+		[[ -e $work/g$g.console ]] || continue
 		echo "--- g$g console (tail)"
 		tail -n 20 "$work/g$g.console" 2>/dev/null || true
 	done
