@@ -34,7 +34,7 @@ for r in $(seq 1 "$rounds"); do
 		start=$(now_us)
 		qemu-system-x86_64 -accel tcg -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot \
 			"${bios_args[@]}" -kernel "$d/vmlinuz" -initrd "$d/initramfs.cpio.gz" \
-			-append "console=ttyS0 quiet panic=-1 cryptomgr.notests nokaslr ${VN_AB_APPEND:-}" \
+			-append "console=ttyS0 quiet panic=-1 cryptomgr.notests nokaslr no_timer_check ${VN_AB_APPEND:-}" \
 			-serial "file:$work/console" -fw_cfg "name=opt/vn/config,file=$work/cfg" \
 			-netdev user,id=n0 -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01,romfile= \
 			-device virtio-serial -chardev "socket,id=c0,path=$work/cmd,server=on,wait=off" \

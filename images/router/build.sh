@@ -390,7 +390,7 @@ mods_json=$( ((${#order[@]} == 0)) || printf '"%s",' "${order[@]}")
 	printf '  "totalSize": %s,\n' $(($(size "$tmpout/vmlinuz") + $(size "$tmpout/initramfs.cpio.gz")))
 	printf '  "configFwCfgName": "opt/vn/config",\n'
 	printf '  "commandPortName": "vn.cmd",\n'
-	printf '  "kernelCommandLine": "console=ttyS0 quiet panic=-1 cryptomgr.notests nokaslr",\n'
+	printf '  "kernelCommandLine": "console=ttyS0 quiet panic=-1 cryptomgr.notests nokaslr no_timer_check",\n'
 	printf '  "readyMarker": "VN-READY",\n'
 	printf '  "buildDate": "%s"\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	printf '}\n'

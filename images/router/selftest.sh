@@ -41,7 +41,7 @@ RTAPS=(vnimgrt1a vnimgrt1b vnimgrt2a vnimgrt2b vnimgrt3a vnimgrt3b)
 TAG=virtualnetworks-imgtest
 MACS=(02:76:6e:00:00:01 02:76:6e:00:00:02)
 NAMES=(vnt1 vnt2)
-APPEND="console=ttyS0 quiet panic=-1 cryptomgr.notests nokaslr"
+APPEND="console=ttyS0 quiet panic=-1 cryptomgr.notests nokaslr no_timer_check"
 BIOS=${VN_SELFTEST_BIOS:-/usr/share/qemu/qboot.rom}
 [[ $BIOS == default || -r $BIOS ]] || BIOS=default
 BIOS_ARGS=()

@@ -40,7 +40,7 @@ namespace VirtualNetworks.Linux.Vm
     public sealed class VmLaunchSpec
     {
         /// <summary>The default kernel command line; "vn.name=&lt;name&gt;" is appended.</summary>
-        public const string DefaultKernelCommandLine = "console=ttyS0 quiet panic=-1 cryptomgr.notests nokaslr";
+        public const string DefaultKernelCommandLine = "console=ttyS0 quiet panic=-1 cryptomgr.notests nokaslr no_timer_check";
 
         /// <summary>Router name (validated with <see cref="NameRules"/>).</summary>
         public string Name { get; set; } = "";
