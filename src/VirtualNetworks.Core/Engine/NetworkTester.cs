@@ -53,6 +53,18 @@ namespace VirtualNetworks.Engine
         /// </summary>
         public static int MaxParallelSources => Math.Max(2, Math.Min(8, 2 * Environment.ProcessorCount));
 
+        /// <summary>
+        /// As the overload without <paramref name="maxParallelSources"/> (which passes <see cref="MaxParallelSources"/>), with a
+        /// chosen number of source routers probed at once by a batched backend (1 = one after the other; for measurements).
+        /// </summary>
+        public static VirtualNetworkTestReport Run(IVirtualizationBackend backend, Snapshot snapshot, IReadOnlyCollection<string>? networkNames,
+            IProgress<string>? progress, int maxParallelProbes, int maxParallelSources, TimeSpan convergenceTimeout, TimeSpan pollInterval,
+            CancellationToken cancellationToken)
+        {
+            if (maxParallelSources < 1) throw new ArgumentOutOfRangeException(nameof(maxParallelSources), "At least one source router must be allowed to probe.");
+            return RunCore(backend, snapshot, networkNames, progress, maxParallelProbes, maxParallelSources, convergenceTimeout, pollInterval, cancellationToken);
+        }
+
         /// <summary>Readiness waits that run at once before a batched run (each is mostly waiting for a guest's answer).</summary>
         public const int MaxParallelReadinessWaits = 16;
 
@@ -84,7 +96,13 @@ namespace VirtualNetworks.Engine
         /// then gives <see cref="VirtualNetworkTestReport.ConvergenceTime"/> or <see cref="VirtualNetworkTestReport.ConvergenceTimedOut"/>).
         /// </summary>
         public static VirtualNetworkTestReport Run(IVirtualizationBackend backend, Snapshot snapshot, IReadOnlyCollection<string>? networkNames,
-            IProgress<string>? progress, int maxParallelProbes, TimeSpan convergenceTimeout, TimeSpan pollInterval, CancellationToken cancellationToken)
+            IProgress<string>? progress, int maxParallelProbes, TimeSpan convergenceTimeout, TimeSpan pollInterval, CancellationToken cancellationToken) =>
+            RunCore(backend, snapshot, networkNames, progress, maxParallelProbes, Math.Min(maxParallelProbes, MaxParallelSources), convergenceTimeout, pollInterval,
+                cancellationToken);
+
+        private static VirtualNetworkTestReport RunCore(IVirtualizationBackend backend, Snapshot snapshot, IReadOnlyCollection<string>? networkNames,
+            IProgress<string>? progress, int maxParallelProbes, int maxParallelSources, TimeSpan convergenceTimeout, TimeSpan pollInterval,
+            CancellationToken cancellationToken)
         {
             if (convergenceTimeout < TimeSpan.Zero || convergenceTimeout > TimeSpan.FromSeconds(MaxConvergenceTimeoutSeconds))
                 throw new VirtualNetworksException(ErrorIds.InvalidProbe, ErrorKind.InvalidArgument, convergenceTimeout.ToString(),
@@ -183,7 +201,7 @@ namespace VirtualNetworks.Engine
                 WaitForGuests(readiness, allRouters.Where(r => involved.Contains(r.Name) && r.State == RouterState.Running).Select(r => r.Name).ToList(),
                     progress, cancellationToken);
             }
-            int sent = RunProbes(backend, rows, probes, progress, maxParallelProbes, cancellationToken);
+            int sent = RunProbes(backend, rows, probes, progress, maxParallelProbes, maxParallelSources, cancellationToken);
 
             // A failed probe inside a network with dynamic routing between routers that Up links still join: the routing
             // has not converged (yet). With static routes it is a plain reachability failure.
@@ -213,7 +231,7 @@ namespace VirtualNetworks.Engine
                     if (cancellationToken.WaitHandle.WaitOne(left < pollInterval ? left : pollInterval))
                         cancellationToken.ThrowIfCancellationRequested();
                     foreach (int i in waiting) { rows[i].Reachable = false; rows[i].Detail = null; rows[i].RoundTripMilliseconds = null; }
-                    sent += RunProbes(backend, rows, waiting, progress, maxParallelProbes, cancellationToken);
+                    sent += RunProbes(backend, rows, waiting, progress, maxParallelProbes, maxParallelSources, cancellationToken);
                     Classify(waiting);
                     waiting = waiting.Where(i => rows[i].NotConverged).ToList();
                 }
@@ -363,16 +381,16 @@ namespace VirtualNetworks.Engine
 
         /// <summary>
         /// Runs the probes on up to <paramref name="parallel"/> worker tasks (batched: one batch per source router, on up to
-        /// <see cref="MaxParallelSources"/> of them); the calling thread waits for completions and reports progress, so
+        /// <paramref name="parallelSources"/> of them); the calling thread waits for completions and reports progress, so
         /// <see cref="IProgress{T}"/> is never called from a worker. Returns the number of probes sent.
         /// </summary>
         private static int RunProbes(IVirtualizationBackend backend, List<ReachabilityResult> rows, List<int> probes,
-            IProgress<string>? progress, int parallel, CancellationToken cancellationToken)
+            IProgress<string>? progress, int parallel, int parallelSources, CancellationToken cancellationToken)
         {
             if (probes.Count == 0) return 0;
             if (backend is IBatchProbe batch)
             {
-                RunBatches(batch, rows, probes, progress, Math.Min(parallel, MaxParallelSources), cancellationToken);
+                RunBatches(batch, rows, probes, progress, parallelSources, cancellationToken);
                 return probes.Count;
             }
             using (var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
