@@ -340,6 +340,13 @@ req 2 20 ping fd76:6e:: 2 5 || true
 check "g2 -> g1 ping IPv6 fd76:6e:: (/127 lower address)" "$(ok_rc 0)" "rc=$RC $OUT"
 req 1 20 ping 10.254.9.1 1 2 || true
 check "g1 ping of an address nobody has yet fails (rc != 0)" $(($(ok_rc 0) == 0)) "rc=$RC"
+# probe (issue 15): many addresses in one round trip, answered in order; one that nobody has is lost (rc 1).
+req 1 30 probe 2 3 10.254.0.1 fd76:6e::1 10.254.9.1 10.254.0.1 || true
+check "g1 probe of 4 addresses: ok, ok, lost, ok in request order (rc 1)" \
+	$(($(ok_rc 1) + $(has '^10\.254\.0\.1 ok [0-9.]+$') + $(has '^fd76:6e::1 ok [0-9.]+$') + $(has '^10\.254\.9\.1 lost$') +
+		$([[ $(cut -d' ' -f1 <<<"$OUT" | xargs) == "10.254.0.1 fd76:6e::1 10.254.9.1 10.254.0.1" ]] && echo 0 || echo 1))) "rc=$RC $OUT"
+req 1 10 probe 2 3 10.254.0.1/31 || true
+check "probe with a prefix is bad usage (rc 2)" "$(ok_rc 2)" "rc=$RC $OUT"
 
 # --- 3. run-time reconfiguration ----------------------------------------------------------
 BODY=$G2_BAD req 2 30 config || true

@@ -50,6 +50,7 @@ namespace VirtualNetworks.Commands
                 CompleteProgress(ActivityId, Activity);
             }
 
+            WriteVerbose(report.Summary);
             if (Quiet)
             {
                 WriteObject(report.Passed);

@@ -12,7 +12,7 @@ namespace VirtualNetworks.Core.Tests
     public class NetworkTesterTests
     {
         /// <summary>A backend whose only working method is Probe, answering from a table ("router|address" -> reachable).</summary>
-        private sealed class FakeBackend : IVirtualizationBackend
+        private class FakeBackend : IVirtualizationBackend
         {
             private int _running;
             public readonly ConcurrentDictionary<string, bool> Table = new ConcurrentDictionary<string, bool>(StringComparer.OrdinalIgnoreCase);
@@ -264,10 +264,14 @@ namespace VirtualNetworks.Core.Tests
             Assert.Equal(132, report.ProbeCount);
             Assert.Equal(sequential.Results.Select(Key), report.Results.Select(Key));
             Assert.InRange(fake.MaxConcurrent, 2, NetworkTester.DefaultMaxParallelProbes);
-            Assert.Equal(133, recorder.Reports.Count); // one summary line + one per probe
+            Assert.Equal(134, recorder.Reports.Count); // a line before, one per probe, a summary after
             Assert.All(recorder.Reports, r => Assert.Equal(caller, r.Thread));
             Assert.StartsWith("Testing 1 virtual network(s): 132 probe(s).", recorder.Reports[0].Text);
             Assert.StartsWith("[132/132] ", recorder.Reports[132].Text);
+            Assert.StartsWith("132 probe(s) from 12 router(s) in ", recorder.Reports[133].Text);
+            Assert.Contains("(one probe per request)", recorder.Reports[133].Text);
+            Assert.False(report.Batched);
+            Assert.Equal(132, report.ProbesSent);
         }
 
         [Fact]
@@ -402,6 +406,202 @@ namespace VirtualNetworks.Core.Tests
             var e = Assert.Throws<VirtualNetworksException>(() => NetworkTester.Run(backend, new Snapshot(Inventory()), null, null,
                 1, TimeSpan.FromSeconds(NetworkTester.MaxConvergenceTimeoutSeconds + 1), TimeSpan.FromSeconds(1), CancellationToken.None));
             Assert.Equal(ErrorIds.InvalidProbe, e.ErrorId);
+        }
+
+        // ---- issue 15: batched probes ------------------------------------------------------------------------------------
+
+        /// <summary>
+        /// <see cref="FakeBackend"/> with <see cref="IBatchProbe"/> (each address answered from the same table, in order) and
+        /// <see cref="IRouterReadiness"/>; records every batch and every readiness wait.
+        /// </summary>
+        private sealed class BatchFake : FakeBackend, IBatchProbe, IRouterReadiness
+        {
+            private int _batches;
+            public int MaxConcurrentBatches;
+            public TimeSpan BatchDelay = TimeSpan.Zero;
+            public readonly ConcurrentQueue<(string From, string[] Addresses)> Batches = new ConcurrentQueue<(string, string[])>();
+            public readonly ConcurrentQueue<string> ReadyWaits = new ConcurrentQueue<string>();
+            public readonly HashSet<string> ThrowingSources = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            public Func<string, IReadOnlyList<ProbeResult>, IReadOnlyList<ProbeResult>>? Tamper;
+            public bool BatchesStarted => !Batches.IsEmpty;
+            public bool ReadyBeforeFirstBatch = true;
+
+            public IReadOnlyList<ProbeResult> ProbeMany(string fromRouter, IReadOnlyList<string> addresses, CancellationToken cancellationToken)
+            {
+                int now = Interlocked.Increment(ref _batches);
+                int seen;
+                while ((seen = MaxConcurrentBatches) < now && Interlocked.CompareExchange(ref MaxConcurrentBatches, now, seen) != seen) { }
+                try
+                {
+                    Batches.Enqueue((fromRouter, addresses.ToArray()));
+                    if (BatchDelay > TimeSpan.Zero) cancellationToken.WaitHandle.WaitOne(BatchDelay);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (ThrowingSources.Contains(fromRouter))
+                        throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.ConnectionError, fromRouter, "channel broke");
+                    var results = addresses.Select(a => Probe(fromRouter, a, cancellationToken)).ToList();
+                    return Tamper == null ? results : Tamper(fromRouter, results);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _batches);
+                }
+            }
+
+            public GuestReadiness WaitUntilReady(string name, TimeSpan timeout, CancellationToken cancellationToken)
+            {
+                if (BatchesStarted) ReadyBeforeFirstBatch = false;
+                ReadyWaits.Enqueue(name);
+                if (name == "x") throw new VirtualNetworksException(ErrorIds.RouterNotRunning, ErrorKind.InvalidOperation, name, "not running");
+                return new GuestReadiness { Ready = true };
+            }
+        }
+
+        private static BatchFake HealthyBatch()
+        {
+            var f = new BatchFake();
+            foreach (var kv in Healthy().Table) f.Table[kv.Key] = kv.Value;
+            return f;
+        }
+
+        [Fact]
+        public void Batched_SameRowsAsSingleProbes_OneBatchPerSource_InRowOrder()
+        {
+            var inv = Inventory();
+            var single = Healthy();
+            single.Reach("a", "10.0.0.3", false);
+            single.Reach("x", "10.0.0.0");
+            var batch = HealthyBatch();
+            batch.Reach("a", "10.0.0.3", false);
+            batch.Reach("x", "10.0.0.0");
+
+            var one = NetworkTester.Run(single, new Snapshot(inv), null, null, CancellationToken.None);
+            var many = NetworkTester.Run(batch, new Snapshot(inv), null, null, CancellationToken.None);
+
+            string Row(ReachabilityResult r) => Key(r) + " " + r.Expected + " " + r.Reachable + " " + r.RoundTripMilliseconds + " " + r.Detail + " " + r.Outcome;
+            Assert.Equal(one.Results.Select(Row), many.Results.Select(Row));
+            Assert.Equal((one.ReachabilityFailures, one.IsolationFailures, one.ProbeCount), (many.ReachabilityFailures, many.IsolationFailures, many.ProbeCount));
+            Assert.True(many.Batched);
+            Assert.False(one.Batched);
+            Assert.Equal(24, many.ProbesSent);
+            Assert.Equal(5, many.SourceRouters);
+
+            // One batch per source router, with its addresses in row order; Probe was only called through the batches.
+            var batches = batch.Batches.ToList();
+            Assert.Equal(5, batches.Count);
+            Assert.Equal(new[] { "a", "B", "c", "x", "y" }, batches.Select(b => b.From).OrderBy(n => n, StringComparer.OrdinalIgnoreCase));
+            foreach (var b in batches)
+                Assert.Equal(many.Results.Where(r => r.Source == b.From).Select(r => r.DestinationAddress), b.Addresses);
+            Assert.Equal(24, batch.Calls.Count);
+
+            // Every running router was waited for before the first batch; a router that is not running ("x" throws) did not
+            // stop the run.
+            Assert.True(batch.ReadyBeforeFirstBatch);
+            Assert.Equal(new[] { "a", "B", "c", "x", "y" }, batch.ReadyWaits.OrderBy(n => n, StringComparer.OrdinalIgnoreCase));
+        }
+
+        [Fact]
+        public void Batched_SourcesRunInParallel_Bounded_ProgressPerRowOnCallingThread()
+        {
+            var inv = new BackendInventory();
+            for (int i = 0; i < 12; i++)
+            {
+                string name = "r" + i.ToString("00");
+                inv.Routers.Add(new VirtualRouter { Name = name, ComputerName = "h", NetworkLabel = "big", State = RouterState.Running });
+                inv.Routers.Single(r => r.Name == name).Addresses = new[] { "10.9.0." + i + "/31", "fd00::" + i + "/127" };
+                if (i > 0) inv.Links.Add(new VirtualLink { Name = "l" + i, From = "r" + (i - 1).ToString("00"), To = name });
+            }
+            var fake = new BatchFake { BatchDelay = TimeSpan.FromMilliseconds(60) };
+            var recorder = new Recorder();
+            int caller = Environment.CurrentManagedThreadId;
+            var report = NetworkTester.Run(fake, new Snapshot(inv), null, recorder, CancellationToken.None);
+
+            Assert.Equal(12 * 11 * 2, report.ProbeCount);
+            Assert.Equal(12, fake.Batches.Count);
+            Assert.All(fake.Batches, b => Assert.Equal(22, b.Addresses.Length));
+            Assert.InRange(fake.MaxConcurrentBatches, 2, NetworkTester.MaxParallelSources);
+            Assert.All(recorder.Reports, r => Assert.Equal(caller, r.Thread));
+            Assert.Equal(2 + 264 + 1, recorder.Reports.Count); // the plan, the readiness wait, one per row, the summary
+            Assert.Equal("Waiting for 12 router(s) to be ready.", recorder.Reports[1].Text);
+            Assert.StartsWith("[264/264] ", recorder.Reports[265].Text);
+            Assert.StartsWith("264 probe(s) from 12 router(s) in ", recorder.Reports[266].Text);
+            Assert.Contains("(batched per router)", recorder.Reports[266].Text);
+
+            // One at a time when asked for.
+            var sequential = new BatchFake();
+            NetworkTester.Run(sequential, new Snapshot(inv), null, null, 1, CancellationToken.None);
+            Assert.Equal(1, sequential.MaxConcurrentBatches);
+            Assert.Equal(12, sequential.Batches.Count);
+        }
+
+        [Fact]
+        public void Batched_AFailedBatch_MakesItsRowsUnreachable_OthersStand()
+        {
+            var fake = HealthyBatch();
+            fake.ThrowingSources.Add("B");
+            fake.Tamper = (from, results) => from == "c" ? results.Take(results.Count - 1).ToList() : results;
+            var report = NetworkTester.Run(fake, new Snapshot(Inventory()), new[] { "red" }, null, CancellationToken.None);
+
+            var fromB = report.Results.Where(r => r.Source == "B").ToList();
+            Assert.All(fromB, r => { Assert.False(r.Reachable); Assert.Contains("probe failed: channel broke", r.Detail); });
+            var fromC = report.Results.Where(r => r.Source == "c").ToList();
+            Assert.All(fromC, r => { Assert.False(r.Reachable); Assert.Equal("the backend returned 4 probe result(s) for 5 address(es)", r.Detail); });
+            Assert.All(report.Results.Where(r => r.Source == "a"), r => Assert.True(r.Passed));
+            // B's and c's rows inside red fail (reachability); their isolation rows pass (nothing reached).
+            Assert.Equal(fromB.Count(r => r.Expected == ProbeExpectation.Reachable) + fromC.Count(r => r.Expected == ProbeExpectation.Reachable),
+                report.ReachabilityFailures);
+        }
+
+        [Fact]
+        public void Batched_ConvergenceWait_ReprobesOnlyTheWaitingPairs_InBatches()
+        {
+            var backend = HealthyBatch();
+            backend.Reach("a", "10.0.0.3", reachable: false);
+            int probesOfPair = 0;
+            backend.OnProbe = key =>
+            {
+                if (key != "a|10.0.0.3") return;
+                if (Interlocked.Increment(ref probesOfPair) == 3) backend.Reach("a", "10.0.0.3");
+            };
+            var report = NetworkTester.Run(backend, new Snapshot(WithOspf(Inventory(), "a", "b", "c")), new[] { "red" }, null,
+                NetworkTester.DefaultMaxParallelProbes, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(10), CancellationToken.None);
+            Assert.True(report.Passed, report.ToString());
+            Assert.NotNull(report.ConvergenceTime);
+            Assert.Equal(3, probesOfPair);
+            var batches = backend.Batches.ToList();
+            Assert.Equal(3 + 2, batches.Count); // a, B, c; then a twice with only the waiting pair
+            Assert.All(batches.Skip(3), b => Assert.Equal("a|10.0.0.3", b.From + "|" + string.Join(",", b.Addresses)));
+            Assert.Equal(report.Results.Count(r => r.Source != "" && r.DestinationAddress != "") + 2, report.ProbesSent);
+        }
+
+        [Fact]
+        public void Batched_Cancellation_StopsTheRun_NoBatchAfterReturn()
+        {
+            var inv = new BackendInventory();
+            for (int i = 0; i < 10; i++)
+            {
+                string name = "r" + i;
+                inv.Routers.Add(new VirtualRouter { Name = name, ComputerName = "h", NetworkLabel = "n", Addresses = new[] { "10.8.0." + i + "/31" } });
+                if (i > 0) inv.Links.Add(new VirtualLink { Name = "l" + i, From = "r" + (i - 1), To = name });
+            }
+            var fake = new BatchFake { BatchDelay = TimeSpan.FromMilliseconds(50) };
+            using (var cts = new CancellationTokenSource())
+            {
+                fake.OnProbe = _ => { if (fake.Batches.Count >= 2) cts.Cancel(); };
+                Assert.ThrowsAny<OperationCanceledException>(() => NetworkTester.Run(fake, new Snapshot(inv), null, null, 2, cts.Token));
+                int batches = fake.Batches.Count;
+                Assert.True(batches < 10, "all batches ran despite cancellation");
+                Thread.Sleep(200);
+                Assert.Equal(batches, fake.Batches.Count);
+            }
+        }
+
+        [Fact]
+        public void Batched_UnexpectedException_Propagates()
+        {
+            var fake = HealthyBatch();
+            fake.OnProbe = key => { if (key == "B|10.0.0.0") throw new InvalidOperationException("bug"); };
+            var ex = Assert.Throws<InvalidOperationException>(() => NetworkTester.Run(fake, new Snapshot(Inventory()), null, null, CancellationToken.None));
+            Assert.Equal("bug", ex.Message);
         }
     }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Net.Sockets;
 using System.Text;
 using System.Threading;
@@ -285,6 +286,89 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Equal(127, unknown.ExitCode);
             // All of it on one kept connection.
             Assert.Equal(1, server.Connections);
+        }
+
+        /// <summary>A fake guest with the probe command of docs/guest-contract.md: addresses ending in 1 answer, others are lost.</summary>
+        private static (int, string[]) Prober(string cmd, string[] args, StreamReader r, List<string[]> requests)
+        {
+            if (cmd != "probe") return Standard(cmd, args, r);
+            lock (requests) requests.Add(args);
+            if (args.Length < 3 || args.Length > 66) return (2, new[] { "usage: probe <count 1..10> <deadline s 1..30> <address>..." });
+            var lines = new List<string>();
+            int rc = 0;
+            for (int i = 2; i < args.Length; i++)
+            {
+                if (args[i].EndsWith("1", StringComparison.Ordinal)) lines.Add(args[i] + " ok 0." + i.ToString("000", System.Globalization.CultureInfo.InvariantCulture));
+                else { lines.Add(args[i] + " lost"); rc = 1; }
+            }
+            return (rc, lines.ToArray());
+        }
+
+        [Fact]
+        public void Probe_many_sends_at_most_64_addresses_a_request_and_keeps_their_order()
+        {
+            var requests = new List<string[]>();
+            using var server = new FakeLineServer(Path.Combine(_dir, "g.chan"), (r, w, _) => Agent(r, w, (c, a, rd) => Prober(c, a, rd, requests)));
+            var ch = new GuestChannel(server.Path, "r1");
+            var addresses = new List<string>();
+            for (int i = 0; i < 70; i++) addresses.Add(i % 2 == 0 ? "10.0." + i + ".1" : "fd00:0:0:" + i.ToString("x") + "::2");
+            addresses.Add("10.0.0.1"); // the same address twice: answered twice
+            var results = ch.ProbeMany(addresses, 2, 3)!;
+
+            Assert.Equal(71, results.Count);
+            Assert.Equal(new[] { 66, 9 }, requests.ConvertAll(x => x.Length)); // 64 + 7 addresses, each after "2 3"
+            Assert.All(requests, x => Assert.Equal(new[] { "2", "3" }, x[..2]));
+            for (int i = 0; i < 71; i++)
+                Assert.Equal(addresses[i].EndsWith("1", StringComparison.Ordinal), results[i].Reachable);
+            Assert.Equal(0.002, results[0].RoundTripMilliseconds!.Value, 6);
+            Assert.Equal(0.008, results[70].RoundTripMilliseconds!.Value, 6); // 10.0.0.1, 7th of the second request
+            Assert.Null(results[1].RoundTripMilliseconds);
+            Assert.Equal("no reply to 2 echo request(s) within 3 s", results[1].Detail);
+            Assert.Empty(ch.ProbeMany(Array.Empty<string>(), 2, 3)!);
+            Assert.Equal(1, server.Connections);
+        }
+
+        [Fact]
+        public void Probe_many_returns_null_from_a_guest_without_the_command_and_refuses_bad_arguments_before_sending()
+        {
+            using (var old = new FakeLineServer(Path.Combine(_dir, "old.chan"), (r, w, _) => Agent(r, w, Standard)))
+                Assert.Null(new GuestChannel(old.Path, "r1").ProbeMany(new[] { "10.0.0.1" }, 2, 3));
+
+            var requests = new List<string[]>();
+            using var server = new FakeLineServer(Path.Combine(_dir, "g.chan"), (r, w, _) => Agent(r, w, (c, a, rd) => Prober(c, a, rd, requests)));
+            var ch = new GuestChannel(server.Path, "r1");
+            foreach (var bad in new[] { "10.0.0.1 10.0.0.2", "10.0.0.0/24", "fe80::1%eth0", "host.example", "", "10.0.0.1\nreboot" })
+                Assert.Equal(ErrorIds.InvalidAddress, Assert.Throws<VirtualNetworksException>(() => ch.ProbeMany(new[] { "10.0.0.1", bad }, 2, 3)).ErrorId);
+            Assert.Throws<ArgumentOutOfRangeException>(() => ch.ProbeMany(new[] { "10.0.0.1" }, 0, 3));
+            Assert.Throws<ArgumentOutOfRangeException>(() => ch.ProbeMany(new[] { "10.0.0.1" }, 11, 3));
+            Assert.Throws<ArgumentOutOfRangeException>(() => ch.ProbeMany(new[] { "10.0.0.1" }, 2, 31));
+            Assert.Equal(0, server.Connections);
+            // Normalised before sending: the guest sees the canonical form.
+            Assert.True(ch.ProbeMany(new[] { "FD00:0000::0001" }, 1, 1)![0].Reachable);
+            Assert.Equal("fd00::1", requests[0][2]);
+        }
+
+        [Fact]
+        public void Probe_answers_are_parsed_strictly_in_order()
+        {
+            var asked = new[] { "10.0.0.1", "10.0.0.2", "fd00::1", "10.0.0.4" };
+            var r = new GuestCommandResult("probe", 124, new[]
+            {
+                "10.0.0.1 ok 1.5",
+                "garbage line",
+                "10.0.0.9 ok 2",        // not the next address asked: skipped
+                "10.0.0.2 lost",
+                "fd00::1 ok 12",
+                "vn: timed out after 13 s",
+            });
+            var results = GuestChannel.ParseProbe(asked, r, 2, 3);
+            Assert.Equal(new[] { true, false, true, false }, results.Select(x => x.Reachable));
+            Assert.Equal(1.5, results[0].RoundTripMilliseconds);
+            Assert.Equal(12, results[2].RoundTripMilliseconds);
+            Assert.Contains("timed out in the guest", results[3].Detail);
+            var odd = GuestChannel.ParseProbe(new[] { "10.0.0.1" }, new GuestCommandResult("probe", 0, new[] { "10.0.0.1 ok -1", "10.0.0.1 ok 1e3", "10.0.0.1 maybe" }), 2, 3);
+            Assert.False(odd[0].Reachable);
+            Assert.Contains("no line for this address (exit code 0)", odd[0].Detail);
         }
 
         [Fact]

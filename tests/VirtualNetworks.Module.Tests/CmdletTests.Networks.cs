@@ -127,6 +127,21 @@ namespace VirtualNetworks.Module.Tests
         }
 
         [Fact]
+        public void Test_Verbose_GivesTheSummary_ProbesSentAndDuration()
+        {
+            DeployGood();
+            var r = RunOk("Test-VirtualNetwork -Verbose");
+            var report = Assert.Single(r.Objects<VirtualNetworkTestReport>());
+            Assert.Equal(report.ProbeCount, report.ProbesSent); // nothing partitioned, no address missing: every row probed once
+            Assert.Equal(Backend.CallCount(nameof(InMemoryBackend.Probe)), report.ProbesSent);
+            Assert.False(report.Batched); // the in-memory backend has no IBatchProbe
+            var summary = Assert.Single(r.Verbose.Select(v => v.Message), m => m.StartsWith(report.ProbesSent + " probe(s) from ", StringComparison.Ordinal));
+            Assert.Equal(report.Summary, summary);
+            Assert.Contains(" router(s) in ", summary);
+            Assert.EndsWith("(one probe per request); " + report.PassedCount + "/" + report.ProbeCount + " rows as expected.", summary);
+        }
+
+        [Fact]
         public void Test_DoesNotChangeAnything()
         {
             DeployGood();

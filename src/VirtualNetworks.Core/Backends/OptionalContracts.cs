@@ -207,6 +207,29 @@ namespace VirtualNetworks.Backends
         IReadOnlyList<string> AddressesOf(string router);
     }
 
+    /// <summary>
+    /// A backend that sends many reachability probes from one router in one call (the Linux backend: the guest's
+    /// <c>probe</c> command pings up to 64 addresses concurrently in one channel round trip). Test-VirtualNetwork hands it
+    /// all the addresses one source router probes, and calls it for several source routers at once on a bounded number of
+    /// threads, so it must be safe to call concurrently for different routers and must not hold the backend's state lock
+    /// while the probes run. A backend without it gets one <see cref="IVirtualizationBackend.Probe"/> call per address.
+    /// </summary>
+    public interface IBatchProbe
+    {
+        /// <summary>
+        /// Probes every address of <paramref name="addresses"/> (IP addresses without prefix length) from inside
+        /// <paramref name="fromRouter"/>, each as <see cref="IVirtualizationBackend.Probe"/> would. The result has one entry
+        /// per address, in the same order (the same address asked twice is answered twice). A router that does not run
+        /// gives every address an unreachable result with the reason in its Detail, as Probe does; an address the guest
+        /// could not be asked about (a failed round trip) is unreachable with the failure in its Detail. Throws
+        /// <see cref="VirtualNetworksException"/> only when nothing could be probed at all (e.g. the router does not exist, its
+        /// guest did not answer). It waits for the source router's guest to be ready but not for the routers that own the
+        /// addresses: Test-VirtualNetwork waits for every running router first (<see cref="IRouterReadiness"/>, when the
+        /// backend has it), where a single Probe waits for the owner of its address each time.
+        /// </summary>
+        IReadOnlyList<ProbeResult> ProbeMany(string fromRouter, IReadOnlyList<string> addresses, CancellationToken cancellationToken);
+    }
+
     /// <summary>The bounds of a probe stream, checked by the engine before anything reaches a guest.</summary>
     public static class ProbeStreamLimits
     {

@@ -33,10 +33,43 @@ namespace VirtualNetworks.Engine
     /// <para>A probe that throws <see cref="VirtualNetworksException"/> counts as "not reachable" with the message in
     /// Detail. Probes run concurrently (at most <see cref="DefaultMaxParallelProbes"/>), so the backend's Probe must be
     /// thread-safe; <paramref name="progress"/> is only called on the calling thread.</para>
+    /// <para>Batched (issue 15): a backend with <see cref="IBatchProbe"/> gets all the addresses one source router probes in
+    /// one <see cref="IBatchProbe.ProbeMany"/> call (its guest pings them concurrently), and several source routers are
+    /// probed at once (at most <see cref="MaxParallelSources"/>, and at most the number of parallel probes asked for).
+    /// Before that, every running router the probes involve is waited for until its guest is ready
+    /// (<see cref="IRouterReadiness"/>, when the backend has it), where a single Probe waits for its address's owner each
+    /// time. A batch that throws <see cref="VirtualNetworksException"/> makes each of its rows "not reachable" with the
+    /// message. Rows, their order and their classification are the same either way.</para>
     /// </remarks>
     public static class NetworkTester
     {
         public const int DefaultMaxParallelProbes = 8;
+
+        /// <summary>
+        /// Source routers whose batches run at once (batched backends): twice the host's cores, at least 2, at most 8. Each
+        /// batch keeps its guest busy (16 pings at once inside it, each a fork and exec under TCG), so the host's cores,
+        /// not waiting, bound the rate; two batches per core hide the latency of each request's start and of its slowest
+        /// ping (measurements in the issue-15 report).
+        /// </summary>
+        public static int MaxParallelSources => Math.Max(2, Math.Min(8, 2 * Environment.ProcessorCount));
+
+        /// <summary>
+        /// As the overload without <paramref name="maxParallelSources"/> (which passes <see cref="MaxParallelSources"/>), with a
+        /// chosen number of source routers probed at once by a batched backend (1 = one after the other; for measurements).
+        /// </summary>
+        public static VirtualNetworkTestReport Run(IVirtualizationBackend backend, Snapshot snapshot, IReadOnlyCollection<string>? networkNames,
+            IProgress<string>? progress, int maxParallelProbes, int maxParallelSources, TimeSpan convergenceTimeout, TimeSpan pollInterval,
+            CancellationToken cancellationToken)
+        {
+            if (maxParallelSources < 1) throw new ArgumentOutOfRangeException(nameof(maxParallelSources), "At least one source router must be allowed to probe.");
+            return RunCore(backend, snapshot, networkNames, progress, maxParallelProbes, maxParallelSources, convergenceTimeout, pollInterval, cancellationToken);
+        }
+
+        /// <summary>Readiness waits that run at once before a batched run (each is mostly waiting for a guest's answer).</summary>
+        public const int MaxParallelReadinessWaits = 16;
+
+        /// <summary>How long a batched run waits for one router's guest to be ready before it probes anyway.</summary>
+        public static readonly TimeSpan ReadinessTimeout = TimeSpan.FromSeconds(90);
 
         public const string NoAddressDetail = "no address configured";
 
@@ -63,7 +96,13 @@ namespace VirtualNetworks.Engine
         /// then gives <see cref="VirtualNetworkTestReport.ConvergenceTime"/> or <see cref="VirtualNetworkTestReport.ConvergenceTimedOut"/>).
         /// </summary>
         public static VirtualNetworkTestReport Run(IVirtualizationBackend backend, Snapshot snapshot, IReadOnlyCollection<string>? networkNames,
-            IProgress<string>? progress, int maxParallelProbes, TimeSpan convergenceTimeout, TimeSpan pollInterval, CancellationToken cancellationToken)
+            IProgress<string>? progress, int maxParallelProbes, TimeSpan convergenceTimeout, TimeSpan pollInterval, CancellationToken cancellationToken) =>
+            RunCore(backend, snapshot, networkNames, progress, maxParallelProbes, Math.Min(maxParallelProbes, MaxParallelSources), convergenceTimeout, pollInterval,
+                cancellationToken);
+
+        private static VirtualNetworkTestReport RunCore(IVirtualizationBackend backend, Snapshot snapshot, IReadOnlyCollection<string>? networkNames,
+            IProgress<string>? progress, int maxParallelProbes, int maxParallelSources, TimeSpan convergenceTimeout, TimeSpan pollInterval,
+            CancellationToken cancellationToken)
         {
             if (convergenceTimeout < TimeSpan.Zero || convergenceTimeout > TimeSpan.FromSeconds(MaxConvergenceTimeoutSeconds))
                 throw new VirtualNetworksException(ErrorIds.InvalidProbe, ErrorKind.InvalidArgument, convergenceTimeout.ToString(),
@@ -153,7 +192,16 @@ namespace VirtualNetworks.Engine
             }
 
             progress?.Report(string.Format(CultureInfo.InvariantCulture, "Testing {0} virtual network(s): {1} probe(s).", networks.Count, probes.Count));
-            RunProbes(backend, rows, probes, progress, maxParallelProbes, cancellationToken);
+            bool batched = backend is IBatchProbe;
+            if (batched && backend is IRouterReadiness readiness)
+            {
+                // Probes from a booted guest to one still booting would fail: wait for every running router involved.
+                var involved = new HashSet<string>(cmp);
+                foreach (int i in probes) { involved.Add(rows[i].Source); involved.Add(rows[i].Destination); }
+                WaitForGuests(readiness, allRouters.Where(r => involved.Contains(r.Name) && r.State == RouterState.Running).Select(r => r.Name).ToList(),
+                    progress, cancellationToken);
+            }
+            int sent = RunProbes(backend, rows, probes, progress, maxParallelProbes, maxParallelSources, cancellationToken);
 
             // A failed probe inside a network with dynamic routing between routers that Up links still join: the routing
             // has not converged (yet). With static routes it is a plain reachability failure.
@@ -183,7 +231,7 @@ namespace VirtualNetworks.Engine
                     if (cancellationToken.WaitHandle.WaitOne(left < pollInterval ? left : pollInterval))
                         cancellationToken.ThrowIfCancellationRequested();
                     foreach (int i in waiting) { rows[i].Reachable = false; rows[i].Detail = null; rows[i].RoundTripMilliseconds = null; }
-                    RunProbes(backend, rows, waiting, progress, maxParallelProbes, cancellationToken);
+                    sent += RunProbes(backend, rows, waiting, progress, maxParallelProbes, maxParallelSources, cancellationToken);
                     Classify(waiting);
                     waiting = waiting.Where(i => rows[i].NotConverged).ToList();
                 }
@@ -206,7 +254,11 @@ namespace VirtualNetworks.Engine
                 ConvergenceTime = convergence,
                 ConvergenceTimedOut = timedOut,
                 Duration = clock.Elapsed,
+                ProbesSent = sent,
+                Batched = batched,
+                SourceRouters = probes.Select(i => rows[i].Source).Distinct(cmp).Count(),
             };
+            progress?.Report(report.Summary);
             return report;
         }
 
@@ -285,13 +337,62 @@ namespace VirtualNetworks.Engine
         }
 
         /// <summary>
-        /// Runs the probes on up to <paramref name="parallel"/> worker tasks; the calling thread waits for completions and
-        /// reports progress, so <see cref="IProgress{T}"/> is never called from a worker.
+        /// Waits until the guests of <paramref name="routers"/> are ready, on up to <see cref="MaxParallelReadinessWaits"/>
+        /// threads. A router that is not ready in time, stopped meanwhile or reports a failed configuration is left to its
+        /// probes (they fail and say why); only cancellation and unexpected exceptions end the run.
         /// </summary>
-        private static void RunProbes(IVirtualizationBackend backend, List<ReachabilityResult> rows, List<int> probes,
-            IProgress<string>? progress, int parallel, CancellationToken cancellationToken)
+        private static void WaitForGuests(IRouterReadiness readiness, IReadOnlyList<string> routers, IProgress<string>? progress, CancellationToken cancellationToken)
         {
-            if (probes.Count == 0) return;
+            if (routers.Count == 0) return;
+            progress?.Report(string.Format(CultureInfo.InvariantCulture, "Waiting for {0} router(s) to be ready.", routers.Count));
+            int next = -1;
+            Exception? failure = null;
+            void Work()
+            {
+                while (Volatile.Read(ref failure) == null)
+                {
+                    int k = Interlocked.Increment(ref next);
+                    if (k >= routers.Count) return;
+                    try
+                    {
+                        readiness.WaitUntilReady(routers[k], ReadinessTimeout, cancellationToken);
+                    }
+                    catch (VirtualNetworksException)
+                    {
+                        // Not running, paused or a failed configuration: its probes say so.
+                    }
+                    catch (Exception ex)
+                    {
+                        Interlocked.CompareExchange(ref failure, ex, null);
+                        return;
+                    }
+                }
+            }
+            var tasks = Enumerable.Range(0, Math.Min(MaxParallelReadinessWaits, routers.Count))
+                .Select(_ => Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+            Task.WaitAll(tasks);
+            if (failure != null)
+            {
+                if (failure is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                    throw new OperationCanceledException(cancellationToken);
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+            }
+        }
+
+        /// <summary>
+        /// Runs the probes on up to <paramref name="parallel"/> worker tasks (batched: one batch per source router, on up to
+        /// <paramref name="parallelSources"/> of them); the calling thread waits for completions and reports progress, so
+        /// <see cref="IProgress{T}"/> is never called from a worker. Returns the number of probes sent.
+        /// </summary>
+        private static int RunProbes(IVirtualizationBackend backend, List<ReachabilityResult> rows, List<int> probes,
+            IProgress<string>? progress, int parallel, int parallelSources, CancellationToken cancellationToken)
+        {
+            if (probes.Count == 0) return 0;
+            if (backend is IBatchProbe batch)
+            {
+                RunBatches(batch, rows, probes, progress, parallelSources, cancellationToken);
+                return probes.Count;
+            }
             using (var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             using (var completed = new BlockingCollection<(int Row, Exception? Error)>())
             {
@@ -361,6 +462,113 @@ namespace VirtualNetworks.Engine
                 {
                     // On any early exit, stop the workers and wait for them (each honours the token between probes and
                     // passes it to Probe), so nothing touches the backend after we return.
+                    stop.Cancel();
+                    try { Task.WaitAll(tasks); } catch (AggregateException) { }
+                }
+            }
+            return probes.Count;
+        }
+
+        /// <summary>
+        /// The probes of <paramref name="probes"/> grouped by source router (in row order), one <see cref="IBatchProbe.ProbeMany"/>
+        /// per group, on up to <paramref name="parallel"/> worker tasks; progress as in <see cref="RunProbes"/>, one line per row.
+        /// </summary>
+        internal static IReadOnlyList<KeyValuePair<string, List<int>>> BatchesOf(List<ReachabilityResult> rows, IEnumerable<int> probes)
+        {
+            var groups = new List<KeyValuePair<string, List<int>>>();
+            var bySource = new Dictionary<string, List<int>>(StringComparer.OrdinalIgnoreCase);
+            foreach (int i in probes)
+            {
+                if (!bySource.TryGetValue(rows[i].Source, out var list))
+                {
+                    bySource[rows[i].Source] = list = new List<int>();
+                    groups.Add(new KeyValuePair<string, List<int>>(rows[i].Source, list));
+                }
+                list.Add(i);
+            }
+            return groups;
+        }
+
+        private static void RunBatches(IBatchProbe backend, List<ReachabilityResult> rows, List<int> probes,
+            IProgress<string>? progress, int parallel, CancellationToken cancellationToken)
+        {
+            var groups = BatchesOf(rows, probes);
+            using (var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            using (var completed = new BlockingCollection<(int Group, Exception? Error)>())
+            {
+                int next = -1;
+                void Work()
+                {
+                    while (!stop.IsCancellationRequested)
+                    {
+                        int k = Interlocked.Increment(ref next);
+                        if (k >= groups.Count) return;
+                        var group = groups[k];
+                        var indexes = group.Value;
+                        Exception? error = null;
+                        try
+                        {
+                            var answers = backend.ProbeMany(group.Key, indexes.Select(i => rows[i].DestinationAddress).ToList(), stop.Token);
+                            for (int j = 0; j < indexes.Count; j++)
+                            {
+                                var row = rows[indexes[j]];
+                                var result = answers != null && answers.Count == indexes.Count ? answers[j] : null;
+                                if (result == null)
+                                {
+                                    row.Reachable = false;
+                                    row.Detail = answers == null || answers.Count == indexes.Count
+                                        ? "the backend returned no probe result"
+                                        : string.Format(CultureInfo.InvariantCulture, "the backend returned {0} probe result(s) for {1} address(es)", answers.Count, indexes.Count);
+                                    continue;
+                                }
+                                row.Reachable = result.Reachable;
+                                row.RoundTripMilliseconds = result.RoundTripMilliseconds;
+                                row.Detail = result.Detail;
+                            }
+                        }
+                        catch (VirtualNetworksException ex)
+                        {
+                            foreach (int i in indexes) { rows[i].Reachable = false; rows[i].Detail = "probe failed: " + ex.Message; }
+                        }
+                        catch (Exception ex)
+                        {
+                            error = ex; // cancellation or a bug: stops the run
+                        }
+                        completed.Add((k, error));
+                        if (error != null) return;
+                    }
+                }
+
+                int workers = Math.Max(1, Math.Min(parallel, groups.Count));
+                var tasks = new Task[workers];
+                for (int i = 0; i < workers; i++)
+                    tasks[i] = Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+                try
+                {
+                    int done = 0;
+                    for (int g = 0; g < groups.Count; g++)
+                    {
+                        var (index, error) = completed.Take(cancellationToken);
+                        if (error != null)
+                        {
+                            if (error is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                                throw new OperationCanceledException(cancellationToken);
+                            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
+                        }
+                        foreach (int i in groups[index].Value)
+                        {
+                            done++;
+                            if (progress == null) continue;
+                            var r = rows[i];
+                            progress.Report(string.Format(CultureInfo.InvariantCulture, "[{0}/{1}] {2} -> {3} ({4}): {5}",
+                                done, probes.Count, r.Source, r.Destination, r.DestinationAddress,
+                                (r.Reachable ? "reachable" : "unreachable") + (r.Passed ? "" : " (FAILED: expected " + r.Expected.ToString().ToLowerInvariant() + ")")));
+                        }
+                    }
+                }
+                finally
+                {
                     stop.Cancel();
                     try { Task.WaitAll(tasks); } catch (AggregateException) { }
                 }

@@ -90,6 +90,16 @@ namespace VirtualNetworks
         /// <summary>True when pairs were still not converged when the convergence wait ran out.</summary>
         public bool ConvergenceTimedOut { get; set; }
         public IReadOnlyList<ReachabilityResult> Results { get; set; } = Array.Empty<ReachabilityResult>();
+        /// <summary>Probes sent to the guests, convergence re-probes included (rows without an address are not probed).</summary>
+        public int ProbesSent { get; set; }
+        /// <summary>True when the backend probed each source router's addresses in one batch (<see cref="Backends.IBatchProbe"/>).</summary>
+        public bool Batched { get; set; }
+        /// <summary>Routers the probes were sent from.</summary>
+        public int SourceRouters { get; set; }
+        /// <summary>One line: how many probes ran, from how many routers, how, and how long the test took.</summary>
+        public string Summary =>
+            string.Format(System.Globalization.CultureInfo.InvariantCulture, "{0} probe(s) from {1} router(s) in {2:0.0} s ({3}); {4}/{5} rows as expected.",
+                ProbesSent, SourceRouters, Duration.TotalSeconds, Batched ? "batched per router" : "one probe per request", PassedCount, ProbeCount);
         public override string ToString() =>
             $"{(Passed ? "PASSED" : "FAILED")}: {PassedCount}/{ProbeCount} probes as expected ({ReachabilityFailures} reachability, " +
             $"{ConvergenceFailures} not converged, {IsolationFailures} isolation failures" +

@@ -172,6 +172,92 @@ namespace VirtualNetworks.Linux.Vm
             return new ProbeResult { Reachable = reachable, RoundTripMilliseconds = reachable ? avg : null, Detail = detail };
         }
 
+        /// <summary>The most addresses one <c>probe</c> request carries (the guest's limit; longer lists are split).</summary>
+        public const int MaxProbeAddresses = 64;
+
+        /// <summary>How many pings the guest runs at once for one <c>probe</c> request (its bound: waves of this many).</summary>
+        public const int GuestProbeParallel = 16;
+
+        private static readonly Regex ProbeLine = new Regex(@"^(?<addr>[0-9A-Fa-f:.]{2,45}) (?:ok (?<ms>[0-9]{1,9}(?:\.[0-9]{1,6})?)|(?<lost>lost))$", RegexOptions.CultureInvariant);
+
+        /// <summary>
+        /// Probes many addresses in as few round trips as the guest allows (<c>probe</c>, docs/guest-contract.md §3): up to
+        /// <see cref="MaxProbeAddresses"/> per request, <paramref name="count"/> echo requests 0.2 s apart each, within
+        /// <paramref name="deadlineSeconds"/>. One result per address, in order. Returns null when the guest has no
+        /// <c>probe</c> command (an older image answers 127): the caller falls back to <see cref="Ping"/>.
+        /// </summary>
+        public IReadOnlyList<ProbeResult>? ProbeMany(IReadOnlyList<string> addresses, int count, int deadlineSeconds, CancellationToken cancellationToken = default)
+        {
+            if (addresses == null) throw new ArgumentNullException(nameof(addresses));
+            if (count < 1 || count > 10) throw new ArgumentOutOfRangeException(nameof(count), "1..10");
+            if (deadlineSeconds < 1 || deadlineSeconds > 30) throw new ArgumentOutOfRangeException(nameof(deadlineSeconds), "1..30");
+            var normalized = new string[addresses.Count];
+            for (int i = 0; i < addresses.Count; i++)
+            {
+                var a = addresses[i];
+                if (!IPAddress.TryParse(a ?? "", out var ip) || a!.IndexOf('/') >= 0 || a.IndexOf('%') >= 0 ||
+                    (ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork && ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6))
+                    throw new VirtualNetworksException(ErrorIds.InvalidAddress, ErrorKind.InvalidArgument, a,
+                        "Cannot probe from router '" + RouterName + "': '" + a + "' is not an IP address.");
+                normalized[i] = ip.ToString();
+            }
+            var results = new List<ProbeResult>(addresses.Count);
+            for (int start = 0; start < normalized.Length; start += MaxProbeAddresses)
+            {
+                var chunk = new string[Math.Min(MaxProbeAddresses, normalized.Length - start)];
+                Array.Copy(normalized, start, chunk, 0, chunk.Length);
+                var words = new List<string>(chunk.Length + 2)
+                {
+                    count.ToString(CultureInfo.InvariantCulture), deadlineSeconds.ToString(CultureInfo.InvariantCulture),
+                };
+                words.AddRange(chunk);
+                // The guest's own bound, plus room for queueing behind another command.
+                int bound = (chunk.Length + GuestProbeParallel - 1) / GuestProbeParallel * (deadlineSeconds + 1) + 5;
+                var r = Run("probe", words, TimeSpan.FromSeconds(bound + 15), cancellationToken);
+                if (r.ExitCode == 127) return null;
+                if (r.ExitCode == 2)
+                    throw Fail(ErrorKind.InvalidResult, "the guest refused the probe request (exit code 2): " + Shorten(string.Join(" | ", r.Lines)));
+                results.AddRange(ParseProbe(chunk, r, count, deadlineSeconds));
+            }
+            return results;
+        }
+
+        /// <summary>
+        /// The answer to one <c>probe</c> request: the lines <c>&lt;addr&gt; ok &lt;ms&gt;</c> / <c>&lt;addr&gt; lost</c> in the order
+        /// asked; other lines (a time-out message) are skipped. An address without its line (the guest timed out) is
+        /// unreachable with the exit code in its Detail.
+        /// </summary>
+        internal static IReadOnlyList<ProbeResult> ParseProbe(IReadOnlyList<string> asked, GuestCommandResult r, int count, int deadlineSeconds)
+        {
+            var results = new ProbeResult?[asked.Count];
+            int next = 0;
+            foreach (var line in r.Lines)
+            {
+                if (next >= asked.Count) break;
+                var m = ProbeLine.Match(line.Trim());
+                if (!m.Success || !string.Equals(m.Groups["addr"].Value, asked[next], StringComparison.OrdinalIgnoreCase)) continue;
+                if (m.Groups["lost"].Success)
+                {
+                    results[next] = new ProbeResult
+                    {
+                        Reachable = false,
+                        Detail = string.Format(CultureInfo.InvariantCulture, "no reply to {0} echo request(s) within {1} s", count, deadlineSeconds),
+                    };
+                }
+                else
+                {
+                    double ms = double.Parse(m.Groups["ms"].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
+                    results[next] = new ProbeResult { Reachable = true, RoundTripMilliseconds = ms };
+                }
+                next++;
+            }
+            var missing = r.ExitCode == 124 ? "the probe timed out in the guest before this address was answered"
+                : "the guest's probe answer has no line for this address (exit code " + r.ExitCode.ToString(CultureInfo.InvariantCulture) + ")";
+            var list = new List<ProbeResult>(asked.Count);
+            foreach (var x in results) list.Add(x ?? new ProbeResult { Reachable = false, Detail = missing });
+            return list;
+        }
+
         /// <summary>
         /// Pushes a new configuration (the guest validates all of it first and changes nothing when it is invalid).
         /// Throws (BackendOperationFailed) with the guest's messages when it is rejected (2) or partly failed (1).
