@@ -901,19 +901,26 @@ namespace VirtualNetworks.Linux
         /// Unplugs the link's adapters from running routers, deletes its devices on every host and its record. The caller
         /// holds the state lock; links without a router in common may be removed on several threads at once.
         /// </summary>
-        private void RemoveLinkLocked(LinkRecord rec, CancellationToken cancellationToken)
+        private void RemoveLinkLocked(LinkRecord rec, CancellationToken cancellationToken,
+            IReadOnlyDictionary<string, Dictionary<string, LinkInfo>?>? listed = null, ICollection<string>? routersRemovedNext = null)
         {
-            var placed = EndpointsOf(rec).Values.SelectMany(x => x).Concat(rec.Taps.Keys.Select(HostOfRouter))
-                .Distinct(StringComparer.OrdinalIgnoreCase).ToList();
             foreach (var kv in rec.Taps)
             {
                 HotUnplug(kv.Key, rec.Name, cancellationToken);
+                // A router the same command deletes next keeps the MAC entry (one record write less per end; a crash in
+                // between leaves an unused entry, which the router's next adapter reconciliation drops).
+                if (routersRemovedNext != null && routersRemovedNext.Contains(kv.Key)) continue;
                 var router = Store.ReadRouter(kv.Key);
                 if (router != null && router.Macs.Remove(rec.Name)) Store.WriteRouter(router);
             }
-            foreach (var h in placed) RemoveLinkDevicesOn(rec, h, cancellationToken);
+            foreach (var h in PlacedHosts(rec)) RemoveLinkDevicesOn(rec, h, cancellationToken, listed);
             Store.DeleteLink(rec.Name);
         }
+
+        /// <summary>Every host a link has (or may have) devices on: its recorded endpoints and its routers' hosts.</summary>
+        private List<string> PlacedHosts(LinkRecord rec) =>
+            EndpointsOf(rec).Values.SelectMany(x => x).Concat(rec.Taps.Keys.Select(HostOfRouter))
+                .Distinct(StringComparer.OrdinalIgnoreCase).ToList();
 
         public void SetLinkBandwidth(string name, long? bitsPerSecond, CancellationToken cancellationToken)
         {

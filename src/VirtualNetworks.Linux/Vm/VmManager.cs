@@ -257,6 +257,62 @@ namespace VirtualNetworks.Linux.Vm
             RouterProcess.RemoveRunFiles(paths, includeConsole: false);
         }
 
+        /// <summary>
+        /// Hard power-off of several routers at once, for their removal: each verified QEMU gets SIGTERM (QEMU's "terminating
+        /// on signal 15", as clean an exit as QMP quit) right away, then all exits are awaited together (SIGKILL for one still
+        /// alive after <paramref name="grace"/>), then all reaps, then the run files go (console logs stay). The time is that
+        /// of the slowest exit, not the sum: measured, 8 routers one QMP quit after the other on 8 threads took 1.4 s of a
+        /// 3.6 s Remove-VirtualNetwork. Returns one entry per name: null when that router is off now, else why not.
+        /// </summary>
+        public IReadOnlyList<Exception?> TurnOffAll(IReadOnlyList<string> names, TimeSpan grace, CancellationToken cancellationToken = default)
+        {
+            if (names == null) throw new ArgumentNullException(nameof(names));
+            var errors = new Exception?[names.Count];
+            var running = new List<(int Index, RouterRunPaths Paths, int Pid, long? Start)>();
+            for (int i = 0; i < names.Count; i++)
+            {
+                var paths = Paths(names[i]);
+                var p = RouterProcess.Inspect(paths);
+                if (p.State != VmProcessState.Running) continue;
+                int pid = p.Pid!.Value;
+                running.Add((i, paths, pid, RouterProcess.StartTicks(pid)));
+                Posix.Kill(pid, Posix.SIGTERM); // Inspect just verified it is this router's QEMU
+            }
+            var deadline = Deadline.After(grace);
+            var alive = new List<(int Index, RouterRunPaths Paths, int Pid, long? Start)>(running);
+            bool killed = false;
+            var hardDeadline = Deadline.After(grace + TimeSpan.FromSeconds(10));
+            while (true)
+            {
+                alive.RemoveAll(r => !RouterProcess.IsAlive(r.Pid));
+                if (alive.Count == 0) break;
+                if (!killed && deadline.Expired)
+                {
+                    foreach (var r in alive)
+                        if (RouterProcess.IsOurs(r.Pid, r.Paths)) Posix.Kill(r.Pid, Posix.SIGKILL);
+                    killed = true;
+                }
+                if (killed && hardDeadline.Expired)
+                {
+                    foreach (var r in alive)
+                        errors[r.Index] = new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, r.Paths.RouterName,
+                            "The QEMU process " + r.Pid.ToString(CultureInfo.InvariantCulture) + " of router '" + r.Paths.RouterName + "' did not exit after SIGKILL.");
+                    break;
+                }
+                if (cancellationToken.WaitHandle.WaitOne(20)) cancellationToken.ThrowIfCancellationRequested();
+            }
+            var reapDeadline = Deadline.After(RouterProcess.ReapTimeout);
+            foreach (var r in running)
+            {
+                if (errors[r.Index] != null) continue;
+                var left = reapDeadline.Remaining;
+                RouterProcess.WaitUntilReaped(r.Pid, r.Start, left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken);
+                try { RouterProcess.RemoveRunFiles(r.Paths, includeConsole: false); }
+                catch (VirtualNetworksException ex) { errors[r.Index] = ex; }
+            }
+            return errors;
+        }
+
         /// <summary>Pauses the router's vCPUs (QMP stop) and checks QEMU reports "paused".</summary>
         public void Suspend(string name, CancellationToken cancellationToken = default) => SetRunning(name, false, cancellationToken);
 
