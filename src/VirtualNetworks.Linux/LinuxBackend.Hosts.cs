@@ -124,11 +124,13 @@ namespace VirtualNetworks.Linux
         }
 
         /// <summary>MTU of each of the router's links, by link name (for the guest configuration's mtu lines).</summary>
-        private Dictionary<string, int> MtusOf(RouterRecord rec)
+        private Dictionary<string, int> MtusOf(RouterRecord rec) => MtusOf(Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)));
+
+        /// <summary>MTU of each of <paramref name="links"/> (a router's links), by link name.</summary>
+        private static Dictionary<string, int> MtusOf(IEnumerable<LinkRecord> links)
         {
             var d = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-            foreach (var l in Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)))
-                d[l.Name] = l.Mtu ?? LabNetwork.UnderlayMtu;
+            foreach (var l in links) d[l.Name] = l.Mtu ?? LabNetwork.UnderlayMtu;
             return d;
         }
 
