@@ -26,6 +26,9 @@ namespace VirtualNetworks.Linux
         /// <summary>How long a removed router's QEMU may take to exit after SIGTERM before it gets SIGKILL (as <see cref="Vm.VmManager.TurnOff"/>).</summary>
         private static readonly TimeSpan TurnOffGrace = TimeSpan.FromSeconds(5);
 
+        /// <summary>QEMUs a batch removal ended that may not be reaped yet (PID 1 may reap seconds late): awaited at the end of <see cref="RemoveRouters"/>.</summary>
+        private readonly List<(int Pid, long? Start)> _reapPending = new List<(int Pid, long? Start)>();
+
         internal static int RemoveThreads => Math.Max(1, Math.Min(8, 4 * Environment.ProcessorCount));
 
         public IReadOnlyList<Exception?> RemoveRouters(IReadOnlyList<string> names, CancellationToken cancellationToken)
@@ -55,6 +58,15 @@ namespace VirtualNetworks.Linux
             TurnOffBeforeRemoval(records.Where(r => r != null).Select(r => r!.Name).ToList(), cancellationToken);
             RunBounded(names.Count, i => records[i] == null ? null : new[] { records[i]!.Name },
                 i => RemoveRouterLocked(records[i]!, links, cancellationToken), outcomes, cancellationToken);
+            // The QEMUs ended by this batch and by the link removals before it are reaped by now (bounded): the pids are gone
+            // when Remove-* returns. Their reaps overlapped the deletes of devices and records.
+            List<(int Pid, long? Start)> reaps;
+            lock (_reapPending)
+            {
+                reaps = _reapPending.ToList();
+                _reapPending.Clear();
+            }
+            Vm.VmManager.AwaitReaps(reaps, cancellationToken);
             return outcomes;
         }
 
@@ -127,7 +139,8 @@ namespace VirtualNetworks.Linux
             }, ignored, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             var off = running.Where((r, i) => ignored[i] == null).Select(r => r.Name).ToList();
-            Vms.TurnOffAll(off, TurnOffGrace, cancellationToken); // failures: left to each router's own removal
+            // Failures are left to each router's own removal; the reaps are awaited at the end of RemoveRouters.
+            Vms.TurnOffAll(off, TurnOffGrace, cancellationToken, _reapPending);
             cancellationToken.ThrowIfCancellationRequested();
         }
 

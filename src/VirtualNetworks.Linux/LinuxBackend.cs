@@ -715,9 +715,10 @@ namespace VirtualNetworks.Linux
         public void ConfigureRouter(RouterConfiguration configuration, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = EnsureAdaptersLocked(RequireRouter(configuration.RouterName), cancellationToken);
+            var rec = EnsureAdaptersLocked(RequireRouter(configuration.RouterName), cancellationToken, out var ownLinks);
             rec.Configuration = configuration;
-            var text = GuestConfigText.Render(rec.Name, configuration, rec.Macs, MtusOf(rec));
+            // The router's links as the adapter check just read them (one listing of the link records per configuration, not two).
+            var text = GuestConfigText.Render(rec.Name, configuration, rec.Macs, MtusOf(ownLinks.Select(l => Store.ReadLink(l.Name) ?? l)));
             var paths = Store.RunPaths(rec.Name);
             if (RouterProcess.Inspect(paths).IsRunning && rec.DesiredState != RouterState.Paused && text != rec.ConfigText)
             {
@@ -785,11 +786,12 @@ namespace VirtualNetworks.Linux
         /// they drifted, and, when the router runs, a NIC for every link (hot-plugged when QEMU has none with that MAC: a
         /// New-VirtualLink killed before its hot-plug). Returns the (re-read) record. The caller holds the state lock.
         /// </summary>
-        private RouterRecord EnsureAdaptersLocked(RouterRecord rec, CancellationToken ct)
+        private RouterRecord EnsureAdaptersLocked(RouterRecord rec, CancellationToken ct, out List<LinkRecord> ownLinks)
         {
             var problems = new List<string>();
             var all = Store.ListLinks(problems);
             var links = all.Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)).OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase).ToList();
+            ownLinks = links;
             bool changed = false;
             foreach (var l in links)
             {
