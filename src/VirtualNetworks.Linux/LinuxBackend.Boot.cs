@@ -18,7 +18,13 @@ namespace VirtualNetworks.Linux
     public sealed partial class LinuxBackend
     {
         /// <summary>The pacing and restart policy (a test sets a shorter bound).</summary>
-        internal BootPolicy BootPolicy { get; set; } = BootPolicy.ForHost();
+        internal BootPolicy BootPolicy
+        {
+            get => _bootPolicy ??= BootPolicy.ForHost();
+            set => _bootPolicy = value;
+        }
+
+        private BootPolicy? _bootPolicy;
 
         /// <summary>
         /// TEST SEAM, not a feature: given the router and the boot attempt (1-based), the guest kernel command line for that

@@ -31,6 +31,28 @@ namespace VirtualNetworks.Linux.Tests
         public void Concurrency_is_two_boots_per_core_bounded(int cores, int expected) =>
             Assert.Equal(expected, BootPolicy.ConcurrencyFor(cores));
 
+        [Theory]
+        [InlineData(null, null)]
+        [InlineData("", null)]
+        [InlineData(" 8 ", 8)]
+        [InlineData("1", 1)]
+        [InlineData("32", 32)]
+        public void The_environment_may_set_the_boot_concurrency(string? text, int? expected) =>
+            Assert.Equal(expected, BootPolicy.ConcurrencyFromEnvironment(text));
+
+        [Theory]
+        [InlineData("0")]
+        [InlineData("33")]
+        [InlineData("-2")]
+        [InlineData("four")]
+        [InlineData("4;rm")]
+        public void A_bad_boot_concurrency_is_refused_naming_the_variable(string text)
+        {
+            var ex = Assert.Throws<VirtualNetworksException>(() => BootPolicy.ConcurrencyFromEnvironment(text));
+            Assert.Equal(ErrorKind.InvalidArgument, ex.Kind);
+            Assert.Equal(BootPolicy.ConcurrencyVariable, ex.TargetName);
+        }
+
         [Fact]
         public void Judge_puts_ready_before_panic_before_exit_before_the_bound()
         {

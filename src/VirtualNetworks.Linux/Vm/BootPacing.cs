@@ -57,8 +57,25 @@ namespace VirtualNetworks.Linux.Vm
         /// <summary>How many times a guest that failed to boot is started again.</summary>
         public int MaxRestarts { get; }
 
-        /// <summary>The policy for this host: <see cref="ConcurrencyFor"/> its cores, the default bound and restarts.</summary>
-        public static BootPolicy ForHost() => new BootPolicy(ConcurrencyFor(Environment.ProcessorCount), DefaultBootTimeout, DefaultMaxRestarts);
+        /// <summary>Environment variable: how many guests boot at once (1-32), instead of <see cref="ConcurrencyFor"/> the host's cores.</summary>
+        public const string ConcurrencyVariable = "VIRTUALNETWORKS_BOOT_CONCURRENCY";
+
+        /// <summary>
+        /// The policy for this host: <see cref="ConcurrencyFor"/> its cores (or <see cref="ConcurrencyVariable"/>), the
+        /// default bound and restarts. Throws (InvalidArgument) when the variable is set but not a number from 1 to 32.
+        /// </summary>
+        public static BootPolicy ForHost() =>
+            new BootPolicy(ConcurrencyFromEnvironment(Environment.GetEnvironmentVariable(ConcurrencyVariable)) ?? ConcurrencyFor(Environment.ProcessorCount),
+                DefaultBootTimeout, DefaultMaxRestarts);
+
+        /// <summary>The value of <see cref="ConcurrencyVariable"/>: null when unset or blank, else a whole number from 1 to <see cref="MaxConcurrency"/>.</summary>
+        public static int? ConcurrencyFromEnvironment(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text)) return null;
+            if (int.TryParse(text!.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 && n <= MaxConcurrency) return n;
+            throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidArgument, ConcurrencyVariable,
+                $"The environment variable {ConcurrencyVariable} must be a whole number from 1 to {MaxConcurrency} (guests booting at once); it is '{text}'.");
+        }
 
         /// <summary>
         /// Guests booting at once on a host with <paramref name="cores"/> cores: two per core (at least 2, at most
