@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using VirtualNetworks.Backends;
+using VirtualNetworks.Linux.Net;
 using VirtualNetworks.Linux.State;
 
 namespace VirtualNetworks.Linux
@@ -22,6 +23,12 @@ namespace VirtualNetworks.Linux
         /// process's exit, ip commands), not CPU, so more threads than cores pay off; 8 bounds the ip processes and QMP
         /// sessions in flight at once.
         /// </summary>
+        /// <summary>How long a removed router's QEMU may take to exit after SIGTERM before it gets SIGKILL (as <see cref="Vm.VmManager.TurnOff"/>).</summary>
+        private static readonly TimeSpan TurnOffGrace = TimeSpan.FromSeconds(5);
+
+        /// <summary>QEMUs a batch removal ended that may not be reaped yet (PID 1 may reap seconds late): awaited at the end of <see cref="RemoveRouters"/>.</summary>
+        private readonly List<(int Pid, long? Start)> _reapPending = new List<(int Pid, long? Start)>();
+
         internal static int RemoveThreads => Math.Max(1, Math.Min(8, 4 * Environment.ProcessorCount));
 
         public IReadOnlyList<Exception?> RemoveRouters(IReadOnlyList<string> names, CancellationToken cancellationToken)
@@ -46,8 +53,20 @@ namespace VirtualNetworks.Linux
                     outcomes[i] = ex;
                 }
             }
+            // Every QEMU ends at once first (the slowest exit, not the sum); a router that cannot be turned off here is
+            // left to its own removal, which tries again and reports it.
+            TurnOffBeforeRemoval(records.Where(r => r != null).Select(r => r!.Name).ToList(), cancellationToken);
             RunBounded(names.Count, i => records[i] == null ? null : new[] { records[i]!.Name },
                 i => RemoveRouterLocked(records[i]!, links, cancellationToken), outcomes, cancellationToken);
+            // The QEMUs ended by this batch and by the link removals before it are reaped by now (bounded): the pids are gone
+            // when Remove-* returns. Their reaps overlapped the deletes of devices and records.
+            List<(int Pid, long? Start)> reaps;
+            lock (_reapPending)
+            {
+                reaps = _reapPending.ToList();
+                _reapPending.Clear();
+            }
+            Vm.VmManager.AwaitReaps(reaps, cancellationToken);
             return outcomes;
         }
 
@@ -71,9 +90,24 @@ namespace VirtualNetworks.Linux
                     outcomes[i] = ex;
                 }
             }
+            // One listing of each host's interfaces for the whole batch (under the state lock nothing of ours changes them
+            // meanwhile): a link's removal is then its deletes only, O(1) ip processes per link.
+            var hosts = new List<string>();
+            for (int i = 0; i < records.Length; i++)
+            {
+                if (records[i] == null) continue;
+                try { hosts.AddRange(PlacedHosts(records[i]!)); }
+                catch (Exception ex) when (!(ex is OutOfMemoryException))
+                {
+                    outcomes[i] = ex;
+                    records[i] = null;
+                }
+            }
+            var listed = ListDevicesOf(hosts, cancellationToken);
+            var removedNext = new HashSet<string>(routersRemovedNext ?? Array.Empty<string>(), StringComparer.OrdinalIgnoreCase);
             RunBounded(names.Count,
                 i => records[i] == null ? null : records[i]!.Taps.Keys.Concat(new[] { records[i]!.From, records[i]!.To }).ToArray(),
-                i => RemoveLinkLocked(records[i]!, cancellationToken), outcomes, cancellationToken);
+                i => RemoveLinkLocked(records[i]!, cancellationToken, listed, removedNext), outcomes, cancellationToken);
             return outcomes;
         }
 
@@ -95,14 +129,18 @@ namespace VirtualNetworks.Linux
                 if (rec != null && Runs(rec)) running.Add(rec);
             }
             if (running.Count == 0) return;
+            // Intent first (on several threads: each write is an fsync), then every QEMU at once.
             var ignored = new Exception?[running.Count];
             RunBounded(running.Count, i => new[] { running[i].Name }, i =>
             {
                 var rec = running[i];
                 rec.DesiredState = RouterState.Off;
                 Store.WriteRouter(rec);
-                Vms.TurnOff(rec.Name, cancellationToken, untilReaped: true);
             }, ignored, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            var off = running.Where((r, i) => ignored[i] == null).Select(r => r.Name).ToList();
+            // Failures are left to each router's own removal; the reaps are awaited at the end of RemoveRouters.
+            Vms.TurnOffAll(off, TurnOffGrace, cancellationToken, _reapPending);
             cancellationToken.ThrowIfCancellationRequested();
         }
 

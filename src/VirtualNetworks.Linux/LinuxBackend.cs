@@ -442,6 +442,9 @@ namespace VirtualNetworks.Linux
             using var _ = Store.Lock(null, cancellationToken);
             var views = new HostDeviceViews(Lab.IpFor);
             var prepared = new List<(int Index, PreparedStart Start)>();
+            // The link records are read once for the whole batch (O(N) reads, not one full listing per router); a link
+            // rewired on the way is read again.
+            var linkIndex = new LinkIndex(Store.ListLinks());
             for (int i = 0; i < names.Count; i++)
             {
                 if (cancellationToken.IsCancellationRequested)
@@ -451,7 +454,13 @@ namespace VirtualNetworks.Linux
                 }
                 try
                 {
-                    var p = PrepareStart(ReconcileMigration(RequireRouter(names[i]), cancellationToken, null, views), views, cancellationToken);
+                    var rec = RequireRouter(names[i]);
+                    if (rec.Migration != null)
+                    {
+                        rec = ReconcileMigration(rec, cancellationToken, null, views);
+                        linkIndex = new LinkIndex(Store.ListLinks()); // the recovery may have rewired its links
+                    }
+                    var p = PrepareStart(rec, views, cancellationToken, linkIndex);
                     if (p != null) prepared.Add((i, p));
                 }
                 catch (Exception ex)
@@ -459,8 +468,9 @@ namespace VirtualNetworks.Linux
                     outcomes[i] = ex;
                 }
             }
-            // Each record is written on its launch's thread as soon as that QEMU runs (its fsyncs overlap the other launches).
-            var launched = Vms.LaunchAll(prepared.Select(p => p.Start.Spec).ToList(), k => FinishStart(prepared[k].Start), cancellationToken);
+            // Paced, supervised boots (LinuxBackend.Boot.cs): each record is written on its boot slot's thread as soon as that
+            // QEMU runs; the call returns once every guest booted or was reported.
+            var launched = BootPaced(prepared.Select(p => p.Start).ToList(), cancellationToken);
             for (int k = 0; k < prepared.Count; k++)
                 if (launched[k] != null) outcomes[prepared[k].Index] = launched[k];
             return outcomes;
@@ -471,8 +481,10 @@ namespace VirtualNetworks.Linux
         {
             var p = PrepareStart(rec, new HostDeviceViews(Lab.IpFor), cancellationToken);
             if (p == null) return;
-            Vms.Start(p.Spec, TimeSpan.Zero, cancellationToken); // readiness is awaited by whoever needs the guest
-            FinishStart(p);
+            // A paced, supervised boot (LinuxBackend.Boot.cs): returns once the guest's console says ready (a failed boot is
+            // restarted, then reported); the configuration's own readiness is awaited by whoever needs the guest.
+            var failed = BootPaced(new[] { p }, cancellationToken)[0];
+            if (failed != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failed).Throw();
         }
 
         /// <summary>A router whose QEMU is about to be launched: its record and the launch.</summary>
@@ -498,7 +510,7 @@ namespace VirtualNetworks.Linux
         /// <paramref name="views"/> shows them intact), adapters, accelerator, guest configuration. Null when the router
         /// already runs (its record then says Running). The caller holds the state lock.
         /// </summary>
-        private PreparedStart? PrepareStart(RouterRecord rec, HostDeviceViews views, CancellationToken cancellationToken)
+        private PreparedStart? PrepareStart(RouterRecord rec, HostDeviceViews views, CancellationToken cancellationToken, LinkIndex? linkIndex = null)
         {
             var paths = Store.RunPaths(rec.Name);
             if (RouterProcess.Inspect(paths).IsRunning)
@@ -517,8 +529,8 @@ namespace VirtualNetworks.Linux
                 Store.WriteRouter(rec);
             }
             var image = _images.Require(rec.Image, rec.Name);
-            var links = Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name))
-                .OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase).ToList();
+            linkIndex ??= new LinkIndex(Store.ListLinks());
+            var links = linkIndex.Of(rec.Name);
             var host = HostOf(rec);
             EnsureHostReady(host, cancellationToken);
             var adapters = new List<VmAdapter>();
@@ -528,13 +540,14 @@ namespace VirtualNetworks.Linux
                 {
                     views.Clear(); // the rewiring changes devices (on every host the link touches)
                     WireLinkLocked(link, null, cancellationToken); // recreates what drifted away
+                    linkIndex.Refresh(Store, link.Name);
                 }
                 var mac = rec.Macs.TryGetValue(link.Name, out var m) ? m : (rec.Macs[link.Name] = MacAddresses.ForAdapter(rec.Name, link.Name));
                 adapters.Add(new VmAdapter(link.Taps[rec.Name], mac));
             }
             var accel = Launcher.ChooseAccelerator(image.Kernel, cancellationToken);
             var spec = LaunchSpecFor(rec, image, adapters, accel.Accelerator, host,
-                GuestConfigText.Render(rec.Name, rec.Configuration, rec.Macs, MtusOf(rec)));
+                GuestConfigText.Render(rec.Name, rec.Configuration, rec.Macs, MtusOf(linkIndex.Of(rec.Name))));
             spec.GuestAnnounce = StartNicsWithGuestAnnounce; // a fresh start: our NIC options (FinishStart records them)
             // Intent before action: the record says the router should run (and with which NIC options) before its QEMU is
             // launched, so a command killed during the launch leaves a record that wants the QEMU it finds running, never
@@ -544,6 +557,43 @@ namespace VirtualNetworks.Linux
             rec.NicGuestAnnounce = spec.GuestAnnounce;
             Store.WriteRouter(rec);
             return new PreparedStart(rec, spec, accel.Accelerator, links.Where(l => l.State == LinkState.CablePulled).ToList());
+        }
+
+        /// <summary>
+        /// The link records of a batch, read once and indexed by router, so each router's links cost O(its links), not a
+        /// read of every link record (a start of N routers read 2·N² link files before).
+        /// </summary>
+        internal sealed class LinkIndex
+        {
+            private readonly Dictionary<string, LinkRecord> _byName = new Dictionary<string, LinkRecord>(StringComparer.OrdinalIgnoreCase);
+            private readonly Dictionary<string, List<string>> _byRouter = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+
+            public LinkIndex(IEnumerable<LinkRecord> links)
+            {
+                foreach (var l in links)
+                {
+                    _byName[l.Name] = l;
+                    foreach (var r in new[] { l.From, l.To }.Distinct(StringComparer.OrdinalIgnoreCase))
+                    {
+                        if (!_byRouter.TryGetValue(r, out var list)) _byRouter[r] = list = new List<string>();
+                        list.Add(l.Name);
+                    }
+                }
+            }
+
+            /// <summary>The links that name <paramref name="router"/> (as <c>From</c> or <c>To</c>), ordered by name.</summary>
+            public List<LinkRecord> Of(string router) =>
+                _byRouter.TryGetValue(router, out var names)
+                    ? names.Where(n => _byName.ContainsKey(n)).Select(n => _byName[n]).OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase).ToList()
+                    : new List<LinkRecord>();
+
+            /// <summary>Reads one link's record again (after it was rewired).</summary>
+            public void Refresh(StateStore store, string link)
+            {
+                var fresh = store.ReadLink(link);
+                if (fresh == null) _byName.Remove(link);
+                else _byName[link] = fresh;
+            }
         }
 
         /// <summary>After a successful launch: the record says the router runs with this configuration.</summary>
@@ -665,9 +715,10 @@ namespace VirtualNetworks.Linux
         public void ConfigureRouter(RouterConfiguration configuration, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = EnsureAdaptersLocked(RequireRouter(configuration.RouterName), cancellationToken);
+            var rec = EnsureAdaptersLocked(RequireRouter(configuration.RouterName), cancellationToken, out var ownLinks);
             rec.Configuration = configuration;
-            var text = GuestConfigText.Render(rec.Name, configuration, rec.Macs, MtusOf(rec));
+            // The router's links as the adapter check just read them (one listing of the link records per configuration, not two).
+            var text = GuestConfigText.Render(rec.Name, configuration, rec.Macs, MtusOf(ownLinks.Select(l => Store.ReadLink(l.Name) ?? l)));
             var paths = Store.RunPaths(rec.Name);
             if (RouterProcess.Inspect(paths).IsRunning && rec.DesiredState != RouterState.Paused && text != rec.ConfigText)
             {
@@ -735,11 +786,12 @@ namespace VirtualNetworks.Linux
         /// they drifted, and, when the router runs, a NIC for every link (hot-plugged when QEMU has none with that MAC: a
         /// New-VirtualLink killed before its hot-plug). Returns the (re-read) record. The caller holds the state lock.
         /// </summary>
-        private RouterRecord EnsureAdaptersLocked(RouterRecord rec, CancellationToken ct)
+        private RouterRecord EnsureAdaptersLocked(RouterRecord rec, CancellationToken ct, out List<LinkRecord> ownLinks)
         {
             var problems = new List<string>();
             var all = Store.ListLinks(problems);
             var links = all.Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)).OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase).ToList();
+            ownLinks = links;
             bool changed = false;
             foreach (var l in links)
             {
@@ -901,19 +953,26 @@ namespace VirtualNetworks.Linux
         /// Unplugs the link's adapters from running routers, deletes its devices on every host and its record. The caller
         /// holds the state lock; links without a router in common may be removed on several threads at once.
         /// </summary>
-        private void RemoveLinkLocked(LinkRecord rec, CancellationToken cancellationToken)
+        private void RemoveLinkLocked(LinkRecord rec, CancellationToken cancellationToken,
+            IReadOnlyDictionary<string, Dictionary<string, LinkInfo>?>? listed = null, ICollection<string>? routersRemovedNext = null)
         {
-            var placed = EndpointsOf(rec).Values.SelectMany(x => x).Concat(rec.Taps.Keys.Select(HostOfRouter))
-                .Distinct(StringComparer.OrdinalIgnoreCase).ToList();
             foreach (var kv in rec.Taps)
             {
                 HotUnplug(kv.Key, rec.Name, cancellationToken);
+                // A router the same command deletes next keeps the MAC entry (one record write less per end; a crash in
+                // between leaves an unused entry, which the router's next adapter reconciliation drops).
+                if (routersRemovedNext != null && routersRemovedNext.Contains(kv.Key)) continue;
                 var router = Store.ReadRouter(kv.Key);
                 if (router != null && router.Macs.Remove(rec.Name)) Store.WriteRouter(router);
             }
-            foreach (var h in placed) RemoveLinkDevicesOn(rec, h, cancellationToken);
+            foreach (var h in PlacedHosts(rec)) RemoveLinkDevicesOn(rec, h, cancellationToken, listed);
             Store.DeleteLink(rec.Name);
         }
+
+        /// <summary>Every host a link has (or may have) devices on: its recorded endpoints and its routers' hosts.</summary>
+        private List<string> PlacedHosts(LinkRecord rec) =>
+            EndpointsOf(rec).Values.SelectMany(x => x).Concat(rec.Taps.Keys.Select(HostOfRouter))
+                .Distinct(StringComparer.OrdinalIgnoreCase).ToList();
 
         public void SetLinkBandwidth(string name, long? bitsPerSecond, CancellationToken cancellationToken)
         {

@@ -109,6 +109,8 @@ namespace VirtualNetworks
         public const string RouterNotRunning = "RouterNotRunning";
         /// <summary>A router's guest did not become ready (booted, configuration applied) within the wait's time limit, or reported its configuration failed.</summary>
         public const string RouterNotReady = "RouterNotReady";
+        /// <summary>A router's guest died or hung while booting (QEMU exited, the kernel panicked, or it printed no ready line in time) on every one of its bounded restarts.</summary>
+        public const string RouterBootFailed = "RouterBootFailed";
         /// <summary>Something that must be an IP address (a probe's target) is not one.</summary>
         public const string InvalidAddress = "InvalidAddress";
         /// <summary>A probe stream's count, interval or total duration is outside <c>ProbeStreamLimits</c>.</summary>

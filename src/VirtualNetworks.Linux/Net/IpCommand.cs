@@ -338,6 +338,22 @@ namespace VirtualNetworks.Linux.Net
         }
 
         /// <summary>
+        /// Deletes a device that a listing of this namespace just showed (<paramref name="seen"/>): the same ownership check
+        /// as <see cref="Delete"/> on what the listing said, without a second look at the device (one ip process instead of
+        /// two; batch removals list each host once). Returns false when the device is gone meanwhile.
+        /// </summary>
+        public bool DeleteSeen(LinkInfo seen, CancellationToken cancellationToken = default)
+        {
+            if (seen == null) throw new ArgumentNullException(nameof(seen));
+            InterfaceNames.EnsureValid(seen.Name);
+            if (!seen.IsOwned) throw NotOwned(seen, "delete");
+            var result = _tools.Run("ip", new[] { "link", "del", "dev", seen.Name }, cancellationToken);
+            if (NetTools.IsNoSuchDevice(result)) return false;
+            if (!result.Succeeded) throw NetTools.Failure(result, seen.Name);
+            return true;
+        }
+
+        /// <summary>
         /// Creates a veth pair: <paramref name="name"/> here (tagged <paramref name="tag"/>) and <paramref name="peerName"/>
         /// in <paramref name="peer"/>'s namespace (tagged <paramref name="peerTag"/>). Both ends are set up. Returns false
         /// when both ends already exist with these tags (nothing changed). A half-made pair (one end missing, or an end

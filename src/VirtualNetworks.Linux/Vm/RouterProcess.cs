@@ -278,7 +278,7 @@ namespace VirtualNetworks.Linux.Vm
             }
         }
 
-        private static IEnumerable<string> ReadNewLines(string file, ref long offset, StringBuilder partial)
+        internal static IEnumerable<string> ReadNewLines(string file, ref long offset, StringBuilder partial)
         {
             var lines = new List<string>();
             try

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Threading;
 using VirtualNetworks.Linux.State;
 
@@ -255,6 +256,83 @@ namespace VirtualNetworks.Linux.Vm
                 if (untilReaped) RouterProcess.WaitUntilReaped(p.Pid!.Value, start, RouterProcess.ReapTimeout, cancellationToken);
             }
             RouterProcess.RemoveRunFiles(paths, includeConsole: false);
+        }
+
+        /// <summary>
+        /// Hard power-off of several routers at once, for their removal: each verified QEMU gets SIGTERM (QEMU's "terminating
+        /// on signal 15", as clean an exit as QMP quit) right away, then all exits are awaited together (SIGKILL for one still
+        /// alive after <paramref name="grace"/>), then all reaps, then the run files go (console logs stay). The time is that
+        /// of the slowest exit, not the sum: measured, 8 routers one QMP quit after the other on 8 threads took 1.4 s of a
+        /// 3.6 s Remove-VirtualNetwork. Returns one entry per name: null when that router is off now, else why not.
+        /// <para>The reaps are what take long where PID 1 reaps late (measured here: QEMU a zombie 5 ms after SIGTERM, reaped
+        /// 1.3-1.7 s later): with <paramref name="reapLater"/> they are not awaited here but added to it (pid and start time),
+        /// for the caller to await with <see cref="AwaitReaps"/> once its other work is done.</para>
+        /// </summary>
+        public IReadOnlyList<Exception?> TurnOffAll(IReadOnlyList<string> names, TimeSpan grace, CancellationToken cancellationToken = default,
+            ICollection<(int Pid, long? Start)>? reapLater = null)
+        {
+            if (names == null) throw new ArgumentNullException(nameof(names));
+            var errors = new Exception?[names.Count];
+            var running = new List<(int Index, RouterRunPaths Paths, int Pid, long? Start)>();
+            for (int i = 0; i < names.Count; i++)
+            {
+                var paths = Paths(names[i]);
+                var p = RouterProcess.Inspect(paths);
+                if (p.State != VmProcessState.Running) continue;
+                int pid = p.Pid!.Value;
+                running.Add((i, paths, pid, RouterProcess.StartTicks(pid)));
+                Posix.Kill(pid, Posix.SIGTERM); // Inspect just verified it is this router's QEMU
+            }
+            var deadline = Deadline.After(grace);
+            var alive = new List<(int Index, RouterRunPaths Paths, int Pid, long? Start)>(running);
+            bool killed = false;
+            var hardDeadline = Deadline.After(grace + TimeSpan.FromSeconds(10));
+            while (true)
+            {
+                alive.RemoveAll(r => !RouterProcess.IsAlive(r.Pid));
+                if (alive.Count == 0) break;
+                if (!killed && deadline.Expired)
+                {
+                    foreach (var r in alive)
+                        if (RouterProcess.IsOurs(r.Pid, r.Paths)) Posix.Kill(r.Pid, Posix.SIGKILL);
+                    killed = true;
+                }
+                if (killed && hardDeadline.Expired)
+                {
+                    foreach (var r in alive)
+                        errors[r.Index] = new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, r.Paths.RouterName,
+                            "The QEMU process " + r.Pid.ToString(CultureInfo.InvariantCulture) + " of router '" + r.Paths.RouterName + "' did not exit after SIGKILL.");
+                    break;
+                }
+                if (cancellationToken.WaitHandle.WaitOne(20)) cancellationToken.ThrowIfCancellationRequested();
+            }
+            var exited = running.Where(r => errors[r.Index] == null).ToList();
+            if (reapLater != null)
+            {
+                lock (reapLater)
+                    foreach (var r in exited) reapLater.Add((r.Pid, r.Start));
+            }
+            else
+            {
+                AwaitReaps(exited.Select(r => (r.Pid, r.Start)).ToList(), cancellationToken);
+            }
+            foreach (var r in exited)
+            {
+                try { RouterProcess.RemoveRunFiles(r.Paths, includeConsole: false); }
+                catch (VirtualNetworksException ex) { errors[r.Index] = ex; }
+            }
+            return errors;
+        }
+
+        /// <summary>
+        /// Waits (bounded by <see cref="RouterProcess.ReapTimeout"/> for all together) until every exited process of
+        /// <paramref name="exited"/> is reaped (<see cref="RouterProcess.WaitUntilReaped"/>).
+        /// </summary>
+        public static void AwaitReaps(IReadOnlyCollection<(int Pid, long? Start)> exited, CancellationToken cancellationToken = default)
+        {
+            var reapDeadline = Deadline.After(RouterProcess.ReapTimeout);
+            foreach (var r in exited)
+                RouterProcess.WaitUntilReaped(r.Pid, r.Start, reapDeadline.Remaining, cancellationToken);
         }
 
         /// <summary>Pauses the router's vCPUs (QMP stop) and checks QEMU reports "paused".</summary>
