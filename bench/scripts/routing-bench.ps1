@@ -185,7 +185,7 @@ try {
                     $moves += $mc.Elapsed.TotalMilliseconds
                     $p = Receive-Job -Job $job -Wait -AutoRemoveJob
                     $gaps += $p.LongestGapMilliseconds
-                    Log ('  migration {0,2} -> {1}: {2}/{3} answered, longest gap {4} ms, move {5:0} ms' -f $m, $dest, $p.Received, $p.Sent, $p.LongestGapMilliseconds, $mc.Elapsed.TotalMilliseconds)
+                    Log ('  migration {0,2} -> {1}: {2}/{3} answered, longest gap {4} ms, move {5:0} ms' -f $m, $dest, $p.Received, $p.Sent, $p.LongestGapMilliseconds, $moves[-1])
                     if ($p.LongestGapMilliseconds -gt 500) {
                         foreach ($r in $ring) {
                             $st = Get-VirtualRoutingStatus -RouterName $r
