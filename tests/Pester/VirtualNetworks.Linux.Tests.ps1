@@ -791,3 +791,51 @@ Describe 'Dynamic routing: an OSPF ring with BFD heals around failed links and k
         }
     }
 }
+
+Describe 'Scale: a ring of 16 routers on one host deploys, passes its test and goes away' -Tag 'Linux', 'Scale' -Skip:([bool]$SkipReason) {
+    BeforeAll {
+        Import-ModuleUnderTest
+        $StateDirectory = Enter-TestStateDirectory 'scale'
+        $Count = 16
+        $Net = N 'ring'
+        $Names = @(1..$Count | ForEach-Object { N "s$_" })
+        $Topology = [ordered]@{
+            defaults = [ordered]@{ image = $ImageName; processorCount = 1; addressFamily = 'IPv4'; network = $Net }
+            routers  = @($Names | ForEach-Object { [ordered]@{ name = $_ } })
+            links    = @(for ($i = 0; $i -lt $Count; $i++) { [ordered]@{ from = $Names[$i]; to = $Names[($i + 1) % $Count] } })
+        }
+        $TopologyPath = 'TestDrive:/ring16.json'
+        $Topology | ConvertTo-Json -Depth 6 | Set-Content -LiteralPath $TopologyPath
+        $DeployClock = [Diagnostics.Stopwatch]::StartNew()
+        $Deployment = Deploy-VirtualNetwork -Path $TopologyPath -Wait -TimeoutSec 600 -ErrorAction Stop
+        $DeployClock.Stop()
+    }
+
+    AfterAll {
+        if ($Net) { Remove-VirtualNetwork -Name $Net -Force -Confirm:$false -ErrorAction SilentlyContinue }
+        Exit-TestStateDirectory $StateDirectory
+    }
+
+    It 'runs all 16 routers, none lost at boot' {
+        Write-Host ('      Deploy -Wait of {0} routers: {1:0.0} s' -f $Count, $DeployClock.Elapsed.TotalSeconds)
+        @(Get-VirtualRouter | Where-Object State -EQ 'Running') | Should -HaveCount $Count
+    }
+
+    It 'passes Test-VirtualNetwork (every router reaches every address of the ring) within a loose bound of 120 s' {
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        $report = Test-VirtualNetwork -Name $Net
+        $clock.Stop()
+        Write-Host ('      Test-VirtualNetwork: {0} in {1:0.0} s' -f $report, $clock.Elapsed.TotalSeconds)
+        $report.Passed | Should -BeTrue -Because (Format-FailedProbe $report)
+        $report.ProbeCount | Should -Be ($Count * ($Count - 1) * 2)
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 120
+    }
+
+    It 'removes the ring and every QEMU of it' {
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        Remove-VirtualNetwork -Name $Net -Force -Confirm:$false -ErrorAction Stop
+        Write-Host ('      Remove-VirtualNetwork of {0} routers: {1:0.0} s' -f $Count, $clock.Elapsed.TotalSeconds)
+        Get-VirtualRouter | Should -BeNullOrEmpty
+        @(Get-Process -Name 'qemu-system-x86_64' -ErrorAction SilentlyContinue | Where-Object { $_.CommandLine -like "*$Prefix-s*" }) | Should -HaveCount 0
+    }
+}

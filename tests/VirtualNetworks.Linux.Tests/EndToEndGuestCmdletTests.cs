@@ -99,15 +99,15 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Contains("not running", off.Errors[0].Exception.Message);
             Assert.True(off.Duration < TimeSpan.FromSeconds(10), "waited " + off.Duration);
 
-            // 6. Started without -Wait, a 1 s wait misses the boot: RouterNotReady naming the router and what was seen last.
+            // 6. Boots are paced and supervised (issue 15): Start-VirtualRouter returns once the guest's console printed its
+            //    ready line, so even without -Wait a short wait finds it ready at once. (RouterNotReady's message, naming the
+            //    router and what was seen last, is covered by the cmdlet tests over the in-memory backend.)
+            var started = System.Diagnostics.Stopwatch.StartNew();
             s.Invoke("Start-VirtualRouter -Name " + R(3)).Ok("Start-VirtualRouter");
-            var early = s.Invoke("Wait-VirtualRouter -Name " + R(3) + " -TimeoutSec 1");
-            var notReady = Assert.Single(early.Errors);
-            _out.WriteLine("1 s after the start: " + notReady.Exception.Message);
-            Assert.Equal(ErrorIds.RouterNotReady + ",VirtualNetworks.Commands.WaitVirtualRouterCommand", notReady.FullyQualifiedErrorId);
-            Assert.Equal(R(3), notReady.TargetObject);
-            Assert.Contains("Last seen:", notReady.Exception.Message);
-            Assert.Contains("console", notReady.Exception.Message);
+            _out.WriteLine("Start-VirtualRouter returned after " + started.Elapsed);
+            var early = s.Invoke("Wait-VirtualRouter -Name " + R(3) + " -TimeoutSec 5 -PassThru").Ok("Wait-VirtualRouter right after the start");
+            Assert.Single(early.Output);
+            Assert.True(early.Duration < TimeSpan.FromSeconds(5), "waited " + early.Duration + " for a guest Start-VirtualRouter reported booted");
             var rebooted = s.Invoke("Wait-VirtualRouter -Name " + R(3) + " -TimeoutSec 120 -PassThru").Ok("Wait-VirtualRouter after the start").Single();
             var r1Now = s.Invoke("Wait-VirtualRouter -Name " + R(1) + " -PassThru").Ok("Wait-VirtualRouter r1").Single();
             Assert.True((TimeSpan)EndToEndSession.Prop(rebooted, "GuestUptime")! < (TimeSpan)EndToEndSession.Prop(r1Now, "GuestUptime")!,
