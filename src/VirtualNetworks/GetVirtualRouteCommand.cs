@@ -1,24 +1,16 @@
 using System.Management.Automation;
+using VirtualNetworks.Engine;
 
 namespace VirtualNetworks.Commands
 {
     /// <summary>
     /// Get-VirtualRoute: the routing table of running routers' guests as objects (prefix, next hop, link, protocol,
-    /// metric). Router names from the pipeline (strings, router objects by their Name) are gathered and answered from one
-    /// observation at the end; each router's table is read on its own (a router that does not run is a non-terminating
-    /// RouterNotRunning error).
+    /// metric), optionally only one address family or protocol.
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "VirtualRoute")]
     [OutputType(typeof(VirtualRoute))]
-    public sealed class GetVirtualRouteCommand : VirtualNetworkCommandBase
+    public sealed class GetVirtualRouteCommand : GuestRoutingCommandBase
     {
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        [Alias("Name")]
-        [SupportsWildcards]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(RouterNameCompleter))]
-        public string[]? RouterName { get; set; }
-
         [Parameter]
         public NetworkAddressFamily? AddressFamily { get; set; }
 
@@ -26,24 +18,9 @@ namespace VirtualNetworks.Commands
         [ValidateNotNullOrEmpty]
         public string? Protocol { get; set; }
 
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(ComputerNameCompleter))]
-        public string[]? ComputerName { get; set; }
-
-        private readonly PipelineNames _names = new PipelineNames();
-
-        protected override void ProcessRecord() => _names.Add(RouterName);
-
-        protected override void EndRecords()
+        private protected override void WriteRouting(VirtualNetworkService service, string routerName)
         {
-            if (_names.Nothing) return;
-            if (!TryObserve(ComputerName, out var service, out var snapshot)) return;
-            foreach (var router in SelectByName(ObservedKinds.Routers, service, snapshot, _names.Patterns))
-                TryItem(() =>
-                {
-                    foreach (var route in service.GetRoutes(router.Name, AddressFamily, Protocol, CancellationToken)) WriteObject(route);
-                });
+            foreach (var route in service.GetRoutes(routerName, AddressFamily, Protocol, CancellationToken)) WriteObject(route);
         }
     }
 }

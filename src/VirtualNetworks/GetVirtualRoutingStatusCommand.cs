@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VirtualNetworks.Engine;
 
 namespace VirtualNetworks.Commands
 {
@@ -8,30 +9,9 @@ namespace VirtualNetworks.Commands
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "VirtualRoutingStatus")]
     [OutputType(typeof(RoutingStatus))]
-    public sealed class GetVirtualRoutingStatusCommand : VirtualNetworkCommandBase
+    public sealed class GetVirtualRoutingStatusCommand : GuestRoutingCommandBase
     {
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-        [Alias("Name")]
-        [SupportsWildcards]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(RouterNameCompleter))]
-        public string[]? RouterName { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        [ArgumentCompleter(typeof(ComputerNameCompleter))]
-        public string[]? ComputerName { get; set; }
-
-        private readonly PipelineNames _names = new PipelineNames();
-
-        protected override void ProcessRecord() => _names.Add(RouterName);
-
-        protected override void EndRecords()
-        {
-            if (_names.Nothing) return;
-            if (!TryObserve(ComputerName, out var service, out var snapshot)) return;
-            foreach (var router in SelectByName(ObservedKinds.Routers, service, snapshot, _names.Patterns))
-                TryItem(() => WriteObject(service.GetRoutingStatus(router.Name, CancellationToken)));
-        }
+        private protected override void WriteRouting(VirtualNetworkService service, string routerName) =>
+            WriteObject(service.GetRoutingStatus(routerName, CancellationToken));
     }
 }
