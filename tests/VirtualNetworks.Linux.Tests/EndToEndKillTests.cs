@@ -193,6 +193,110 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         /// <summary>
+        /// Disable-/Enable-VirtualLink (issue 14) killed with SIGKILL, half of the time at a random moment of the command
+        /// and half of the time right after its intent reached the link record (before anything is applied), through
+        /// every transition (Up, Silent, CablePulled, Silent directly from CablePulled, Up). Each kill is followed by the
+        /// same command run to its end; then the record, the host (the drop filter on both taps exactly when Silent), the
+        /// guests (carrier down exactly when CablePulled) and the forwarding (a reaches b only when Up) agree. At the end
+        /// the network is healthy and a removal leaves nothing. $VN_KILL_SAMPLES rounds (default 1).
+        /// </summary>
+        [EndToEndFact]
+        public void Link_state_commands_killed_at_any_moment_are_applied_by_a_rerun()
+        {
+            EndToEndHost.RequireReady();
+            int rounds = int.TryParse(Environment.GetEnvironmentVariable("VN_KILL_SAMPLES"), out var n) && n > 0 ? n : 1;
+            var random = new Random(Environment.TickCount);
+            using var run = new CrashRun(_out);
+            var path = WriteTopology(run, labHosts: false);
+            Complete(run, Deploy(path), "the deploy");
+            string link = run.N("ab"), a = run.N("a"), b = run.N("b");
+            string Q(string s) => EndToEndHost.Q(s);
+            var steps = new (string Command, LinkState State)[]
+            {
+                ("Disable-VirtualLink -Name " + Q(link) + " -Failure Silent -Confirm:$false", LinkState.Silent),
+                ("Enable-VirtualLink -Name " + Q(link) + " -Confirm:$false", LinkState.Up),
+                ("Disable-VirtualLink -Name " + Q(link) + " -Failure CablePulled -Confirm:$false", LinkState.CablePulled),
+                ("Disable-VirtualLink -Name " + Q(link) + " -Failure Silent -Confirm:$false", LinkState.Silent),
+                ("Enable-VirtualLink -Name " + Q(link) + " -Confirm:$false", LinkState.Up),
+            };
+            for (int round = 0; round < rounds; round++)
+            {
+                for (int i = 0; i < steps.Length; i++)
+                {
+                    var (command, state) = steps[i];
+                    long killedAt;
+                    string moment;
+                    if ((round + i) % 2 == 0)
+                    {
+                        killedAt = KillAtRandom(run, command, 800, random);
+                        moment = "at random";
+                    }
+                    else
+                    {
+                        // Right after the intent is on disk: the record says the new state, nothing of it is applied yet.
+                        using var child = new ChildCommand(run.Root, command);
+                        bool killed = child.KillWhen(() => RecordedState(run, link) == state, TimeSpan.FromMinutes(3));
+                        killedAt = killed ? child.Clock.ElapsedMilliseconds : -1;
+                        moment = "after the record";
+                    }
+                    string context = $"round {round}, {state} killed {moment} at {killedAt} ms, then run again";
+                    _out.WriteLine(context);
+                    Complete(run, command, "the re-run of " + command);
+                    AssertLinkState(run, link, a, b, state, context);
+                }
+            }
+            AssertHealthy(run, path, "after the link state kills");
+            Assert.True(run.Remove().Success);
+            Assert.Empty(run.Leftovers());
+        }
+
+        private static LinkState? RecordedState(CrashRun run, string link)
+        {
+            try
+            {
+                return run.Backend.Store.ReadLink(link)?.State;
+            }
+            catch (VirtualNetworksException)
+            {
+                return null; // being replaced this very moment
+            }
+        }
+
+        /// <summary>Record, host, guests and forwarding all show <paramref name="state"/> for the link a—b (both ends on this host).</summary>
+        private void AssertLinkState(CrashRun run, string link, string a, string b, LinkState state, string context)
+        {
+            run.NewProcess();
+            var record = run.Backend.Store.ReadLink(link)!;
+            Assert.True(record.State == state, $"{context}: the record says {record.State}");
+            Assert.Equal(state, run.Backend.GetInventory(CancellationToken.None).Links.Single(l => l.Name == link).State);
+            var drop = new Net.SilentDrop(new Net.IpCommand(null, TimeSpan.FromSeconds(10)));
+            foreach (var end in new[] { a, b })
+            {
+                Assert.True(drop.IsApplied(record.Taps[end], CancellationToken.None) == (state == LinkState.Silent),
+                    $"{context}: {end}'s tap {(state == LinkState.Silent ? "lacks" : "still carries")} the drop filter");
+                bool down = false;
+                var clock = Stopwatch.StartNew();
+                do
+                {
+                    // QEMU tells the guest of a carrier change through an interrupt: wait for it, bounded.
+                    down = GuestLinks.CarrierDown(run.Backend, end, link, _out);
+                    if (down == (state == LinkState.CablePulled)) break;
+                    Thread.Sleep(300);
+                } while (clock.Elapsed < TimeSpan.FromSeconds(10));
+                Assert.True(down == (state == LinkState.CablePulled), $"{context}: {end}'s guest sees carrier {(down ? "down" : "up")}");
+            }
+            var target = run.Backend.Store.ReadRouter(b)!.Configuration!.Interfaces
+                .Single(x => string.Equals(x.LinkName, link, StringComparison.OrdinalIgnoreCase)).Address.Split('/')[0];
+            bool reached = false;
+            var wait = Stopwatch.StartNew();
+            do
+            {
+                reached = run.Backend.Probe(a, target, CancellationToken.None).Reachable;
+            } while (!reached && state == LinkState.Up && wait.Elapsed < TimeSpan.FromSeconds(20));
+            Assert.True(reached == (state == LinkState.Up), $"{context}: a {(reached ? "reaches" : "does not reach")} b across the link");
+        }
+
+        /// <summary>
         /// The randomized soak: $VN_KILL_SOAK kills of deploy, live move and remove over two lab hosts, each followed by the
         /// same command run to its end and a health check. Appends its counts to $VN_RELIABILITY_LOG.
         /// </summary>

@@ -79,38 +79,7 @@ namespace VirtualNetworks.Linux.Tests
             return false;
         }
 
-        /// <summary>The guest's "ip link" entry of its adapter on the link (from "show", "# links"), found by the adapter's MAC.</summary>
-        private string GuestAdapter(string router, string? link = null)
-        {
-            var rec = _backend!.Store.ReadRouter(router)!;
-            var mac = MacAddresses.Normalize(rec.Macs[link ?? L]);
-            var paths = _backend.Store.RunPaths(router, rec.RunSlot);
-            string show = "";
-            for (int attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    show = new GuestChannel(paths.ChannelSocket, router).Show(TimeSpan.FromSeconds(20), None);
-                    break;
-                }
-                catch (VirtualNetworksException ex) when (attempt < 3 && ex.Message.Contains("exit code 124", StringComparison.Ordinal))
-                {
-                    // The guest bounds each command; a TCG guest starved of CPU by other VMs on this machine can run over it.
-                    _out.WriteLine($"show on {router} timed out in the guest (attempt {attempt}); again");
-                }
-            }
-            var links = LinuxBackend.GuestLinks(show);
-            // Entries start with "<n>: <name>:"; the MAC is on the entry's "link/ether" line.
-            var entries = new List<string>();
-            foreach (var line in links.Split('\n'))
-            {
-                if (line.Length > 0 && char.IsDigit(line[0])) entries.Add(line);
-                else if (entries.Count > 0) entries[entries.Count - 1] += "\n" + line;
-            }
-            var entry = entries.FirstOrDefault(e => e.IndexOf(mac, StringComparison.OrdinalIgnoreCase) >= 0);
-            Assert.True(entry != null, $"{router}'s guest lists no adapter with MAC {mac}:\n{links}");
-            return entry!;
-        }
+        private string GuestAdapter(string router, string? link = null) => GuestLinks.Adapter(_backend!, router, link ?? L, _out);
 
         private bool CarrierDown(string router, string? link = null) => GuestAdapter(router, link).Contains("NO-CARRIER", StringComparison.Ordinal);
 
