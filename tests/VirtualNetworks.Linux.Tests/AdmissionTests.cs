@@ -118,6 +118,23 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         [Fact]
+        public void The_backend_refuses_less_memory_than_its_image_was_measured_to_boot_in_naming_the_router()
+        {
+            var caps = Backend(24_000, 12_000, cores: 2).Capabilities;
+            Assert.Equal(40, caps.MinMemoryMB);
+            Assert.Equal(64, caps.DefaultMemoryMB);
+            Assert.True(caps.DefaultMemoryMB >= caps.MinMemoryMB + 24); // the documented margin over the floor
+            var spec = new TopologySpec();
+            spec.Routers.Add(new RouterSpec { Name = "tiny", Image = "router", MemoryMB = 36 });
+            spec.Routers.Add(new RouterSpec { Name = "least", Image = "router", MemoryMB = 40 });
+            var errors = Topology.TopologyValidator.Validate(spec, new Topology.ValidationContext { Capabilities = caps });
+            var e = Assert.Single(errors);
+            Assert.Equal(ErrorIds.InvalidMemory, e.ErrorId);
+            Assert.Equal("tiny", e.Target);
+            Assert.Contains("40", e.Message);
+        }
+
+        [Fact]
         public void A_machine_with_less_available_than_its_reserve_can_give_nothing()
         {
             var info = Admission.ParseMemInfo(MemInfo(4_096, 300))!.Value;
