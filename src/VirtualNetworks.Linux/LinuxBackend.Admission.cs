@@ -75,6 +75,26 @@ namespace VirtualNetworks.Linux
             if (memory != null) throw memory;
         }
 
+        /// <summary>
+        /// Fills <see cref="VirtualHost.RouterCapacity"/> (and the figures behind it) of every host of this machine: how many
+        /// more routers with <see cref="DefaultMemoryMB"/> the admission check would let start now. <paramref name="routerCount"/>:
+        /// the routers this state directory has (records, damaged ones included). Unreadable /proc/meminfo: left null.
+        /// </summary>
+        private void SetCapacity(IEnumerable<VirtualHost> hosts, int routerCount)
+        {
+            MemInfo? info;
+            try { info = Admission.ParseMemInfo(MemInfoOverride != null ? MemInfoOverride() : File.ReadAllText(Admission.MemInfoPath)); }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { info = null; }
+            if (info == null) return;
+            int capacity = Admission.Capacity(info.Value, DefaultMemoryMB, routerCount, ProcessorCountOverride ?? Environment.ProcessorCount);
+            foreach (var h in hosts)
+            {
+                h.RouterCapacity = capacity;
+                h.MemoryPerRouterMB = (int)Admission.NeedMB(DefaultMemoryMB);
+                h.MemoryForRoutersMB = Admission.UsableMB(info.Value);
+            }
+        }
+
         /// <summary>True when the router's QEMU runs (in the run slot its record names); a record naming no valid slot: false (it is counted).</summary>
         private bool Runs(State.RouterRecord rec)
         {
@@ -110,7 +130,13 @@ namespace VirtualNetworks.Linux
     /// <item><b>QEMU overhead</b> (<see cref="QemuOverheadMB"/>): measured 2026-12-07 on this project's router image
     /// (QEMU 7.2, TCG, 1 vCPU), routers booted to VN-READY with -m 128, 512 and 2048: VmRSS minus the resident part of the
     /// guest-RAM mapping (from /proc/&lt;pid&gt;/smaps) was 61 MB in all three (about 28 MB of it the TCG translation
-    /// cache, which may grow with the code a guest runs). Rounded up to 64 MB.</item>
+    /// cache, which may grow with the code a guest runs). Rounded up to 64 MB. Measured again 2026-12-07 with the
+    /// translation cache bounded to <see cref="QemuArguments.DefaultTcgTranslationCacheMB"/> MB (docs/benchmarks.md
+    /// "Density"): 8 routers of 64 MB in a ring with OSPF + BFD, after two Test-VirtualNetwork runs, had an RSS of 92 MB
+    /// each (PSS 78 MB), 41 MB of it guest RAM and 16 MB translation cache: 51 MB of overhead, so 64 MB still covers it
+    /// (with QEMU's unbounded cache the same routers had 127 MB). A router of the default 64 MB is thus counted as
+    /// 128 MB, 36 MB (39 %) above what it was measured to take; <see cref="Capacity"/> (Get-VirtualHost's
+    /// RouterCapacity) uses the same figures.</item>
     /// <item><b>Router count</b>: at most <see cref="RoutersPerCore"/> routers per CPU core of the machine (records of this
     /// state directory, running or not, plus the new ones). Measured on the same machine: a router's boot under TCG takes
     /// about 1.4 s of CPU, so starting N routers together on C cores takes about N × 1.4 / C seconds, and each must report
@@ -160,6 +186,17 @@ namespace VirtualNetworks.Linux
         /// <summary>The most routers a machine with <paramref name="cores"/> CPU cores takes.</summary>
         public static int RouterLimit(int cores) => RoutersPerCore * Math.Max(1, cores);
 
+        /// <summary>
+        /// How many more routers of <paramref name="memoryMB"/> the machine can start now by this check: the fewer of
+        /// <see cref="UsableMB"/> ÷ <see cref="NeedMB"/> and <see cref="RouterLimit"/> − <paramref name="existing"/> (never below 0).
+        /// </summary>
+        public static int Capacity(MemInfo info, int memoryMB, int existing, int cores)
+        {
+            long byMemory = UsableMB(info) / NeedMB(memoryMB);
+            long byCount = Math.Max(0, (long)RouterLimit(cores) - existing);
+            return (int)Math.Min(int.MaxValue, Math.Min(byMemory, byCount));
+        }
+
         /// <summary>The refusal when starting <paramref name="starts"/> needs more than <paramref name="info"/> can give; null when it fits.</summary>
         public static VirtualNetworksException? CheckMemory(string machine, IReadOnlyList<(string Name, int MemoryMB)> starts, MemInfo info)
         {
@@ -168,14 +205,15 @@ namespace VirtualNetworks.Linux
             long reserve = ReserveMB(info.TotalMB);
             long have = UsableMB(info);
             if (need <= have) return null;
+            int smallest = starts.Min(s => s.MemoryMB);
             var largest = starts.OrderByDescending(s => s.MemoryMB).ThenBy(s => s.Name, StringComparer.OrdinalIgnoreCase).Take(5)
                 .Select(s => s.Name + " " + N(s.MemoryMB) + " MB").ToList();
             return new VirtualNetworksException(ErrorIds.InsufficientHostMemory, ErrorKind.ResourceUnavailable, machine,
                 $"Starting {N(starts.Count)} router(s) needs {N(need)} MB of memory on host '{machine}' ({N(guest)} MB guest memory + " +
                 $"{N(starts.Count)} × {N(QemuOverheadMB)} MB QEMU overhead; largest: {string.Join(", ", largest)}{(starts.Count > largest.Count ? ", ..." : "")}), " +
                 $"but it has {N(have)} MB for routers (MemAvailable {N(info.AvailableMB)} MB minus a reserve of {N(reserve)} MB for the host: " +
-                $"max({N(ReserveFloorMB)} MB, {ReservePercent} % of MemTotal {N(info.TotalMB)} MB)). Lab hosts share the local machine's memory. " +
-                "Nothing was created or started.")
+                $"max({N(ReserveFloorMB)} MB, {ReservePercent} % of MemTotal {N(info.TotalMB)} MB)): room for {N(have / NeedMB(smallest))} router(s) of " +
+                $"{N(smallest)} MB. Lab hosts share the local machine's memory. Nothing was created or started.")
             {
                 RecommendedAction = "Give the routers less memory (memoryMB), stop or remove other routers, or use -Force to go ahead anyway (QEMU may then fail or the kernel may kill processes).",
             };

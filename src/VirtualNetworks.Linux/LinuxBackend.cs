@@ -26,10 +26,20 @@ namespace VirtualNetworks.Linux
     {
         public const string KindName = "Linux";
         /// <summary>
-        /// Memory (MB) of a router that gives none (<see cref="BackendCapabilities.DefaultMemoryMB"/>): enough for the
-        /// project's Linux router image (kernel + initramfs).
+        /// Memory (MB) of a router that gives none (<see cref="BackendCapabilities.DefaultMemoryMB"/>). Measured 2026-12-07
+        /// with the project's router image (contract 2, BIRD 2; docs/benchmarks.md "Density"): the guest's own use
+        /// (MemTotal − MemAvailable) is about 18 MB after boot, with OSPF + BFD and under Test-VirtualNetwork alike, and the
+        /// smallest memory it boots in is <see cref="MinMemoryMB"/> (unpacking the initramfs is the peak). 64 MB is that
+        /// floor plus 24 MB (60 %): it leaves about 35 MB MemAvailable in a running router, twice the guest's own use, for
+        /// what the measurement did not cover (more adapters, bigger routing tables, TCP buffers of a throughput test).
         /// </summary>
-        public const int DefaultMemoryMB = 128;
+        public const int DefaultMemoryMB = 64;
+        /// <summary>
+        /// The least memory (MB) a router may be given (<see cref="BackendCapabilities.MinMemoryMB"/>): the project's image
+        /// booted and passed OSPF + BFD and Test-VirtualNetwork with 40 MB in every run, and with 36 MB and 32 MB every boot
+        /// panicked ("System is deadlocked on memory", "No working init found") while unpacking the initramfs.
+        /// </summary>
+        public const int MinMemoryMB = 40;
         /// <summary>Backend option naming the state directory (overrides $VIRTUALNETWORKS_STATE_DIR).</summary>
         public const string StateDirectoryOption = "StateDirectory";
 
@@ -72,7 +82,7 @@ namespace VirtualNetworks.Linux
             MaxAdaptersPerRouter = QemuArguments.MaxAdapters,
             MinimumBandwidth = TrafficShaper.MinimumRate,
             MaximumBandwidth = TrafficShaper.MaximumRate,
-            MinMemoryMB = 64,
+            MinMemoryMB = MinMemoryMB,
             MaxMemoryMB = 65_536,
             DefaultMemoryMB = DefaultMemoryMB,
             MaxProcessorCount = 16,
@@ -192,6 +202,7 @@ namespace VirtualNetworks.Linux
             inventory.PhysicalLinks.AddRange(physical);
             var problems = new List<string>();
             var routers = Store.ListRouters(problems);
+            SetCapacity(hosts, routers.Count + problems.Count);
             var links = Store.ListLinks(problems);
             foreach (var p in problems)
                 inventory.Warnings.Add(p + " What it describes is not shown, and Remove-VirtualNetworkOrphan leaves it alone; restore the file " +

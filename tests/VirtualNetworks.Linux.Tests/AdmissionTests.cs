@@ -95,6 +95,46 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         [Fact]
+        public void The_memory_refusal_says_how_many_routers_of_the_smallest_size_fit()
+        {
+            var info = Admission.ParseMemInfo(MemInfo(10_000, 5_000))!.Value; // 4000 MB for routers
+            var ex = Admission.CheckMemory("m", new[] { ("big", 3_000), ("small", 936), ("x", 2_000) }, info);
+            Assert.NotNull(ex);
+            _out.WriteLine(ex!.Message);
+            // 4000 / (936 + overhead) routers of the smallest size asked for.
+            Assert.Contains("room for " + (4_000 / (936 + Admission.QemuOverheadMB)).ToString(CultureInfo.InvariantCulture) + " router(s) of 936 MB", ex.Message);
+        }
+
+        [Theory]
+        [InlineData(10_000, 5_000, 2, 0, 64, 4_000 / (64 + Admission.QemuOverheadMB))] // memory is the bound
+        [InlineData(100_000, 90_000, 1, 0, 64, Admission.RoutersPerCore)]              // the router limit is the bound
+        [InlineData(100_000, 90_000, 1, 30, 64, Admission.RoutersPerCore - 30)]        // routers the machine has count
+        [InlineData(100_000, 90_000, 1, 40, 64, 0)]                                    // over the limit already: 0, not negative
+        [InlineData(4_096, 300, 4, 0, 64, 0)]                                          // less available than the reserve
+        public void Capacity_is_the_fewer_of_memory_room_and_router_limit(long totalMB, long availableMB, int cores, int existing, int memoryMB, int expected)
+        {
+            var info = Admission.ParseMemInfo(MemInfo(totalMB, availableMB))!.Value;
+            Assert.Equal(expected, Admission.Capacity(info, memoryMB, existing, cores));
+        }
+
+        [Fact]
+        public void The_backend_refuses_less_memory_than_its_image_was_measured_to_boot_in_naming_the_router()
+        {
+            var caps = Backend(24_000, 12_000, cores: 2).Capabilities;
+            Assert.Equal(40, caps.MinMemoryMB);
+            Assert.Equal(64, caps.DefaultMemoryMB);
+            Assert.True(caps.DefaultMemoryMB >= caps.MinMemoryMB + 24); // the documented margin over the floor
+            var spec = new TopologySpec();
+            spec.Routers.Add(new RouterSpec { Name = "tiny", Image = "router", MemoryMB = 36 });
+            spec.Routers.Add(new RouterSpec { Name = "least", Image = "router", MemoryMB = 40 });
+            var errors = Topology.TopologyValidator.Validate(spec, new Topology.ValidationContext { Capabilities = caps });
+            var e = Assert.Single(errors);
+            Assert.Equal(ErrorIds.InvalidMemory, e.ErrorId);
+            Assert.Equal("tiny", e.Target);
+            Assert.Contains("40", e.Message);
+        }
+
+        [Fact]
         public void A_machine_with_less_available_than_its_reserve_can_give_nothing()
         {
             var info = Admission.ParseMemInfo(MemInfo(4_096, 300))!.Value;
@@ -152,6 +192,36 @@ namespace VirtualNetworks.Linux.Tests
 
             // A create of a name that already has a record adds no router.
             b.Admit(new AdmissionRequest { Creates = { Spec("loc1", 64), Spec("n1", 64) } }, None);
+        }
+
+        [Fact]
+        public void Inventory_shows_every_host_of_the_machine_how_many_default_routers_it_can_still_start()
+        {
+            var b = Backend(24_000, 12_000, cores: 1); // reserve 2400: 9600 MB for routers; limit 32
+            for (int i = 0; i < 5; i++) b.Store.WriteRouter(Record("loc" + i, "", 64));
+            var inv = b.GetInventory(None);
+            var local = Assert.Single(inv.Hosts);
+            int need = LinuxBackend.DefaultMemoryMB + Admission.QemuOverheadMB;
+            Assert.Equal(need, local.MemoryPerRouterMB);
+            Assert.Equal(9_600, local.MemoryForRoutersMB);
+            Assert.Equal(Math.Min(9_600 / need, 32 - 5), local.RouterCapacity);
+            // The same figure as admission: that many more default routers are admitted, one more is not.
+            var fits = new AdmissionRequest();
+            for (int i = 0; i < local.RouterCapacity; i++) { fits.Creates.Add(new RouterSpec { Name = "n" + i, Image = "router" }); fits.Starts.Add(new RouterSpec { Name = "n" + i, Image = "router" }); }
+            b.Admit(fits, None);
+            fits.Creates.Add(new RouterSpec { Name = "one-more", Image = "router" });
+            fits.Starts.Add(new RouterSpec { Name = "one-more", Image = "router" });
+            Assert.Throws<VirtualNetworksException>(() => b.Admit(fits, None));
+
+            // Memory as the bound: little available.
+            b.MemInfoOverride = () => MemInfo(24_000, 2_400 + 3 * need + need / 2);
+            Assert.Equal(3, Assert.Single(b.GetInventory(None).Hosts).RouterCapacity);
+
+            // Unreadable meminfo: no figure rather than a wrong one.
+            b.MemInfoOverride = () => "garbage";
+            var h = Assert.Single(b.GetInventory(None).Hosts);
+            Assert.Null(h.RouterCapacity);
+            Assert.Null(h.MemoryForRoutersMB);
         }
 
         [Fact]

@@ -167,7 +167,7 @@ namespace VirtualNetworks.Linux.Tests
         {
             var a = QemuArguments.Build(Spec(), Paths);
             Assert.Equal("r1,process=vn-r1", After(a, "-name"));
-            Assert.Equal("tcg", After(a, "-accel"));
+            Assert.Equal("tcg,tb-size=16", After(a, "-accel"));
             Assert.Equal("128", After(a, "-m"));
             Assert.Equal("2", After(a, "-smp"));
             foreach (var flag in new[] { "-nodefaults", "-no-user-config", "-no-reboot", "-daemonize" }) Assert.Contains(flag, a);
@@ -249,6 +249,29 @@ namespace VirtualNetworks.Linux.Tests
             var ex = Assert.Throws<VirtualNetworksException>(() => QemuArguments.Build(s, Paths));
             Assert.Equal(ErrorIds.InvalidName, ex.ErrorId);
             Assert.Throws<VirtualNetworksException>(() => new RouterRunPaths("/run", name));
+        }
+
+        [Fact]
+        public void The_TCG_translation_cache_is_bounded_by_default_and_only_under_TCG()
+        {
+            // A spec nobody tuned gets the measured default (QEMU's own default keeps up to 1 GiB of it resident).
+            Assert.Equal(16, new VmLaunchSpec().TcgTranslationCacheMB);
+            Assert.Equal(LinuxBackend.DefaultMemoryMB, new VmLaunchSpec().MemoryMB);
+            var s = Spec();
+            s.TcgTranslationCacheMB = 0; // QEMU's default
+            Assert.Equal("tcg", After(QemuArguments.Build(s, Paths), "-accel"));
+            s.TcgTranslationCacheMB = 64;
+            Assert.Equal("tcg,tb-size=64", After(QemuArguments.Build(s, Paths), "-accel"));
+            s.Accelerator = Accelerator.Kvm; // no translation with KVM: no option
+            Assert.Equal("kvm", After(QemuArguments.Build(s, Paths), "-accel"));
+            foreach (var bad in new[] { -1, QemuArguments.MaxTcgTranslationCacheMB + 1 })
+            {
+                s.TcgTranslationCacheMB = bad;
+                var ex = Assert.Throws<VirtualNetworksException>(() => QemuArguments.Build(s, Paths));
+                Assert.Equal(ErrorKind.InvalidArgument, ex.Kind);
+                Assert.Equal("r1", ex.TargetName);
+                Assert.Contains("TCG translation cache", ex.Message);
+            }
         }
 
         [Theory]

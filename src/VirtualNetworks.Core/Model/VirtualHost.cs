@@ -27,6 +27,20 @@ namespace VirtualNetworks
         public IReadOnlyList<string> Neighbors { get; set; } = Array.Empty<string>();
         /// <summary>Drift or problems observed on the host; null when none.</summary>
         public string? Status { get; set; }
+        /// <summary>
+        /// How many more routers with the backend's default memory the host's machine can start now, by the backend's
+        /// admission check: the fewer of (memory it can give routers ÷ what one router takes) and (its router limit − the
+        /// routers it has). Lab hosts on Linux share the local machine's memory and cores, so they show the same figure.
+        /// Null when the backend does not tell (Hyper-V) or could not read the machine's memory.
+        /// </summary>
+        public int? RouterCapacity { get; set; }
+        /// <summary>
+        /// The memory (MB) one router with the backend's default memory takes from the machine in the admission check
+        /// (guest memory + measured QEMU overhead); null when <see cref="RouterCapacity"/> is.
+        /// </summary>
+        public int? MemoryPerRouterMB { get; set; }
+        /// <summary>The memory (MB) the machine can give routers now (Linux: MemAvailable minus the host's reserve); null when <see cref="RouterCapacity"/> is.</summary>
+        public long? MemoryForRoutersMB { get; set; }
         public override string ToString() => Name;
     }
 
