@@ -183,6 +183,12 @@ namespace VirtualNetworks.Module.Tests
             Assert.True(report.Passed, string.Join("; ", report.Results.Where(x => !x.Passed).Select(x => x.Source + "->" + x.DestinationAddress + ": " + x.Detail)));
             Assert.Contains(report.Results, x => x.Expected == ProbeExpectation.Unreachable);
             Assert.True(_local.Counters.Method("AddKvpItems") > 0);
+            // Batched (issue 15): one KVP exchange per source router, not one per probe.
+            Assert.True(report.Batched);
+            int sources = report.Results.Select(x => x.Source).Distinct().Count();
+            int before = _local.Counters.Method("AddKvpItems");
+            RunOk("Test-VirtualNetwork");
+            Assert.Equal(sources, _local.Counters.Method("AddKvpItems") - before);
 
             RunOk("Suspend-VirtualRouter -Name a2");
             var r = Run("Test-VirtualNetwork");
