@@ -16,8 +16,11 @@ namespace VirtualNetworks.HyperV
     /// <c>Msvm_KvpExchangeComponent.GuestExchangeItems</c>, and the request items are removed in one RemoveKvpItems call.
     /// No state lock is held; calls for different routers run side by side.
     /// </summary>
-    public sealed partial class HyperVBackend : IBatchProbe
+    public sealed partial class HyperVBackend : IBatchProbe, IRoutingReader
     {
+        /// <summary>The guest's time limit for <c>routes</c> and <c>routing</c> (guest contract §3: 10 s).</summary>
+        private static readonly TimeSpan RoutingCommandBound = TimeSpan.FromSeconds(10);
+
         /// <summary>The outcome of one request: the guest's answer, or why there is none.</summary>
         private sealed class KvpOutcome
         {
@@ -177,6 +180,63 @@ namespace VirtualNetworks.HyperV
                     timedOut ? $"Check that router '{fromRouter}' runs the project's router.vhdx (its KVP agent answers probes) and that its guest has booted." : null);
             }
             return results.Select(r => r!).ToArray();
+        }
+
+        // ================================================================================================ routing (contract 2)
+
+        public IReadOnlyList<VirtualRoute> GetRoutes(string routerName, CancellationToken cancellationToken)
+        {
+            var (vm, answer) = RunRoutingCommand(routerName, "routes", cancellationToken);
+            return KvpRouting.ParseRoutes(routerName, answer.Lines, LinksByMac(vm));
+        }
+
+        public RoutingStatus GetRoutingStatus(string routerName, CancellationToken cancellationToken)
+        {
+            var (vm, answer) = RunRoutingCommand(routerName, "routing", cancellationToken);
+            return KvpRouting.ParseRoutingStatus(routerName, answer.Lines, LinksByMac(vm));
+        }
+
+        private static Dictionary<string, string> LinksByMac(VmRecord vm)
+        {
+            var map = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var n in vm.Nics) if (!string.IsNullOrEmpty(n.Link)) map[KvpRouting.MacKey(n.Mac)] = n.Link;
+            return map;
+        }
+
+        /// <summary>
+        /// Runs a contract-2 read-only command (<c>routes</c>, <c>routing</c>) in a running router's guest over KVP. Not
+        /// running: RouterNotRunning; no answer: HyperVGuestNoAnswer; an agent that does not know the command (code 127, or
+        /// an agent older than KVP commands): GuestContractTooOld; any other failure: BackendOperationFailed.
+        /// </summary>
+        private (VmRecord Vm, KvpCommand.Answer Answer) RunRoutingCommand(string routerName, string command, CancellationToken ct)
+        {
+            var operation = $"Reading the routing of router '{routerName}' ('{command}')";
+            var (host, _, vm) = FindRouter(routerName, operation, ct)!.Value;
+            if (vm.EnabledState != 2)
+            {
+                var state = MapState(vm.EnabledState);
+                throw new VirtualNetworksException(ErrorIds.RouterNotRunning, ErrorKind.InvalidOperation, routerName,
+                    $"Cannot read the routing of virtual router '{routerName}': it is not running ({state}).")
+                { RecommendedAction = (state == RouterState.Paused ? "Resume-VirtualRouter -Name " : "Start-VirtualRouter -Name ") + routerName };
+            }
+            var op = host.Op(operation, routerName);
+            var o = KvpExchange(host, op, vm, routerName, new[] { command }, CommandWait(RoutingCommandBound), ct)[0];
+            if (o.Answer == null)
+                throw HyperVErrors.Error(o.TimedOut ? HyperVErrorIds.GuestNoAnswer : HyperVErrorIds.GuestAnswerInvalid,
+                    o.TimedOut ? ErrorKind.OperationTimeout : ErrorKind.InvalidResult, routerName, $"{operation}: {o.Failure}.",
+                    o.TimedOut ? $"Check that router '{routerName}' runs the project's router.vhdx and that its guest has booted." : null);
+            var answer = o.Answer;
+            if (KvpCommand.IsUnknownCommand(answer))
+                throw new VirtualNetworksException(ErrorIds.GuestContractTooOld, ErrorKind.NotImplemented, routerName,
+                    $"Router '{routerName}': the '{command}' command needs guest contract 2 with KVP commands, but the KVP agent of its image " +
+                    "does not know it (an image built before dynamic routing, or before its KVP agent answered routing commands). " +
+                    "Rebuild router.vhdx with images/router/build-vhdx.sh, then re-create the router.")
+                { RecommendedAction = "Run images/router/build-vhdx.sh and deploy the routers again with the new image." };
+            if (answer.Code != 0)
+                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, routerName,
+                    $"Router '{routerName}': the guest's '{command}' failed with exit code {answer.Code.ToString(CultureInfo.InvariantCulture)}" +
+                    (answer.Code == 124 ? " (timed out in the guest)" : "") + ": " + string.Join(" | ", answer.Lines.Take(5)));
+            return (vm, answer);
         }
     }
 }

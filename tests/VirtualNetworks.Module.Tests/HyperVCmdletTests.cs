@@ -198,6 +198,25 @@ namespace VirtualNetworks.Module.Tests
         }
 
         [Fact]
+        public void GetVirtualRoute_AndGetVirtualRoutingStatus_ReadTheGuestOverKvp()
+        {
+            DeployGoodOnHyperV();
+            int before = _local.Counters.Method("AddKvpItems");
+            var routes = RunOk("Get-VirtualRoute a1").Objects<VirtualRoute>();
+            Assert.NotEmpty(routes);
+            Assert.All(routes, r => Assert.Equal("a1", r.RouterName));
+            Assert.Contains(routes, r => r.Protocol == "connected" && r.LinkName != null && r.NextHop == null);
+            Assert.Equal(1, _local.Counters.Method("AddKvpItems") - before); // one KVP exchange
+            var status = Assert.Single(RunOk("Get-VirtualRoutingStatus a1").Objects<RoutingStatus>());
+            Assert.Equal("a1", status.RouterName);
+            Assert.Equal(RoutingProtocol.Static, status.Protocol);
+
+            RunOk("Suspend-VirtualRouter -Name a2");
+            var paused = Run("Get-VirtualRoute a2");
+            Assert.Contains(Fqid(ErrorIds.RouterNotRunning, "GetVirtualRouteCommand"), paused.ErrorIds);
+        }
+
+        [Fact]
         public void NewAndRemove_SingleRoutersAndLinks()
         {
             RunOk("New-VirtualRouter -Name c1 -Image router -MemoryMB 256 -ProcessorCount 2");

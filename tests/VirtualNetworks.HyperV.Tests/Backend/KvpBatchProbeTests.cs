@@ -22,13 +22,13 @@ namespace VirtualNetworks.HyperV.Tests.Backend
         /// Network A: a1 — a2 — a3 (IPv4 and IPv6 on each link), network B: b1 — b2 (IPv6); all running and configured,
         /// the simulated router agent answering. Each address is owned by exactly one router.
         /// </summary>
-        private sealed class Net : IDisposable
+        internal sealed class Net : IDisposable
         {
             public readonly SimRig Rig = new SimRig();
             public readonly ConcurrentQueue<(string Vm, string Key, string Data)> Log = SimulatedRouterAgent.NewLog();
             public readonly Dictionary<string, List<string>> Owned = new Dictionary<string, List<string>>();
 
-            public Net()
+            public Net(bool ospf = false, int extraRoutes = 0)
             {
                 Rig.Options.WaitIncludesGuestBound = false;
                 foreach (var n in new[] { "a1", "a2", "a3", "b1", "b2" }) Rig.Backend.CreateRouter(SimRig.Router(n), None);
@@ -54,8 +54,18 @@ namespace VirtualNetworks.HyperV.Tests.Backend
                             list.Add(mine[i]);
                         }
                 }
+                int id = 0;
                 foreach (var c in cfg.Values)
                 {
+                    if (ospf)
+                        c.Routing = new RoutingConfiguration
+                        {
+                            Protocol = RoutingProtocol.Ospf, RouterId = "10.255.0." + (++id).ToString(CultureInfo.InvariantCulture),
+                            HelloIntervalSeconds = 1, DeadIntervalSeconds = 4, Bfd = true, BfdIntervalMilliseconds = 100, BfdMultiplier = 5,
+                        };
+                    if (c.RouterName == "a1")
+                        for (int i = 0; i < extraRoutes; i++)
+                            c.Routes.Add(new RouteConfiguration { Destination = "10.100." + i.ToString(CultureInfo.InvariantCulture) + ".0/24", NextHop = "10.0.12.1", LinkName = "a12" });
                     Rig.Backend.StartRouter(c.RouterName, None);
                     Rig.Backend.ConfigureRouter(c, None);
                 }
