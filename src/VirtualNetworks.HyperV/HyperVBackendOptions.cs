@@ -56,6 +56,11 @@ namespace VirtualNetworks.HyperV
         public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromMinutes(2);
         /// <summary>Longest wait for a probe answer from the guest agent (default 10 s).</summary>
         public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+        /// <summary>
+        /// Guest commands over KVP (batched probes, routes, routing) wait ProbeTimeout plus the guest's own time limit for
+        /// the command (guest contract §3) when true (default). Tests with a simulated guest set it false.
+        /// </summary>
+        internal bool WaitIncludesGuestBound { get; set; } = true;
         /// <summary>Longest wait for EnabledState to reach a requested state after the job ended (default 60 s).</summary>
         public TimeSpan StateTimeout { get; set; } = TimeSpan.FromSeconds(60);
         /// <summary>Poll interval for state, shutdown and probe waits.</summary>

@@ -31,6 +31,10 @@ namespace VirtualNetworks.HyperV
         public const string MigrationNotEnabled = "HyperVMigrationNotEnabled";
         public const string NotMigratable = "HyperVNotMigratable";
         public const string MigrationFailed = "HyperVMigrationFailed";
+        /// <summary>A guest command over KVP (batched probe, routes, routing) got no answer within its bound.</summary>
+        public const string GuestNoAnswer = "HyperVGuestNoAnswer";
+        /// <summary>A guest answered a KVP command with something that is not of the documented shape, or failed it.</summary>
+        public const string GuestAnswerInvalid = "HyperVGuestAnswerInvalid";
     }
 
     /// <summary>

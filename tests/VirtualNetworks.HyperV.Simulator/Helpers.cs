@@ -264,8 +264,18 @@ namespace VirtualNetworks.HyperV.Simulator
             if (State(vm) != 2 || !rt.GuestUp || rt.PendingKvp.Count == 0) { RefreshGuestFacingState(vm); return; }
             var pending = rt.PendingKvp.Distinct(StringComparer.Ordinal).ToList();
             rt.PendingKvp.Clear();
+            var replies = GuestAgentReplies;
             var agent = GuestAgent;
-            if (agent != null)
+            if (replies != null)
+            {
+                var ctx = GuestContext(vm);
+                foreach (var key in pending)
+                {
+                    if (!ctx.HostItems.TryGetValue(key, out var data)) continue;
+                    foreach (var item in replies(ctx, key, data) ?? Array.Empty<KeyValuePair<string, string>>()) rt.GuestItems[item.Key] = item.Value;
+                }
+            }
+            else if (agent != null)
             {
                 var ctx = GuestContext(vm);
                 foreach (var key in pending)

@@ -60,6 +60,14 @@ namespace VirtualNetworks.HyperV.Simulator
         public int MaxNicsPerVm { get; set; } = 8;
         /// <summary>The simulated guest agent: called when a running, unpaused VM whose guest is up receives a host KVP item; a non-null reply becomes a guest item (Source 1) with the same name.</summary>
         public Func<SimulatedGuestContext, string, string, string?>? GuestAgent { get; set; }
+        /// <summary>
+        /// The simulated guest agent that may answer with several items (a header and parts, as the router's KVP agent
+        /// writes long answers; <see cref="SimulatedRouterAgent"/>): when set it is called instead of
+        /// <see cref="GuestAgent"/>; every returned item becomes a guest item (Source 1); null or empty = no answer. As the
+        /// real agent does, the guest drops its answer (the item of that name and its parts <c>&lt;name&gt;-&lt;n&gt;</c>) when the
+        /// host removes the request.
+        /// </summary>
+        public Func<SimulatedGuestContext, string, string, IReadOnlyList<KeyValuePair<string, string>>?>? GuestAgentReplies { get; set; }
 
         /// <summary>
         /// Msvm_ImageManagementService.GetVirtualHardDiskSettingData answers 4096 with an Msvm_StorageJob (default true, as

@@ -756,7 +756,15 @@ namespace VirtualNetworks.HyperV.Simulator
                     foreach (var it in items.Where(x => x.Source == source))
                     {
                         int idx = list.FindIndex(x => x.Name == it.Name);
-                        if (m == "RemoveKvpItems") { if (idx >= 0) list.RemoveAt(idx); continue; }
+                        if (m == "RemoveKvpItems")
+                        {
+                            if (idx >= 0) list.RemoveAt(idx);
+                            // The router's agent drops its answer (and the answer's parts) once the request is gone.
+                            if (source == 0 && GuestAgentReplies != null)
+                                foreach (var g in Runtime(vm).GuestItems.Keys.Where(k => k == it.Name || k.StartsWith(it.Name + "-", StringComparison.Ordinal)).ToList())
+                                    Runtime(vm).GuestItems.Remove(g);
+                            continue;
+                        }
                         if (m == "AddKvpItems" && idx >= 0) throw SimFailure.Fail($"The key '{it.Name}' already exists.");
                         if (m == "ModifyKvpItems" && idx < 0) throw SimFailure.Fail($"The key '{it.Name}' does not exist.");
                         if (idx >= 0) list[idx] = it; else list.Add(it);

@@ -183,12 +183,37 @@ namespace VirtualNetworks.Module.Tests
             Assert.True(report.Passed, string.Join("; ", report.Results.Where(x => !x.Passed).Select(x => x.Source + "->" + x.DestinationAddress + ": " + x.Detail)));
             Assert.Contains(report.Results, x => x.Expected == ProbeExpectation.Unreachable);
             Assert.True(_local.Counters.Method("AddKvpItems") > 0);
+            // Batched (issue 15): one KVP exchange per source router, not one per probe.
+            Assert.True(report.Batched);
+            int sources = report.Results.Select(x => x.Source).Distinct().Count();
+            int before = _local.Counters.Method("AddKvpItems");
+            RunOk("Test-VirtualNetwork");
+            Assert.Equal(sources, _local.Counters.Method("AddKvpItems") - before);
 
             RunOk("Suspend-VirtualRouter -Name a2");
             var r = Run("Test-VirtualNetwork");
             Assert.Contains(Fqid(ErrorIds.ReachabilityFailed, "TestVirtualNetworkCommand"), r.ErrorIds);
             Assert.All(r.Objects<VirtualNetworkTestReport>().Single().Results.Where(x => !x.Passed),
                 x => Assert.True(x.Source == "a2" || x.Destination == "a2"));
+        }
+
+        [Fact]
+        public void GetVirtualRoute_AndGetVirtualRoutingStatus_ReadTheGuestOverKvp()
+        {
+            DeployGoodOnHyperV();
+            int before = _local.Counters.Method("AddKvpItems");
+            var routes = RunOk("Get-VirtualRoute a1").Objects<VirtualRoute>();
+            Assert.NotEmpty(routes);
+            Assert.All(routes, r => Assert.Equal("a1", r.RouterName));
+            Assert.Contains(routes, r => r.Protocol == "connected" && r.LinkName != null && r.NextHop == null);
+            Assert.Equal(1, _local.Counters.Method("AddKvpItems") - before); // one KVP exchange
+            var status = Assert.Single(RunOk("Get-VirtualRoutingStatus a1").Objects<RoutingStatus>());
+            Assert.Equal("a1", status.RouterName);
+            Assert.Equal(RoutingProtocol.Static, status.Protocol);
+
+            RunOk("Suspend-VirtualRouter -Name a2");
+            var paused = Run("Get-VirtualRoute a2");
+            Assert.Contains(Fqid(ErrorIds.RouterNotRunning, "GetVirtualRouteCommand"), paused.ErrorIds);
         }
 
         [Fact]
