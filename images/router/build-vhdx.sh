@@ -174,6 +174,8 @@ chmod 0755 "$stage/sbin/poweroff"
 bird_pkgs=$("$here/bird-stage.sh" "$stage") || die "staging BIRD failed"
 bird_ver=$(sed -n 's/^bird2 //p' <<<"$bird_pkgs")
 [[ -n $bird_ver ]] || die "bird-stage.sh reported no bird2 version"
+bird_src=$(sed -n 's/^source bird2 //p' <<<"$bird_pkgs")
+read -r _ bird_patch bird_patch_sha < <(grep '^patch ' <<<"$bird_pkgs") || die "bird-stage.sh reported no patch"
 : >"$stage/lib/modules/load.list"
 : >"$stage/lib/modules/load-hyperv.list"
 add_modules() { # LIST ENTRIES...
@@ -256,7 +258,8 @@ jlist() { local e s=; for e in "$@"; do s+="\"${e%%:*}\","; done; echo "${s%,}";
 	printf '  "kvpDaemon": { "package": "hyperv-daemons", "packageVersion": "%s" },\n' "${pkgver[hyperv-daemons]}"
 	printf '  "busybox": { "package": "busybox-static", "packageVersion": "%s" },\n' "$(dpkg-query -W -f='${Version}' busybox-static)"
 	printf '  "libc": { "package": "libc6", "packageVersion": "%s" },\n' "$(dpkg-query -W -f='${Version}' libc6)"
-	printf '  "bird": { "package": "bird2", "packageVersion": "%s", "programs": ["bird","birdcl"] },\n' "$bird_ver"
+	printf '  "bird": { "package": "bird2", "packageVersion": "%s", "sourcePackageVersion": "%s", "patch": "%s", "patchSha256": "%s", "programs": ["bird","birdcl"] },\n' \
+		"$bird_ver" "$bird_src" "$bird_patch" "$bird_patch_sha"
 	printf '  "guestContract": 2,\n'
 	printf '  "modules": [%s],\n' "$(jlist "${base_order[@]}")"
 	printf '  "hypervModules": [%s],\n' "$(jlist "${hyperv_order[@]}")"

@@ -28,8 +28,9 @@
 #              VN_KERNEL_VERSION=<uname -r style version> to pick an installed kernel (debian only).
 #              VN_INITRAMFS_COMPRESSION=zstd (default) | gzip | xz | lz4 | none
 #              VN_VHDX=0 skips router.vhdx; VN_VHDX_OUT=<path> puts it elsewhere
-#              VN_BIRD=1 (default): BIRD 2 from Debian's bird2 (bird-stage.sh; .deb cache VN_BIRD_CACHE,
-#              default <repo>/out/bird-cache) unpacked in the initramfs (~+0.2 s of CPU per boot under TCG);
+#              VN_BIRD=1 (default): BIRD 2 built from Debian's bird2 source with bird-ospf-subsecond-tick.patch
+#              (bird-stage.sh; source and build cache VN_BIRD_CACHE, default <repo>/out/bird-cache) unpacked
+#              in the initramfs;
 #              VN_BIRD=lazy: as one gzip'd tar, /usr/lib/vn/bird.tar.gz, that /init unpacks only when a
 #              configuration has a `routing` line (static routers boot ~0.15 s faster, but busybox gunzip
 #              takes 3-4 s under TCG at the first routing apply); VN_BIRD=0: left out (guest contract 2
@@ -354,9 +355,11 @@ fi
 if [[ $bird_mode != 0 ]]; then
 	bird_ver=$(sed -n 's/^bird2 //p' <<<"$bird_pkgs")
 	[[ -n $bird_ver ]] || die "bird-stage.sh reported no bird2 version"
-	libpkgs=$(grep -v '^bird2 ' <<<"$bird_pkgs" | awk '{ printf "%s{ \"package\": \"%s\", \"packageVersion\": \"%s\" }", (NR > 1 ? ", " : ""), $1, $2 }')
-	bird_json=$(printf '  "bird": { "package": "bird2", "packageVersion": "%s", "programs": ["bird","birdcl"], "packing": "%s", "libraryPackages": [%s] },\n' \
-		"$bird_ver" "$([[ $bird_mode == lazy ]] && echo "usr/lib/vn/bird.tar.gz" || echo unpacked)" "$libpkgs")
+	bird_src=$(sed -n 's/^source bird2 //p' <<<"$bird_pkgs")
+	read -r _ bird_patch bird_patch_sha < <(grep '^patch ' <<<"$bird_pkgs") || die "bird-stage.sh reported no patch"
+	libpkgs=$(grep -v '^\(bird2\|source\|patch\) ' <<<"$bird_pkgs" | awk '{ printf "%s{ \"package\": \"%s\", \"packageVersion\": \"%s\" }", (NR > 1 ? ", " : ""), $1, $2 }')
+	bird_json=$(printf '  "bird": { "package": "bird2", "packageVersion": "%s", "built": "from Debian'"'"'s bird2 %s source package with images/router/%s", "sourcePackageVersion": "%s", "patch": "%s", "patchSha256": "%s", "programs": ["bird","birdcl"], "packing": "%s", "libraryPackages": [%s] },\n' \
+		"$bird_ver" "$bird_src" "$bird_patch" "$bird_src" "$bird_patch" "$bird_patch_sha" "$([[ $bird_mode == lazy ]] && echo "usr/lib/vn/bird.tar.gz" || echo unpacked)" "$libpkgs")
 fi
 
 # Reproducible archive: fixed mtimes, owner root, sorted names, no gzip timestamp.

@@ -513,6 +513,13 @@ $(rline $g)" req r$g 30 config || true
 			$(has "^bfd $R2M1 $(lladdr "$R1M") up$") + $(has "^bfd $R2M2 $(lladdr "$R3M") up$"))) "$OUT"
 	check "r2 routing: change counters (neighbour changes > 0, no BFD session down)" \
 		$(($(has '^changes neighbor [1-9][0-9]* bfd-down 0$'))) "$OUT"
+	# OSPF's dispatcher runs every 100 ms (bird-ospf-subsecond-tick.patch + `tick 100 ms` in bird.conf):
+	# /init writes what `birdcl show ospf` says on the console at the first `routing` after BIRD's start.
+	tick_lines=$(tr -d '\r' <"$work/gr2.console" 2>/dev/null | grep -a '^vn: bird ospf[46]: RT scheduler tick: ' || true)
+	tick_miss=0
+	for p in ospf4 ospf6; do grep -q "^vn: bird $p: RT scheduler tick: 0\.100 s\$" <<<"$tick_lines" || tick_miss=1; done
+	check "r2: OSPF dispatcher period 100 ms in effect (birdcl show ospf: RT scheduler tick 0.100 s, ospf4 and ospf6)" \
+		$tick_miss "console: ${tick_lines:-nothing}"
 	# r1 learns r2-r3's prefixes (wait for the SPF run and the kernel export)
 	routes_learned() {
 		req r1 15 routes || return 1
