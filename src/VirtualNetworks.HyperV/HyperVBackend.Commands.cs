@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Linq;
 using System.Threading;
 using VirtualNetworks.Backends;
+using VirtualNetworks.Routing;
 using VirtualNetworks.HyperV.Cim;
 
 namespace VirtualNetworks.HyperV
@@ -187,19 +188,19 @@ namespace VirtualNetworks.HyperV
         public IReadOnlyList<VirtualRoute> GetRoutes(string routerName, CancellationToken cancellationToken)
         {
             var (vm, answer) = RunRoutingCommand(routerName, "routes", cancellationToken);
-            return KvpRouting.ParseRoutes(routerName, answer.Lines, LinksByMac(vm));
+            return GuestRouting.ParseRoutes(routerName, answer.Lines, LinksByMac(vm));
         }
 
         public RoutingStatus GetRoutingStatus(string routerName, CancellationToken cancellationToken)
         {
             var (vm, answer) = RunRoutingCommand(routerName, "routing", cancellationToken);
-            return KvpRouting.ParseRoutingStatus(routerName, answer.Lines, LinksByMac(vm));
+            return GuestRouting.ParseRoutingStatus(routerName, answer.Lines, LinksByMac(vm));
         }
 
         private static Dictionary<string, string> LinksByMac(VmRecord vm)
         {
             var map = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            foreach (var n in vm.Nics) if (!string.IsNullOrEmpty(n.Link)) map[KvpRouting.MacKey(n.Mac)] = n.Link;
+            foreach (var n in vm.Nics) if (!string.IsNullOrEmpty(n.Link)) map[GuestRouting.MacKey(n.Mac)] = n.Link;
             return map;
         }
 

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Threading;
 using Newtonsoft.Json.Linq;
 using VirtualNetworks.Backends;
+using VirtualNetworks.Routing;
 using VirtualNetworks.Linux.Net;
 using VirtualNetworks.Linux.State;
 using VirtualNetworks.Linux.Vm;

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Net.Sockets;
 using System.Threading;
 using VirtualNetworks.Linux.Net;
+using VirtualNetworks.Routing;
 using VirtualNetworks.Linux.State;
 using VirtualNetworks.Linux.Vm;
 using Xunit;
