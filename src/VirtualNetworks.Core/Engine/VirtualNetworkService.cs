@@ -556,6 +556,30 @@ namespace VirtualNetworks.Engine
             return RequireLink(Observe(cancellationToken), link.Name);
         }
 
+        /// <summary>
+        /// Changes the bandwidth of several live links (null or 0 removes the limit) under one exclusive scope: one
+        /// observation before (every name is looked up and the value validated before anything changes), one backend call
+        /// per link, one observation after. Returns the links as observed after, in the order of <paramref name="names"/>.
+        /// Set-VirtualLink with many links (names or pipeline input) costs O(links) this way, not an observation of
+        /// everything per link.
+        /// </summary>
+        public List<VirtualLink> SetLinkBandwidth(IReadOnlyList<string> names, long? bitsPerSecond, CancellationToken cancellationToken)
+        {
+            if (names == null) throw new ArgumentNullException(nameof(names));
+            using var exclusive = Exclusive(cancellationToken);
+            var before = Observe(cancellationToken);
+            var links = names.Select(n => RequireLink(before, n)).ToList();
+            foreach (var link in links) ValidateBandwidth(link.Name, bitsPerSecond);
+            foreach (var link in links)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                Note($"Setting the maximum bandwidth of virtual link '{link.Name}' from {Bandwidth.Format(link.MaximumBandwidth)} to {Bandwidth.Format(Planner.Normalize(bitsPerSecond))}");
+                Backend.SetLinkBandwidth(link.Name, Planner.Normalize(bitsPerSecond), cancellationToken);
+            }
+            var after = Observe(cancellationToken);
+            return links.Select(l => RequireLink(after, l.Name)).ToList();
+        }
+
         public void RemoveLink(string name, CancellationToken cancellationToken)
         {
             using var exclusive = Exclusive(cancellationToken);
