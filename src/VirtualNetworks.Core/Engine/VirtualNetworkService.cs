@@ -563,21 +563,47 @@ namespace VirtualNetworks.Engine
         /// Set-VirtualLink with many links (names or pipeline input) costs O(links) this way, not an observation of
         /// everything per link.
         /// </summary>
-        public List<VirtualLink> SetLinkBandwidth(IReadOnlyList<string> names, long? bitsPerSecond, CancellationToken cancellationToken)
+        /// <remarks>
+        /// A link the backend fails to change does not stop the others: its error goes to <paramref name="failures"/> (when
+        /// given; else the first one is thrown after the others ran) and it is left out of the result.
+        /// </remarks>
+        public List<VirtualLink> SetLinkBandwidth(IReadOnlyList<string> names, long? bitsPerSecond, CancellationToken cancellationToken,
+            ICollection<VirtualNetworksException>? failures = null)
         {
             if (names == null) throw new ArgumentNullException(nameof(names));
             using var exclusive = Exclusive(cancellationToken);
             var before = Observe(cancellationToken);
             var links = names.Select(n => RequireLink(before, n)).ToList();
-            foreach (var link in links) ValidateBandwidth(link.Name, bitsPerSecond);
+            var done = new List<string>();
+            VirtualNetworksException? first = null;
             foreach (var link in links)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                try
+                {
+                    ValidateBandwidth(link.Name, bitsPerSecond); // each link's own error, as one link at a time would give it
+                }
+                catch (VirtualNetworksException ex)
+                {
+                    if (failures == null) throw;
+                    failures.Add(ex);
+                    continue;
+                }
                 Note($"Setting the maximum bandwidth of virtual link '{link.Name}' from {Bandwidth.Format(link.MaximumBandwidth)} to {Bandwidth.Format(Planner.Normalize(bitsPerSecond))}");
-                Backend.SetLinkBandwidth(link.Name, Planner.Normalize(bitsPerSecond), cancellationToken);
+                try
+                {
+                    Backend.SetLinkBandwidth(link.Name, Planner.Normalize(bitsPerSecond), cancellationToken);
+                    done.Add(link.Name);
+                }
+                catch (VirtualNetworksException ex)
+                {
+                    if (failures == null) first ??= ex;
+                    else failures.Add(ex);
+                }
             }
+            if (first != null) throw first;
             var after = Observe(cancellationToken);
-            return links.Select(l => RequireLink(after, l.Name)).ToList();
+            return done.Select(n => RequireLink(after, n)).ToList();
         }
 
         public void RemoveLink(string name, CancellationToken cancellationToken)
