@@ -53,17 +53,23 @@ namespace VirtualNetworks.Linux.Tests
             public long Reads;
             public long Listings;
             public List<string> Commands = new List<string>();
+            public TimeSpan Elapsed;
             public int Processes => Commands.Count;
             public int InterfaceListings => Commands.Count(c => c.StartsWith("ip ", StringComparison.Ordinal) && c.Contains(" link show") && !c.Contains(" dev "));
-            public override string ToString() => $"{Reads} record reads, {Listings} listings, {Processes} ip/tc processes ({InterfaceListings} interface listings)";
+            public override string ToString() =>
+                $"{Reads} record reads, {Listings} listings, {Processes} ip/tc processes ({InterfaceListings} interface listings), {Elapsed.TotalSeconds:0.00} s";
         }
 
         private static Work Count(LinuxBackend b, Action action)
         {
             var counter = new Counter();
             long reads = b.Store.RecordFileReads, listings = b.Store.DirectoryListings;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             using (NetTools.InterceptCommands(counter)) action();
-            return new Work { Reads = b.Store.RecordFileReads - reads, Listings = b.Store.DirectoryListings - listings, Commands = counter.Commands };
+            return new Work
+            {
+                Reads = b.Store.RecordFileReads - reads, Listings = b.Store.DirectoryListings - listings, Commands = counter.Commands, Elapsed = clock.Elapsed,
+            };
         }
 
         private sealed class SkipStarts : IPlanObserver
@@ -143,7 +149,10 @@ namespace VirtualNetworks.Linux.Tests
         {
             VmTestHost.RequireRoot();
             _image.EnsureBuilt();
-            var sizes = new[] { 2, 4, 8 };
+            // N, 2N, 4N; VN_LINEAR_SIZES="8,16,32" measures larger rings (no QEMU: records, bridges and taps only).
+            var sizes = (Environment.GetEnvironmentVariable("VN_LINEAR_SIZES") ?? "2,4,8").Split(',')
+                .Select(x => int.Parse(x.Trim(), NumberStyles.None, CultureInfo.InvariantCulture)).ToArray();
+            Assert.True(sizes.Length == 3 && sizes[1] == 2 * sizes[0] && sizes[2] == 2 * sizes[1], "three sizes N, 2N, 4N");
             var work = sizes.Select(Measure).ToList();
             for (int k = 0; k < sizes.Length; k++)
             {
