@@ -10,8 +10,9 @@ namespace VirtualNetworks.Linux
     /// the start of a cold move) launches its QEMU in a boot slot, at most <see cref="BootPolicy.Concurrency"/> at once, and
     /// holds the slot until the guest's console says ready, it dies or the bound passes. A guest that dies, panics or hangs
     /// is ended and launched again (same launch, same record), up to <see cref="BootPolicy.MaxRestarts"/> times, then
-    /// reported (<see cref="ErrorIds.RouterBootFailed"/>, naming the router, with its console). Starts run under the state
-    /// lock, so no other command's boots overlap a command's own: the pacing holds host-wide for this state directory.
+    /// reported (<see cref="ErrorIds.RouterBootFailed"/>, naming the router, with its console). The slots are host-wide
+    /// (<see cref="BootSlots"/>: flocked slot files under /run/lock/virtualnetworks/boot), so commands of other processes
+    /// and other state directories share the same limit.
     /// Crash safety is the start's: the record says Running (intent) before the first launch and stays so across restarts,
     /// so a command killed mid-boot leaves a router that either runs or shows Failed, and the next start recovers it.
     /// </summary>
@@ -25,6 +26,12 @@ namespace VirtualNetworks.Linux
         }
 
         private BootPolicy? _bootPolicy;
+
+        /// <summary>
+        /// TEST SEAM, not a feature: the directory of the host-wide boot slots (<see cref="BootSlots"/>); null is
+        /// <see cref="BootSlots.DefaultDirectory"/>. Nothing in the product sets it.
+        /// </summary>
+        internal string? BootSlotDirectory { get; set; }
 
         /// <summary>
         /// TEST SEAM, not a feature: given the router and the boot attempt (1-based), the guest kernel command line for that
@@ -43,6 +50,10 @@ namespace VirtualNetworks.Linux
             if (starts.Count == 0) return errors;
             _ = Vms; // made once, before the threads share it
             var policy = BootPolicy;
+            // Host-wide: each boot also holds one of the host's slot files (flock), so commands of other processes and state
+            // directories count against the same limit; a killed holder's slot is freed by the kernel.
+            var hostSlots = new BootSlots(policy.Concurrency, BootSlotDirectory);
+            var slotTimeout = ExclusiveTimeout();
             int next = -1;
             void Work()
             {
@@ -52,7 +63,9 @@ namespace VirtualNetworks.Linux
                     try
                     {
                         if (cancellationToken.IsCancellationRequested) errors[k] = new OperationCanceledException(cancellationToken);
-                        else Boot(starts[k], policy, cancellationToken);
+                        else
+                            using (hostSlots.Acquire(slotTimeout, cancellationToken))
+                                Boot(starts[k], policy, cancellationToken);
                     }
                     catch (Exception ex)
                     {

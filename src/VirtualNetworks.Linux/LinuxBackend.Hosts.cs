@@ -124,7 +124,7 @@ namespace VirtualNetworks.Linux
         }
 
         /// <summary>MTU of each of the router's links, by link name (for the guest configuration's mtu lines).</summary>
-        private Dictionary<string, int> MtusOf(RouterRecord rec) => MtusOf(Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)));
+        private Dictionary<string, int> MtusOf(RouterRecord rec) => MtusOf(Store.LinksNaming(rec.Name));
 
         /// <summary>MTU of each of <paramref name="links"/> (a router's links), by link name.</summary>
         private static Dictionary<string, int> MtusOf(IEnumerable<LinkRecord> links)
@@ -228,8 +228,11 @@ namespace VirtualNetworks.Linux
                 var shaper = new TrafficShaper(ip);
                 var vx = InterfaceNames.Vxlan(rec.Name);
                 var here = desired.Where(d => d.Value.Any(x => Is(x, h))).Select(d => d.Key).ToList();
-                // Pass 1: one listing of the host's devices, then what is missing is made (each create tags its device).
-                var existing = ip.ListLinks(ct).ToDictionary(l => l.Name, StringComparer.Ordinal);
+                // Pass 1: one look at the link's own devices on this host (one ip process; not a listing of every interface,
+                // so wiring N links costs O(N)), then what is missing is made (each create tags its device).
+                var mine = new List<string> { rec.Bridge, vx };
+                mine.AddRange(here.Select(r => rec.Taps[r]));
+                var existing = ip.GetLinks(mine, ct);
                 bool created = false;
                 if (!existing.ContainsKey(rec.Bridge))
                     created |= ip.CreateBridge(rec.Bridge, OwnershipTag.ForBridge(Store.StateId, rec.Name), tagged && !cross, ct);
@@ -253,7 +256,7 @@ namespace VirtualNetworks.Linux
                             Vni = rec.Vni!.Value, Local = underlay[h], Remote = null, DestinationPort = LabNetwork.VxlanPort,
                         }, ct);
                 }
-                if (created) existing = ip.ListLinks(ct).ToDictionary(l => l.Name, StringComparer.Ordinal);
+                if (created) existing = ip.GetLinks(mine, ct);
                 LinkInfo Known(string device) => existing.TryGetValue(device, out var i) ? i
                     : throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.InvalidResult, device,
                         $"Interface '{device}' of link '{rec.Name}' vanished on {h} while it was being wired.");

@@ -109,7 +109,7 @@ namespace VirtualNetworks.Linux
 
         /// <summary>The links of <paramref name="routerName"/> (records naming it), for <see cref="ApplyCarrier"/>.</summary>
         private List<LinkRecord> LinksNaming(string routerName) =>
-            Store.ListLinks().Where(l => Is(l.From, routerName) || Is(l.To, routerName)).OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase).ToList();
+            Store.LinksNaming(routerName);
 
         /// <summary>The QEMU net client name of each virtio-net NIC, by its normalized MAC (QMP query-rx-filter).</summary>
         private static Dictionary<string, string> NicNamesByMac(QmpClient qmp, CancellationToken ct)

@@ -80,7 +80,7 @@ namespace VirtualNetworks.Linux
         }
 
         private List<LinkRecord> LinksOf(RouterRecord rec) =>
-            Store.ListLinks().Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)).OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase).ToList();
+            Store.LinksNaming(rec.Name);
 
         // ================================================================================================ live
 

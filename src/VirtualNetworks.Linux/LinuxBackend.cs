@@ -382,7 +382,7 @@ namespace VirtualNetworks.Linux
                 DesiredState = RouterState.Off,
             };
             // Adapters of links that already name this router (a link may be declared before a re-created router).
-            foreach (var l in Store.ListLinks().Where(l => Is(l.From, spec.Name) || Is(l.To, spec.Name)))
+            foreach (var l in Store.LinksNaming(spec.Name))
                 rec.Macs[l.Name] = MacAddresses.ForAdapter(spec.Name, l.Name);
             if (image.Disk != null)
             {
@@ -800,8 +800,7 @@ namespace VirtualNetworks.Linux
         private RouterRecord EnsureAdaptersLocked(RouterRecord rec, CancellationToken ct, out List<LinkRecord> ownLinks)
         {
             var problems = new List<string>();
-            var all = Store.ListLinks(problems);
-            var links = all.Where(l => Is(l.From, rec.Name) || Is(l.To, rec.Name)).OrderBy(l => l.Name, StringComparer.OrdinalIgnoreCase).ToList();
+            var links = Store.LinksNaming(rec.Name, problems); // O(its links) under the lock, not a read of every link record
             ownLinks = links;
             bool changed = false;
             foreach (var l in links)
@@ -1054,7 +1053,14 @@ namespace VirtualNetworks.Linux
         public void RemoveOrphan(OrphanResource resource, CancellationToken cancellationToken)
         {
             using var _ = Store.Lock(null, cancellationToken);
-            new OrphanCollector(Store, _ip).Remove(resource, cancellationToken);
+            try
+            {
+                new OrphanCollector(Store, _ip).Remove(resource, cancellationToken);
+            }
+            finally
+            {
+                Store.ForgetCachedRecords(); // -All deletes record files beside the store's own writes
+            }
         }
 
         // ================================================================================================ helpers

@@ -25,8 +25,17 @@ namespace VirtualNetworks.Commands
         [ArgumentCompleter(typeof(ComputerNameCompleter))]
         public string[]? ComputerName { get; set; }
 
-        protected sealed override void ProcessRecord() =>
+        protected sealed override void ProcessRecord()
+        {
+            if (GatherSelection(Name, InputObject)) return;
             ForEachSelected(ObservedKinds.Links, Name, InputObject, ComputerName, link => new[] { link.FromComputerName, link.ToComputerName }, ProcessLink);
+        }
+
+        /// <summary>
+        /// A leaf that works on all the pipeline's links at once (in <see cref="VirtualNetworkCommandBase.EndRecords"/>)
+        /// records this record's selection here and returns true; the default (false) works link by link.
+        /// </summary>
+        private protected virtual bool GatherSelection(string[]? names, VirtualLink[]? inputObjects) => false;
 
         /// <summary>The work on one link (ShouldProcess included, where the cmdlet changes something).</summary>
         protected abstract void ProcessLink(VirtualNetworkService service, VirtualLink link);

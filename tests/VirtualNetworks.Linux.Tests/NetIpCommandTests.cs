@@ -78,6 +78,21 @@ namespace VirtualNetworks.Linux.Tests
                 Assert.Equal(1400, links[tap1].Mtu);
                 Assert.Equal(1500, links[tap2].Mtu);
 
+                // The link's own devices in one ip process (a link's wiring reads these, not every interface of the host):
+                // the same details as the full listing, a missing name left out.
+                var own = ip.GetLinks(new[] { bridge, tap1, "vntest-nosuch", tap2, tap1 });
+                Assert.Equal(new[] { bridge, tap1, tap2 }.OrderBy(x => x), own.Keys.OrderBy(x => x));
+                foreach (var name in own.Keys)
+                {
+                    Assert.Equal(links[name].Tag, own[name].Tag);
+                    Assert.Equal(links[name].Master, own[name].Master);
+                    Assert.Equal(links[name].Mtu, own[name].Mtu);
+                    Assert.Equal(links[name].AdminUp, own[name].AdminUp);
+                    Assert.Equal(links[name].Kind, own[name].Kind);
+                }
+                Assert.Empty(ip.GetLinks(new[] { "vntest-nosuch" }));
+                Assert.Equal(ErrorKind.InvalidArgument, Assert.Throws<VirtualNetworksException>(() => ip.GetLinks(new[] { "bad name" })).Kind);
+
                 var single = ip.GetLink(tap2);
                 Assert.NotNull(single);
                 Assert.Equal(bridge, single!.Master);

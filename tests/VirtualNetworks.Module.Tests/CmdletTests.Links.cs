@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading;
@@ -120,6 +121,27 @@ namespace VirtualNetworks.Module.Tests
             Assert.Equal(5_000_000, Backend.BandwidthOf("r1-r2"));
             Assert.Equal(5_000_000, Backend.BandwidthOf("r2-r3"));
             Assert.All(RunOk("Get-VirtualLink").Objects<VirtualLink>(), l => Assert.Equal(5_000_000, l.MaximumBandwidth));
+        }
+
+        [Fact]
+        public void Set_OfManyLinks_ObservesAFixedNumberOfTimes_WhateverTheirNumber()
+        {
+            // Issue 15 (linear orchestration): piping N links into Set-VirtualLink observes everything a fixed number of times
+            // (the selection, the engine's look before and after), not once or more per link: O(N) backend work in all.
+            var counts = new List<int>();
+            foreach (var n in new[] { 3, 6 })
+            {
+                var names = Enumerable.Range(1, n + 1).Select(i => "s" + n + "x" + i).ToArray();
+                Routers(names);
+                for (int i = 0; i < n; i++) RunOk("$null = New-VirtualLink -From " + names[i] + " -To " + names[i + 1]);
+                int before = Backend.CallCount(nameof(InMemoryBackend.GetInventory));
+                int sets = Backend.CallCount(nameof(InMemoryBackend.SetLinkBandwidth));
+                var r = RunOk("Get-VirtualLink -Name s" + n + "x* | Set-VirtualLink -MaximumBandwidth 5Mbps -PassThru");
+                Assert.Equal(n, r.Objects<VirtualLink>().Count);
+                Assert.Equal(n, Backend.CallCount(nameof(InMemoryBackend.SetLinkBandwidth)) - sets);
+                counts.Add(Backend.CallCount(nameof(InMemoryBackend.GetInventory)) - before);
+            }
+            Assert.True(counts[0] == counts[1] && counts[0] <= 4, "observations for 3 and 6 links: " + string.Join(", ", counts));
         }
 
         [Fact]

@@ -556,6 +556,56 @@ namespace VirtualNetworks.Engine
             return RequireLink(Observe(cancellationToken), link.Name);
         }
 
+        /// <summary>
+        /// Changes the bandwidth of several live links (null or 0 removes the limit) under one exclusive scope: one
+        /// observation before (every name is looked up and the value validated before anything changes), one backend call
+        /// per link, one observation after. Returns the links as observed after, in the order of <paramref name="names"/>.
+        /// Set-VirtualLink with many links (names or pipeline input) costs O(links) this way, not an observation of
+        /// everything per link.
+        /// </summary>
+        /// <remarks>
+        /// A link the backend fails to change does not stop the others: its error goes to <paramref name="failures"/> (when
+        /// given; else the first one is thrown after the others ran) and it is left out of the result.
+        /// </remarks>
+        public List<VirtualLink> SetLinkBandwidth(IReadOnlyList<string> names, long? bitsPerSecond, CancellationToken cancellationToken,
+            ICollection<VirtualNetworksException>? failures = null)
+        {
+            if (names == null) throw new ArgumentNullException(nameof(names));
+            using var exclusive = Exclusive(cancellationToken);
+            var before = Observe(cancellationToken);
+            var links = names.Select(n => RequireLink(before, n)).ToList();
+            var done = new List<string>();
+            VirtualNetworksException? first = null;
+            foreach (var link in links)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                try
+                {
+                    ValidateBandwidth(link.Name, bitsPerSecond); // each link's own error, as one link at a time would give it
+                }
+                catch (VirtualNetworksException ex)
+                {
+                    if (failures == null) throw;
+                    failures.Add(ex);
+                    continue;
+                }
+                Note($"Setting the maximum bandwidth of virtual link '{link.Name}' from {Bandwidth.Format(link.MaximumBandwidth)} to {Bandwidth.Format(Planner.Normalize(bitsPerSecond))}");
+                try
+                {
+                    Backend.SetLinkBandwidth(link.Name, Planner.Normalize(bitsPerSecond), cancellationToken);
+                    done.Add(link.Name);
+                }
+                catch (VirtualNetworksException ex)
+                {
+                    if (failures == null) first ??= ex;
+                    else failures.Add(ex);
+                }
+            }
+            if (first != null) throw first;
+            var after = Observe(cancellationToken);
+            return done.Select(n => RequireLink(after, n)).ToList();
+        }
+
         public void RemoveLink(string name, CancellationToken cancellationToken)
         {
             using var exclusive = Exclusive(cancellationToken);

@@ -95,6 +95,40 @@ namespace VirtualNetworks.Linux.Net
             return (links, addresses);
         }
 
+        /// <summary>
+        /// The named interfaces that exist, by name, read by one ip process whatever their number
+        /// (<c>ip -force -j -d -batch -</c> with one <c>link show dev NAME</c> line each): what a link's (re)wiring looks at,
+        /// O(its devices) instead of a listing of every interface of the host. A name that does not exist is left out.
+        /// </summary>
+        public Dictionary<string, LinkInfo> GetLinks(IEnumerable<string> names, CancellationToken cancellationToken = default)
+        {
+            var wanted = new List<string>();
+            foreach (var n in names)
+            {
+                InterfaceNames.EnsureValid(n);
+                if (!wanted.Contains(n, StringComparer.Ordinal)) wanted.Add(n);
+            }
+            var found = new Dictionary<string, LinkInfo>(StringComparer.Ordinal);
+            if (wanted.Count == 0) return found;
+            var input = string.Concat(wanted.Select(n => "link show dev " + n + "\n"));
+            var result = _tools.RunWithInput("ip", new[] { "-force", "-j", "-d", "-batch", "-" }, input, cancellationToken);
+            if (!result.Succeeded)
+            {
+                // With -force ip goes on past a missing device and exits 1; any other complaint is a failure.
+                var complaints = result.StdErr.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 &&
+                    l.IndexOf("does not exist", StringComparison.OrdinalIgnoreCase) < 0 && !l.StartsWith("Command failed", StringComparison.Ordinal)).ToList();
+                if (complaints.Count > 0 || result.ExitCode != 1) throw NetTools.Failure(result, wanted[0]);
+            }
+            // One JSON array per line (one per command that found its device).
+            foreach (var line in result.StdOut.Split('\n'))
+            {
+                if (string.IsNullOrWhiteSpace(line)) continue;
+                foreach (var link in LinkInfo.ParseList(line))
+                    if (wanted.Contains(link.Name, StringComparer.Ordinal)) found[link.Name] = link;
+            }
+            return found;
+        }
+
         /// <summary>One interface; null when it does not exist.</summary>
         public LinkInfo? GetLink(string name, CancellationToken cancellationToken = default)
         {

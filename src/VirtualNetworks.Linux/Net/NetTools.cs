@@ -140,6 +140,24 @@ namespace VirtualNetworks.Linux.Net
             return ProcessRunner.Run(Require("ip"), args, text.ToString(), Timeout, null, cancellationToken);
         }
 
+        /// <summary>
+        /// Runs <paramref name="tool"/> as <see cref="Run"/> does, with <paramref name="input"/> on its standard input (for
+        /// <c>-batch -</c> reads). An interceptor sees it as one command (its arguments; the input is not shown to it).
+        /// </summary>
+        public ProcessResult RunWithInput(string tool, IEnumerable<string> arguments, string input, CancellationToken cancellationToken)
+        {
+            var args = new List<string>();
+            if (NetworkNamespace != null)
+            {
+                args.Add("-netns");
+                args.Add(NetworkNamespace);
+            }
+            args.AddRange(arguments);
+            var answer = Interceptor.Value?.Intercept(tool, NetworkNamespace, args);
+            if (answer != null) return answer;
+            return ProcessRunner.Run(Require(tool), args, input, Timeout, null, cancellationToken);
+        }
+
         /// <summary><see cref="Run"/>, throwing <see cref="Failure"/> on a non-zero exit code.</summary>
         public ProcessResult RunChecked(string tool, IEnumerable<string> arguments, string? target, CancellationToken cancellationToken)
         {
