@@ -347,6 +347,34 @@ check "g1 probe of 4 addresses: ok, ok, lost, ok in request order (rc 1)" \
 		$([[ $(cut -d' ' -f1 <<<"$OUT" | xargs) == "10.254.0.1 fd76:6e::1 10.254.9.1 10.254.0.1" ]] && echo 0 || echo 1))) "rc=$RC $OUT"
 req 1 10 probe 2 3 10.254.0.1/31 || true
 check "probe with a prefix is bad usage (rc 2)" "$(ok_rc 2)" "rc=$RC $OUT"
+# The prober (vn-probe, one process per request): every address at once, so 64 addresses that are
+# routed (via g2) but answer nothing end after one deadline (busybox pings, 16 at a time, took 4
+# deadlines: 8 s); answered in order. Addresses without a route are lost at once.
+lost64=$(for i in $(seq 1 32); do printf '10.254.9.%d fd76:6e:9::%x ' $((100 + i)) $((100 + i)); done)
+t0=$(now_us)
+# shellcheck disable=SC2086 # one word per address
+req 1 30 probe 1 2 $lost64 || true
+ms=$((($(now_us) - t0) / 1000))
+check "g1 probe of 64 routed, silent addresses (IPv4 + IPv6): all lost, in order, rc 1, after the 2 s deadline, within 3.5 s ($ms ms)" \
+	$(($(ok_rc 1) + $(( $(grep -c ' lost$' <<<"$OUT") != 64 )) + $((ms < 2000 || ms > 3500)) +
+		$([[ $(cut -d' ' -f1 <<<"$OUT" | xargs) == "$(xargs <<<"$lost64")" ]] && echo 0 || echo 1))) "rc=$RC ms=$ms"
+t0=$(now_us)
+req 1 30 probe 1 5 198.51.100.1 2001:db8::1 10.254.0.1 || true
+ms=$((($(now_us) - t0) / 1000))
+check "g1 probe of addresses without a route: lost at once, not after the 5 s deadline ($ms ms)" \
+	$(($(ok_rc 1) + $(has '^198\.51\.100\.1 lost$') + $(has '^2001:db8::1 lost$') + $(has '^10\.254\.0\.1 ok ') + $((ms > 3000)))) "rc=$RC ms=$ms $OUT"
+t0=$(now_us)
+req 1 30 probe 3 5 fd76:6e::1 10.254.0.1 fd76:6e::1 || true
+ms=$((($(now_us) - t0) / 1000))
+check "g1 probe count 3 of reachable IPv6/IPv4 addresses ends when all replies are in, long before the deadline ($ms ms)" \
+	$(($(ok_rc 0) + $(has '^fd76:6e::1 ok [0-9]+\.[0-9]{3}$') + $(has '^10\.254\.0\.1 ok [0-9]+\.[0-9]{3}$') +
+		$(( $(grep -c ' ok ' <<<"$OUT") != 3 )) + $((ms > 3000)))) "rc=$RC ms=$ms $OUT"
+for bad in "probe 0 2 10.254.0.1" "probe 1 31 10.254.0.1" "probe 1 2 10.254.0" "probe 1 2 fd76:6e::1::2" "probe 1 2" \
+	"probe 01 2 10.254.0.1" "probe 1 2 10.254.0.1;reboot" "probe 1 2 $lost64 10.254.0.1"; do
+	# shellcheck disable=SC2086 # the request's words
+	req 1 10 $bad || true
+	check "bad probe request refused, nothing sent (rc 2): ${bad:0:40}" "$(ok_rc 2)" "rc=$RC $OUT"
+done
 
 # --- 3. run-time reconfiguration ----------------------------------------------------------
 BODY=$G2_BAD req 2 30 config || true

@@ -46,10 +46,10 @@ namespace VirtualNetworks.Engine
         public const int DefaultMaxParallelProbes = 8;
 
         /// <summary>
-        /// Source routers whose batches run at once (batched backends): twice the host's cores, at least 2, at most 8. Each
-        /// batch keeps its guest busy (16 pings at once inside it, each a fork and exec under TCG), so the host's cores,
-        /// not waiting, bound the rate; two batches per core hide the latency of each request's start and of its slowest
-        /// ping (measurements in the issue-15 report).
+        /// Source routers whose batches run at once (batched backends): twice the host's cores, at least 2, at most 8. The
+        /// guests' CPU (the prober in the source guest, forwarding in every guest on the way), not waiting, bounds the
+        /// rate, so more batches than cores gain nothing; two per core hide the latency of each request's start and of its
+        /// slowest reply (measurements in the issue-15 reports).
         /// </summary>
         public static int MaxParallelSources => Math.Max(2, Math.Min(8, 2 * Environment.ProcessorCount));
 
