@@ -169,7 +169,7 @@ try {
             Remove-VirtualNetwork -Name "$Prefix-ring" -Force -Confirm:$false
             $remove = $rc.Elapsed.TotalSeconds
             $ratio = if ($base -and $base.Seconds) { $deploy / $base.Seconds } else { $null }
-            $row = [ordered]@{ n = $n; run = $run; baseline_s = $base.Seconds; deploy_ready_s = $deploy; ratio = $ratio; test_s = $testSeconds
+            $row = [ordered]@{ n = $n; run = $run; baseline_s = $(if ($base) { $base.Seconds } else { $null }); deploy_ready_s = $deploy; ratio = $ratio; test_s = $testSeconds
                 probes = $(if ($test) { $test.ProbeCount } else { $null }); test_passed = $(if ($test) { [int]$test.Passed } else { $null })
                 remove_s = $remove; rss_mb = $rss.Median; pss_mb = $pss.Median; idle_cpu_pct = $idle; lost = $lost + $panics }
             [IO.File]::AppendAllText($TsvFile, (($row.Values | ForEach-Object { if ($null -eq $_) { 'NA' } else { ([double]$_).ToString('0.###', $inv) } }) -join "`t") + "`n")
