@@ -88,7 +88,11 @@ namespace VirtualNetworks.Linux.Net
         }
 
         /// <summary>Runs <paramref name="tool"/> with the namespace option (when set) followed by <paramref name="arguments"/>.</summary>
-        public ProcessResult Run(string tool, IEnumerable<string> arguments, CancellationToken cancellationToken)
+        public ProcessResult Run(string tool, IEnumerable<string> arguments, CancellationToken cancellationToken) =>
+            RunWithInput(tool, arguments, null, cancellationToken);
+
+        /// <summary>The namespace option (when set) followed by <paramref name="arguments"/>.</summary>
+        private List<string> InNamespace(IEnumerable<string> arguments)
         {
             var args = new List<string>();
             if (NetworkNamespace != null)
@@ -97,9 +101,7 @@ namespace VirtualNetworks.Linux.Net
                 args.Add(NetworkNamespace);
             }
             args.AddRange(arguments);
-            var answer = Interceptor.Value?.Intercept(tool, NetworkNamespace, args);
-            if (answer != null) return answer;
-            return ProcessRunner.Run(Require(tool), args, null, Timeout, null, cancellationToken);
+            return args;
         }
 
         /// <summary>
@@ -129,14 +131,7 @@ namespace VirtualNetworks.Linux.Net
                         throw new ArgumentException("A word of an ip batch line is empty or holds white space or quotes: '" + word + "'.", nameof(commands));
                 text.Append(string.Join(" ", c)).Append('\n');
             }
-            var args = new List<string>();
-            if (NetworkNamespace != null)
-            {
-                args.Add("-netns");
-                args.Add(NetworkNamespace);
-            }
-            args.Add("-batch");
-            args.Add("-");
+            var args = InNamespace(new[] { "-batch", "-" });
             return ProcessRunner.Run(Require("ip"), args, text.ToString(), Timeout, null, cancellationToken);
         }
 
@@ -144,15 +139,9 @@ namespace VirtualNetworks.Linux.Net
         /// Runs <paramref name="tool"/> as <see cref="Run"/> does, with <paramref name="input"/> on its standard input (for
         /// <c>-batch -</c> reads). An interceptor sees it as one command (its arguments; the input is not shown to it).
         /// </summary>
-        public ProcessResult RunWithInput(string tool, IEnumerable<string> arguments, string input, CancellationToken cancellationToken)
+        public ProcessResult RunWithInput(string tool, IEnumerable<string> arguments, string? input, CancellationToken cancellationToken)
         {
-            var args = new List<string>();
-            if (NetworkNamespace != null)
-            {
-                args.Add("-netns");
-                args.Add(NetworkNamespace);
-            }
-            args.AddRange(arguments);
+            var args = InNamespace(arguments);
             var answer = Interceptor.Value?.Intercept(tool, NetworkNamespace, args);
             if (answer != null) return answer;
             return ProcessRunner.Run(Require(tool), args, input, Timeout, null, cancellationToken);
