@@ -165,7 +165,19 @@ try {
                 $clock = [Diagnostics.Stopwatch]::StartNew()
                 Deploy-VirtualNetwork -Path $file -Wait -TimeoutSec 300 -Confirm:$false | Out-Null
                 $deployed = $true
-                $test = Test-VirtualNetwork -Name (Name 'o') -ConvergenceTimeoutSec 120
+                try {
+                    $test = Test-VirtualNetwork -Name (Name 'o') -ConvergenceTimeoutSec 120
+                } catch {
+                    # Not converged: what each router's OSPF says, for the report, then the failure.
+                    Log ('not converged after re-deploying with bfd={0}: {1}' -f $bfd, $_.Exception.Message)
+                    foreach ($r in $ring) {
+                        $st = Get-VirtualRoutingStatus -RouterName $r
+                        Log ('    {0}: neighbours {1}; bfd {2}; changes {3}, bfd downs {4}' -f $r, (($st.Neighbors | ForEach-Object { "$($_.LinkName)=$($_.State)" }) -join ','),
+                            (($st.BfdSessions | ForEach-Object { "$($_.LinkName)=$($_.State)" }) -join ','), $st.NeighborStateChanges, $st.BfdSessionDowns)
+                        Log ('    {0} routes: {1}' -f $r, ((Get-VirtualRoute -RouterName $r | ForEach-Object { "$($_.Prefix)>$($_.NextHop)/$($_.Protocol)" }) -join ' '))
+                    }
+                    throw
+                }
                 Log ('deployed the ring with bfd={0}: converged {1:0.0} s after Deploy started; {2}' -f $bfd, $clock.Elapsed.TotalSeconds, "$test")
                 $currentBfd = $bfd
             }
