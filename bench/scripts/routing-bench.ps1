@@ -136,6 +136,16 @@ function Wait-Healed([string] $Prefix31, [bool] $Bfd, [int] $TimeoutSec = 90) {
     throw "The ring did not heal within $TimeoutSec s (r1's route to $Prefix31, r2's and r3's neighbours)."
 }
 
+# Every ring router's OSPF neighbours, BFD sessions and change counters (and with -Routes its routes) into the log.
+function Write-RoutingState([switch] $Routes) {
+    foreach ($r in $ring) {
+        $st = Get-VirtualRoutingStatus -RouterName $r
+        Log ('    {0}: neighbours {1}; bfd {2}; changes {3}, bfd downs {4}' -f $r, (($st.Neighbors | ForEach-Object { "$($_.LinkName)=$($_.State)" }) -join ','),
+            (($st.BfdSessions | ForEach-Object { "$($_.LinkName)=$($_.State)" }) -join ','), $st.NeighborStateChanges, $st.BfdSessionDowns)
+        if ($Routes) { Log ('    {0} routes: {1}' -f $r, ((Get-VirtualRoute -RouterName $r | ForEach-Object { "$($_.Prefix)>$($_.NextHop)/$($_.Protocol)" }) -join ' ')) }
+    }
+}
+
 function Start-Probes([string] $Address, [int] $Count) {
     $started = [hashtable]::Synchronized(@{})
     $job = Start-ThreadJob -ArgumentList $modulePath, $started, $ring[0], $Address, $Count -ScriptBlock {
@@ -170,12 +180,7 @@ try {
                 } catch {
                     # Not converged: what each router's OSPF says, for the report, then the failure.
                     Log ('not converged after re-deploying with bfd={0}: {1}' -f $bfd, $_.Exception.Message)
-                    foreach ($r in $ring) {
-                        $st = Get-VirtualRoutingStatus -RouterName $r
-                        Log ('    {0}: neighbours {1}; bfd {2}; changes {3}, bfd downs {4}' -f $r, (($st.Neighbors | ForEach-Object { "$($_.LinkName)=$($_.State)" }) -join ','),
-                            (($st.BfdSessions | ForEach-Object { "$($_.LinkName)=$($_.State)" }) -join ','), $st.NeighborStateChanges, $st.BfdSessionDowns)
-                        Log ('    {0} routes: {1}' -f $r, ((Get-VirtualRoute -RouterName $r | ForEach-Object { "$($_.Prefix)>$($_.NextHop)/$($_.Protocol)" }) -join ' '))
-                    }
+                    Write-RoutingState -Routes
                     throw
                 }
                 Log ('deployed the ring with bfd={0}: converged {1:0.0} s after Deploy started; {2}' -f $bfd, $clock.Elapsed.TotalSeconds, "$test")
@@ -199,11 +204,7 @@ try {
                     $gaps += $p.LongestGapMilliseconds
                     Log ('  migration {0,2} -> {1}: {2}/{3} answered, longest gap {4} ms, move {5:0} ms' -f $m, $dest, $p.Received, $p.Sent, $p.LongestGapMilliseconds, $moves[-1])
                     if ($p.LongestGapMilliseconds -gt 500) {
-                        foreach ($r in $ring) {
-                            $st = Get-VirtualRoutingStatus -RouterName $r
-                            Log ('    {0}: neighbours {1}; bfd {2}; changes {3}, bfd downs {4}' -f $r, (($st.Neighbors | ForEach-Object { "$($_.LinkName)=$($_.State)" }) -join ','),
-                                (($st.BfdSessions | ForEach-Object { "$($_.LinkName)=$($_.State)" }) -join ','), $st.NeighborStateChanges, $st.BfdSessionDowns)
-                        }
+                        Write-RoutingState
                     }
                 }
                 $after = foreach ($r in $ring[0], $ring[2]) { Get-VirtualRoutingStatus -RouterName $r }
