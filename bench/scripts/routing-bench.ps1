@@ -146,6 +146,16 @@ function Write-RoutingState([switch] $Routes) {
     }
 }
 
+# The routers' console logs (the guests' own messages), kept beside the results file when something went wrong.
+function Save-Consoles {
+    $dir = [IO.Path]::ChangeExtension($OutFile, $null).TrimEnd('.') + '-consoles'
+    [void][IO.Directory]::CreateDirectory($dir)
+    foreach ($f in Get-ChildItem -LiteralPath $StateDirectory -Recurse -Filter '*.console' -File -ErrorAction SilentlyContinue) {
+        Copy-Item -LiteralPath $f.FullName -Destination (Join-Path $dir $f.Name) -Force
+    }
+    Log ('    console logs: {0}' -f $dir)
+}
+
 function Start-Probes([string] $Address, [int] $Count) {
     $started = [hashtable]::Synchronized(@{})
     $job = Start-ThreadJob -ArgumentList $modulePath, $started, $ring[0], $Address, $Count -ScriptBlock {
@@ -181,6 +191,7 @@ try {
                     # Not converged: what each router's OSPF says, for the report, then the failure.
                     Log ('not converged after re-deploying with bfd={0}: {1}' -f $bfd, $_.Exception.Message)
                     Write-RoutingState -Routes
+                    Save-Consoles
                     throw
                 }
                 Log ('deployed the ring with bfd={0}: converged {1:0.0} s after Deploy started; {2}' -f $bfd, $clock.Elapsed.TotalSeconds, "$test")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds BIRD 2 from Debian's own bird2 source package with our patch (bird-ospf-subsecond-tick.patch:
-# OSPF's dispatcher period below a second, `tick 100 ms`) and puts the daemon `bird`, the plain
+# Builds BIRD 2 from Debian's own bird2 source package with our patch (bird-ospf.patch:
+# OSPF's dispatcher period below a second, `tick 100 ms`, and a routing table calculation after every
+# router-LSA update) and puts the daemon `bird`, the plain
 # control client `birdcl` and exactly the shared libraries they load into an initramfs staging
 # directory. Used by build.sh (Linux image) and build-vhdx.sh (router.vhdx); guest contract 2
 # (docs/guest-contract.md).
@@ -26,7 +27,7 @@
 #        path, so no ld.so.cache is needed in the guest). A library already present in STAGE_DIR
 #        (e.g. the C library of the VHDX's KVP daemon) is kept.
 # Output on stdout, for the manifest, one line each:
-#        bird2 <source version>+<our revision>      e.g. "bird2 2.0.12-7+vn1" (first line)
+#        bird2 <source version>+<our revision>      e.g. "bird2 2.0.12-7+vn2" (first line)
 #        source bird2 <Debian source version>
 #        patch <patch file name> <sha256>
 #        <package> <version>                         each package of this machine that gave a library
@@ -36,8 +37,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 stage=${1:?usage: bird-stage.sh STAGE_DIR [CACHE_DIR]}
 cache=${2:-${VN_BIRD_CACHE:-$repo/out/bird-cache}}
-patch_file=$here/bird-ospf-subsecond-tick.patch
-vn_rev=vn1 # bump with every change of the patch
+patch_file=$here/bird-ospf.patch
+vn_rev=vn2 # bump with every change of the patch
 
 die() { echo "bird-stage.sh: error: $*" >&2; exit 1; }
 say() { echo "bird-stage.sh: $*" >&2; }

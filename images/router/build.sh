@@ -28,7 +28,7 @@
 #              VN_KERNEL_VERSION=<uname -r style version> to pick an installed kernel (debian only).
 #              VN_INITRAMFS_COMPRESSION=zstd (default) | gzip | xz | lz4 | none
 #              VN_VHDX=0 skips router.vhdx; VN_VHDX_OUT=<path> puts it elsewhere
-#              VN_BIRD=1 (default): BIRD 2 built from Debian's bird2 source with bird-ospf-subsecond-tick.patch
+#              VN_BIRD=1 (default): BIRD 2 built from Debian's bird2 source with bird-ospf.patch
 #              (bird-stage.sh; source and build cache VN_BIRD_CACHE, default <repo>/out/bird-cache) unpacked
 #              in the initramfs;
 #              VN_BIRD=lazy: as one gzip'd tar, /usr/lib/vn/bird.tar.gz, that /init unpacks only when a

@@ -541,7 +541,7 @@ $(rline $g)" req r$g 30 config || true
 			$(has "^bfd $R2M1 $(lladdr "$R1M") up$") + $(has "^bfd $R2M2 $(lladdr "$R3M") up$"))) "$OUT"
 	check "r2 routing: change counters (neighbour changes > 0, no BFD session down)" \
 		$(($(has '^changes neighbor [1-9][0-9]* bfd-down 0$'))) "$OUT"
-	# OSPF's dispatcher runs every 100 ms (bird-ospf-subsecond-tick.patch + `tick 100 ms` in bird.conf):
+	# OSPF's dispatcher runs every 100 ms (bird-ospf.patch + `tick 100 ms` in bird.conf):
 	# /init writes what `birdcl show ospf` says on the console at the first `routing` after BIRD's start.
 	tick_lines=$(tr -d '\r' <"$work/gr2.console" 2>/dev/null | grep -a '^vn: bird ospf[46]: RT scheduler tick: ' || true)
 	tick_miss=0
