@@ -820,7 +820,10 @@ namespace VirtualNetworks.Linux
             if (changed) Store.WriteRouter(rec);
             var paths = Store.RunPaths(rec.Name);
             if (links.Count == 0 || !RouterProcess.Inspect(paths).IsRunning) return rec;
-            var views = new HostDeviceViews(Lab.IpFor);
+            // Only this router's links' devices are read (bridges, taps of both ends, the VXLAN names LinkIntact checks are
+            // absent): O(its links) per router, so a batch that configures N running routers is O(N), not N listings of
+            // every interface and qdisc of the host.
+            var views = new HostDeviceViews(Lab.IpFor, DevicesOf(links));
             var host = HostOf(rec);
             HashSet<string> nics;
             using (var qmp = Vms.Qmp(rec.Name, TimeSpan.FromSeconds(5), ct))
@@ -840,6 +843,19 @@ namespace VirtualNetworks.Linux
             }
             ApplyCarrier(rec.Name, links, onlyPulled: false, ct); // level-based: each adapter's carrier as its link's record wants
             return rec;
+        }
+
+        /// <summary>Every interface <see cref="LinkIntact"/> looks at for <paramref name="links"/>: each bridge, VXLAN device name and tap.</summary>
+        private static List<string> DevicesOf(IEnumerable<LinkRecord> links)
+        {
+            var names = new List<string>();
+            foreach (var l in links)
+            {
+                names.Add(l.Bridge);
+                names.Add(InterfaceNames.Vxlan(l.Name));
+                names.AddRange(l.Taps.Values);
+            }
+            return names.Distinct(StringComparer.Ordinal).ToList();
         }
 
         /// <summary>The MACs of the running instance's NICs (QMP query-rx-filter: one entry per virtio-net device), normalized.</summary>
