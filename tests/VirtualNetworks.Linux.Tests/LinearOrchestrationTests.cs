@@ -187,7 +187,12 @@ namespace VirtualNetworks.Linux.Tests
         }
 
         /// <summary>The lifecycle verbs of <see cref="Lifecycle_pipelines_of_running_routers_cost_host_and_guest_work_linear_in_their_number"/>.</summary>
-        private static readonly string[] Verbs = { "start", "suspend", "resume", "stop" };
+        /// <remarks>
+        /// "configure" is no cmdlet: it pushes every running router's configuration again as the engine's reconfiguration
+        /// does after a change (one ConfigureRouter per router under one exclusive scope), the batch whose per-router
+        /// adapter check (EnsureAdaptersLocked) must read only that router's devices.
+        /// </remarks>
+        private static readonly string[] Verbs = { "start", "configure", "suspend", "resume", "stop" };
 
         /// <summary>
         /// What <c>Get-VirtualRouter | &lt;Verb&gt;-VirtualRouter</c> asks of the engine for <paramref name="names"/> (the
@@ -195,6 +200,15 @@ namespace VirtualNetworks.Linux.Tests
         /// </summary>
         private static void Pipeline(VirtualNetworkService service, string verb, IReadOnlyList<string> names)
         {
+            if (verb == "configure")
+            {
+                using (service.Exclusive(None))
+                {
+                    var configurations = service.Observe(None).Inventory.Configurations;
+                    foreach (var name in names) service.Backend.ConfigureRouter(configurations[name], None);
+                }
+                return;
+            }
             // The selection: one observation, every piped router looked up in it (RouterCommandBase.ChangeGathered).
             var snapshot = service.Observe(None);
             foreach (var name in names) service.RequireRouter(snapshot, name);
@@ -222,7 +236,7 @@ namespace VirtualNetworks.Linux.Tests
             var names = service.Observe(None).Routers.Select(r => r.Name).ToList(); // what Get-VirtualRouter writes
             var expected = new Dictionary<string, RouterState>
             {
-                ["start"] = RouterState.Running, ["suspend"] = RouterState.Paused, ["resume"] = RouterState.Running, ["stop"] = RouterState.Off,
+                ["start"] = RouterState.Running, ["configure"] = RouterState.Running, ["suspend"] = RouterState.Paused, ["resume"] = RouterState.Running, ["stop"] = RouterState.Off,
             };
             var work = new Dictionary<string, Work>();
             try

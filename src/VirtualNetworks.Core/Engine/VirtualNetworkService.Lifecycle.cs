@@ -82,23 +82,7 @@ namespace VirtualNetworks.Engine
                 if (admitted.Count == 0) return;
                 if (Backend is IRouterBatchStarter starter)
                 {
-                    IReadOnlyList<Exception?> started;
-                    try
-                    {
-                        started = starter.StartRouters(admitted.Select(a => a.Router.Name).ToList(), cancellationToken);
-                    }
-                    catch (VirtualNetworksException ex)
-                    {
-                        // Nothing was started at all (the state is locked, say): every router has that reason.
-                        foreach (var (index, _) in admitted) errors[index] = ex;
-                        return;
-                    }
-                    for (int k = 0; k < admitted.Count; k++)
-                    {
-                        if (started[k] == null) continue;
-                        if (started[k] is VirtualNetworksException vne) errors[admitted[k].Index] = vne;
-                        else System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(started[k]!).Throw(); // cancellation, or a bug
-                    }
+                    RunBatch(admitted, errors, () => starter.StartRouters(admitted.Select(a => a.Router.Name).ToList(), cancellationToken));
                     return;
                 }
                 foreach (var (index, router) in admitted)
@@ -109,8 +93,45 @@ namespace VirtualNetworks.Engine
             });
 
         /// <summary>Graceful shutdowns (or hard power-offs with <paramref name="turnOff"/>) of <paramref name="names"/>, as <see cref="StartRouters"/> (one backend call per router).</summary>
-        public IReadOnlyList<RouterChangeOutcome> StopRouters(IReadOnlyList<string> names, bool turnOff, CancellationToken cancellationToken) =>
-            EachRouter(names, turnOff ? "Turning off" : "Shutting down", cancellationToken, (b, n, ct) => b.StopRouter(n, turnOff, ct));
+        /// <remarks>A backend with <see cref="IRouterBatchStopper"/> stops them in one call (their shutdowns overlap).</remarks>
+        public IReadOnlyList<RouterChangeOutcome> StopRouters(IReadOnlyList<string> names, bool turnOff, CancellationToken cancellationToken)
+        {
+            string verb = turnOff ? "Turning off" : "Shutting down";
+            if (!(Backend is IRouterBatchStopper stopper))
+                return EachRouter(names, verb, cancellationToken, (b, n, ct) => b.StopRouter(n, turnOff, ct));
+            return ChangeRouters(names, cancellationToken, (found, errors) =>
+            {
+                if (found.Count == 0) return;
+                foreach (var (_, router) in found)
+                    Note($"{verb} virtual router '{router.Name}' on {DisplayHost(router.ComputerName)} (state {router.State})");
+                RunBatch(found, errors, () => stopper.StopRouters(found.Select(f => f.Router.Name).ToList(), turnOff, cancellationToken));
+            });
+        }
+
+        /// <summary>
+        /// Runs a backend's batch call over <paramref name="batch"/> and records each router's failure by index. A
+        /// <see cref="VirtualNetworksException"/> thrown by the call itself (nothing was done) is every router's failure;
+        /// an entry that is not one (cancellation, a bug) is rethrown.
+        /// </summary>
+        private static void RunBatch(List<(int Index, VirtualRouter Router)> batch, VirtualNetworksException?[] errors, Func<IReadOnlyList<Exception?>> call)
+        {
+            IReadOnlyList<Exception?> results;
+            try
+            {
+                results = call();
+            }
+            catch (VirtualNetworksException ex)
+            {
+                foreach (var (index, _) in batch) errors[index] = ex;
+                return;
+            }
+            for (int k = 0; k < batch.Count; k++)
+            {
+                if (results[k] == null) continue;
+                if (results[k] is VirtualNetworksException vne) errors[batch[k].Index] = vne;
+                else System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(results[k]!).Throw();
+            }
+        }
 
         /// <summary>Pauses <paramref name="names"/>, as <see cref="StopRouters"/>.</summary>
         public IReadOnlyList<RouterChangeOutcome> SuspendRouters(IReadOnlyList<string> names, CancellationToken cancellationToken) =>
