@@ -21,7 +21,7 @@ namespace VirtualNetworks.Linux
     /// configuration and probes. Truth is read from the kernel and QEMU; the state directory holds each router's and
     /// link's definition so routers can be started again. Every change runs under the state lock.
     /// </summary>
-    public sealed partial class LinuxBackend : IVirtualizationBackend, IPreflightCheck, ILinkMeter, IOrphanCollector, IRouterBatchStarter, IExclusiveAccess,
+    public sealed partial class LinuxBackend : IVirtualizationBackend, IPreflightCheck, ILinkMeter, IOrphanCollector, IRouterBatchStarter, IRouterBatchStopper, IExclusiveAccess,
         IImageCatalog
     {
         public const string KindName = "Linux";
@@ -692,21 +692,59 @@ namespace VirtualNetworks.Linux
 
         public void StopRouter(string name, bool turnOff, CancellationToken cancellationToken)
         {
+            var failed = StopRouters(new[] { name }, turnOff, cancellationToken)[0];
+            if (failed != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failed).Throw();
+        }
+
+        /// <summary>
+        /// Stops several routers under one state lock: each record first says the router should be off (intent first: a
+        /// stop killed midway leaves records that want the routers off), an interrupted migration of it recovered first;
+        /// then all are stopped at once (<see cref="VmManager.StopAll"/>: every power button pressed, or every QEMU quit,
+        /// then the exits and reaps awaited together), so N graceful stops take about as long as one. A router that fails,
+        /// or does not power off within <see cref="GracefulStopTimeout"/>, does not stop the others; its entry is the
+        /// exception, naming the router.
+        /// </summary>
+        public IReadOnlyList<Exception?> StopRouters(IReadOnlyList<string> names, bool turnOff, CancellationToken cancellationToken)
+        {
+            if (names == null) throw new ArgumentNullException(nameof(names));
+            var outcomes = new Exception?[names.Count];
             using var _ = Store.Lock(null, cancellationToken);
-            var rec = ReconcileMigration(RequireRouter(name), cancellationToken, forStop: true);
-            rec.DesiredState = RouterState.Off;
-            Store.WriteRouter(rec); // intent first: a stop killed midway leaves a record that wants the router off
-            if (turnOff)
+            var stopping = new List<(int Index, RouterRecord Record)>();
+            for (int i = 0; i < names.Count; i++)
             {
-                Vms.TurnOff(rec.Name, cancellationToken, untilReaped: true);
+                cancellationToken.ThrowIfCancellationRequested();
+                try
+                {
+                    var rec = ReconcileMigration(RequireRouter(names[i]), cancellationToken, forStop: true);
+                    rec.DesiredState = RouterState.Off;
+                    Store.WriteRouter(rec); // intent first: a stop killed midway leaves a record that wants the router off
+                    stopping.Add((i, rec));
+                }
+                catch (VirtualNetworksException ex)
+                {
+                    outcomes[i] = ex;
+                }
             }
-            else if (!Vms.Shutdown(rec.Name, GracefulStopTimeout, cancellationToken, untilReaped: true))
+            var stopped = Vms.StopAll(stopping.Select(s => s.Record.Name).ToList(), turnOff, GracefulStopTimeout, cancellationToken);
+            for (int k = 0; k < stopping.Count; k++)
             {
-                throw new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, rec.Name,
-                    $"Router '{rec.Name}' did not power off within {GracefulStopTimeout.TotalSeconds:0} s of the ACPI power button.")
-                { RecommendedAction = "Use Stop-VirtualRouter -TurnOff to power it off hard." };
+                var (index, rec) = stopping[k];
+                var (off, error) = stopped[k];
+                if (error != null)
+                {
+                    outcomes[index] = error;
+                    continue;
+                }
+                if (!off)
+                {
+                    outcomes[index] = new VirtualNetworksException(ErrorIds.BackendOperationFailed, ErrorKind.OperationTimeout, rec.Name,
+                        $"Router '{rec.Name}' did not power off within {GracefulStopTimeout.TotalSeconds:0} s of the ACPI power button.")
+                    { RecommendedAction = "Use Stop-VirtualRouter -TurnOff to power it off hard." };
+                    continue;
+                }
+                Store.WriteRouter(rec);
             }
-            Store.WriteRouter(rec);
+            return outcomes;
         }
 
         public void SuspendRouter(string name, CancellationToken cancellationToken) => Pause(name, pause: true, cancellationToken);
@@ -820,7 +858,10 @@ namespace VirtualNetworks.Linux
             if (changed) Store.WriteRouter(rec);
             var paths = Store.RunPaths(rec.Name);
             if (links.Count == 0 || !RouterProcess.Inspect(paths).IsRunning) return rec;
-            var views = new HostDeviceViews(Lab.IpFor);
+            // Only this router's links' devices are read (bridges, taps of both ends, the VXLAN names LinkIntact checks are
+            // absent): O(its links) per router, so a batch that configures N running routers is O(N), not N listings of
+            // every interface and qdisc of the host.
+            var views = new HostDeviceViews(Lab.IpFor, DevicesOf(links));
             var host = HostOf(rec);
             HashSet<string> nics;
             using (var qmp = Vms.Qmp(rec.Name, TimeSpan.FromSeconds(5), ct))
@@ -840,6 +881,19 @@ namespace VirtualNetworks.Linux
             }
             ApplyCarrier(rec.Name, links, onlyPulled: false, ct); // level-based: each adapter's carrier as its link's record wants
             return rec;
+        }
+
+        /// <summary>Every interface <see cref="LinkIntact"/> looks at for <paramref name="links"/>: each bridge, VXLAN device name and tap.</summary>
+        private static List<string> DevicesOf(IEnumerable<LinkRecord> links)
+        {
+            var names = new List<string>();
+            foreach (var l in links)
+            {
+                names.Add(l.Bridge);
+                names.Add(InterfaceNames.Vxlan(l.Name));
+                names.AddRange(l.Taps.Values);
+            }
+            return names.Distinct(StringComparer.Ordinal).ToList();
         }
 
         /// <summary>The MACs of the running instance's NICs (QMP query-rx-filter: one entry per virtio-net device), normalized.</summary>

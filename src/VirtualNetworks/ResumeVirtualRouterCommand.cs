@@ -1,9 +1,14 @@
+using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using VirtualNetworks.Engine;
 
 namespace VirtualNetworks.Commands
 {
-    /// <summary>Resume-VirtualRouter: resumes paused virtual routers.</summary>
+    /// <summary>
+    /// Resume-VirtualRouter: resumes paused virtual routers. The routers of the whole pipeline are resumed together at
+    /// its end (one engine call; see <see cref="RouterCommandBase"/>).
+    /// </summary>
     [Cmdlet(VerbsLifecycle.Resume, "VirtualRouter", DefaultParameterSetName = ByNameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(VirtualRouter))]
     public sealed class ResumeVirtualRouterCommand : RouterCommandBase
@@ -19,15 +24,12 @@ namespace VirtualNetworks.Commands
         [ValidateRange(1, MaximumReadyTimeoutSec)]
         public int TimeoutSec { get; set; } = DefaultReadyTimeoutSec;
 
-        protected override VirtualRouter? ChangeRouter(VirtualNetworkService service, VirtualRouter router)
-        {
-            var changed = service.ResumeRouter(router.Name, CancellationToken);
-            if (!Wait) return changed;
-            QueueReadyWait(service, changed.Name); // waited for (and passed through) after the last router
-            return null;
-        }
+        private protected override bool ChangesTogether => true;
 
-        protected override void EndRecords()
+        private protected override IReadOnlyList<RouterChangeOutcome> ChangeRouters(VirtualNetworkService service, IReadOnlyList<VirtualRouter> routers) =>
+            WaitLater(service, service.ResumeRouters(routers.Select(r => r.Name).ToList(), CancellationToken), Wait);
+
+        protected override void EndChanges()
         {
             if (Wait) WaitForQueuedRouters(TimeoutSec, PassThru);
         }

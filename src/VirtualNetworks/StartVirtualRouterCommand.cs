@@ -1,9 +1,14 @@
+using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using VirtualNetworks.Engine;
 
 namespace VirtualNetworks.Commands
 {
-    /// <summary>Start-VirtualRouter: starts virtual routers (boots their VMs).</summary>
+    /// <summary>
+    /// Start-VirtualRouter: starts virtual routers (boots their VMs). The routers of the whole pipeline are started
+    /// together at its end (one engine call, so their boots overlap where the backend can; see <see cref="RouterCommandBase"/>).
+    /// </summary>
     [Cmdlet(VerbsLifecycle.Start, "VirtualRouter", DefaultParameterSetName = ByNameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(VirtualRouter))]
     public sealed class StartVirtualRouterCommand : RouterCommandBase
@@ -23,15 +28,12 @@ namespace VirtualNetworks.Commands
         [ValidateRange(1, MaximumReadyTimeoutSec)]
         public int TimeoutSec { get; set; } = DefaultReadyTimeoutSec;
 
-        protected override VirtualRouter? ChangeRouter(VirtualNetworkService service, VirtualRouter router)
-        {
-            var changed = service.StartRouter(router.Name, Force, CancellationToken);
-            if (!Wait) return changed;
-            QueueReadyWait(service, changed.Name); // waited for (and passed through) after the last router
-            return null;
-        }
+        private protected override bool ChangesTogether => true;
 
-        protected override void EndRecords()
+        private protected override IReadOnlyList<RouterChangeOutcome> ChangeRouters(VirtualNetworkService service, IReadOnlyList<VirtualRouter> routers) =>
+            WaitLater(service, service.StartRouters(routers.Select(r => r.Name).ToList(), Force, CancellationToken), Wait);
+
+        protected override void EndChanges()
         {
             if (Wait) WaitForQueuedRouters(TimeoutSec, PassThru);
         }

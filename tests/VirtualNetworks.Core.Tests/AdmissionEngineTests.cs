@@ -24,6 +24,8 @@ namespace VirtualNetworks.Core.Tests
             public readonly List<string> Calls = new List<string>();
             public readonly BackendInventory Inventory = new BackendInventory();
             public Exception? Refuse;
+            /// <summary>Refuses the requests for which it returns an exception (a memory budget, say).</summary>
+            public Func<AdmissionRequest, Exception?>? RefuseIf;
             public string Kind => "Admitting";
             public BackendCapabilities Capabilities { get; } = new BackendCapabilities();
             public BackendInventory GetInventory(CancellationToken c) => Inventory;
@@ -32,6 +34,7 @@ namespace VirtualNetworks.Core.Tests
             {
                 Requests.Add(request);
                 if (Refuse != null) throw Refuse;
+                if (RefuseIf?.Invoke(request) is Exception refused) throw refused;
             }
             public void CreateRouter(RouterSpec spec, CancellationToken c)
             {
@@ -162,6 +165,57 @@ namespace VirtualNetworks.Core.Tests
             Assert.Empty(b.Calls);
             service.StartRouter("off", true, None);
             Assert.Equal(new[] { "start off" }, b.Calls);
+        }
+
+        [Fact]
+        public void A_batch_start_asks_once_for_all_and_when_refused_admits_router_by_router_in_order()
+        {
+            var b = new AdmittingBackend();
+            b.Has("a", RouterState.Off, 256);
+            b.Has("b", RouterState.Off, 512);
+            b.Has("c", RouterState.Off, 128);
+            b.Has("r", RouterState.Running, 1024); // already runs: never asked for
+            b.RefuseIf = request => request.Starts.Sum(s => s.MemoryMB ?? 0) > 400
+                ? new VirtualNetworksException(ErrorIds.InsufficientHostMemory, ErrorKind.LimitsExceeded, "localhost", "not enough memory")
+                : null;
+            var service = new VirtualNetworkService(b);
+            var outcomes = service.StartRouters(new[] { "a", "b", "r", "c" }, force: false, None);
+            Assert.Equal(new[] { "a", "b", "r", "c" }, outcomes.Select(o => o.Name));
+            Assert.Equal(new[] { true, false, true, true }, outcomes.Select(o => o.Succeeded));
+            Assert.Equal(ErrorIds.InsufficientHostMemory, outcomes[1].Error!.ErrorId);
+            Assert.Equal(new[] { "start a", "start r", "start c" }, b.Calls);
+            // One request for all three that start; refused; then a, a+b (refused), a+c.
+            Assert.Equal(new[] { "a:256,b:512,c:128", "a:256", "a:256,b:512", "a:256,c:128" }, b.Requests.Select(r => Show(r.Starts)));
+            Assert.All(outcomes.Where(o => o.Succeeded), o => Assert.Equal(RouterState.Running, o.Router!.State));
+        }
+
+        [Fact]
+        public void A_batch_start_that_fits_asks_once_and_Force_asks_nothing()
+        {
+            var b = new AdmittingBackend();
+            foreach (var n in new[] { "a", "b", "c" }) b.Has(n, RouterState.Off, 64);
+            var service = new VirtualNetworkService(b);
+            Assert.All(service.StartRouters(new[] { "c", "a" }, force: false, None), o => Assert.True(o.Succeeded));
+            Assert.Equal(new[] { "a:64,c:64" }, b.Requests.Select(r => Show(r.Starts)));
+            Assert.All(service.StartRouters(new[] { "b" }, force: true, None), o => Assert.True(o.Succeeded));
+            Assert.Single(b.Requests);
+            Assert.Equal(new[] { "start c", "start a", "start b" }, b.Calls);
+        }
+
+        [Fact]
+        public void A_batch_names_each_missing_router_and_changes_a_router_named_twice_once()
+        {
+            var b = new AdmittingBackend();
+            b.Has("a", RouterState.Off, 64);
+            var service = new VirtualNetworkService(b);
+            var outcomes = service.StartRouters(new[] { "a", "nope", "A" }, force: false, None);
+            Assert.Equal(new[] { "a", "nope", "a" }, outcomes.Select(o => o.Name));
+            Assert.True(outcomes[0].Succeeded);
+            Assert.Equal(ErrorIds.RouterNotFound, outcomes[1].Error!.ErrorId);
+            Assert.Equal("nope", outcomes[1].Error!.TargetName);
+            Assert.True(outcomes[2].Succeeded);
+            Assert.Equal(new[] { "start a" }, b.Calls);
+            Assert.Empty(service.StopRouters(Array.Empty<string>(), false, None));
         }
     }
 }

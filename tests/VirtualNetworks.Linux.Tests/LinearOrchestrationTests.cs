@@ -7,6 +7,7 @@ using System.Threading;
 using VirtualNetworks.Backends;
 using VirtualNetworks.Engine;
 using VirtualNetworks.Linux.Net;
+using VirtualNetworks.Linux.Vm;
 using VirtualNetworks.Planning;
 using VirtualNetworks.Topology;
 using VirtualNetworks.Util;
@@ -52,23 +53,30 @@ namespace VirtualNetworks.Linux.Tests
         {
             public long Reads;
             public long Listings;
+            public long QmpSessions;
+            public long ChannelExchanges;
             public List<string> Commands = new List<string>();
             public TimeSpan Elapsed;
             public int Processes => Commands.Count;
             public int InterfaceListings => Commands.Count(c => c.StartsWith("ip ", StringComparison.Ordinal) && c.Contains(" link show") && !c.Contains(" dev "));
             public override string ToString() =>
-                $"{Reads} record reads, {Listings} listings, {Processes} ip/tc processes ({InterfaceListings} interface listings), {Elapsed.TotalSeconds:0.00} s";
+                $"{Reads} record reads, {Listings} listings, {Processes} ip/tc processes ({InterfaceListings} interface listings), " +
+                $"{QmpSessions} QMP sessions, {ChannelExchanges} guest-channel exchanges, {Elapsed.TotalSeconds:0.00} s";
         }
 
         private static Work Count(LinuxBackend b, Action action)
         {
             var counter = new Counter();
+            var guests = new GuestTraffic();
             long reads = b.Store.RecordFileReads, listings = b.Store.DirectoryListings;
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            using (NetTools.InterceptCommands(counter)) action();
+            using (NetTools.InterceptCommands(counter))
+            using (GuestTraffic.Count(guests))
+                action();
             return new Work
             {
                 Reads = b.Store.RecordFileReads - reads, Listings = b.Store.DirectoryListings - listings, Commands = counter.Commands, Elapsed = clock.Elapsed,
+                QmpSessions = guests.QmpSessions, ChannelExchanges = guests.ChannelExchanges,
             };
         }
 
@@ -176,6 +184,105 @@ namespace VirtualNetworks.Linux.Tests
                 Assert.All(work, w => Assert.True(pick(w).InterfaceListings == pick(work[0]).InterfaceListings && pick(w).InterfaceListings <= 2,
                     $"{what}: {string.Join(", ", work.Select(x => pick(x).InterfaceListings))} interface listings at N={string.Join(", ", sizes)}"));
             }
+        }
+
+        /// <summary>The lifecycle verbs of <see cref="Lifecycle_pipelines_of_running_routers_cost_host_and_guest_work_linear_in_their_number"/>.</summary>
+        /// <remarks>
+        /// "configure" is no cmdlet: it pushes every running router's configuration again as the engine's reconfiguration
+        /// does after a change (one ConfigureRouter per router under one exclusive scope), the batch whose per-router
+        /// adapter check (EnsureAdaptersLocked) must read only that router's devices.
+        /// </remarks>
+        private static readonly string[] Verbs = { "start", "configure", "suspend", "resume", "stop" };
+
+        /// <summary>
+        /// What <c>Get-VirtualRouter | &lt;Verb&gt;-VirtualRouter</c> asks of the engine for <paramref name="names"/> (the
+        /// routers Get-VirtualRouter wrote), as the cmdlet does it: the selection's observation, then the change.
+        /// </summary>
+        private static void Pipeline(VirtualNetworkService service, string verb, IReadOnlyList<string> names)
+        {
+            if (verb == "configure")
+            {
+                using (service.Exclusive(None))
+                {
+                    var configurations = service.Observe(None).Inventory.Configurations;
+                    foreach (var name in names) service.Backend.ConfigureRouter(configurations[name], None);
+                }
+                return;
+            }
+            // The selection: one observation, every piped router looked up in it (RouterCommandBase.ChangeGathered).
+            var snapshot = service.Observe(None);
+            foreach (var name in names) service.RequireRouter(snapshot, name);
+            // The change: one engine call for the whole pipeline.
+            var outcomes = verb switch
+            {
+                "start" => service.StartRouters(names, false, None),
+                "suspend" => service.SuspendRouters(names, None),
+                "resume" => service.ResumeRouters(names, None),
+                _ => service.StopRouters(names, false, None),
+            };
+            Assert.Equal(names, outcomes.Select(o => o.Name));
+            Assert.All(outcomes, o => Assert.True(o.Succeeded, $"{verb} {o.Name}: {o.Error?.Message}"));
+        }
+
+        /// <summary>A ring of n (not started), then Start, Suspend, Resume and Stop of all its routers through the pipeline, each counted.</summary>
+        private Dictionary<string, Work> MeasureLifecycle(int n)
+        {
+            var b = NewBackend();
+            _ = b.Capabilities.SupportsVlanTagging;
+            var service = new VirtualNetworkService(b);
+            var ring = Ring("v" + n.ToString(CultureInfo.InvariantCulture), n);
+            var result = service.Apply(service.PlanDeployment(ring, false, None), new SkipStarts(), None);
+            Assert.True(result.Success, "deploy failed at " + result.Failed + ": " + result.Error);
+            var names = service.Observe(None).Routers.Select(r => r.Name).ToList(); // what Get-VirtualRouter writes
+            var expected = new Dictionary<string, RouterState>
+            {
+                ["start"] = RouterState.Running, ["configure"] = RouterState.Running, ["suspend"] = RouterState.Paused, ["resume"] = RouterState.Running, ["stop"] = RouterState.Off,
+            };
+            var work = new Dictionary<string, Work>();
+            try
+            {
+                foreach (var verb in Verbs)
+                {
+                    work[verb] = Count(b, () => Pipeline(service, verb, names));
+                    var after = service.Observe(None);
+                    Assert.All(after.Routers, r => Assert.True(r.State == expected[verb], $"after {verb}: {r.Name} is {r.State} ({r.Status})"));
+                }
+            }
+            finally
+            {
+                Remove(b, service);
+            }
+            return work;
+        }
+
+        [VmRootFact]
+        public void Lifecycle_pipelines_of_running_routers_cost_host_and_guest_work_linear_in_their_number()
+        {
+            VmTestHost.RequireRoot();
+            _image.EnsureBuilt();
+            var sizes = new[] { 2, 4, 8 };
+            var work = sizes.Select(MeasureLifecycle).ToList();
+            foreach (var verb in Verbs)
+                for (int k = 0; k < sizes.Length; k++)
+                    _out.WriteLine($"N={sizes[k]}: {verb,-8} {work[k][verb]}");
+            var failures = new List<string>();
+            foreach (var verb in Verbs)
+            {
+                foreach (var (name, measure) in new (string, Func<Work, long>)[]
+                         {
+                             ("record reads", w => w.Reads), ("directory listings", w => w.Listings), ("ip/tc processes", w => w.Processes),
+                             ("QMP sessions", w => w.QmpSessions), ("guest-channel exchanges", w => w.ChannelExchanges),
+                         })
+                {
+                    long a = measure(work[0][verb]), c2 = measure(work[1][verb]), c4 = measure(work[2][verb]);
+                    // Linear c(N) = αN + β: c(4N) − 2c(2N) = c(2N) − 2c(N) = −β. A quadratic term makes them differ.
+                    if (c4 - 2 * c2 != c2 - 2 * a) failures.Add($"{verb}: {name} not linear in N: {a}, {c2}, {c4} at N=2, 4, 8");
+                }
+                var listings = work.Select(w => w[verb].InterfaceListings).ToList();
+                if (listings.Any(l => l != listings[0]))
+                    failures.Add($"{verb}: {string.Join(", ", listings)} interface listings at N=2, 4, 8 (a fixed number expected)");
+            }
+            Assert.True(failures.Count == 0, string.Join("\n", failures));
         }
 
         public void Dispose()

@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Threading;
 using VirtualNetworks.Linux.Net;
+using VirtualNetworks.Util;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -95,6 +96,64 @@ namespace VirtualNetworks.Linux.Tests
             finally
             {
                 try { ip.Delete(tap); } catch (VirtualNetworksException) { }
+            }
+        }
+
+        /// <summary>Counts ip/tc processes (a test interceptor that runs every command).</summary>
+        private sealed class ProcessCounter : ICommandInterceptor
+        {
+            public int Count;
+            public ProcessResult? Intercept(string tool, string? networkNamespace, System.Collections.Generic.List<string> arguments)
+            {
+                Interlocked.Increment(ref Count);
+                return null;
+            }
+        }
+
+        [RootFact]
+        public void A_view_of_named_devices_reads_them_as_the_full_view_does_in_two_processes()
+        {
+            NetTestHost.RequireRoot();
+            var ip = new IpCommand();
+            var shaper = new TrafficShaper(ip);
+            string s = NetTestHost.Suffix();
+            string link = "vntest-lv-" + s;
+            string shaped = InterfaceNames.Tap("vntest-ra-" + s, link), dropping = InterfaceNames.Tap("vntest-rb-" + s, link);
+            string absent = InterfaceNames.Tap("vntest-rc-" + s, link);
+            try
+            {
+                ip.CreateTap(shaped, OwnershipTag.ForTap(NetTestHost.StateId, "vntest-ra-" + s, link));
+                ip.CreateTap(dropping, OwnershipTag.ForTap(NetTestHost.StateId, "vntest-rb-" + s, link));
+                ip.SetUp(shaped);
+                ip.SetUp(dropping);
+                shaper.SetRate(shaped, 10_000_000);
+                NetTestHost.Run("tc", "qdisc", "add", "dev", dropping, "clsact");
+                var names = new[] { dropping, absent, shaped };
+                var counter = new ProcessCounter();
+                HostDeviceView scoped;
+                using (NetTools.InterceptCommands(counter)) scoped = HostDeviceView.ReadDevices(ip, names, CancellationToken.None);
+                Assert.Equal(2, counter.Count); // one ip -batch, one tc -batch: nothing else of the host is listed
+                var full = HostDeviceView.Read(ip, CancellationToken.None);
+                foreach (var n in names)
+                {
+                    Assert.Equal(full.Link(n)?.ToString(), scoped.Link(n)?.ToString());
+                    Assert.Equal(full.Link(n)?.Tag, scoped.Link(n)?.Tag);
+                    Assert.Equal(full.Link(n)?.Mtu, scoped.Link(n)?.Mtu);
+                    Assert.Equal(full.Root(n)?.ToString(), scoped.Root(n)?.ToString());
+                    Assert.Equal(full.HasClsact(n), scoped.HasClsact(n));
+                }
+                Assert.Null(scoped.Link(absent));
+                Assert.True(scoped.Root(shaped)!.IsOurs);
+                Assert.Equal(10_000_000, scoped.Root(shaped)!.RateBitsPerSecond);
+                Assert.True(scoped.HasClsact(dropping));
+                Assert.False(scoped.HasClsact(shaped));
+                Assert.Null(scoped.Link("lo")); // not asked for
+                Assert.NotNull(full.Link("lo"));
+            }
+            finally
+            {
+                try { ip.Delete(shaped); } catch (VirtualNetworksException) { }
+                try { ip.Delete(dropping); } catch (VirtualNetworksException) { }
             }
         }
 

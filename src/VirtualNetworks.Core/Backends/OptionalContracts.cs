@@ -44,6 +44,23 @@ namespace VirtualNetworks.Backends
     }
 
     /// <summary>
+    /// A backend that stops several routers in one call so that their shutdowns overlap (the Linux backend presses every
+    /// router's power button, then waits for all of them together: N graceful stops take about as long as one). The
+    /// engine hands it the routers of a Stop-VirtualRouter pipeline after each of them has passed ShouldProcess; a backend
+    /// without it gets one <see cref="IVirtualizationBackend.StopRouter"/> call per router.
+    /// </summary>
+    public interface IRouterBatchStopper
+    {
+        /// <summary>
+        /// Stops <paramref name="names"/> as <see cref="IVirtualizationBackend.StopRouter"/> does each (graceful, or hard
+        /// power-off with <paramref name="turnOff"/>). The result has one entry per name, in the same order: null when that
+        /// router is off now, else the exception that stopped it (naming the router). One router's failure does not stop
+        /// the others.
+        /// </summary>
+        IReadOnlyList<Exception?> StopRouters(IReadOnlyList<string> names, bool turnOff, CancellationToken cancellationToken);
+    }
+
+    /// <summary>
     /// A backend that removes several routers in one call so that their removal overlaps (the Linux backend turns off and
     /// deletes them on a bounded number of threads under one state lock). The engine hands it a run of RemoveRouter steps
     /// after each of them has passed ShouldProcess; a backend without it gets one <see cref="IVirtualizationBackend.RemoveRouter"/>

@@ -236,39 +236,12 @@ namespace VirtualNetworks.Engine
             return RequireRouter(Observe(cancellationToken), spec.Name);
         }
 
-        public VirtualRouter StartRouter(string name, CancellationToken cancellationToken) =>
-            StartRouter(name, force: false, cancellationToken);
-
-        /// <summary>
-        /// Starts a router. One that is off or failed (its QEMU or VM does not run) passes the backend's admission check
-        /// first (<see cref="IAdmissionControl"/>: does the host have the memory), unless <paramref name="force"/>.
-        /// </summary>
-        public VirtualRouter StartRouter(string name, bool force, CancellationToken cancellationToken)
-        {
-            var router = RequireRouter(Observe(cancellationToken), name);
-            if (router.State == RouterState.Off || router.State == RouterState.Failed)
-                Admit(new AdmissionRequest { Starts = { AdmissionPlanner.Of(router) } }, force, cancellationToken);
-            Note($"Starting virtual router '{router.Name}' on {DisplayHost(router.ComputerName)} (state {router.State})");
-            NoteImage(router.Name, router.Image, router.ComputerName);
-            Backend.StartRouter(router.Name, cancellationToken);
-            return RequireRouter(Observe(cancellationToken), router.Name);
-        }
-
         /// <summary>Asks a backend with an admission check whether its hosts can take <paramref name="request"/>; nothing with <paramref name="force"/>.</summary>
         private void Admit(AdmissionRequest request, bool force, CancellationToken cancellationToken)
         {
             if (force || request.IsEmpty) return;
             (Backend as IAdmissionControl)?.Admit(request, cancellationToken);
         }
-
-        public VirtualRouter StopRouter(string name, bool turnOff, CancellationToken cancellationToken) =>
-            Lifecycle(name, turnOff ? "Turning off" : "Shutting down", cancellationToken, (b, n, ct) => b.StopRouter(n, turnOff, ct));
-
-        public VirtualRouter SuspendRouter(string name, CancellationToken cancellationToken) =>
-            Lifecycle(name, "Suspending", cancellationToken, (b, n, ct) => b.SuspendRouter(n, ct));
-
-        public VirtualRouter ResumeRouter(string name, CancellationToken cancellationToken) =>
-            Lifecycle(name, "Resuming", cancellationToken, (b, n, ct) => b.ResumeRouter(n, ct));
 
         /// <summary>
         /// Checks a migration before anything moves: the router exists, the backend can migrate in that mode, the
@@ -439,15 +412,6 @@ namespace VirtualNetworks.Engine
             var plan = new DeploymentPlan();
             foreach (var step in Planner.RemoveLabHostSteps(snapshot.Inventory, host.Name)) plan.Add(step);
             return plan;
-        }
-
-        private VirtualRouter Lifecycle(string name, string verb, CancellationToken ct, Action<IVirtualizationBackend, string, CancellationToken> action)
-        {
-            using var exclusive = Exclusive(ct);
-            var router = RequireRouter(Observe(ct), name);
-            Note($"{verb} virtual router '{router.Name}' on {DisplayHost(router.ComputerName)} (state {router.State})");
-            action(Backend, router.Name, ct);
-            return RequireRouter(Observe(ct), router.Name);
         }
 
         /// <summary>Removes a router and the links attached to it, then updates the remaining routers' routes.</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
@@ -32,6 +33,34 @@ namespace VirtualNetworks.Linux.Net
             foreach (var l in ip.ListLinks(cancellationToken)) links[l.Name] = l;
             var tc = ip.Tools.RunChecked("tc", new[] { "-j", "qdisc", "show" }, ip.NetworkNamespace ?? "tc", cancellationToken);
             return new HostDeviceView(links, ParseRoots(tc.StdOut), SilentDrop.ParseClsactDevices(tc.StdOut));
+        }
+
+        /// <summary>
+        /// Reads only the interfaces named <paramref name="devices"/> and their qdiscs: two processes (one <c>ip -batch</c>
+        /// with a <c>link show dev</c> line per name, one <c>tc -batch</c> with a <c>qdisc show dev</c> line per interface
+        /// found) whatever else the host has, so checking one router's links costs O(its devices), not a listing of every
+        /// interface and qdisc of the host. <see cref="Link"/> of a name not asked for is null, as for one that does not
+        /// exist: ask for every name the caller will look at. An interface that vanishes between the two reads (its tc line
+        /// missing) makes it fall back to <see cref="Read"/>.
+        /// </summary>
+        public static HostDeviceView ReadDevices(IpCommand ip, IEnumerable<string> devices, CancellationToken cancellationToken)
+        {
+            var links = ip.GetLinks(devices, cancellationToken);
+            var roots = new Dictionary<string, QdiscInfo>(StringComparer.Ordinal);
+            var clsact = new HashSet<string>(StringComparer.Ordinal);
+            var present = links.Keys.OrderBy(n => n, StringComparer.Ordinal).ToList();
+            if (present.Count == 0) return new HostDeviceView(links, roots, clsact);
+            // tc's JSON for one device names no device: its lines are matched to the commands by order, one line each.
+            var input = string.Concat(present.Select(n => "qdisc show dev " + n + "\n"));
+            var result = ip.Tools.RunWithInput("tc", new[] { "-force", "-j", "-batch", "-" }, input, cancellationToken);
+            var lines = result.StdOut.Split('\n').Where(l => !string.IsNullOrWhiteSpace(l)).ToList();
+            if (!result.Succeeded || lines.Count != present.Count) return Read(ip, cancellationToken);
+            for (int k = 0; k < present.Count; k++)
+            {
+                foreach (var q in QdiscInfo.ParseRoots(present[k], lines[k])) roots[present[k]] = q;
+                if (SilentDrop.ParseClsactDevices(lines[k], present[k]).Contains(present[k])) clsact.Add(present[k]);
+            }
+            return new HostDeviceView(links, roots, clsact);
         }
 
         /// <summary>The interface, or null when it does not exist.</summary>
@@ -77,18 +106,28 @@ namespace VirtualNetworks.Linux.Net
     internal sealed class HostDeviceViews
     {
         private readonly Func<string, IpCommand> _ipFor;
+        private readonly IReadOnlyCollection<string>? _devices;
         private readonly Dictionary<string, HostDeviceView> _views = new Dictionary<string, HostDeviceView>(StringComparer.OrdinalIgnoreCase);
 
-        public HostDeviceViews(Func<string, IpCommand> ipFor)
+        /// <param name="ipFor">The ip command of a host.</param>
+        /// <param name="devices">
+        /// Null: each host's view lists all its interfaces and qdiscs (<see cref="HostDeviceView.Read"/>; for a batch over
+        /// many links). Else only these interfaces are read (<see cref="HostDeviceView.ReadDevices"/>; for the links of one
+        /// router): the caller must not look at any other.
+        /// </param>
+        public HostDeviceViews(Func<string, IpCommand> ipFor, IReadOnlyCollection<string>? devices = null)
         {
             _ipFor = ipFor ?? throw new ArgumentNullException(nameof(ipFor));
+            _devices = devices;
         }
 
         /// <summary>The view of <paramref name="host"/>, read on first use (and after <see cref="Invalidate"/>).</summary>
         public HostDeviceView Of(string host, CancellationToken cancellationToken)
         {
             if (_views.TryGetValue(host, out var v)) return v;
-            return _views[host] = HostDeviceView.Read(_ipFor(host), cancellationToken);
+            return _views[host] = _devices == null
+                ? HostDeviceView.Read(_ipFor(host), cancellationToken)
+                : HostDeviceView.ReadDevices(_ipFor(host), _devices, cancellationToken);
         }
 
         /// <summary>Forgets <paramref name="host"/>'s view: something there changed.</summary>

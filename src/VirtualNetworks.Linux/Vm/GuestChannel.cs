@@ -313,6 +313,7 @@ namespace VirtualNetworks.Linux.Vm
             request.Append('\n');
             if (body != null) request.Append(body);
 
+            GuestTraffic.ChannelExchange();
             var slot = Slots.GetOrAdd(SocketPath, _ => new Slot());
             if (!slot.Gate.Wait(deadline.Remaining, cancellationToken))
                 throw Fail(ErrorKind.OperationTimeout, "the command channel stayed busy with another command of this process");

@@ -49,6 +49,7 @@ namespace VirtualNetworks.Linux.Vm
         public static QmpClient Connect(string socketPath, string routerName, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
         {
             if (socketPath == null) throw new ArgumentNullException(nameof(socketPath));
+            GuestTraffic.QmpSession();
             var limit = timeout ?? DefaultTimeout;
             var deadline = Deadline.After(limit);
             var gate = Gates.GetOrAdd(socketPath, _ => new SemaphoreSlim(1, 1));
@@ -95,6 +96,7 @@ namespace VirtualNetworks.Linux.Vm
         {
             if (_disposed) throw new ObjectDisposedException(nameof(QmpClient));
             if (string.IsNullOrEmpty(command)) throw new ArgumentException("No QMP command.", nameof(command));
+            GuestTraffic.QmpCommand();
             if (!command.StartsWith("query-", StringComparison.Ordinal) && command != "qmp_capabilities")
                 VirtualNetworks.Util.CrashPoint.Hit("qmp " + command, RouterName);
             var limit = timeout ?? DefaultTimeout;

@@ -259,6 +259,115 @@ namespace VirtualNetworks.Linux.Vm
         }
 
         /// <summary>
+        /// Stops several routers at once, as <see cref="Shutdown"/> (graceful: a paused one resumed, then the ACPI power
+        /// button) or <see cref="TurnOff"/> (<paramref name="turnOff"/>: QMP quit, SIGTERM/SIGKILL of the verified process
+        /// when that does not end it) does each, with <c>untilReaped</c>: every router is asked first (one QMP session each),
+        /// then the exits are awaited together (graceful: up to <paramref name="gracefulTimeout"/> for all; turn-off: 5 s,
+        /// then the signals), then the reaps together, then the run files of those that exited go. The time is that of the
+        /// slowest router, not the sum (a graceful stop of a TCG guest takes about 2 s). Returns one entry per name: Off
+        /// true when the router is off now; else the error that stopped it, or none when a graceful stop timed out (the
+        /// caller may turn it off).
+        /// </summary>
+        public IReadOnlyList<(bool Off, Exception? Error)> StopAll(IReadOnlyList<string> names, bool turnOff, TimeSpan gracefulTimeout,
+            CancellationToken cancellationToken = default)
+        {
+            if (names == null) throw new ArgumentNullException(nameof(names));
+            var results = new (bool Off, Exception? Error)[names.Count];
+            var asked = new List<(int Index, RouterRunPaths Paths, int Pid, long? Start)>();
+            for (int i = 0; i < names.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var paths = Paths(names[i]);
+                var p = RouterProcess.Inspect(paths);
+                if (p.State != VmProcessState.Running)
+                {
+                    try
+                    {
+                        RouterProcess.RemoveRunFiles(paths, includeConsole: false);
+                        results[i] = (true, null);
+                    }
+                    catch (VirtualNetworksException ex)
+                    {
+                        results[i] = (false, ex);
+                    }
+                    continue;
+                }
+                int pid = p.Pid!.Value;
+                long? start = RouterProcess.StartTicks(pid);
+                try
+                {
+                    if (turnOff)
+                    {
+                        try
+                        {
+                            using (var q = Qmp(names[i], TimeSpan.FromSeconds(5), cancellationToken))
+                                q.Quit(cancellationToken);
+                        }
+                        catch (VirtualNetworksException)
+                        {
+                            // QMP busy or broken: signals below.
+                        }
+                    }
+                    else
+                    {
+                        using (var q = Qmp(names[i], null, cancellationToken))
+                        {
+                            string s = q.QueryStatus(cancellationToken);
+                            if (MapStatus(s) == RouterState.Paused) q.Cont(cancellationToken);
+                            q.SystemPowerdown(cancellationToken);
+                        }
+                    }
+                    asked.Add((i, paths, pid, start));
+                }
+                catch (VirtualNetworksException ex)
+                {
+                    results[i] = (false, ex);
+                }
+            }
+            var deadline = Deadline.After(turnOff ? TimeSpan.FromSeconds(5) : gracefulTimeout);
+            var alive = new List<(int Index, RouterRunPaths Paths, int Pid, long? Start)>(asked);
+            while (true)
+            {
+                alive.RemoveAll(r => !RouterProcess.IsAlive(r.Pid));
+                if (alive.Count == 0 || deadline.Expired) break;
+                if (cancellationToken.WaitHandle.WaitOne(20)) cancellationToken.ThrowIfCancellationRequested();
+            }
+            var exited = new List<(int Index, RouterRunPaths Paths, int Pid, long? Start)>();
+            foreach (var r in asked)
+            {
+                if (!alive.Contains(r))
+                {
+                    exited.Add(r);
+                    continue;
+                }
+                if (!turnOff) continue; // still running after the power button: Off false, no error
+                try
+                {
+                    RouterProcess.Kill(r.Paths, TimeSpan.FromSeconds(5), cancellationToken);
+                    exited.Add(r);
+                }
+                catch (VirtualNetworksException ex)
+                {
+                    results[r.Index] = (false, ex);
+                }
+            }
+            AwaitReaps(exited.Select(r => (r.Pid, r.Start)).ToList(), cancellationToken);
+            foreach (var r in exited)
+            {
+                try
+                {
+                    RouterProcess.RemoveRunFiles(r.Paths, includeConsole: false);
+                    results[r.Index] = (true, null);
+                }
+                catch (VirtualNetworksException ex)
+                {
+                    results[r.Index] = (false, ex);
+                }
+            }
+            return results;
+        }
+
+        /// <summary>
         /// Hard power-off of several routers at once, for their removal: each verified QEMU gets SIGTERM (QEMU's "terminating
         /// on signal 15", as clean an exit as QMP quit) right away, then all exits are awaited together (SIGKILL for one still
         /// alive after <paramref name="grace"/>), then all reaps, then the run files go (console logs stay). The time is that
