@@ -318,6 +318,9 @@ ensure_tool gcc gcc
 [[ -e /usr/lib/x86_64-linux-gnu/libc.a ]] || ensure_tool /usr/lib/x86_64-linux-gnu/libc.a libc6-dev
 gcc -static -Os -s -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Wl,--gc-sections \
 	-o "$stage/bin/vn-probe" "$here/vn-probe.c" || die "building vn-probe failed"
+# vn-portwait: the command-channel agent sleeps in it until a host connects, instead of polling the port.
+gcc -static -Os -s -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Wl,--gc-sections \
+	-o "$stage/bin/vn-portwait" "$here/vn-portwait.c" || die "building vn-portwait failed"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$stage/etc/passwd"
 printf 'root:x:0:\n' >"$stage/etc/group"
 

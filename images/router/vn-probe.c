@@ -186,6 +186,9 @@ int main(int argc, char **argv)
 			MAX_COUNT, MAX_DEADLINE, MAX_ADDRS);
 		return 2;
 	}
+	/* Bounded by itself (the agent runs it without a watchdog process): whatever blocks, SIGALRM ends
+	 * the process 5 s after the deadline (default action: terminate; the agent reports code 124). */
+	alarm(deadline + 5);
 	int need4 = 0, need6 = 0;
 	for (int i = 3; i < argc; i++) {
 		struct target *t = &targets[ntargets++];

@@ -174,7 +174,7 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Equal("none", After(a, "-display"));
             Assert.Equal("/img/vmlinuz", After(a, "-kernel"));
             Assert.Equal("/img/initramfs.cpio.gz", After(a, "-initrd"));
-            Assert.Equal(VmLaunchSpec.DefaultKernelCommandLine + " vn.name=r1", After(a, "-append"));
+            Assert.Equal(VmLaunchSpec.DefaultKernelCommandLine + " tsc=reliable vn.name=r1", After(a, "-append"));
             Assert.Equal("file,id=vncon,path=/var/lib/virtualnetworks/run/r1.console", After(a, "-chardev", 0));
             Assert.Equal("chardev:vncon", After(a, "-serial"));
             Assert.Equal("socket,id=vnqmp,path=/var/lib/virtualnetworks/run/r1.qmp,server=on,wait=off", After(a, "-chardev", 1));
@@ -192,6 +192,21 @@ namespace VirtualNetworks.Linux.Tests
             Assert.DoesNotContain("-M", a);
             Assert.DoesNotContain("-machine", a);
             Assert.DoesNotContain(a, x => x.Contains("microvm"));
+        }
+
+        [Fact]
+        public void Under_TCG_the_guest_trusts_its_TSC_unless_the_command_line_says_otherwise()
+        {
+            var s = Spec(); // TCG
+            Assert.Equal(VmLaunchSpec.DefaultKernelCommandLine + " tsc=reliable vn.name=r1", After(QemuArguments.Build(s, Paths), "-append"));
+            Assert.Equal(VmLaunchSpec.DefaultKernelCommandLine + " tsc=reliable vn.name=r1", QemuArguments.KernelCommandLine(s));
+            s.Accelerator = Accelerator.Kvm; // a hardware TSC may be unstable: the kernel's watchdog stays
+            Assert.Equal(VmLaunchSpec.DefaultKernelCommandLine + " vn.name=r1", After(QemuArguments.Build(s, Paths), "-append"));
+            s.Accelerator = Accelerator.Tcg;
+            s.KernelCommandLine = "console=ttyS0 tsc=unstable"; // the spec's own choice wins, and is not doubled
+            Assert.Equal("console=ttyS0 tsc=unstable vn.name=r1", After(QemuArguments.Build(s, Paths), "-append"));
+            s.KernelCommandLine = "  console=ttyS0  notsc=1 ";   // only a word starting with "tsc=" counts
+            Assert.Equal("console=ttyS0  notsc=1 tsc=reliable vn.name=r1", QemuArguments.KernelCommandLine(s));
         }
 
         [Fact]

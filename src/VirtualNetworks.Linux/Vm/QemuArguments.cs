@@ -215,9 +215,31 @@ namespace VirtualNetworks.Linux.Vm
             : spec.TcgTranslationCacheMB > 0 ? "tcg,tb-size=" + spec.TcgTranslationCacheMB.ToString(CultureInfo.InvariantCulture)
             : "tcg";
 
-        /// <summary>The kernel command line: the spec's, plus vn.name=&lt;name&gt;.</summary>
-        public static string KernelCommandLine(VmLaunchSpec spec) =>
-            (spec.KernelCommandLine ?? "").Trim() + " vn.name=" + spec.Name;
+        /// <summary>
+        /// Added to the kernel command line under TCG (unless the spec's line already has a <c>tsc=</c> word): the guest
+        /// trusts its TSC, so the kernel's clocksource watchdog does not run. Under TCG the TSC is derived from the host's
+        /// monotonic clock, so there is nothing for it to find; yet it woke every idle guest twice a second to read the
+        /// HPET and ACPI PM timer (emulated MMIO and port I/O), and on a starved host it can wrongly mark the TSC unstable
+        /// and move the guest to the HPET, making every clock read an emulated MMIO access. Measured 2026-12-08 (two rings of
+        /// 4 routers side by side, docs/forwarding-cost.md): idle host CPU per router 0.15 -> 0.04 % of a core with the
+        /// image's agent asleep in vn-portwait; no change per forwarded packet. Not added with KVM (real hardware TSCs can
+        /// be unstable, and a KVM guest may have kvm-clock).
+        /// </summary>
+        public const string TcgKernelArguments = "tsc=reliable";
+
+        /// <summary>
+        /// The kernel command line: the spec's, plus <see cref="TcgKernelArguments"/> under TCG (when the spec's line has
+        /// no <c>tsc=</c> word), plus vn.name=&lt;name&gt;.
+        /// </summary>
+        public static string KernelCommandLine(VmLaunchSpec spec)
+        {
+            string line = (spec.KernelCommandLine ?? "").Trim();
+            bool ownTsc = false;
+            foreach (var w in line.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries))
+                if (w.StartsWith("tsc=", StringComparison.Ordinal)) ownTsc = true;
+            if (spec.Accelerator == Accelerator.Tcg && !ownTsc) line += " " + TcgKernelArguments;
+            return line + " vn.name=" + spec.Name;
+        }
 
         private static void Validate(VmLaunchSpec spec, RouterRunPaths paths)
         {
