@@ -90,7 +90,7 @@ function Measure-Baseline([int] $N, [int] $Memory, [string] $Dir) {
         $a = @('-name', "$name,process=vn-$name", '-accel', 'tcg', '-m', "$Memory", '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot')
         if ($qboot) { $a += '-bios', $qboot }
         $a += '-kernel', (Join-Path $imageDir 'vmlinuz'), '-initrd', (Join-Path $imageDir 'initramfs.cpio.gz'),
-            '-append', "console=ttyS0 quiet panic=-1 cryptomgr.notests nokaslr no_timer_check vn.name=$name",
+            '-append', "console=ttyS0 quiet panic=-1 cryptomgr.notests nokaslr no_timer_check tsc=reliable vn.name=$name",
             '-chardev', "file,id=vncon,path=$Dir/$name.log", '-serial', 'chardev:vncon',
             '-device', 'virtio-serial-pci,id=vnser', '-chardev', "socket,id=vnchan,path=$Dir/$name.sock,server=on,wait=off",
             '-device', 'virtserialport,bus=vnser.0,chardev=vnchan,name=vn.cmd', '-pidfile', "$Dir/$name.pid", '-daemonize'

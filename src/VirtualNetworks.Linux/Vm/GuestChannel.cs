@@ -49,8 +49,9 @@ namespace VirtualNetworks.Linux.Vm
     /// and a line "."); the guest answers <c>&lt;id&gt; BEGIN</c>, the output lines, <c>&lt;id&gt; END &lt;rc&gt;</c>. Lines before
     /// our BEGIN (answers to an earlier client that gave up) are skipped. The guest runs one command at a time and
     /// bounds each one itself.</para>
-    /// <para>A QEMU socket chardev serves one client at a time, and the guest answers a connected client at once but
-    /// polls for a new one only every 0.1-0.5 s. So this process keeps one connection per router open between commands
+    /// <para>A QEMU socket chardev serves one client at a time. The guest answers a connected client at once; a new one is
+    /// noticed within ~30 ms by current images (the agent sleeps in vn-portwait until the port signals a connection) but
+    /// only every 0.1-0.5 s by older ones, which poll. So this process keeps one connection per router open between commands
     /// and closes it after <see cref="IdleClose"/> without use, giving other processes their turn (they wait in the
     /// listen backlog meanwhile). Calls on the same socket from this process are serialised by a lock. A kept connection
     /// that turns out dead (the router was restarted) is replaced and the request sent again; one that times out or
@@ -443,7 +444,7 @@ namespace VirtualNetworks.Linux.Vm
 
         /// <summary>
         /// This process's connection to one router's channel. Kept open between commands (the guest answers a kept
-        /// connection at once, but polls for a new client every 0.1-0.5 s), and closed after <see cref="IdleClose"/>
+        /// connection at once; a new client costs a wake-up, or up to 0.5 s with images that poll), and closed after <see cref="IdleClose"/>
         /// without use so that other processes get their turn (QEMU serves one client at a time).
         /// </summary>
         private sealed class Slot
