@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 int vn_route_main(int argc, char **argv);
@@ -188,8 +189,13 @@ int vn_route_main(int argc, char **argv)
 	}
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	struct sockaddr_nl local = { .nl_family = AF_NETLINK };
-	if (fd < 0 || bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
+	/* Bounded: a kernel answer that never comes fails that route (EAGAIN) instead of hanging the boot. */
+	struct timeval bound = { .tv_sec = 5 };
+	if (fd < 0 || bind(fd, (struct sockaddr *)&local, sizeof local) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound) < 0) {
 		fprintf(stderr, "vn-route: cannot open a netlink socket: %s\n", strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		fclose(f);
 		return 2;
 	}
