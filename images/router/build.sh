@@ -316,8 +316,11 @@ install -m 0755 "$here/init" "$stage/init"
 # ping per address); static, so it needs nothing else in the image.
 ensure_tool gcc gcc
 [[ -e /usr/lib/x86_64-linux-gnu/libc.a ]] || ensure_tool /usr/lib/x86_64-linux-gnu/libc.a libc6-dev
+# The same binary is /bin/vn-route (vn-route.c): the init's vn_apply adds all routes with one process
+# instead of a busybox `ip route add` per route (one static C library in the image, not two).
 gcc -static -Os -s -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Wl,--gc-sections \
-	-o "$stage/bin/vn-probe" "$here/vn-probe.c" || die "building vn-probe failed"
+	-o "$stage/bin/vn-probe" "$here/vn-probe.c" "$here/vn-route.c" || die "building vn-probe failed"
+ln -s vn-probe "$stage/bin/vn-route"
 # vn-portwait: the command-channel agent sleeps in it until a host connects, instead of polling the port.
 gcc -static -Os -s -Wall -Wextra -Werror -ffunction-sections -fdata-sections -Wl,--gc-sections \
 	-o "$stage/bin/vn-portwait" "$here/vn-portwait.c" || die "building vn-portwait failed"

@@ -381,6 +381,24 @@ BODY=$G2_BAD req 2 30 config || true
 check "invalid config (unknown MAC) is rejected with rc 2" "$(ok_rc 2)" "rc=$RC $OUT"
 req 1 20 ping 10.254.0.1 1 3 || true
 check "g2 still reachable after the rejected config" "$(ok_rc 0)" "rc=$RC"
+# Routes (vn-route in the project's image: all from one process): each is added or reported on its
+# own line, the others still go in, rc 1, "routes <n>" counts the planned ones.
+G2_ROUTES="name ${NAMES[1]}
+if ${MACS[1]} 10.254.0.1/31 fd76:6e::1/127
+route 10.254.20.0/24 via 10.254.0.0
+route 10.254.21.0/24 via 10.254.77.1
+route fd76:6e:20::/64 via fd76:6e::
+route 10.254.20.0/24 via 10.254.0.0
+route default6 via fd76:6e::"
+BODY=$G2_ROUTES req 2 30 config || true
+check "config whose routes partly fail: rc 1, one error line per failed route, the rest added, routes 5" \
+	$(($(ok_rc 1) + $(has '^error: cannot add route 10\.254\.21\.0/24 via 10\.254\.77\.1$') +
+		$(has '^error: cannot add route 10\.254\.20\.0/24 via 10\.254\.0\.0$') + $(has '^routes 5$') +
+		$(( $(grep -c '^error: cannot add route' <<<"$OUT") != 2 )))) "rc=$RC $OUT"
+req 2 15 show || true
+check "g2 show: the routes that could be added are there (IPv4, IPv6, default6)" \
+	$(($(ok_rc 0) + $(has '10\.254\.20\.0/24 via 10\.254\.0\.0') + $(has 'fd76:6e:20::/64 via fd76:6e::') +
+		$(has 'default via fd76:6e::') + $(( $(sed -n '/^# routes ipv4/,/^# forwarding/p' <<<"$OUT" | grep -c '10\.254\.21\.0/24') != 0 )))) "rc=$RC $OUT"
 BODY=$G2_NEW req 2 30 config || true
 check "new config applied on g2 (rc 0)" "$(ok_rc 0)" "rc=$RC $OUT"
 indent "$OUT"

@@ -15,7 +15,8 @@
  * of guest CPU; one process for the whole request costs that once.
  * Replies are matched by echo identifier (per socket: this process's pid) and sequence number
  * (address index * 16 + round), like ping, not by source address.
- * Built static (gcc -static) by images/router/build.sh; no dependencies.
+ * Built static (gcc -static) by images/router/build.sh; no dependencies. The same binary is
+ * /bin/vn-route (images/router/vn-route.c): one static C library in the image, not two.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -177,8 +178,15 @@ static int all_answered(int count)
 	return 1;
 }
 
+/* vn-route.c, linked into this binary: run as /bin/vn-route (a link to vn-probe) it installs routes. */
+int vn_route_main(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
+	const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	self = self ? self + 1 : argc > 0 ? argv[0] : "";
+	if (strcmp(self, "vn-route") == 0)
+		return vn_route_main(argc, argv);
 	int count, deadline;
 	if (argc < 4 || argc - 3 > MAX_ADDRS || parse_int(argv[1], 1, MAX_COUNT, &count) ||
 	    parse_int(argv[2], 1, MAX_DEADLINE, &deadline)) {
