@@ -266,21 +266,18 @@ namespace VirtualNetworks.Engine
             var found = LookUp(names, before, resolved, errors, out var first);
             if (found.Count > 0)
             {
-                // The links of every router removed, each once, in the order of their routers.
+                // The links of every router removed, each once (one pass over the observed links, not one per router).
+                var removedAt = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+                foreach (var (i, router) in found) removedAt[router.Name] = i;
                 var links = new List<(string Link, List<int> Owners)>();
-                var linkAt = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-                foreach (var (index, router) in found)
+                foreach (var link in before.Links)
                 {
-                    foreach (var link in before.LinksOf(router.Name))
-                    {
-                        if (!linkAt.TryGetValue(link.Name, out var k))
-                        {
-                            linkAt[link.Name] = k = links.Count;
-                            links.Add((link.Name, new List<int>()));
-                            Note($"Removing virtual link '{link.Name}' (attached to router '{router.Name}')");
-                        }
-                        links[k].Owners.Add(index);
-                    }
+                    var owners = new List<int>();
+                    if (removedAt.TryGetValue(link.From, out var from)) owners.Add(from);
+                    if (removedAt.TryGetValue(link.To, out var to) && !owners.Contains(to)) owners.Add(to);
+                    if (owners.Count == 0) continue;
+                    links.Add((link.Name, owners));
+                    Note($"Removing virtual link '{link.Name}' (attached to router '{(removedAt.ContainsKey(link.From) ? link.From : link.To)}')");
                 }
                 var going = found.Select(f => f.Router.Name).ToList();
                 var linkErrors = new VirtualNetworksException?[links.Count];
