@@ -1,9 +1,15 @@
+using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using VirtualNetworks.Engine;
 
 namespace VirtualNetworks.Commands
 {
-    /// <summary>Remove-VirtualRouter: removes virtual routers and the links attached to them.</summary>
+    /// <summary>
+    /// Remove-VirtualRouter: removes virtual routers and the links attached to them. The pipeline is gathered and its
+    /// routers removed in one engine call (<see cref="VirtualNetworkService.RemoveRouters"/>): N piped routers cost one
+    /// observation to select them, one removal of all their links and of them, and one reconfiguration of the routers left.
+    /// </summary>
     [Cmdlet(VerbsCommon.Remove, "VirtualRouter", DefaultParameterSetName = ByNameSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(VirtualRouter))]
     public sealed class RemoveVirtualRouterCommand : RouterCommandBase
@@ -16,16 +22,19 @@ namespace VirtualNetworks.Commands
                 ? "Remove virtual router"
                 : "Remove virtual router and its " + router.Links.Count + " link(s): " + string.Join(", ", router.Links);
 
-        /// <summary>Removes the router; a running or paused one needs the extra ShouldContinue unless -Force. Passes through the router as it was.</summary>
-        protected override VirtualRouter? ChangeRouter(VirtualNetworkService service, VirtualRouter router)
+        private protected override bool ChangesTogether => true;
+
+        /// <summary>A running or paused router needs the extra ShouldContinue unless -Force.</summary>
+        private protected override bool ShouldContinueWith(VirtualRouter router)
         {
             bool active = router.State == RouterState.Running || router.State == RouterState.Paused;
-            if (active && !Force && ConfirmationRequested(ConfirmImpact.High) &&
-                !ShouldContinue("Virtual router '" + router.Name + "' is " + router.State.ToString().ToLowerInvariant() + "; remove it anyway?",
-                    "Remove a " + router.State.ToString().ToLowerInvariant() + " virtual router"))
-                return null;
-            service.RemoveRouter(router.Name, CancellationToken);
-            return router;
+            return !active || Force || !ConfirmationRequested(ConfirmImpact.High) ||
+                   ShouldContinue("Virtual router '" + router.Name + "' is " + router.State.ToString().ToLowerInvariant() + "; remove it anyway?",
+                       "Remove a " + router.State.ToString().ToLowerInvariant() + " virtual router");
         }
+
+        /// <summary>Removes the routers together; -PassThru writes each removed router as it was.</summary>
+        private protected override IReadOnlyList<RouterChangeOutcome> ChangeRouters(VirtualNetworkService service, IReadOnlyList<VirtualRouter> routers) =>
+            service.RemoveRouters(routers.Select(r => r.Name).ToList(), CancellationToken);
     }
 }

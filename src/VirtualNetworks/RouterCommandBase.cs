@@ -12,7 +12,7 @@ namespace VirtualNetworks.Commands
     /// -InputObject from the pipeline, -ComputerName and -PassThru.
     /// <para>A leaf that changes routers together (<see cref="ChangesTogether"/>: Start-, Stop-, Suspend-, Resume-) gathers
     /// the whole pipeline and works at its end: one observation per backend selects every router (in input order, each
-    /// once), each router passes ShouldProcess with the leaf's action text, then one engine call changes all the approved
+    /// once), each router passes ShouldProcess with the leaf's action text (and the leaf's further question, <see cref="ShouldContinueWith"/>), then one engine call changes all the approved
     /// ones (<see cref="ChangeRouters"/>), and -PassThru writes them in input order. So N piped routers cost O(N) host
     /// work, not an observation of everything per router. The other leaves run router by router as each record arrives:
     /// the router freshly observed, ShouldProcess, <see cref="ChangeRouter"/>, -PassThru.</para>
@@ -107,7 +107,7 @@ namespace VirtualNetworks.Commands
                         foreach (var router in SelectByName(ObservedKinds.Routers, service, snapshot!, patterns)) Add(router);
                     }
                 }
-                var approved = selected.Where(r => ShouldProcess(r.Name, ActionText(r))).ToList();
+                var approved = selected.Where(r => ShouldProcess(r.Name, ActionText(r)) && ShouldContinueWith(r)).ToList();
                 if (approved.Count == 0) continue;
                 IReadOnlyList<RouterChangeOutcome>? outcomes = null;
                 if (!TryItem(() => outcomes = ChangeRouters(service, approved))) continue;
@@ -134,6 +134,12 @@ namespace VirtualNetworks.Commands
 
         /// <summary>The ShouldProcess action for <paramref name="router"/> (the target is the router's name).</summary>
         protected abstract string ActionText(VirtualRouter router);
+
+        /// <summary>
+        /// A leaf's further question for a router that passed ShouldProcess (Remove-VirtualRouter's ShouldContinue for a
+        /// running router), asked router by router in input order before the engine call; false leaves the router alone.
+        /// </summary>
+        private protected virtual bool ShouldContinueWith(VirtualRouter router) => true;
 
         /// <summary>True for a leaf that gathers the pipeline and changes its routers in one engine call (<see cref="ChangeRouters"/>).</summary>
         private protected virtual bool ChangesTogether => false;

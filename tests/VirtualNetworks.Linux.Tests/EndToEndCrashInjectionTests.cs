@@ -106,6 +106,40 @@ namespace VirtualNetworks.Linux.Tests
                 defaultPoints: 6);
         }
 
+        /// <summary>
+        /// Remove-VirtualRouter of a and b of a — b — c in one batch (<see cref="VirtualNetworkService.RemoveRouters"/>: links,
+        /// then routers, then c's reconfiguration); the re-run removes what is left of them (as `Remove-VirtualRouter a, b
+        /// -ErrorAction SilentlyContinue` would). After it a and b are gone with their links, nothing of them is an orphan, and
+        /// c runs on.
+        /// </summary>
+        [EndToEndFact]
+        public void Remove_VirtualRouter_batch_recovers_from_a_crash_at_any_step()
+        {
+            EndToEndHost.RequireReady();
+            void RemoveAB(CrashRun run)
+            {
+                var names = new[] { run.N("a"), run.N("b") };
+                var left = names.Where(n => run.Service.Observe(CancellationToken.None).FindRouter(n) != null).ToList();
+                if (left.Count == 0) return;
+                var outcomes = run.Service.RemoveRouters(left, CancellationToken.None);
+                Assert.All(outcomes, o => Assert.True(o.Succeeded, $"remove {o.Name}: {o.Error?.Message}"));
+            }
+            CrashInjector.Run("Remove-VirtualRouter (2 of 3 running routers, one batch)", _out, () => new CrashRun(_out),
+                setup: run => Deployed(run, Line(run)),
+                operate: RemoveAB,
+                recover: RemoveAB,
+                verify: run =>
+                {
+                    var s = run.Service.Observe(CancellationToken.None);
+                    Assert.Equal(new[] { run.N("c") }, s.Routers.Select(r => r.Name));
+                    Assert.Equal(RouterState.Running, s.Routers[0].State);
+                    Assert.Empty(s.Links);
+                    var orphans = run.Backend.FindOrphans(false, CancellationToken.None);
+                    Assert.True(orphans.Count == 0, "orphans after the removal:\n" + string.Join("\n", orphans.Select(o => o + " (" + o.Reason + ")")));
+                },
+                defaultPoints: 6);
+        }
+
         [EndToEndFact]
         public void New_and_Remove_VirtualLink_on_running_routers_recover_from_a_crash_at_any_step()
         {

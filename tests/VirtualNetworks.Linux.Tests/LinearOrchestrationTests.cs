@@ -285,6 +285,84 @@ namespace VirtualNetworks.Linux.Tests
             Assert.True(failures.Count == 0, string.Join("\n", failures));
         }
 
+        /// <summary>
+        /// A ring of n running routers, each also linked to a leaf router of its own that is not started (so the ring's
+        /// removal reconfigures n routers left, without n more guests); then <c>Get-VirtualRouter | Remove-VirtualRouter</c>
+        /// of the ring as the cmdlet does it (the selection's observation, then the removal), counted.
+        /// </summary>
+        private Work MeasureRemoval(int n)
+        {
+            var b = NewBackend();
+            _ = b.Capabilities.SupportsVlanTagging;
+            var service = new VirtualNetworkService(b);
+            var tag = "x" + n.ToString(CultureInfo.InvariantCulture);
+            var t = Ring(tag, n);
+            var ring = t.Routers.Select(r => r.Name).ToList();
+            var leaves = ring.Select(r => r + "f").ToList();
+            for (int i = 0; i < n; i++)
+            {
+                t.Routers.Add(new RouterSpec { Name = leaves[i], Image = "router", MemoryMB = 64, NetworkLabel = _p + tag });
+                t.Links.Add(new LinkSpec { Name = _p + tag + "f" + i.ToString(CultureInfo.InvariantCulture), From = ring[i], To = leaves[i] });
+            }
+            try
+            {
+                var result = service.Apply(service.PlanDeployment(t, false, None), new SkipStarts(), None);
+                Assert.True(result.Success, "deploy failed at " + result.Failed + ": " + result.Error);
+                Assert.All(service.StartRouters(ring, false, None), o => Assert.True(o.Succeeded, $"start {o.Name}: {o.Error?.Message}"));
+                var applied = service.Observe(None).Inventory.Configurations;
+                Assert.All(leaves, l => Assert.Single(applied[l].Interfaces));
+                var work = Count(b, () =>
+                {
+                    // The selection: one observation, every piped router looked up in it (RouterCommandBase.ChangeGathered).
+                    var snapshot = service.Observe(None);
+                    foreach (var name in ring) service.RequireRouter(snapshot, name);
+                    // The removal: one engine call for the whole pipeline.
+                    var outcomes = service.RemoveRouters(ring, None);
+                    Assert.Equal(ring, outcomes.Select(o => o.Name));
+                    Assert.All(outcomes, o => Assert.True(o.Succeeded, $"remove {o.Name}: {o.Error?.Message}"));
+                });
+                var after = service.Observe(None);
+                Assert.Equal(leaves.OrderBy(x => x, StringComparer.OrdinalIgnoreCase), after.Routers.Select(r => r.Name).OrderBy(x => x, StringComparer.OrdinalIgnoreCase));
+                Assert.Empty(after.Links);
+                Assert.Empty(b.Store.ListLinks());
+                // Every leaf lost its only link: its configuration was pushed again, without an interface.
+                Assert.All(leaves, l => Assert.Empty(after.Inventory.Configurations[l].Interfaces));
+                foreach (var r in ring) Assert.Null(b.Store.ReadRouter(r));
+                return work;
+            }
+            finally
+            {
+                var s = service.Observe(None);
+                foreach (var r in s.Routers) b.RemoveRouter(r.Name, None);
+            }
+        }
+
+        [VmRootFact]
+        public void Removing_a_pipeline_of_running_routers_costs_host_and_guest_work_linear_in_their_number()
+        {
+            VmTestHost.RequireRoot();
+            _image.EnsureBuilt();
+            var sizes = new[] { 2, 4, 8 };
+            var work = sizes.Select(MeasureRemoval).ToList();
+            for (int k = 0; k < sizes.Length; k++) _out.WriteLine($"N={sizes[k]}: remove {work[k]}");
+            _out.WriteLine("remove commands at N=2:\n  " + string.Join("\n  ", work[0].Commands));
+            var failures = new List<string>();
+            foreach (var (name, measure) in new (string, Func<Work, long>)[]
+                     {
+                         ("record reads", w => w.Reads), ("directory listings", w => w.Listings), ("ip/tc processes", w => w.Processes),
+                         ("QMP sessions", w => w.QmpSessions), ("guest-channel exchanges", w => w.ChannelExchanges),
+                     })
+            {
+                long a = measure(work[0]), c2 = measure(work[1]), c4 = measure(work[2]);
+                // Linear c(N) = αN + β: c(4N) − 2c(2N) = c(2N) − 2c(N) = −β. A quadratic term makes them differ.
+                if (c4 - 2 * c2 != c2 - 2 * a) failures.Add($"remove: {name} not linear in N: {a}, {c2}, {c4} at N=2, 4, 8");
+            }
+            var listings = work.Select(w => w.InterfaceListings).ToList();
+            if (listings.Any(l => l != listings[0]))
+                failures.Add($"remove: {string.Join(", ", listings)} interface listings at N=2, 4, 8 (a fixed number expected)");
+            Assert.True(failures.Count == 0, string.Join("\n", failures));
+        }
+
         public void Dispose()
         {
             foreach (var (b, root) in _made)

@@ -113,7 +113,14 @@ namespace VirtualNetworks.Engine
         /// <see cref="VirtualNetworksException"/> thrown by the call itself (nothing was done) is every router's failure;
         /// an entry that is not one (cancellation, a bug) is rethrown.
         /// </summary>
-        private static void RunBatch(List<(int Index, VirtualRouter Router)> batch, VirtualNetworksException?[] errors, Func<IReadOnlyList<Exception?>> call)
+        private static void RunBatch(List<(int Index, VirtualRouter Router)> batch, VirtualNetworksException?[] errors, Func<IReadOnlyList<Exception?>> call) =>
+            RunBatch(batch.Count, (k, ex) => errors[batch[k].Index] = ex, call);
+
+        /// <summary>
+        /// <see cref="RunBatch(List{ValueTuple{int, VirtualRouter}}, VirtualNetworksException[], Func{IReadOnlyList{Exception}})"/>
+        /// over <paramref name="count"/> items: <paramref name="failed"/> records item k's failure.
+        /// </summary>
+        private static void RunBatch(int count, Action<int, VirtualNetworksException> failed, Func<IReadOnlyList<Exception?>> call)
         {
             IReadOnlyList<Exception?> results;
             try
@@ -122,13 +129,15 @@ namespace VirtualNetworks.Engine
             }
             catch (VirtualNetworksException ex)
             {
-                foreach (var (index, _) in batch) errors[index] = ex;
+                for (int k = 0; k < count; k++) failed(k, ex);
                 return;
             }
-            for (int k = 0; k < batch.Count; k++)
+            if (results == null || results.Count != count)
+                throw new InvalidOperationException($"The backend returned {results?.Count ?? 0} outcome(s) for {count} item(s).");
+            for (int k = 0; k < count; k++)
             {
                 if (results[k] == null) continue;
-                if (results[k] is VirtualNetworksException vne) errors[batch[k].Index] = vne;
+                if (results[k] is VirtualNetworksException vne) failed(k, vne);
                 else System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(results[k]!).Throw();
             }
         }
@@ -181,23 +190,7 @@ namespace VirtualNetworks.Engine
             if (names.Count == 0) return Array.Empty<RouterChangeOutcome>();
             using var exclusive = Exclusive(cancellationToken);
             var before = Observe(cancellationToken);
-            var found = new List<(int Index, VirtualRouter Router)>();
-            var first = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-            for (int i = 0; i < names.Count; i++)
-            {
-                try
-                {
-                    resolved[i] = RequireRouter(before, names[i]);
-                }
-                catch (VirtualNetworksException ex)
-                {
-                    errors[i] = ex;
-                    continue;
-                }
-                if (first.ContainsKey(resolved[i]!.Name)) continue;
-                first[resolved[i]!.Name] = i;
-                found.Add((i, resolved[i]!));
-            }
+            var found = LookUp(names, before, resolved, errors, out var first);
             change(found, errors);
             var after = Observe(cancellationToken);
             var outcomes = new RouterChangeOutcome[names.Count];
@@ -216,6 +209,119 @@ namespace VirtualNetworks.Engine
                     ? new RouterChangeOutcome(now.Name, now, null)
                     : new RouterChangeOutcome(router.Name, null, new VirtualNetworksException(ErrorIds.RouterNotFound, ErrorKind.ObjectNotFound, router.Name,
                         $"No virtual router named '{router.Name}' was found after the change (removed meanwhile?)."));
+            }
+            return outcomes;
+        }
+
+        /// <summary>
+        /// Looks every name up in <paramref name="snapshot"/>: a name not found gets its RouterNotFound in
+        /// <paramref name="errors"/>; the routers found are returned in order, each once (<paramref name="first"/>: the index
+        /// of each router's first mention; a later mention shares its outcome).
+        /// </summary>
+        private List<(int Index, VirtualRouter Router)> LookUp(IReadOnlyList<string> names, Snapshot snapshot, VirtualRouter?[] resolved,
+            VirtualNetworksException?[] errors, out Dictionary<string, int> first)
+        {
+            var found = new List<(int Index, VirtualRouter Router)>();
+            first = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+            for (int i = 0; i < names.Count; i++)
+            {
+                try
+                {
+                    resolved[i] = RequireRouter(snapshot, names[i]);
+                }
+                catch (VirtualNetworksException ex)
+                {
+                    errors[i] = ex;
+                    continue;
+                }
+                if (first.ContainsKey(resolved[i]!.Name)) continue;
+                first[resolved[i]!.Name] = i;
+                found.Add((i, resolved[i]!));
+            }
+            return found;
+        }
+
+        /// <summary>
+        /// Removes <paramref name="names"/> and the links attached to them, then updates the remaining routers' addresses
+        /// and routes, under one exclusive scope: one observation to look every name up (a name not found is its
+        /// RouterNotFound; a name given twice is removed once), the links of all of them (each once, also a link between
+        /// two of them), then the routers, then one observation and one reconfiguration, so a router that loses several
+        /// neighbours is reconfigured once. A backend with <see cref="ILinkBatchRemover"/> and <see cref="IRouterBatchRemover"/>
+        /// removes the links and the routers in one call each (as a Remove-VirtualNetwork plan: the routers are turned off,
+        /// their records saying so first, before their links go, so no adapter is unplugged from a guest about to go); any
+        /// other gets one <see cref="IVirtualizationBackend.RemoveLink"/> per link and one
+        /// <see cref="IVirtualizationBackend.RemoveRouter"/> per router. Returns one outcome per name, in order, with the
+        /// router as it was before the removal; a router one of whose links could not be removed is not removed (its
+        /// outcome is that link's error); one router's failure does not stop the others. A failure of the final
+        /// reconfiguration is thrown (the routers are removed by then).
+        /// </summary>
+        public IReadOnlyList<RouterChangeOutcome> RemoveRouters(IReadOnlyList<string> names, CancellationToken cancellationToken)
+        {
+            if (names == null) throw new ArgumentNullException(nameof(names));
+            if (names.Count == 0) return Array.Empty<RouterChangeOutcome>();
+            var errors = new VirtualNetworksException?[names.Count];
+            var resolved = new VirtualRouter?[names.Count];
+            using var exclusive = Exclusive(cancellationToken);
+            var before = Observe(cancellationToken);
+            var found = LookUp(names, before, resolved, errors, out var first);
+            if (found.Count > 0)
+            {
+                // The links of every router removed, each once (one pass over the observed links, not one per router).
+                var removedAt = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+                foreach (var (i, router) in found) removedAt[router.Name] = i;
+                var links = new List<(string Link, List<int> Owners)>();
+                foreach (var link in before.Links)
+                {
+                    var owners = new List<int>();
+                    if (removedAt.TryGetValue(link.From, out var from)) owners.Add(from);
+                    if (removedAt.TryGetValue(link.To, out var to) && !owners.Contains(to)) owners.Add(to);
+                    if (owners.Count == 0) continue;
+                    links.Add((link.Name, owners));
+                    Note($"Removing virtual link '{link.Name}' (attached to router '{(removedAt.ContainsKey(link.From) ? link.From : link.To)}')");
+                }
+                var going = found.Select(f => f.Router.Name).ToList();
+                var linkErrors = new VirtualNetworksException?[links.Count];
+                if (links.Count > 0)
+                {
+                    var linkBatch = links.Select((l, k) => (Index: k, Name: l.Link)).ToList();
+                    if (Backend is ILinkBatchRemover linkRemover)
+                        RunBatch(linkBatch.Count, (k, ex) => linkErrors[k] = ex,
+                            () => linkRemover.RemoveLinks(linkBatch.Select(l => l.Name).ToList(), going, cancellationToken));
+                    else
+                        foreach (var (k, link) in linkBatch)
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                            linkErrors[k] = Try(() => Backend.RemoveLink(link, cancellationToken));
+                        }
+                }
+                for (int k = 0; k < links.Count; k++)
+                    if (linkErrors[k] != null)
+                        foreach (var owner in links[k].Owners)
+                            errors[owner] ??= linkErrors[k];
+                var removable = found.Where(f => errors[f.Index] == null).ToList();
+                foreach (var (_, router) in removable)
+                    Note($"Removing virtual router '{router.Name}' from {DisplayHost(router.ComputerName)}");
+                if (removable.Count > 0)
+                {
+                    if (Backend is IRouterBatchRemover remover)
+                        RunBatch(removable, errors, () => remover.RemoveRouters(removable.Select(r => r.Router.Name).ToList(), cancellationToken));
+                    else
+                        foreach (var (index, router) in removable)
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                            errors[index] = Try(() => Backend.RemoveRouter(router.Name, cancellationToken));
+                        }
+                }
+                Reconfigure(Observe(cancellationToken), cancellationToken);
+            }
+            var outcomes = new RouterChangeOutcome[names.Count];
+            for (int i = 0; i < names.Count; i++)
+            {
+                var router = resolved[i];
+                var error = router != null && first.TryGetValue(router.Name, out var j) ? errors[j] : errors[i];
+                outcomes[i] = router == null || error != null
+                    ? new RouterChangeOutcome(router?.Name ?? names[i], null, error)
+                    : new RouterChangeOutcome(router.Name, router, null);
             }
             return outcomes;
         }

@@ -414,21 +414,9 @@ namespace VirtualNetworks.Engine
             return plan;
         }
 
-        /// <summary>Removes a router and the links attached to it, then updates the remaining routers' routes.</summary>
-        public void RemoveRouter(string name, CancellationToken cancellationToken)
-        {
-            using var exclusive = Exclusive(cancellationToken);
-            var snapshot = Observe(cancellationToken);
-            var router = RequireRouter(snapshot, name);
-            foreach (var link in snapshot.LinksOf(router.Name).ToList())
-            {
-                Note($"Removing virtual link '{link.Name}' (attached to router '{router.Name}')");
-                Backend.RemoveLink(link.Name, cancellationToken);
-            }
-            Note($"Removing virtual router '{router.Name}' from {DisplayHost(router.ComputerName)}");
-            Backend.RemoveRouter(router.Name, cancellationToken);
-            Reconfigure(Observe(cancellationToken), cancellationToken);
-        }
+        /// <summary>Removes a router and the links attached to it, then updates the remaining routers' routes (<see cref="RemoveRouters"/> of one).</summary>
+        public void RemoveRouter(string name, CancellationToken cancellationToken) =>
+            Single(RemoveRouters(new[] { name }, cancellationToken));
 
         // ------------------------------------------------------------------------------------------------ links
 
