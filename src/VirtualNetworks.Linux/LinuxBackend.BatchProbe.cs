@@ -27,6 +27,13 @@ namespace VirtualNetworks.Linux
         internal const int ProbeDeadlineSeconds = 3;
         /// <summary>Echo requests per address in the first pass of <see cref="ProbeMany"/>.</summary>
         internal const int FirstPassCount = 1;
+        /// <summary>
+        /// Addresses per request in the second pass. A burst of 64 echo requests to far addresses queues in every guest it
+        /// crosses: in a ring of 64 under TCG (2026-12-08) one router's 64 far addresses answered after 1.6-2.8 s, 41 of
+        /// them not within the 3 s deadline, while 16 at a time answered within 0.6-1.0 s. The addresses that missed
+        /// the first pass are asked again in bursts this small, so a loaded path is not mistaken for a broken one.
+        /// </summary>
+        internal const int SecondPassPerRequest = 8;
 
         public IReadOnlyList<ProbeResult> ProbeMany(string fromRouter, IReadOnlyList<string> addresses, CancellationToken cancellationToken)
         {
@@ -48,7 +55,7 @@ namespace VirtualNetworks.Linux
                 var results = first.ToArray();
                 var again = Enumerable.Range(0, results.Length).Where(i => !results[i].Reachable).ToList();
                 if (again.Count == 0) return results;
-                var second = channel.ProbeMany(again.Select(i => addresses[i]).ToList(), ProbeCount, ProbeDeadlineSeconds, cancellationToken);
+                var second = channel.ProbeMany(again.Select(i => addresses[i]).ToList(), ProbeCount, ProbeDeadlineSeconds, cancellationToken, SecondPassPerRequest);
                 for (int k = 0; second != null && k < again.Count; k++)
                 {
                     results[again[k]] = second[k];

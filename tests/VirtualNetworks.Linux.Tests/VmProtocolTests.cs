@@ -326,6 +326,16 @@ namespace VirtualNetworks.Linux.Tests
             Assert.Equal("no reply to 2 echo request(s) within 3 s", results[1].Detail);
             Assert.Empty(ch.ProbeMany(Array.Empty<string>(), 2, 3)!);
             Assert.Equal(1, server.Connections);
+
+            // Smaller requests on demand (the backend's second pass): 20 addresses in requests of 8, 8 and 4, in order.
+            requests.Clear();
+            var twenty = addresses.GetRange(0, 20);
+            var small = ch.ProbeMany(twenty, 2, 3, default, 8)!;
+            Assert.Equal(new[] { 10, 10, 6 }, requests.ConvertAll(x => x.Length));
+            Assert.Equal(twenty, requests.SelectMany(x => x[2..]).ToList());
+            for (int i = 0; i < 20; i++) Assert.Equal(twenty[i].EndsWith("1", StringComparison.Ordinal), small[i].Reachable);
+            Assert.Throws<ArgumentOutOfRangeException>(() => ch.ProbeMany(twenty, 2, 3, default, 0));
+            Assert.Throws<ArgumentOutOfRangeException>(() => ch.ProbeMany(twenty, 2, 3, default, GuestChannel.MaxProbeAddresses + 1));
         }
 
         [Fact]

@@ -186,12 +186,16 @@ namespace VirtualNetworks.Linux.Vm
         /// <see cref="MaxProbeAddresses"/> per request, <paramref name="count"/> echo requests 0.2 s apart each, within
         /// <paramref name="deadlineSeconds"/>. One result per address, in order. Returns null when the guest has no
         /// <c>probe</c> command (an older image answers 127): the caller falls back to <see cref="Ping"/>.
+        /// <paramref name="perRequest"/> (1 to <see cref="MaxProbeAddresses"/>, default the maximum) makes the requests
+        /// smaller: a burst of fewer echo requests queues less in the guests it crosses.
         /// </summary>
-        public IReadOnlyList<ProbeResult>? ProbeMany(IReadOnlyList<string> addresses, int count, int deadlineSeconds, CancellationToken cancellationToken = default)
+        public IReadOnlyList<ProbeResult>? ProbeMany(IReadOnlyList<string> addresses, int count, int deadlineSeconds, CancellationToken cancellationToken = default,
+            int perRequest = MaxProbeAddresses)
         {
             if (addresses == null) throw new ArgumentNullException(nameof(addresses));
             if (count < 1 || count > 10) throw new ArgumentOutOfRangeException(nameof(count), "1..10");
             if (deadlineSeconds < 1 || deadlineSeconds > 30) throw new ArgumentOutOfRangeException(nameof(deadlineSeconds), "1..30");
+            if (perRequest < 1 || perRequest > MaxProbeAddresses) throw new ArgumentOutOfRangeException(nameof(perRequest), "1.." + MaxProbeAddresses.ToString(CultureInfo.InvariantCulture));
             var normalized = new string[addresses.Count];
             for (int i = 0; i < addresses.Count; i++)
             {
@@ -203,9 +207,9 @@ namespace VirtualNetworks.Linux.Vm
                 normalized[i] = ip.ToString();
             }
             var results = new List<ProbeResult>(addresses.Count);
-            for (int start = 0; start < normalized.Length; start += MaxProbeAddresses)
+            for (int start = 0; start < normalized.Length; start += perRequest)
             {
-                var chunk = new string[Math.Min(MaxProbeAddresses, normalized.Length - start)];
+                var chunk = new string[Math.Min(perRequest, normalized.Length - start)];
                 Array.Copy(normalized, start, chunk, 0, chunk.Length);
                 var words = new List<string>(chunk.Length + 2)
                 {
