@@ -238,7 +238,7 @@ function Invoke-Build {
 $AptPackages = @('qemu-system-x86', 'iproute2', 'busybox-static')
 $ImageDirectory = Join-Path $Root 'out/images/router'
 # The files of the recipe that go into the image (README.md and selftest.sh do not).
-$ImageInputs = @('images/router/build.sh', 'images/router/build-vhdx.sh', 'images/router/bird-stage.sh', 'images/router/bird-ospf.patch', 'images/router/init', 'images/router/vn-probe.c', 'images/router/vn-portwait.c', 'images/router/vn-route.c', 'images/router/kernel/build-kernel.sh', 'images/router/kernel/router.config') |
+$ImageInputs = @('images/router/build.sh', 'images/router/build-vhdx.sh', 'images/router/bird-stage.sh', 'images/router/bird-ospf.patch', 'images/router/init', 'images/router/vn-probe.c', 'images/router/vn-portwait.c', 'images/router/vn-route.c', 'images/router/vn-decimal.h', 'images/router/kernel/build-kernel.sh', 'images/router/kernel/router.config') |
     ForEach-Object { Join-Path $Root $_ }
 # Relative to the image folder: the Hyper-V image (router.vhdx) is written next to it, in out/images.
 $ImageOutputs = @('vmlinuz', 'initramfs.cpio.gz', 'manifest.json', '../router.vhdx', '../router.vhdx.json')

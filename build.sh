@@ -41,7 +41,7 @@ APT_PACKAGES=(qemu-system-x86 iproute2 busybox-static)
 IMAGE_DIR="out/images/router"
 IMAGE_RECIPE="images/router"
 # The files of the recipe that go into the images (README.md and the selftests do not).
-IMAGE_INPUTS=("$IMAGE_RECIPE/build.sh" "$IMAGE_RECIPE/build-vhdx.sh" "$IMAGE_RECIPE/bird-stage.sh" "$IMAGE_RECIPE/bird-ospf.patch" "$IMAGE_RECIPE/init" "$IMAGE_RECIPE/vn-probe.c" "$IMAGE_RECIPE/vn-portwait.c" "$IMAGE_RECIPE/vn-route.c" "$IMAGE_RECIPE/kernel/build-kernel.sh" "$IMAGE_RECIPE/kernel/router.config")
+IMAGE_INPUTS=("$IMAGE_RECIPE/build.sh" "$IMAGE_RECIPE/build-vhdx.sh" "$IMAGE_RECIPE/bird-stage.sh" "$IMAGE_RECIPE/bird-ospf.patch" "$IMAGE_RECIPE/init" "$IMAGE_RECIPE/vn-probe.c" "$IMAGE_RECIPE/vn-portwait.c" "$IMAGE_RECIPE/vn-route.c" "$IMAGE_RECIPE/vn-decimal.h" "$IMAGE_RECIPE/kernel/build-kernel.sh" "$IMAGE_RECIPE/kernel/router.config")
 # Relative to IMAGE_DIR: the Hyper-V image (router.vhdx) is written next to the folder, in out/images.
 IMAGE_OUTPUTS=(vmlinuz initramfs.cpio.gz manifest.json ../router.vhdx ../router.vhdx.json)
 

@@ -28,23 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-	int v = 0;
-	if (!*s || (s[0] == '0' && s[1]))
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-		if (v > hi)
-			return -1;
-	}
-	if (v < lo)
-		return -1;
-	*out = v;
-	return 0;
-}
+#include "vn-decimal.h"
 
 static long long now_ms(void)
 {

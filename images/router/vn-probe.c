@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vn-decimal.h"
+
 #ifndef ICMP_FILTER
 #define ICMP_FILTER 1 /* linux/icmp.h; that header clashes with netinet/ip_icmp.h */
 struct icmp_filter {
@@ -65,24 +67,6 @@ static long long now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-	int v = 0;
-	if (!*s || (s[0] == '0' && s[1]))
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-		if (v > hi)
-			return -1;
-	}
-	if (v < lo)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static unsigned short checksum(const void *data, size_t len)

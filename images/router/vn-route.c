@@ -36,6 +36,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "vn-decimal.h"
+
 int vn_route_main(int argc, char **argv);
 
 #define MAX_LINE 256   /* longer lines are refused (an IPv6 route is at most 43 + 1 + 39 characters) */
@@ -51,17 +53,8 @@ struct route {
 /* Decimal 0..hi without sign or leading zeros; -1 when not. */
 static int prefix_len(const char *s, int hi)
 {
-	int v = 0;
-	if (!*s || (s[0] == '0' && s[1]))
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-		if (v > hi)
-			return -1;
-	}
-	return v;
+	int v;
+	return parse_int(s, 0, hi, &v) ? -1 : v;
 }
 
 /* Parses "<dst> <nh>" into r; on error writes why into err and returns -1. */
